@@ -1,0 +1,23 @@
+/* The qbench CLI's commands (bench/). Each returns an exit code: 0, 1 runtime failure,
+ * 2 bad input. argv[0] is the command's name. */
+#ifndef QBENCH_BENCH_CLI_H
+#define QBENCH_BENCH_CLI_H
+
+#include <getopt.h>
+
+#include "common/qc.h"
+
+int cmd_devices(int argc, char **argv);
+int cmd_profile(int argc, char **argv);
+int cmd_probe(int argc, char **argv);
+
+/* Shared option handling: getopt_long with our own messages. Returns the option, or
+ * -1 at the end; an unknown option or a missing argument prints
+ * "qbench <cmd>: ... (see 'qbench <cmd> --help')" and returns '?'. */
+int cli_getopt(int argc, char **argv, const char *shortopts, const struct option *longopts);
+/* For positional-argument errors: prints the same form and returns 2. */
+int cli_usage_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Prints the messages with "qbench: " and returns rc. */
+int cli_fail(qc_msgs *m, int rc);
+
+#endif

@@ -1,0 +1,63 @@
+/* qbench probe: identify a device and write its profile. Ceiling micro-benchmarks come
+ * later; `measured:` holds only what this run really established. */
+#include <stdio.h>
+#include <string.h>
+
+#include "bench/cli.h"
+#include "hardware/hardware.h"
+#include "profiles/profile.h"
+
+static const char help[] =
+    "usage: qbench probe [--device host|NAME|cuda:N] [-o FILE]\n\n"
+    "Identifies the device and writes its profile as YAML (schema 1) to FILE, or to standard\n"
+    "output. --device host (the default) builds the profile from hwloc and CPUID; a profile name\n"
+    "or alias (a100, h100, ...) probes the local device that profile matches, and refuses when\n"
+    "there is none; cuda:N probes CUDA device N. The 'measured' section records when, where and\n"
+    "with which qbench version the device was seen.\n\n"
+    "  -d, --device NAME   device to probe (default: host)\n"
+    "  -o, --output FILE   write the profile here (atomically) instead of standard output\n";
+
+int cmd_probe(int argc, char **argv)
+{
+    static const struct option lo[] = {{"device", required_argument, 0, 'd'},
+                                       {"output", required_argument, 0, 'o'},
+                                       {"help", no_argument, 0, 'h'},
+                                       {0, 0, 0, 0}};
+    const char *device = "host", *out = "-";
+    int o;
+    while ((o = cli_getopt(argc, argv, "d:o:h", lo)) != -1) {
+        switch (o) {
+        case 'd': device = optarg; break;
+        case 'o': out = optarg; break;
+        case 'h': fputs(help, stdout); return 0;
+        default: return QC_EINPUT;
+        }
+    }
+    if (optind < argc)
+        return cli_usage_error(argv[0], "unexpected argument '%s'", argv[optind]);
+
+    qc_msgs err = {0};
+    qh_host h;
+    if (qh_host_discover(&h, &err) != QC_OK)
+        return cli_fail(&err, QC_ERUNTIME);
+    qh_cuda cuda;
+    qh_cuda_discover(&cuda);
+    qp_catalog cat;
+    qp_catalog_load(&cat);
+    qp_target t;
+    int rc = qp_target_resolve(device, &cat, &h, &cuda, &t, &err);
+    qp_catalog_free(&cat);
+    if (rc)
+        return cli_fail(&err, rc);
+    if (!t.local) {
+        qc_msgs_addf(&err, "cannot probe --device %s: %s (run the probe on a machine that has this device)", device, t.why);
+        qp_target_free(&t);
+        return cli_fail(&err, QC_EINPUT);
+    }
+    qp_profile_set_measured(t.profile, t.device_name);
+    rc = qp_profile_write(t.profile, out, &err);
+    if (rc == QC_OK && strcmp(out, "-") != 0)
+        fprintf(stderr, "qbench: wrote profile %s for %s to %s\n", t.profile->name, t.device_name, out);
+    qp_target_free(&t);
+    return rc ? cli_fail(&err, rc) : 0;
+}

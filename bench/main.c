@@ -1,0 +1,108 @@
+/* qbench: the command line. `qbench <command> [options]`; see `qbench help`. */
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "bench/cli.h"
+
+typedef struct command {
+    const char *name;
+    int (*run)(int argc, char **argv);
+    const char *summary;
+} command;
+
+static const command commands[] = {
+    {"devices", cmd_devices, "list the local devices (host CPU, CUDA GPUs) and the profile that matches each"},
+    {"profile", cmd_profile, "list, show and validate device profiles (profile list|show|validate)"},
+    {"probe", cmd_probe, "identify a device and write its profile (--device host|NAME|cuda:N)"},
+};
+enum { N_COMMANDS = sizeof commands / sizeof commands[0] };
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+            "qbench %s: roofline-driven benchmark and autotuner for quantized LLM GEMM\n\n"
+            "usage: qbench <command> [options]\n\ncommands:\n",
+            QBENCH_VERSION);
+    for (int i = 0; i < N_COMMANDS; i++)
+        fprintf(f, "  %-9s %s\n", commands[i].name, commands[i].summary);
+    fprintf(f, "  %-9s %s\n", "help", "this text, or a command's help: qbench help <command>");
+    fprintf(f, "\noptions: --version, --help. Each command takes --help.\n"
+               "exit codes: 0 ok, 1 runtime failure, 2 bad input\n");
+}
+
+static const command *find(const char *name)
+{
+    for (int i = 0; i < N_COMMANDS; i++)
+        if (!strcmp(commands[i].name, name))
+            return &commands[i];
+    return NULL;
+}
+
+int cli_getopt(int argc, char **argv, const char *shortopts, const struct option *longopts)
+{
+    char opts[64];
+    snprintf(opts, sizeof opts, ":%s", shortopts); /* leading ':': a missing value returns ':' */
+    opterr = 0;
+    int c = getopt_long(argc, argv, opts, longopts, NULL);
+    if (c == ':')
+        fprintf(stderr, "qbench %s: option '%s' needs a value (see 'qbench %s --help')\n", argv[0],
+                argv[optind - 1], argv[0]);
+    else if (c == '?' && optopt)
+        fprintf(stderr, "qbench %s: unknown option '-%c' (see 'qbench %s --help')\n", argv[0], optopt, argv[0]);
+    else if (c == '?')
+        fprintf(stderr, "qbench %s: unknown option '%s' (see 'qbench %s --help')\n", argv[0], argv[optind - 1],
+                argv[0]);
+    return c == ':' ? '?' : c;
+}
+
+int cli_usage_error(const char *cmd, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fprintf(stderr, "qbench %s: ", cmd);
+    vfprintf(stderr, fmt, ap);
+    fprintf(stderr, " (see 'qbench %s --help')\n", cmd);
+    va_end(ap);
+    return QC_EINPUT;
+}
+
+int cli_fail(qc_msgs *m, int rc)
+{
+    qc_msgs_print(m, stderr);
+    qc_msgs_free(m);
+    return rc;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        usage(stderr);
+        return QC_EINPUT;
+    }
+    const char *cmd = argv[1];
+    if (!strcmp(cmd, "--version") || !strcmp(cmd, "version")) {
+        printf("qbench %s\n", QBENCH_VERSION);
+        return 0;
+    }
+    if (!strcmp(cmd, "help") || !strcmp(cmd, "--help") || !strcmp(cmd, "-h")) {
+        if (argc > 2 && strcmp(cmd, "help") == 0) {
+            const command *c = find(argv[2]);
+            if (!c) {
+                fprintf(stderr, "qbench: unknown command '%s' (run 'qbench help' for the list)\n", argv[2]);
+                return QC_EINPUT;
+            }
+            char *hargv[] = {(char *)c->name, "--help", NULL};
+            return c->run(2, hargv);
+        }
+        usage(stdout);
+        return 0;
+    }
+    const command *c = find(cmd);
+    if (!c) {
+        fprintf(stderr, "qbench: unknown command '%s' (run 'qbench help' for the list)\n", cmd);
+        return QC_EINPUT;
+    }
+    optind = 0; /* glibc: full reinitialisation for the command's own options */
+    return c->run(argc - 1, argv + 1);
+}

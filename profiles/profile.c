@@ -1,0 +1,600 @@
+/* Device profiles: libyaml document API in, libyaml emitter out. The reader walks the
+ * node tree against the schema in profile.h and reports every problem with its line. */
+#include <ctype.h>
+#include <errno.h>
+#include <fnmatch.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <yaml.h>
+
+#include "profiles/profile.h"
+
+static const struct { const char *key, *unit; } spec_table[QP_SPEC_COUNT] = {
+    [QP_MEMORY_BANDWIDTH_GBS] = {"memory_bandwidth_gbs", "GB/s"},
+    [QP_FP32_TFLOPS] = {"fp32_tflops", "TFLOP/s"},
+    [QP_FP16_TFLOPS] = {"fp16_tflops", "TFLOP/s"},
+    [QP_BF16_TFLOPS] = {"bf16_tflops", "TFLOP/s"},
+    [QP_INT8_TOPS] = {"int8_tops", "TOP/s"},
+    [QP_FP8_TFLOPS] = {"fp8_tflops", "TFLOP/s"},
+    [QP_SMS] = {"sms", "SMs"},
+    [QP_CORES] = {"cores", "cores"},
+    [QP_THREADS] = {"threads", "threads"},
+    [QP_L1_CACHE_KIB] = {"l1_cache_kib", "KiB"},
+    [QP_L2_CACHE_MIB] = {"l2_cache_mib", "MiB"},
+    [QP_L3_CACHE_MIB] = {"l3_cache_mib", "MiB"},
+    [QP_MEMORY_GIB] = {"memory_gib", "GiB"},
+};
+
+const char *qp_spec_key(qp_spec_id id) { return (unsigned)id < QP_SPEC_COUNT ? spec_table[id].key : "?"; }
+const char *qp_spec_unit(qp_spec_id id) { return (unsigned)id < QP_SPEC_COUNT ? spec_table[id].unit : "?"; }
+const char *qp_backend_name(qp_backend b) { return b == QP_BACKEND_CUDA ? "cuda" : "cpu"; }
+
+/* ------------------------------------------------------------------ reading */
+
+typedef struct ctx {
+    const char *file;
+    yaml_document_t *doc;
+    qc_msgs *err;
+    int nerr;
+} ctx;
+
+__attribute__((format(printf, 3, 4))) static void errat(ctx *c, const yaml_node_t *n, const char *fmt, ...)
+{
+    char buf[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(buf, sizeof buf, fmt, ap);
+    va_end(ap);
+    qc_msgs_addf(c->err, "%s:%zu: %s", c->file, n ? n->start_mark.line + 1 : 1, buf);
+    c->nerr++;
+}
+
+static yaml_node_t *node(ctx *c, int id) { return yaml_document_get_node(c->doc, id); }
+
+static int is_null_scalar(const yaml_node_t *n)
+{
+    if (n->type != YAML_SCALAR_NODE || n->data.scalar.style != YAML_PLAIN_SCALAR_STYLE)
+        return 0;
+    const char *s = (const char *)n->data.scalar.value;
+    return !*s || !strcmp(s, "~") || !strcmp(s, "null") || !strcmp(s, "Null") || !strcmp(s, "NULL");
+}
+
+static const char *kind(const yaml_node_t *n)
+{
+    if (n->type == YAML_MAPPING_NODE)
+        return "a mapping";
+    if (n->type == YAML_SEQUENCE_NODE)
+        return "a list";
+    if (is_null_scalar(n))
+        return "empty";
+    return n->data.scalar.style == YAML_PLAIN_SCALAR_STYLE ? "a plain scalar" : "a quoted string";
+}
+
+/* A mapping's keys against a table: unknown, duplicate and missing keys are errors. */
+typedef struct fieldref {
+    const char *key;
+    int required;
+    yaml_node_t *val; /* out */
+} fieldref;
+
+static int take_mapping(ctx *c, yaml_node_t *map, const char *where, fieldref *f, int nf)
+{
+    int before = c->nerr;
+    if (map->type != YAML_MAPPING_NODE) {
+        errat(c, map, "%s must be a mapping, got %s (write it as 'key: value' lines)", where, kind(map));
+        return -1;
+    }
+    for (yaml_node_pair_t *p = map->data.mapping.pairs.start; p < map->data.mapping.pairs.top; p++) {
+        yaml_node_t *k = node(c, p->key), *v = node(c, p->value);
+        if (k->type != YAML_SCALAR_NODE) {
+            errat(c, k, "%s has a key that is %s (keys are plain names)", where, kind(k));
+            continue;
+        }
+        const char *key = (const char *)k->data.scalar.value;
+        int i = 0;
+        while (i < nf && strcmp(f[i].key, key))
+            i++;
+        if (i == nf) {
+            char known[512] = "";
+            for (int j = 0; j < nf; j++)
+                snprintf(known + strlen(known), sizeof known - strlen(known), "%s%s", j ? ", " : "", f[j].key);
+            errat(c, k, "unknown key '%s' in %s (known keys: %s)", key, where, known);
+        } else if (f[i].val) {
+            errat(c, k, "duplicate key '%s' in %s (first given on line %zu; keep one)", key, where,
+                  f[i].val->start_mark.line + 1);
+        } else {
+            f[i].val = v;
+        }
+    }
+    for (int i = 0; i < nf; i++)
+        if (f[i].required && !f[i].val)
+            errat(c, map, "missing required key '%s' in %s (add it; see profiles/profile.h for the schema)",
+                  f[i].key, where);
+    return c->nerr == before ? 0 : -1;
+}
+
+static char *get_string(ctx *c, yaml_node_t *n, const char *where)
+{
+    if (n->type != YAML_SCALAR_NODE || is_null_scalar(n)) {
+        errat(c, n, "%s must be a non-empty string, got %s", where, kind(n));
+        return NULL;
+    }
+    return qc_strdup((const char *)n->data.scalar.value);
+}
+
+static int get_number(ctx *c, yaml_node_t *n, const char *where, double *out)
+{
+    if (n->type != YAML_SCALAR_NODE || n->data.scalar.style != YAML_PLAIN_SCALAR_STYLE || is_null_scalar(n)) {
+        errat(c, n, "%s must be a number, got %s (write it unquoted, e.g. 3350)", where, kind(n));
+        return -1;
+    }
+    const char *s = (const char *)n->data.scalar.value;
+    char *end;
+    errno = 0;
+    double v = strtod(s, &end);
+    if (end == s || *end || errno == ERANGE || !isfinite(v)) {
+        errat(c, n, "%s must be a number, got '%s'", where, s);
+        return -1;
+    }
+    *out = v;
+    return 0;
+}
+
+static int valid_name(const char *s)
+{
+    if (!*s)
+        return 0;
+    for (; *s; s++)
+        if (!(islower((unsigned char)*s) || isdigit((unsigned char)*s) || strchr("._-", *s)))
+            return 0;
+    return 1;
+}
+
+static void parse_match(ctx *c, yaml_node_t *m, qp_profile *p)
+{
+    fieldref f[] = {{"backend", 1, NULL}, {"name", 1, NULL}, {"compute_capability", 0, NULL}};
+    p->match.cc_major = p->match.cc_minor = -1;
+    if (take_mapping(c, m, "match", f, 3) && !(f[0].val || f[1].val || f[2].val))
+        return;
+    if (f[0].val) {
+        char *b = get_string(c, f[0].val, "match.backend");
+        if (b && !strcmp(b, "cpu"))
+            p->match.backend = QP_BACKEND_CPU;
+        else if (b && !strcmp(b, "cuda"))
+            p->match.backend = QP_BACKEND_CUDA;
+        else if (b)
+            errat(c, f[0].val, "match.backend must be cpu or cuda, got '%s'", b);
+        free(b);
+    }
+    if (f[1].val)
+        p->match.name = get_string(c, f[1].val, "match.name");
+    if (f[2].val) {
+        char *cc = get_string(c, f[2].val, "match.compute_capability");
+        int maj, min, used = 0;
+        if (cc && (sscanf(cc, "%d.%d%n", &maj, &min, &used) != 2 || cc[used] || maj <= 0 || min < 0))
+            errat(c, f[2].val, "match.compute_capability must be MAJOR.MINOR such as \"9.0\", got '%s'", cc);
+        else if (cc) {
+            p->match.cc_major = maj;
+            p->match.cc_minor = min;
+            if (p->match.backend != QP_BACKEND_CUDA && f[0].val)
+                errat(c, f[2].val, "match.compute_capability applies to backend cuda only (remove it)");
+        }
+        free(cc);
+    }
+}
+
+static void parse_spec(ctx *c, yaml_node_t *m, qp_profile *p)
+{
+    if (m->type != YAML_MAPPING_NODE) {
+        if (!is_null_scalar(m))
+            errat(c, m, "spec must be a mapping of figures, got %s", kind(m));
+        return;
+    }
+    for (yaml_node_pair_t *pr = m->data.mapping.pairs.start; pr < m->data.mapping.pairs.top; pr++) {
+        yaml_node_t *k = node(c, pr->key), *v = node(c, pr->value);
+        const char *key = k->type == YAML_SCALAR_NODE ? (const char *)k->data.scalar.value : "";
+        int id = 0;
+        while (id < QP_SPEC_COUNT && strcmp(spec_table[id].key, key))
+            id++;
+        if (id == QP_SPEC_COUNT) {
+            char known[512] = "";
+            for (int j = 0; j < QP_SPEC_COUNT; j++)
+                snprintf(known + strlen(known), sizeof known - strlen(known), "%s%s", j ? ", " : "",
+                         spec_table[j].key);
+            errat(c, k, "unknown key '%s' in spec (known figures: %s)", key, known);
+            continue;
+        }
+        qp_figure *fig = &p->spec[id];
+        if (fig->present) {
+            errat(c, k, "duplicate key '%s' in spec (keep one)", key);
+            continue;
+        }
+        char where[96];
+        snprintf(where, sizeof where, "spec.%s", key);
+        fieldref f[] = {{"value", 1, NULL}, {"source", 1, NULL}, {"note", 0, NULL}};
+        if (take_mapping(c, v, where, f, 3) && !(f[0].val && f[1].val))
+            continue;
+        char w2[128];
+        snprintf(w2, sizeof w2, "%s.value", where);
+        double val;
+        if (get_number(c, f[0].val, w2, &val) == 0) {
+            if (val <= 0)
+                errat(c, f[0].val, "%s is %g: a figure must be > 0 (give the real figure, or remove %s if it is unknown)",
+                      w2, val, where);
+            fig->value = val;
+        }
+        snprintf(w2, sizeof w2, "%s.source", where);
+        fig->source = get_string(c, f[1].val, w2);
+        if (f[2].val) {
+            snprintf(w2, sizeof w2, "%s.note", where);
+            fig->note = get_string(c, f[2].val, w2);
+        }
+        fig->present = 1;
+    }
+}
+
+static void parse_measured(ctx *c, yaml_node_t *m, qp_profile *p)
+{
+    fieldref f[] = {{"date", 1, NULL}, {"host", 1, NULL}, {"qbench_version", 1, NULL}, {"device", 1, NULL}};
+    take_mapping(c, m, "measured", f, 4);
+    char **dst[] = {&p->measured.date, &p->measured.host, &p->measured.qbench_version, &p->measured.device};
+    for (int i = 0; i < 4; i++)
+        if (f[i].val) {
+            char w[64];
+            snprintf(w, sizeof w, "measured.%s", f[i].key);
+            *dst[i] = get_string(c, f[i].val, w);
+        }
+    p->measured.present = 1;
+}
+
+static void parse_root(ctx *c, yaml_node_t *root, qp_profile *p)
+{
+    fieldref f[] = {
+        {"qbench_profile", 1, NULL}, {"name", 1, NULL},  {"vendor", 1, NULL},   {"aliases", 0, NULL},
+        {"notes", 0, NULL},          {"match", 1, NULL}, {"spec", 1, NULL},     {"measured", 0, NULL},
+    };
+    enum { F_SCHEMA, F_NAME, F_VENDOR, F_ALIASES, F_NOTES, F_MATCH, F_SPEC, F_MEASURED };
+    if (root->type != YAML_MAPPING_NODE) {
+        errat(c, root, "not a qbench profile: the top level is %s (a profile is a mapping that starts with "
+                       "'qbench_profile: %d')", kind(root), QP_SCHEMA_VERSION);
+        return;
+    }
+    take_mapping(c, root, "the profile", f, 8);
+    /* The version decides how to read the rest: check it first and stop when it is not ours. */
+    if (f[F_SCHEMA].val) {
+        double v;
+        if (get_number(c, f[F_SCHEMA].val, "qbench_profile", &v) == 0) {
+            if (v != QP_SCHEMA_VERSION) {
+                errat(c, f[F_SCHEMA].val,
+                      "unsupported schema version %s (this qbench reads qbench_profile: %d; use a matching "
+                      "qbench or convert the file)",
+                      (const char *)f[F_SCHEMA].val->data.scalar.value, QP_SCHEMA_VERSION);
+                return;
+            }
+            p->schema = (int)v;
+        }
+    }
+    if (f[F_NAME].val) {
+        p->name = get_string(c, f[F_NAME].val, "name");
+        if (p->name && !valid_name(p->name))
+            errat(c, f[F_NAME].val, "name '%s' may hold only a-z, 0-9, '.', '_' and '-' (it names files)", p->name);
+    }
+    if (f[F_VENDOR].val)
+        p->vendor = get_string(c, f[F_VENDOR].val, "vendor");
+    if (f[F_NOTES].val)
+        p->notes = get_string(c, f[F_NOTES].val, "notes");
+    if (f[F_ALIASES].val) {
+        yaml_node_t *a = f[F_ALIASES].val;
+        if (a->type != YAML_SEQUENCE_NODE) {
+            errat(c, a, "aliases must be a list of names such as [h100], got %s", kind(a));
+        } else {
+            int n = (int)(a->data.sequence.items.top - a->data.sequence.items.start);
+            p->aliases = qc_xcalloc((size_t)n, sizeof *p->aliases);
+            for (int i = 0; i < n; i++) {
+                yaml_node_t *it = node(c, a->data.sequence.items.start[i]);
+                char *s = get_string(c, it, "each alias");
+                if (s && !valid_name(s))
+                    errat(c, it, "alias '%s' may hold only a-z, 0-9, '.', '_' and '-'", s);
+                if (s)
+                    p->aliases[p->n_aliases++] = s;
+            }
+        }
+    }
+    if (f[F_MATCH].val)
+        parse_match(c, f[F_MATCH].val, p);
+    if (f[F_SPEC].val)
+        parse_spec(c, f[F_SPEC].val, p);
+    if (f[F_MEASURED].val)
+        parse_measured(c, f[F_MEASURED].val, p);
+}
+
+static const char *yaml_problem(const yaml_parser_t *y, char *buf, size_t len, size_t *line)
+{
+    *line = y->problem_mark.line + 1;
+    if (y->context)
+        snprintf(buf, len, "%s %s", y->problem ? y->problem : "syntax error", y->context);
+    else
+        snprintf(buf, len, "%s", y->problem ? y->problem : "syntax error");
+    return buf;
+}
+
+int qp_profile_parse(const char *text, size_t len, const char *name, qp_profile **out, qc_msgs *err)
+{
+    *out = NULL;
+    ctx c = {.file = name, .err = err};
+    if (memchr(text, '\0', len)) {
+        size_t line = 1;
+        for (const char *s = text; *s; s++)
+            line += *s == '\n';
+        qc_msgs_addf(err, "%s:%zu: binary data (a NUL byte) in what should be a YAML text file (give a "
+                          "qbench profile .yaml)", name, line);
+        return QC_EINPUT;
+    }
+    yaml_parser_t y;
+    yaml_document_t doc;
+    yaml_parser_initialize(&y);
+    yaml_parser_set_input_string(&y, (const unsigned char *)text, len);
+    char buf[512];
+    size_t line;
+    if (!yaml_parser_load(&y, &doc)) {
+        yaml_problem(&y, buf, sizeof buf, &line);
+        qc_msgs_addf(err, "%s:%zu: not valid YAML: %s (a profile is a YAML mapping; check the syntax there)",
+                     name, line, buf);
+        yaml_parser_delete(&y);
+        return QC_EINPUT;
+    }
+    c.doc = &doc;
+    yaml_node_t *root = yaml_document_get_root_node(&doc);
+    qp_profile *p = NULL;
+    if (!root) {
+        qc_msgs_addf(err, "%s:1: empty file (a profile needs qbench_profile: %d, name, vendor, match and spec)",
+                     name, QP_SCHEMA_VERSION);
+        c.nerr++;
+    } else {
+        yaml_document_t extra;
+        if (!yaml_parser_load(&y, &extra)) {
+            yaml_problem(&y, buf, sizeof buf, &line);
+            qc_msgs_addf(err, "%s:%zu: not valid YAML: %s", name, line, buf);
+            c.nerr++;
+        } else {
+            yaml_node_t *r2 = yaml_document_get_root_node(&extra);
+            if (r2) {
+                qc_msgs_addf(err, "%s:%zu: a second YAML document (a profile file holds exactly one; remove "
+                                  "the '---' and what follows, or split the file)",
+                             name, r2->start_mark.line + 1);
+                c.nerr++;
+            }
+            yaml_document_delete(&extra);
+        }
+        p = qc_xcalloc(1, sizeof *p);
+        parse_root(&c, root, p);
+    }
+    yaml_document_delete(&doc);
+    yaml_parser_delete(&y);
+    if (c.nerr) {
+        qp_profile_free(p);
+        return QC_EINPUT;
+    }
+    p->origin = qc_strdup(name);
+    *out = p;
+    return QC_OK;
+}
+
+int qp_profile_load(const char *path, qp_profile **out, qc_msgs *err)
+{
+    char *text;
+    size_t len;
+    *out = NULL;
+    int rc = qc_read_file(path, &text, &len, err);
+    if (rc)
+        return rc;
+    rc = qp_profile_parse(text, len, path, out, err);
+    free(text);
+    return rc;
+}
+
+/* ------------------------------------------------------------------ writing */
+
+static int add_str(yaml_document_t *d, const char *s, yaml_scalar_style_t style)
+{
+    return yaml_document_add_scalar(d, NULL, (yaml_char_t *)s, -1, style);
+}
+
+static int add_num(yaml_document_t *d, double v)
+{
+    char buf[40];
+    snprintf(buf, sizeof buf, "%.15g", v);
+    if (strtod(buf, NULL) != v)
+        snprintf(buf, sizeof buf, "%.17g", v);
+    return add_str(d, buf, YAML_PLAIN_SCALAR_STYLE);
+}
+
+static void put(yaml_document_t *d, int map, const char *key, int value)
+{
+    yaml_document_append_mapping_pair(d, map, add_str(d, key, YAML_PLAIN_SCALAR_STYLE), value);
+}
+
+int qp_profile_emit(const qp_profile *p, FILE *f, qc_msgs *err)
+{
+    yaml_document_t d;
+    yaml_document_initialize(&d, NULL, NULL, NULL, 1, 1);
+    int root = yaml_document_add_mapping(&d, NULL, YAML_BLOCK_MAPPING_STYLE);
+    put(&d, root, "qbench_profile", add_num(&d, QP_SCHEMA_VERSION));
+    put(&d, root, "name", add_str(&d, p->name, YAML_ANY_SCALAR_STYLE));
+    put(&d, root, "vendor", add_str(&d, p->vendor, YAML_ANY_SCALAR_STYLE));
+    if (p->n_aliases) {
+        int seq = yaml_document_add_sequence(&d, NULL, YAML_FLOW_SEQUENCE_STYLE);
+        for (int i = 0; i < p->n_aliases; i++)
+            yaml_document_append_sequence_item(&d, seq, add_str(&d, p->aliases[i], YAML_ANY_SCALAR_STYLE));
+        put(&d, root, "aliases", seq);
+    }
+    if (p->notes)
+        put(&d, root, "notes", add_str(&d, p->notes, YAML_DOUBLE_QUOTED_SCALAR_STYLE));
+    int m = yaml_document_add_mapping(&d, NULL, YAML_BLOCK_MAPPING_STYLE);
+    put(&d, m, "backend", add_str(&d, qp_backend_name(p->match.backend), YAML_PLAIN_SCALAR_STYLE));
+    put(&d, m, "name", add_str(&d, p->match.name, YAML_DOUBLE_QUOTED_SCALAR_STYLE));
+    if (p->match.cc_major >= 0) {
+        char cc[32];
+        snprintf(cc, sizeof cc, "%d.%d", p->match.cc_major, p->match.cc_minor);
+        put(&d, m, "compute_capability", add_str(&d, cc, YAML_DOUBLE_QUOTED_SCALAR_STYLE));
+    }
+    put(&d, root, "match", m);
+    int spec = yaml_document_add_mapping(&d, NULL, YAML_BLOCK_MAPPING_STYLE);
+    for (int i = 0; i < QP_SPEC_COUNT; i++) {
+        const qp_figure *fig = &p->spec[i];
+        if (!fig->present)
+            continue;
+        int fm = yaml_document_add_mapping(&d, NULL, YAML_FLOW_MAPPING_STYLE);
+        put(&d, fm, "value", add_num(&d, fig->value));
+        put(&d, fm, "source", add_str(&d, fig->source, YAML_DOUBLE_QUOTED_SCALAR_STYLE));
+        if (fig->note)
+            put(&d, fm, "note", add_str(&d, fig->note, YAML_DOUBLE_QUOTED_SCALAR_STYLE));
+        put(&d, spec, qp_spec_key(i), fm);
+    }
+    put(&d, root, "spec", spec);
+    if (p->measured.present) {
+        int ms = yaml_document_add_mapping(&d, NULL, YAML_BLOCK_MAPPING_STYLE);
+        put(&d, ms, "date", add_str(&d, p->measured.date, YAML_PLAIN_SCALAR_STYLE));
+        put(&d, ms, "host", add_str(&d, p->measured.host, YAML_DOUBLE_QUOTED_SCALAR_STYLE));
+        put(&d, ms, "qbench_version", add_str(&d, p->measured.qbench_version, YAML_DOUBLE_QUOTED_SCALAR_STYLE));
+        put(&d, ms, "device", add_str(&d, p->measured.device, YAML_DOUBLE_QUOTED_SCALAR_STYLE));
+        put(&d, root, "measured", ms);
+    }
+
+    fprintf(f, "# qbench device profile, schema %d (see profiles/profile.h in qbench)\n", QP_SCHEMA_VERSION);
+    yaml_emitter_t e;
+    yaml_emitter_initialize(&e);
+    yaml_emitter_set_output_file(&e, f);
+    yaml_emitter_set_unicode(&e, 1);
+    yaml_emitter_set_width(&e, 240);
+    int ok = yaml_emitter_open(&e) && yaml_emitter_dump(&e, &d) && yaml_emitter_close(&e) && yaml_emitter_flush(&e);
+    if (!ok)
+        qc_msgs_addf(err, "writing profile %s: %s", p->name, e.problem ? e.problem : "YAML emitter failed");
+    yaml_emitter_delete(&e);
+    yaml_document_delete(&d); /* already emptied by a successful dump; harmless otherwise */
+    return ok ? QC_OK : QC_ERUNTIME;
+}
+
+int qp_profile_write(const qp_profile *p, const char *path, qc_msgs *err)
+{
+    qc_outfile o;
+    int rc = qc_outfile_open(&o, path, err);
+    if (rc)
+        return rc;
+    rc = qp_profile_emit(p, o.f, err);
+    if (rc) {
+        qc_outfile_abort(&o);
+        return rc;
+    }
+    return qc_outfile_commit(&o, err);
+}
+
+/* ------------------------------------------------------------------ building, copying */
+
+qp_profile *qp_profile_new(const char *name, const char *vendor, qp_backend backend, const char *match_name)
+{
+    qp_profile *p = qc_xcalloc(1, sizeof *p);
+    p->schema = QP_SCHEMA_VERSION;
+    p->name = qc_strdup(name);
+    p->vendor = qc_strdup(vendor);
+    p->match.backend = backend;
+    p->match.name = qc_strdup(match_name);
+    p->match.cc_major = p->match.cc_minor = -1;
+    return p;
+}
+
+void qp_profile_set(qp_profile *p, qp_spec_id id, double value, const char *source, const char *note)
+{
+    qp_figure *f = &p->spec[id];
+    free(f->source);
+    free(f->note);
+    f->present = 1;
+    f->value = value;
+    f->source = qc_strdup(source);
+    f->note = qc_strdup(note);
+}
+
+void qp_profile_set_measured(qp_profile *p, const char *device)
+{
+    char date[32], host[256] = "unknown";
+    qc_utc_now(date, sizeof date);
+    gethostname(host, sizeof host - 1);
+    free(p->measured.date);
+    free(p->measured.host);
+    free(p->measured.qbench_version);
+    free(p->measured.device);
+    p->measured.present = 1;
+    p->measured.date = qc_strdup(date);
+    p->measured.host = qc_strdup(host);
+    p->measured.qbench_version = qc_strdup(QBENCH_VERSION);
+    p->measured.device = qc_strdup(device);
+}
+
+qp_profile *qp_profile_copy(const qp_profile *s)
+{
+    qp_profile *p = qc_xcalloc(1, sizeof *p);
+    *p = *s;
+    p->name = qc_strdup(s->name);
+    p->vendor = qc_strdup(s->vendor);
+    p->notes = qc_strdup(s->notes);
+    p->aliases = qc_xcalloc((size_t)s->n_aliases, sizeof *p->aliases);
+    for (int i = 0; i < s->n_aliases; i++)
+        p->aliases[i] = qc_strdup(s->aliases[i]);
+    p->match.name = qc_strdup(s->match.name);
+    for (int i = 0; i < QP_SPEC_COUNT; i++) {
+        p->spec[i].source = qc_strdup(s->spec[i].source);
+        p->spec[i].note = qc_strdup(s->spec[i].note);
+    }
+    p->measured.date = qc_strdup(s->measured.date);
+    p->measured.host = qc_strdup(s->measured.host);
+    p->measured.qbench_version = qc_strdup(s->measured.qbench_version);
+    p->measured.device = qc_strdup(s->measured.device);
+    p->origin = qc_strdup(s->origin);
+    return p;
+}
+
+void qp_profile_free(qp_profile *p)
+{
+    if (!p)
+        return;
+    free(p->name);
+    free(p->vendor);
+    free(p->notes);
+    for (int i = 0; i < p->n_aliases; i++)
+        free(p->aliases[i]);
+    free(p->aliases);
+    free(p->match.name);
+    for (int i = 0; i < QP_SPEC_COUNT; i++) {
+        free(p->spec[i].source);
+        free(p->spec[i].note);
+    }
+    free(p->measured.date);
+    free(p->measured.host);
+    free(p->measured.qbench_version);
+    free(p->measured.device);
+    free(p->origin);
+    free(p);
+}
+
+int qp_profile_matches(const qp_profile *p, qp_backend backend, const char *device_name, int cc_major, int cc_minor)
+{
+    if (p->match.backend != backend || !p->match.name || !device_name)
+        return 0;
+    if (fnmatch(p->match.name, device_name, FNM_CASEFOLD) != 0)
+        return 0;
+    if (p->match.cc_major >= 0 && (p->match.cc_major != cc_major || p->match.cc_minor != cc_minor))
+        return 0;
+    return 1;
+}
+
+int qp_profile_named(const qp_profile *p, const char *name)
+{
+    if (!strcmp(p->name, name))
+        return 1;
+    for (int i = 0; i < p->n_aliases; i++)
+        if (!strcmp(p->aliases[i], name))
+            return 1;
+    return 0;
+}

@@ -1,0 +1,153 @@
+/* profiles/: device profiles, schema version 1 (DESIGN.md "Files"), read, validated and
+ * written with libyaml. The only place that knows device numbers.
+ *
+ *   qbench_profile: 1                 # schema version (required, must be 1)
+ *   name: h100-sxm5-80gb              # [a-z0-9._-]+, used in file names (required)
+ *   vendor: NVIDIA                    # (required)
+ *   aliases: [h100]                   # names accepted by --device (optional)
+ *   notes: "..."                      # free text (optional)
+ *   match:                            # how local hardware is recognised (required)
+ *     backend: cuda                   #   cpu | cuda
+ *     name: "*H100*HBM3*"             #   fnmatch pattern on the device name, case-insensitive
+ *     compute_capability: "9.0"       #   cuda only, optional
+ *   spec:                             # datasheet or detected figures (required, may be empty)
+ *     memory_bandwidth_gbs: {value: 3350, source: "...", note: "..."}
+ *     ...                             #   every figure: value > 0 and a non-empty source
+ *   measured:                         # written by `qbench probe` (optional)
+ *     date: 2026-11-21T10:00:00Z
+ *     host: build-01
+ *     qbench_version: 0.1.0
+ *     device: NVIDIA H100 80GB HBM3   #   the device as the probe saw it
+ *
+ * Unknown keys, duplicate keys, wrong types, missing required keys and non-positive
+ * figures are errors reported as "<file>:<line>: <what> (<what to do>)". */
+#ifndef QBENCH_PROFILES_PROFILE_H
+#define QBENCH_PROFILES_PROFILE_H
+
+#include <stdio.h>
+
+#include "common/qc.h"
+
+#define QP_SCHEMA_VERSION 1
+
+typedef enum qp_backend { QP_BACKEND_CPU, QP_BACKEND_CUDA } qp_backend;
+const char *qp_backend_name(qp_backend b);
+
+/* Spec figures, in file order. */
+typedef enum qp_spec_id {
+    QP_MEMORY_BANDWIDTH_GBS,
+    QP_FP32_TFLOPS,
+    QP_FP16_TFLOPS,  /* tensor/matrix units, dense, fp32 accumulate */
+    QP_BF16_TFLOPS,
+    QP_INT8_TOPS,
+    QP_FP8_TFLOPS,
+    QP_SMS,
+    QP_CORES,
+    QP_THREADS,
+    QP_L1_CACHE_KIB, /* per instance */
+    QP_L2_CACHE_MIB, /* per instance */
+    QP_L3_CACHE_MIB, /* per instance */
+    QP_MEMORY_GIB,
+    QP_SPEC_COUNT
+} qp_spec_id;
+
+const char *qp_spec_key(qp_spec_id id);  /* "memory_bandwidth_gbs" */
+const char *qp_spec_unit(qp_spec_id id); /* "GB/s" */
+
+typedef struct qp_figure {
+    int present;
+    double value;
+    char *source;
+    char *note; /* optional */
+} qp_figure;
+
+typedef struct qp_profile {
+    int schema;
+    char *name, *vendor, *notes;
+    char **aliases;
+    int n_aliases;
+    struct {
+        qp_backend backend;
+        char *name;                /* fnmatch pattern */
+        int cc_major, cc_minor;    /* -1 when not given */
+    } match;
+    qp_figure spec[QP_SPEC_COUNT];
+    struct {
+        int present;
+        char *date, *host, *qbench_version, *device;
+    } measured;
+    char *origin; /* where it came from: a path, or "built-in" */
+} qp_profile;
+
+/* Parse and validate. On error returns QC_EINPUT, *out = NULL, and every problem found
+ * is appended to err, each "<name>:<line>: ...". */
+int qp_profile_load(const char *path, qp_profile **out, qc_msgs *err);
+int qp_profile_parse(const char *text, size_t len, const char *name, qp_profile **out, qc_msgs *err);
+
+/* Write as YAML: to a FILE, or atomically to a path ("-" = stdout). */
+int qp_profile_emit(const qp_profile *p, FILE *f, qc_msgs *err);
+int qp_profile_write(const qp_profile *p, const char *path, qc_msgs *err);
+
+qp_profile *qp_profile_new(const char *name, const char *vendor, qp_backend backend, const char *match_name);
+void qp_profile_set(qp_profile *p, qp_spec_id id, double value, const char *source, const char *note);
+void qp_profile_set_measured(qp_profile *p, const char *device);
+qp_profile *qp_profile_copy(const qp_profile *p);
+void qp_profile_free(qp_profile *p);
+
+/* Does this profile describe a local device? cc < 0: not a CUDA device. */
+int qp_profile_matches(const qp_profile *p, qp_backend backend, const char *device_name, int cc_major,
+                       int cc_minor);
+/* Is `name` this profile's name or one of its aliases? */
+int qp_profile_named(const qp_profile *p, const char *name);
+
+/* ---- the catalog: every profile on the search path ----
+ * Search path, first wins: ./profiles, each directory of $QBENCH_PROFILE_PATH (':'-separated),
+ * the installed share directory. A profile shadowed by an earlier one of the same name is
+ * listed but not used; a file that does not validate is listed with its first error. */
+typedef struct qp_entry {
+    char *path;
+    char *dir_label;      /* "./profiles", "$QBENCH_PROFILE_PATH", "installed", "built-in" */
+    qp_profile *profile;  /* NULL when invalid */
+    char *error;          /* first error when invalid */
+    int shadowed;         /* an earlier entry has the same name */
+} qp_entry;
+
+typedef struct qp_catalog {
+    qp_entry *v;
+    int n;
+} qp_catalog;
+
+void qp_catalog_load(qp_catalog *cat);
+/* Adds p (taking ownership) after the files, e.g. the built-in host profile. */
+void qp_catalog_add(qp_catalog *cat, qp_profile *p, const char *label);
+/* By name or alias among the usable (valid, not shadowed) entries; NULL when none. */
+const qp_profile *qp_catalog_find(const qp_catalog *cat, const char *name);
+void qp_catalog_free(qp_catalog *cat);
+/* The directories searched, for messages. */
+void qp_search_path_describe(char *buf, size_t len);
+
+/* ---- profiles of local hardware (profiles/detect.c) ---- */
+struct qh_host;
+struct qh_cuda_device;
+/* The built-in "host" profile: identity and topology from hwloc/CPUID; no ceilings. */
+qp_profile *qp_profile_from_host(const struct qh_host *h);
+/* A profile for a CUDA device that no shipped profile matches ("cuda0"). */
+qp_profile *qp_profile_from_cuda(const struct qh_cuda_device *d);
+
+/* What `--device X` names: "host", "cuda:N", or a profile name or alias from the catalog.
+ * QC_EINPUT (with a message) when X names nothing. Otherwise *t holds a copy of the
+ * profile and whether a local device matches it; when none does, `why` says so. */
+struct qh_cuda;
+typedef struct qp_target {
+    qp_profile *profile;
+    int local;              /* a local device matches the profile */
+    int cuda_index;         /* the matching CUDA device, -1 for the host */
+    char device_name[256];  /* the matching device's name */
+    char why[512];          /* when !local */
+} qp_target;
+
+int qp_target_resolve(const char *device, const qp_catalog *cat, const struct qh_host *h,
+                      const struct qh_cuda *cuda, qp_target *t, qc_msgs *err);
+void qp_target_free(qp_target *t);
+
+#endif

@@ -1,0 +1,57 @@
+#!/usr/bin/env bash
+# qbench quick start for Debian 12.
+#   ./quickstart.sh        install what is missing, build, run the main job
+#   ./quickstart.sh test   install what is missing, build, run the tests
+# Installing needs root or sudo; without either it prints the apt-get line and stops.
+set -euo pipefail
+cd "$(dirname "$0")"
+
+mode=${1:-run}
+case "$mode" in
+  run|test) ;;
+  *) echo "usage: $0 [run|test]" >&2; exit 2 ;;
+esac
+
+packages=(build-essential cmake pkg-config libhwloc-dev libpapi-dev libyaml-dev
+          libbenchmark-dev libjansson-dev libcmocka-dev)
+
+if ! command -v dpkg-query >/dev/null; then
+  echo "qbench: this script installs Debian packages; on another system install: ${packages[*]}" >&2
+  exit 1
+fi
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  if [ "$(id -u)" -eq 0 ]; then
+    sudo=()
+  elif command -v sudo >/dev/null; then
+    sudo=(sudo)
+  else
+    echo "qbench: missing Debian packages: ${missing[*]}" >&2
+    echo "qbench: as root, run:  apt-get update && apt-get install -y ${missing[*]}" >&2
+    echo "qbench: then run $0 again." >&2
+    exit 1
+  fi
+  echo "qbench: installing ${missing[*]}" >&2
+  "${sudo[@]}" apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+
+# nvcc lives outside PATH in a default CUDA install; the CUDA backend is optional (QBENCH_CUDA=AUTO).
+if ! command -v nvcc >/dev/null && [ -x /usr/local/cuda/bin/nvcc ]; then
+  export PATH="/usr/local/cuda/bin:$PATH"
+fi
+
+jobs=$(nproc 2>/dev/null || echo 2)
+cmake -S . -B build -DCMAKE_BUILD_TYPE=Release
+cmake --build build -j "$jobs"
+
+if [ "$mode" = test ]; then
+  ctest --test-dir build --output-on-failure -j "$jobs"
+else
+  ./build/qbench devices
+  echo
+  ./build/qbench probe --device host
+fi

@@ -1,0 +1,380 @@
+/* The qbench binary end to end: exit codes and messages of `profile validate` on every kind
+ * of bad profile, the CLI's handling of bad commands and options, `probe` output, and
+ * `devices` checked against the kernel's own view of the CPU (/proc, /sys). */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "tests/testutil.h"
+
+static const char *qbench;
+
+/* A valid profile; the cases below change one line of it. Line numbers are 1-based. */
+static const char *const good[] = {
+    "qbench_profile: 1",                                        /* 1 */
+    "name: test-gpu",                                           /* 2 */
+    "vendor: Example",                                          /* 3 */
+    "aliases: [tg]",                                            /* 4 */
+    "match:",                                                   /* 5 */
+    "  backend: cuda",                                          /* 6 */
+    "  name: \"*Test GPU*\"",                                   /* 7 */
+    "  compute_capability: \"9.0\"",                            /* 8 */
+    "spec:",                                                    /* 9 */
+    "  memory_bandwidth_gbs: {value: 3350, source: \"sheet\"}", /* 10 */
+    "  fp16_tflops: {value: 989, source: \"sheet\"}",           /* 11 */
+    "  sms: {value: 132, source: \"sheet\", note: \"n\"}",      /* 12 */
+};
+enum { N_GOOD = sizeof good / sizeof good[0] };
+
+/* The good profile with line `line` replaced by `text` (NULL deletes it; line 0 appends). */
+static char *variant(int line, const char *text)
+{
+    size_t cap = 4096;
+    char *s = calloc(cap, 1);
+    for (int i = 1; i <= N_GOOD; i++) {
+        const char *l = i == line ? text : good[i - 1];
+        if (l)
+            snprintf(s + strlen(s), cap - strlen(s), "%s\n", l);
+    }
+    if (line == 0)
+        snprintf(s + strlen(s), cap - strlen(s), "%s\n", text);
+    return s;
+}
+
+static void expect_validate(const void *data, size_t len, int want_rc, int want_line, const char *want_msg)
+{
+    char *path = tu_write_temp(data, len, ".yaml");
+    const char *args[] = {"profile", "validate", path, NULL};
+    char *out, *err;
+    int rc = tu_run(qbench, args, &out, &err);
+    char want[512];
+    if (want_line > 0)
+        snprintf(want, sizeof want, "qbench: %s:%d: %s", path, want_line, want_msg);
+    else
+        snprintf(want, sizeof want, "%s", want_msg);
+    if (rc != want_rc || !strstr(err, want))
+        print_error("rc=%d (want %d)\nstderr: %s\nwanted: %s\n", rc, want_rc, err, want);
+    assert_int_equal(rc, want_rc);
+    assert_non_null(strstr(err, want));
+    unlink(path);
+    free(path);
+    free(out);
+    free(err);
+}
+
+static void expect_variant(int line, const char *text, int want_line, const char *want_msg)
+{
+    char *s = variant(line, text);
+    expect_validate(s, strlen(s), 2, want_line, want_msg);
+    free(s);
+}
+
+static void test_good_profile_validates(void **state)
+{
+    (void)state;
+    char *s = variant(-1, NULL);
+    char *path = tu_write_temp(s, strlen(s), ".yaml");
+    const char *args[] = {"profile", "validate", path, NULL};
+    char *out, *err;
+    assert_int_equal(tu_run(qbench, args, &out, &err), 0);
+    assert_non_null(strstr(out, ": ok (test-gpu)"));
+    assert_string_equal(err, "");
+    unlink(path);
+    free(path);
+    free(s);
+    free(out);
+    free(err);
+}
+
+static void test_unknown_key(void **state)
+{
+    (void)state;
+    expect_variant(0, "colour: red", 13, "unknown key 'colour' in the profile (known keys: qbench_profile, name");
+    expect_variant(12, "  fp64_tflops: {value: 60, source: \"sheet\"}", 12, "unknown key 'fp64_tflops' in spec");
+    expect_variant(10, "  memory_bandwidth_gbs: {value: 3350, source: \"s\", units: GB}", 10,
+                   "unknown key 'units' in spec.memory_bandwidth_gbs");
+}
+
+static void test_wrong_type(void **state)
+{
+    (void)state;
+    expect_variant(11, "  fp16_tflops: {value: \"fast\", source: \"sheet\"}", 11,
+                   "spec.fp16_tflops.value must be a number, got a quoted string");
+    expect_variant(11, "  fp16_tflops: {value: lots, source: \"sheet\"}", 11,
+                   "spec.fp16_tflops.value must be a number, got 'lots'");
+    expect_variant(11, "  fp16_tflops: 989", 11, "spec.fp16_tflops must be a mapping, got a plain scalar");
+    expect_variant(4, "aliases: tg", 4, "aliases must be a list of names");
+    expect_variant(6, "  backend: rocm", 6, "match.backend must be cpu or cuda, got 'rocm'");
+    expect_variant(8, "  compute_capability: \"nine\"", 8, "match.compute_capability must be MAJOR.MINOR");
+    expect_variant(2, "name: Test GPU", 2, "name 'Test GPU' may hold only a-z, 0-9");
+    expect_variant(0, "measured: [x]", 13, "measured must be a mapping, got a list");
+    expect_variant(0, "notes: [a, b]", 13, "notes must be a non-empty string, got a list");
+}
+
+static void test_missing_required_key(void **state)
+{
+    (void)state;
+    expect_variant(3, NULL, 1, "missing required key 'vendor' in the profile");
+    expect_variant(12, "  sms: {value: 132}", 12, "missing required key 'source' in spec.sms");
+    expect_variant(6, NULL, 6, "missing required key 'backend' in match");
+    expect_variant(1, NULL, 1, "missing required key 'qbench_profile' in the profile");
+}
+
+static void test_nonpositive_peak(void **state)
+{
+    (void)state;
+    expect_variant(10, "  memory_bandwidth_gbs: {value: 0, source: \"sheet\"}", 10,
+                   "spec.memory_bandwidth_gbs.value is 0: a figure must be > 0");
+    expect_variant(11, "  fp16_tflops: {value: -989, source: \"sheet\"}", 11,
+                   "spec.fp16_tflops.value is -989: a figure must be > 0");
+}
+
+static void test_unsupported_schema(void **state)
+{
+    (void)state;
+    expect_variant(1, "qbench_profile: 2", 1, "unsupported schema version 2 (this qbench reads qbench_profile: 1");
+    expect_variant(1, "qbench_profile: one", 1, "qbench_profile must be a number, got 'one'");
+}
+
+static void test_duplicate_key(void **state)
+{
+    (void)state;
+    expect_variant(4, "vendor: Other", 4, "duplicate key 'vendor' in the profile (first given on line 3");
+}
+
+static void test_not_yaml(void **state)
+{
+    (void)state;
+    expect_variant(4, "aliases: [tg", 5, "not valid YAML: did not find expected ',' or ']'");
+    const char *scalar = "just some words\n";
+    expect_validate(scalar, strlen(scalar), 2, 1, "not a qbench profile: the top level is a plain scalar");
+    char *two = variant(0, "---\nname: again");
+    expect_validate(two, strlen(two), 2, 14, "a second YAML document");
+    free(two);
+}
+
+static void test_empty(void **state)
+{
+    (void)state;
+    expect_validate("", 0, 2, 1, "empty file (a profile needs qbench_profile: 1");
+    const char *comments = "# nothing here\n\n";
+    expect_validate(comments, strlen(comments), 2, 1, "empty file");
+}
+
+static void test_binary_garbage(void **state)
+{
+    (void)state;
+    unsigned char junk[4096];
+    srand(7);
+    for (size_t i = 0; i < sizeof junk; i++)
+        junk[i] = (unsigned char)(rand() >> 7);
+    junk[100] = 0; /* a NUL byte, as binary files have */
+    expect_validate(junk, sizeof junk, 2, 0, "binary data (a NUL byte)");
+    /* no NUL, but not UTF-8 text either */
+    for (size_t i = 0; i < sizeof junk; i++)
+        junk[i] = (unsigned char)(0x80 | (rand() >> 9));
+    expect_validate(junk, sizeof junk, 2, 1, "not valid YAML: invalid leading UTF-8 octet");
+}
+
+static void test_missing_file(void **state)
+{
+    (void)state;
+    const char *args[] = {"profile", "validate", "/nonexistent/x.yaml", NULL};
+    char *out, *err;
+    assert_int_equal(tu_run(qbench, args, &out, &err), 2);
+    assert_non_null(strstr(err, "qbench: /nonexistent/x.yaml: cannot open: No such file or directory"));
+    free(out);
+    free(err);
+}
+
+static void test_shipped_profiles_validate(void **state)
+{
+    (void)state;
+    const char *args[] = {"profile",
+                          "validate",
+                          "profiles/a100-sxm4-80gb.yaml",
+                          "profiles/h100-sxm5-80gb.yaml",
+                          "profiles/h200-sxm.yaml",
+                          "profiles/l40s.yaml",
+                          "profiles/rtx-4090.yaml",
+                          NULL};
+    char *out, *err;
+    assert_int_equal(tu_run(qbench, args, &out, &err), 0);
+    assert_string_equal(err, "");
+    for (int i = 2; args[i]; i++)
+        assert_non_null(strstr(out, args[i]));
+    free(out);
+    free(err);
+}
+
+static void expect_rc(const char *const *args, int want_rc, const char *want_err)
+{
+    char *out, *err;
+    int rc = tu_run(qbench, args, &out, &err);
+    if (rc != want_rc || !strstr(err, want_err))
+        print_error("rc=%d stderr=%s\n", rc, err);
+    assert_int_equal(rc, want_rc);
+    assert_non_null(strstr(err, want_err));
+    free(out);
+    free(err);
+}
+
+static void test_bad_command_line(void **state)
+{
+    (void)state;
+    expect_rc((const char *[]){"frobnicate", NULL}, 2, "qbench: unknown command 'frobnicate' (run 'qbench help'");
+    expect_rc((const char *[]){"probe", "--bogus", NULL}, 2, "qbench probe: unknown option '--bogus'");
+    expect_rc((const char *[]){"probe", "-x", NULL}, 2, "qbench probe: unknown option '-x'");
+    expect_rc((const char *[]){"probe", "--output", NULL}, 2, "qbench probe: option '--output' needs a value");
+    expect_rc((const char *[]){"devices", "extra", NULL}, 2, "qbench devices: unexpected argument 'extra'");
+    expect_rc((const char *[]){"profile", NULL}, 2, "missing subcommand");
+    expect_rc((const char *[]){"profile", "frob", NULL}, 2, "unknown subcommand 'frob'");
+    expect_rc((const char *[]){"profile", "show", "no-such-device", NULL}, 2, "no profile named 'no-such-device'");
+    expect_rc((const char *[]){"probe", "--device", "no-such-device", NULL}, 2,
+              "--device no-such-device: no such device or profile");
+    expect_rc((const char *[]){"--version", NULL}, 0, "");
+    expect_rc((const char *[]){"help", "probe", NULL}, 0, "");
+    expect_rc((const char *[]){"profile", "show", "h100", NULL}, 0, "");
+}
+
+static int have_nvidia_driver(void) { return access("/proc/driver/nvidia/version", F_OK) == 0; }
+
+static void test_probe_refuses_absent_device(void **state)
+{
+    (void)state;
+    if (have_nvidia_driver())
+        skip();
+    expect_rc((const char *[]){"probe", "--device", "h100", NULL}, 2,
+              "cannot probe --device h100: profile h100-sxm5-80gb describes a CUDA device named \"*H100*HBM3*\"");
+}
+
+static void test_probe_host_writes_valid_profile(void **state)
+{
+    (void)state;
+    char *path = tu_write_temp("", 0, ".yaml");
+    const char *args[] = {"probe", "--device", "host", "-o", path, NULL};
+    char *out, *err;
+    assert_int_equal(tu_run(qbench, args, &out, &err), 0);
+    free(out);
+    free(err);
+    const char *vargs[] = {"profile", "validate", path, NULL};
+    assert_int_equal(tu_run(qbench, vargs, &out, &err), 0);
+    free(out);
+    free(err);
+    char *y = tu_slurp(path);
+    assert_non_null(strstr(y, "name: host\n"));
+    assert_non_null(strstr(y, "measured:\n  date: "));
+    assert_non_null(strstr(y, "qbench_version: \"" QBENCH_VERSION "\""));
+    free(y);
+    /* a directory that does not exist: clear error, nothing written */
+    const char *bad[] = {"probe", "-o", "/nonexistent-dir/host.yaml", NULL};
+    assert_int_equal(tu_run(qbench, bad, &out, &err), 2);
+    assert_non_null(strstr(err, "/nonexistent-dir/host.yaml: cannot create a file there"));
+    free(out);
+    free(err);
+    unlink(path);
+    free(path);
+}
+
+/* The first value of a "key : value" line in /proc/cpuinfo. */
+static char *cpuinfo(const char *key)
+{
+    char *all = tu_slurp("/proc/cpuinfo");
+    char *p = all ? strstr(all, key) : NULL;
+    char *v = NULL;
+    if (p && (p = strchr(p, ':'))) {
+        p += 2;
+        size_t n = strcspn(p, "\n");
+        v = strndup(p, n);
+    }
+    free(all);
+    return v;
+}
+
+static void test_devices_matches_kernel_view(void **state)
+{
+    (void)state;
+    const char *args[] = {"devices", NULL};
+    char *out, *err;
+    assert_int_equal(tu_run(qbench, args, &out, &err), 0);
+    print_message("%s", out);
+    char *model = cpuinfo("model name");
+    assert_non_null(model);
+    char want[320];
+    snprintf(want, sizeof want, "host  cpu   %s\n", model);
+    assert_non_null(strstr(out, want));
+    /* every data/unified cache level of cpu0 as the kernel reports it, size for size */
+    for (int idx = 0; idx < 8; idx++) {
+        char path[128];
+        snprintf(path, sizeof path, "/sys/devices/system/cpu/cpu0/cache/index%d/level", idx);
+        char *level = tu_slurp(path);
+        if (!level)
+            break;
+        snprintf(path, sizeof path, "/sys/devices/system/cpu/cpu0/cache/index%d/type", idx);
+        char *type = tu_slurp(path);
+        snprintf(path, sizeof path, "/sys/devices/system/cpu/cpu0/cache/index%d/size", idx);
+        char *size = tu_slurp(path);
+        if (strncmp(type, "Instruction", 11) != 0) {
+            long kib = strtol(size, NULL, 10);
+            char line[64], sz[32];
+            if (kib % 1024 == 0)
+                snprintf(sz, sizeof sz, "%ld MiB x", kib / 1024);
+            else
+                snprintf(sz, sizeof sz, "%ld KiB x", kib);
+            snprintf(line, sizeof line, "  L%d%s", atoi(level), strncmp(type, "Data", 4) == 0 ? "d:" : ":");
+            char *at = strstr(out, line);
+            assert_non_null(at);
+            char *eol = strchr(at, '\n');
+            *eol = '\0';
+            if (!strstr(at, sz))
+                print_error("cache line '%s' lacks '%s'\n", at, sz);
+            assert_non_null(strstr(at, sz));
+            *eol = '\n';
+        }
+        free(level);
+        free(type);
+        free(size);
+    }
+    assert_non_null(strstr(out, "  counters: PAPI"));
+    assert_non_null(strstr(out, "perf::TASK-CLOCK   available"));
+    if (!have_nvidia_driver())
+        assert_non_null(strstr(out, "\ncuda  none  no CUDA device: "));
+    free(model);
+    free(out);
+    free(err);
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        fprintf(stderr, "usage: test_cli PATH-TO-QBENCH\n");
+        return 2;
+    }
+    qbench = argv[1];
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_good_profile_validates),
+        cmocka_unit_test(test_unknown_key),
+        cmocka_unit_test(test_wrong_type),
+        cmocka_unit_test(test_missing_required_key),
+        cmocka_unit_test(test_nonpositive_peak),
+        cmocka_unit_test(test_unsupported_schema),
+        cmocka_unit_test(test_duplicate_key),
+        cmocka_unit_test(test_not_yaml),
+        cmocka_unit_test(test_empty),
+        cmocka_unit_test(test_binary_garbage),
+        cmocka_unit_test(test_missing_file),
+        cmocka_unit_test(test_shipped_profiles_validate),
+        cmocka_unit_test(test_bad_command_line),
+        cmocka_unit_test(test_probe_refuses_absent_device),
+        cmocka_unit_test(test_probe_host_writes_valid_profile),
+        cmocka_unit_test(test_devices_matches_kernel_view),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

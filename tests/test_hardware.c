@@ -1,0 +1,127 @@
+/* hardware/: CPUID and hwloc against the kernel's own view (/proc/cpuinfo, sysfs, sysconf),
+ * and CUDA discovery answering "no device" as a normal result. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "hardware/hardware.h"
+#include "tests/testutil.h"
+
+static int cpuinfo_has_flag(const char *all, const char *flag)
+{
+    const char *line = strstr(all, "\nflags");
+    if (!line)
+        return -1;
+    const char *end = strchr(line + 1, '\n');
+    size_t n = strlen(flag);
+    for (const char *p = strchr(line, ':'); p && p < end; p = strchr(p + 1, ' ')) {
+        const char *w = p + 1;
+        if (!strncmp(w, flag, n) && (w[n] == ' ' || w[n] == '\n'))
+            return 1;
+    }
+    return 0;
+}
+
+static void test_cpu_features_match_kernel(void **state)
+{
+    (void)state;
+    char *all = tu_slurp("/proc/cpuinfo");
+    if (!all || !strstr(all, "\nflags"))
+        skip();
+    qh_cpu c;
+    assert_int_equal(qh_cpu_identify(&c), QC_OK);
+    assert_true(strlen(c.vendor) > 0);
+    for (int f = 0; f < QH_FEATURE_COUNT; f++) {
+        int kernel = cpuinfo_has_flag(all, qh_feature_name(f));
+        if (kernel != qh_cpu_has(&c, f))
+            print_error("feature %s: cpuid %d, /proc/cpuinfo %d\n", qh_feature_name(f), qh_cpu_has(&c, f), kernel);
+        assert_int_equal(kernel, qh_cpu_has(&c, f));
+    }
+    /* consistency: AVX2 needs AVX, AVX-512 subsets need AVX512F */
+    if (qh_cpu_has(&c, QH_AVX2))
+        assert_true(qh_cpu_has(&c, QH_AVX));
+    if (qh_cpu_has(&c, QH_AVX512BW))
+        assert_true(qh_cpu_has(&c, QH_AVX512F));
+    char *model = strstr(all, "model name");
+    assert_non_null(model);
+    assert_non_null(strstr(model, c.model));
+    free(all);
+}
+
+static void test_topology_matches_kernel(void **state)
+{
+    (void)state;
+    qh_host h;
+    qc_msgs err = {0};
+    assert_int_equal(qh_host_discover(&h, &err), QC_OK);
+    assert_int_equal(h.threads, (int)sysconf(_SC_NPROCESSORS_ONLN));
+    assert_true(h.cores >= 1 && h.cores <= h.threads);
+    assert_true(h.packages >= 1 && h.numa_nodes >= 1);
+    assert_true(h.memory == (uint64_t)sysconf(_SC_PHYS_PAGES) * (uint64_t)sysconf(_SC_PAGESIZE));
+    assert_true(h.numa_memory_total > 0);
+    /* each level larger than the one below it */
+    for (int level = 2; level <= 3; level++) {
+        const qh_cache *lo = qh_host_cache(&h, level - 1), *hi = qh_host_cache(&h, level);
+        if (lo && hi)
+            assert_true(hi->size > lo->size);
+    }
+    /* sizes and sharing as sysfs reports them for cpu0 */
+    for (int idx = 0; idx < 8; idx++) {
+        char path[128];
+        snprintf(path, sizeof path, "/sys/devices/system/cpu/cpu0/cache/index%d/level", idx);
+        char *level = tu_slurp(path);
+        if (!level)
+            break;
+        snprintf(path, sizeof path, "/sys/devices/system/cpu/cpu0/cache/index%d/type", idx);
+        char *type = tu_slurp(path);
+        snprintf(path, sizeof path, "/sys/devices/system/cpu/cpu0/cache/index%d/size", idx);
+        char *size = tu_slurp(path);
+        if (strncmp(type, "Instruction", 11) != 0) {
+            const qh_cache *c = qh_host_cache(&h, atoi(level));
+            assert_non_null(c);
+            assert_true(c->size == (uint64_t)strtol(size, NULL, 10) * 1024);
+            assert_true(c->line_size >= 32);
+        }
+        free(level);
+        free(type);
+        free(size);
+    }
+}
+
+static void test_cuda_no_device_is_an_answer(void **state)
+{
+    (void)state;
+    qh_cuda c;
+    assert_int_equal(qh_cuda_discover(&c), QC_OK);
+    assert_true(c.n >= 0 && c.n <= QH_MAX_CUDA_DEVICES);
+    if (c.n == 0) {
+        print_message("%s\n", c.reason);
+        assert_non_null(strstr(c.reason, "no CUDA device: "));
+    }
+    for (int i = 0; i < c.n; i++) {
+        assert_true(c.dev[i].sms > 0 && c.dev[i].memory > 0 && c.dev[i].bandwidth_gbs > 0);
+        assert_true(strlen(c.dev[i].name) > 0);
+    }
+#ifdef QBENCH_HAVE_CUDA
+    assert_true(c.built);
+#else
+    assert_false(c.built);
+#endif
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_cpu_features_match_kernel),
+        cmocka_unit_test(test_topology_matches_kernel),
+        cmocka_unit_test(test_cuda_no_device_is_an_answer),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,69 @@
+#include "tests/testutil.h"
+
+#include <fcntl.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+extern char **environ;
+
+char *tu_write_temp(const void *data, size_t len, const char *suffix)
+{
+    char *path = malloc(64);
+    snprintf(path, 64, "/tmp/qbench-test-XXXXXX%s", suffix);
+    int fd = mkstemps(path, (int)strlen(suffix));
+    if (fd < 0)
+        abort();
+    if (len && write(fd, data, len) != (ssize_t)len)
+        abort();
+    close(fd);
+    return path;
+}
+
+char *tu_slurp(const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return NULL;
+    size_t cap = 1 << 16, n = 0, got;
+    char *buf = malloc(cap);
+    while ((got = fread(buf + n, 1, cap - n - 1, f)) > 0) {
+        n += got;
+        if (n + 1 == cap)
+            buf = realloc(buf, cap *= 2);
+    }
+    fclose(f);
+    buf[n] = '\0';
+    return buf;
+}
+
+int tu_run(const char *exe, const char *const *args, char **out, char **err)
+{
+    char *po = tu_write_temp("", 0, ".out"), *pe = tu_write_temp("", 0, ".err");
+    const char *argv[64];
+    int n = 0;
+    argv[n++] = exe;
+    for (int i = 0; args[i] && n < 63; i++)
+        argv[n++] = args[i];
+    argv[n] = NULL;
+    posix_spawn_file_actions_t fa;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+    posix_spawn_file_actions_addopen(&fa, 1, po, O_WRONLY | O_TRUNC, 0);
+    posix_spawn_file_actions_addopen(&fa, 2, pe, O_WRONLY | O_TRUNC, 0);
+    pid_t pid;
+    int status = -1;
+    if (posix_spawn(&pid, exe, &fa, NULL, (char *const *)argv, environ) == 0 && waitpid(pid, &status, 0) == pid)
+        status = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+    posix_spawn_file_actions_destroy(&fa);
+    *out = tu_slurp(po);
+    *err = tu_slurp(pe);
+    unlink(po);
+    unlink(pe);
+    free(po);
+    free(pe);
+    return status;
+}

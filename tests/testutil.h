@@ -1,0 +1,15 @@
+/* Helpers shared by the tests: temporary files and running the qbench binary. */
+#ifndef QBENCH_TESTS_TESTUTIL_H
+#define QBENCH_TESTS_TESTUTIL_H
+
+#include <stddef.h>
+
+/* Writes len bytes to a new temporary file; returns its path (free it; unlink it). */
+char *tu_write_temp(const void *data, size_t len, const char *suffix);
+/* Reads a file into a NUL-terminated string (NULL when missing). */
+char *tu_slurp(const char *path);
+/* Runs `exe args...` (args NULL-terminated) and returns its exit status; stdout and
+ * stderr are captured into *out and *err (free them). */
+int tu_run(const char *exe, const char *const *args, char **out, char **err);
+
+#endif
