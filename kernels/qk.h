@@ -1,0 +1,172 @@
+/* kernels/: quantized GEMM kernels, their quantizers and packers, the fp64 references,
+ * and the kernel registry. Y[M×N] = X[M×K] · W[N×K]ᵀ; M = tokens.
+ *
+ * Kernels never time anything or print. Every fallible call returns a status from
+ * common/qc.h and explains itself in a qc_msgs list.
+ *
+ * ---- packed weight layouts (all CPU schemes) ----
+ * N is cut into panels of QK_NR = 16 output channels (the last panel is padded with zero
+ * weights); each panel is stored contiguously, K-major inside. Within a panel, for each k
+ * (or group of k), the 16 channels n0..n15 of that panel:
+ *
+ *   fp16   uint16 fp16 bits   [K][16]
+ *   w8a16  int8               [K][16]                 + float scale per channel
+ *   w4a16  uint8              [K][8]   byte i = q[n_i] | q[n_{i+8}] << 4 (q in 0..15)
+ *                                                      + fp16 scale and uint8 zero per (group, channel)
+ *   fp8    uint8 E4M3FN bits  [K][16]                 + float scale per tensor or per channel
+ *   w8a8   int8               [K4][16][4]  K4 = ceil(K/4): 4 consecutive k of one channel
+ *                                          in one 32-bit word (zero-padded)
+ *                                                      + float scale per channel
+ *   w4a8   uint8              [K/8][16][4] byte b of channel n's word: q[n,k_b] | q[n,k_{b+4}] << 4
+ *                                                      + fp16 scale and uint8 zero per (group, channel)
+ *
+ * Weight values dequantize as w = (q − z) · s (int4: q in 0..15, symmetric means z = 8;
+ * int8: z = 0, q in −127..127), fp8 as e4m3(q) · s, fp16 as itself. Activations:
+ * fp16 for the *a16 schemes and fp16; int8 per token (s_m = absmax/127, q = rne(x·127/absmax))
+ * for w8a8/w4a8, quantized inside the kernel call; e4m3 per tensor (s = absmax/448) for fp8,
+ * also inside the call. Accumulation is fp32 (float schemes) or int32 (integer schemes). */
+#ifndef QBENCH_KERNELS_QK_H
+#define QBENCH_KERNELS_QK_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/qc.h"
+
+enum { QK_NR = 16 };
+
+typedef enum qk_scheme { QK_FP16, QK_W8A16, QK_W4A16, QK_W8A8, QK_W4A8, QK_FP8, QK_SCHEME_COUNT } qk_scheme;
+
+const char *qk_scheme_name(qk_scheme s);
+int qk_scheme_parse(const char *name, qk_scheme *out); /* QC_OK or QC_EINPUT */
+int qk_scheme_grouped(qk_scheme s);                   /* w4a16, w4a8 */
+
+/* What to multiply. group: the int4 group size along K (32, 64, 128, ... or -1 for one
+ * group per channel); ignored by schemes that are not grouped. */
+typedef struct qk_problem {
+    qk_scheme scheme;
+    int m, n, k;
+    int group;
+    int asym;        /* int4 schemes: per-group zero points (else symmetric, z = 8) */
+    int out_f32;     /* output fp32 instead of fp16 */
+    int fp8_channel; /* fp8: per-channel weight scales (else one per tensor) */
+} qk_problem;
+
+/* Is the problem well formed? QC_EINPUT with a reason when not (sizes, K % group, ...). */
+int qk_problem_check(const qk_problem *p, qc_msgs *err);
+/* The group size in effect: K for per-channel. */
+int qk_problem_group(const qk_problem *p);
+
+/* Bytes moved and FLOPs done by one call: packed weights with their scales and zeros,
+ * activations in, output out; 2·M·N·K. The one cost function (the roofline uses it too). */
+typedef struct qk_cost {
+    double weight_bytes, act_bytes, out_bytes, bytes, flops;
+} qk_cost;
+qk_cost qk_problem_cost(const qk_problem *p);
+
+/* ---- packed weights ---- */
+typedef struct qk_weights {
+    qk_problem p;        /* m is not used */
+    int panels;          /* ceil(N / 16) */
+    void *q;             /* packed values, panel-major; 64-byte aligned */
+    size_t q_bytes;
+    uint16_t *gscale;    /* grouped schemes: fp16 [panels][groups][16] */
+    uint8_t *gzero;      /* grouped schemes: [panels][groups][16] */
+    float *cscale;       /* per-channel scale [panels*16] (w8a16, w8a8, fp8 per channel) */
+    float tscale;        /* fp8 per tensor */
+    int32_t *csum;       /* w8a8: Σ_k q[n,k] per channel [panels*16] */
+    size_t bytes;        /* everything a kernel reads: what the cost function counts */
+} qk_weights;
+
+/* Quantize and pack W (N×K fp32, row-major). QC_EINPUT when the problem is malformed. */
+int qk_weights_pack(const qk_problem *p, const float *w, qk_weights *out, qc_msgs *err);
+/* The values the kernel computes with, as fp32 (N×K): the "dequantized operand". */
+void qk_weights_dequant(const qk_weights *w, float *out);
+void qk_weights_free(qk_weights *w);
+
+/* ---- activations as the kernel sees them (the same arithmetic the kernels use) ---- */
+/* X (M×K fp16 bits) → the values the scheme multiplies with, as fp32 (M×K). */
+void qk_activations_dequant(const qk_problem *p, const uint16_t *x, float *out);
+
+/* ---- number formats ---- */
+float qk_half_to_float(uint16_t h);
+uint16_t qk_float_to_half(float f); /* round to nearest even; overflow to ±inf */
+float qk_e4m3_to_float(uint8_t b);
+uint8_t qk_float_to_e4m3(float f);  /* E4M3FN, round to nearest even, saturate to ±448; NaN → 0x7F */
+/* int8 per token: the shared definition; q has k entries, returns the scale s (x ≈ q·s). */
+float qk_quantize_row_int8(const uint16_t *x, int k, int8_t *q);
+
+/* ---- references (fp64) ---- */
+/* Y = X · Wᵀ in fp64, X (M×K) and W (N×K) fp32. */
+void qk_reference_gemm(int m, int n, int k, const float *x, const float *w, double *y);
+/* Relative Frobenius error ‖y − ref‖ / ‖ref‖ of an output (fp16 bits or fp32). */
+double qk_relative_error(const qk_problem *p, const void *y, const double *ref);
+
+/* ---- LLM-like random data (never zeros) ---- */
+/* Weights: heavy-tailed (99% N(0, 0.02²), 1% N(0, 0.06²)), N×K. */
+void qk_fill_weights(float *w, size_t count, uint64_t seed);
+/* Activations: heavy-tailed (98% N(0,1), 2% N(0,4²)), with ~0.1% of channels (at least one) at 20–100× the typical
+ * magnitude, M×K, returned as fp16 bits and as fp32 of those same fp16 values. */
+void qk_fill_activations(uint16_t *x16, float *x32, int m, int k, uint64_t seed);
+
+/* ---- the registry ---- */
+enum { QK_MAX_PARAMS = 6 };
+
+typedef struct qk_param {
+    const char *name;
+    const char *help;
+    int n_values;
+    int values[8]; /* the space the autotuner sweeps; "threads" is filled from the machine */
+} qk_param;
+
+typedef struct qk_config {
+    int v[QK_MAX_PARAMS]; /* in the kernel's parameter order */
+} qk_config;
+
+typedef struct qk_run_args {
+    const qk_weights *w;
+    const uint16_t *x;  /* M×K fp16 */
+    int m;
+    void *y;            /* M×N fp16 or fp32 */
+    void *work;         /* qk_kernel.workspace bytes, 64-byte aligned */
+    const qk_config *cfg;
+} qk_run_args;
+
+typedef struct qk_kernel {
+    const char *name;     /* "w4a16.avx2" */
+    qk_scheme scheme;
+    const char *isa;      /* "generic", "avx2" */
+    uint32_t needs;       /* CPU features (bits of qh_feature) */
+    int n_params;
+    qk_param params[QK_MAX_PARAMS];
+    /* 0 when cfg can run p; else QC_EINPUT with why */
+    int (*check)(const qk_problem *p, const qk_config *cfg, char *why, size_t len);
+    size_t (*workspace)(const qk_problem *p, const qk_config *cfg);
+    void (*run)(const qk_run_args *a);
+    void (*defaults)(const qk_problem *p, qk_config *cfg);
+} qk_kernel;
+
+int qk_kernel_count(void);
+const qk_kernel *qk_kernel_get(int i);
+const qk_kernel *qk_kernel_find(const char *name);
+/* Can this machine run it (CPU features)? */
+int qk_kernel_supported(const qk_kernel *k);
+/* The fastest kind available here for a scheme (SIMD when the CPU has it, else generic). */
+const qk_kernel *qk_kernel_best(qk_scheme s);
+int qk_param_index(const qk_kernel *k, const char *name);
+/* The values the autotuner sweeps for parameter i (threads: from this machine). */
+int qk_param_values(const qk_kernel *k, int i, int *out, int max);
+
+/* Fill defaults, then apply "name=value,name=value". QC_EINPUT with a reason on a bad
+ * name or value, or on a configuration that check() rejects. */
+int qk_config_parse(const qk_kernel *k, const qk_problem *p, const char *text, qk_config *cfg, qc_msgs *err);
+/* "mr=4,kc=256,threads=2" */
+void qk_config_format(const qk_kernel *k, const qk_config *cfg, char *buf, size_t len);
+
+/* Check the configuration and run. The workspace must hold k->workspace(p, cfg) bytes. */
+int qk_gemm(const qk_kernel *k, const qk_config *cfg, const qk_weights *w, const uint16_t *x, int m, void *y,
+            void *work, qc_msgs *err);
+
+void *qk_alloc(size_t bytes); /* 64-byte aligned, NULL on failure; free with free() */
+
+#endif

@@ -1,0 +1,212 @@
+/* Number formats, the shared quantizers, problem checks and the cost function. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "kernels/qk.h"
+
+static const char *const scheme_names[QK_SCHEME_COUNT] = {
+    [QK_FP16] = "fp16", [QK_W8A16] = "w8a16", [QK_W4A16] = "w4a16",
+    [QK_W8A8] = "w8a8", [QK_W4A8] = "w4a8",   [QK_FP8] = "fp8",
+};
+
+const char *qk_scheme_name(qk_scheme s) { return (unsigned)s < QK_SCHEME_COUNT ? scheme_names[s] : "?"; }
+
+int qk_scheme_parse(const char *name, qk_scheme *out)
+{
+    for (int i = 0; i < QK_SCHEME_COUNT; i++)
+        if (!strcmp(name, scheme_names[i])) {
+            *out = (qk_scheme)i;
+            return QC_OK;
+        }
+    return QC_EINPUT;
+}
+
+int qk_scheme_grouped(qk_scheme s) { return s == QK_W4A16 || s == QK_W4A8; }
+
+int qk_problem_group(const qk_problem *p)
+{
+    return qk_scheme_grouped(p->scheme) && p->group > 0 ? p->group : p->k;
+}
+
+int qk_problem_check(const qk_problem *p, qc_msgs *err)
+{
+    if ((unsigned)p->scheme >= QK_SCHEME_COUNT) {
+        qc_msgs_addf(err, "unknown scheme (use fp16, w8a16, w4a16, w8a8, w4a8 or fp8)");
+        return QC_EINPUT;
+    }
+    if (p->m <= 0 || p->n <= 0 || p->k <= 0) {
+        qc_msgs_addf(err, "sizes must be positive, got M=%d N=%d K=%d", p->m, p->n, p->k);
+        return QC_EINPUT;
+    }
+    const int64_t limit = (int64_t)1 << 30;
+    if ((int64_t)p->m * p->k > limit || (int64_t)p->n * p->k > limit || (int64_t)p->m * p->n > limit) {
+        qc_msgs_addf(err, "M=%d N=%d K=%d: an operand would exceed 2^30 elements (use smaller sizes)", p->m, p->n,
+                     p->k);
+        return QC_EINPUT;
+    }
+    if (qk_scheme_grouped(p->scheme)) {
+        if (p->group != -1 && (p->group < 8 || p->group % 8)) {
+            qc_msgs_addf(err, "group %d: use -1 (per channel) or a multiple of 8 such as 32, 64, 128", p->group);
+            return QC_EINPUT;
+        }
+        if (p->group > 0 && p->k % p->group) {
+            qc_msgs_addf(err, "K=%d is not a multiple of the group size %d (choose K or the group so that it is)",
+                         p->k, p->group);
+            return QC_EINPUT;
+        }
+        if (p->scheme == QK_W4A8 && p->k % 8) {
+            qc_msgs_addf(err, "w4a8 needs K to be a multiple of 8, got K=%d", p->k);
+            return QC_EINPUT;
+        }
+    } else if (p->asym) {
+        qc_msgs_addf(err, "zero points (asymmetric) apply to the int4 schemes w4a16 and w4a8 only");
+        return QC_EINPUT;
+    }
+    if (p->fp8_channel && p->scheme != QK_FP8) {
+        qc_msgs_addf(err, "per-channel fp8 scales apply to the fp8 scheme only");
+        return QC_EINPUT;
+    }
+    return QC_OK;
+}
+
+qk_cost qk_problem_cost(const qk_problem *p)
+{
+    double m = p->m, n = p->n, k = p->k;
+    double groups = k / qk_problem_group(p);
+    qk_cost c = {0};
+    switch (p->scheme) {
+    case QK_FP16: c.weight_bytes = 2 * n * k; break;
+    case QK_W8A16:
+    case QK_W8A8: c.weight_bytes = n * k + 4 * n; break;
+    case QK_W4A16:
+    case QK_W4A8: c.weight_bytes = n * k / 2 + n * groups * (p->asym ? 3 : 2); break;
+    case QK_FP8: c.weight_bytes = n * k + (p->fp8_channel ? 4 * n : 4); break;
+    default: break;
+    }
+    c.act_bytes = 2 * m * k;
+    c.out_bytes = m * n * (p->out_f32 ? 4 : 2);
+    c.bytes = c.weight_bytes + c.act_bytes + c.out_bytes;
+    c.flops = 2 * m * n * k;
+    return c;
+}
+
+float qk_half_to_float(uint16_t h)
+{
+    uint32_t sign = (uint32_t)(h & 0x8000) << 16, exp = (h >> 10) & 0x1f, mant = h & 0x3ff, bits;
+    if (exp == 0) {
+        float v = (float)mant * 0x1p-24f; /* zero or subnormal: exact */
+        return sign ? -v : v;
+    }
+    if (exp == 31)
+        bits = sign | 0x7f800000u | (mant << 13);
+    else
+        bits = sign | ((exp + 112) << 23) | (mant << 13);
+    float f;
+    memcpy(&f, &bits, 4);
+    return f;
+}
+
+uint16_t qk_float_to_half(float f)
+{
+    uint32_t x;
+    memcpy(&x, &f, 4);
+    uint16_t sign = (uint16_t)((x >> 16) & 0x8000);
+    uint32_t a = x & 0x7fffffffu;
+    if (a >= 0x7f800000u)
+        return sign | (a > 0x7f800000u ? 0x7e00 : 0x7c00);
+    if (a >= 0x477ff000u) /* ≥ 65520 rounds to infinity */
+        return sign | 0x7c00;
+    if (a < 0x38800000u) { /* below 2^-14: a multiple of 2^-24, rounded to nearest even */
+        float v;
+        memcpy(&v, &a, 4);
+        return sign | (uint16_t)nearbyintf(v * 0x1p24f);
+    }
+    uint32_t h = ((a >> 23) - 112) << 10 | ((a >> 13) & 0x3ff), rem = a & 0x1fff;
+    if (rem > 0x1000 || (rem == 0x1000 && (h & 1)))
+        h++;
+    return sign | (uint16_t)h;
+}
+
+float qk_e4m3_to_float(uint8_t b)
+{
+    int e = (b >> 3) & 0xf, m = b & 7;
+    float v;
+    if (e == 0xf && m == 7)
+        return NAN;
+    v = e ? ldexpf(1.0f + m / 8.0f, e - 7) : ldexpf(m / 8.0f, -6);
+    return b & 0x80 ? -v : v;
+}
+
+uint8_t qk_float_to_e4m3(float f)
+{
+    if (isnan(f))
+        return 0x7f;
+    uint8_t sign = signbit(f) ? 0x80 : 0;
+    float a = fabsf(f);
+    if (a >= 448.0f)
+        return sign | 0x7e;
+    if (a < 0x1p-6f) /* subnormal: multiples of 2^-9; 8·2^-9 is the smallest normal */
+        return sign | (uint8_t)nearbyintf(a * 512.0f);
+    int e;
+    frexpf(a, &e);
+    int E = e - 1; /* a in [2^E, 2^(E+1)) */
+    int q = (int)nearbyintf(ldexpf(a, 3 - E)); /* 8..16 */
+    if (q == 16) {
+        q = 8;
+        E++;
+    }
+    if (E > 8 || (E == 8 && q > 14))
+        return sign | 0x7e;
+    return sign | (uint8_t)(((E + 7) << 3) | (q - 8));
+}
+
+float qk_quantize_row_int8(const uint16_t *x, int k, int8_t *q)
+{
+    float amax = 0;
+    for (int i = 0; i < k; i++)
+        amax = fmaxf(amax, fabsf(qk_half_to_float(x[i])));
+    float inv = amax > 0 ? 127.0f / amax : 0.0f;
+    for (int i = 0; i < k; i++)
+        q[i] = (int8_t)lrintf(qk_half_to_float(x[i]) * inv);
+    return amax / 127.0f;
+}
+
+/* fp8 activations: one scale for the tensor; values are e4m3(x·448/absmax). */
+float qk_fp8_act_scale(const uint16_t *x, size_t count, float *inv)
+{
+    float amax = 0;
+    for (size_t i = 0; i < count; i++)
+        amax = fmaxf(amax, fabsf(qk_half_to_float(x[i])));
+    *inv = amax > 0 ? 448.0f / amax : 0.0f;
+    return amax / 448.0f;
+}
+
+void qk_activations_dequant(const qk_problem *p, const uint16_t *x, float *out)
+{
+    size_t mk = (size_t)p->m * p->k;
+    if (p->scheme == QK_W8A8 || p->scheme == QK_W4A8) {
+        int8_t *q = malloc((size_t)p->k);
+        for (int r = 0; r < p->m; r++) {
+            float s = qk_quantize_row_int8(x + (size_t)r * p->k, p->k, q);
+            for (int i = 0; i < p->k; i++)
+                out[(size_t)r * p->k + i] = (float)q[i] * s;
+        }
+        free(q);
+    } else if (p->scheme == QK_FP8) {
+        float inv, s = qk_fp8_act_scale(x, mk, &inv);
+        for (size_t i = 0; i < mk; i++)
+            out[i] = qk_e4m3_to_float(qk_float_to_e4m3(qk_half_to_float(x[i]) * inv)) * s;
+    } else {
+        for (size_t i = 0; i < mk; i++)
+            out[i] = qk_half_to_float(x[i]);
+    }
+}
+
+void *qk_alloc(size_t bytes)
+{
+    void *p = NULL;
+    if (posix_memalign(&p, 64, bytes ? (bytes + 63) / 64 * 64 : 64) != 0)
+        return NULL;
+    return p;
+}

@@ -1,0 +1,292 @@
+/* The kernel registry: one designated-initialiser table keyed by an enum, in the style of
+ * ggml's type_traits. Adding a kernel = one row here + one file. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "hardware/hardware.h"
+#include "kernels/internal.h"
+
+typedef enum qk_kernel_id {
+    QK_K_FP16_GENERIC,
+    QK_K_W8A16_GENERIC,
+    QK_K_W4A16_GENERIC,
+    QK_K_W8A8_GENERIC,
+    QK_K_W4A8_GENERIC,
+    QK_K_FP8_GENERIC,
+    QK_K_FP16_AVX2,
+    QK_K_W8A16_AVX2,
+    QK_K_W4A16_AVX2,
+    QK_K_W8A8_AVX2,
+    QK_K_W4A8_AVX2,
+    QK_K_FP8_AVX2,
+    QK_KERNEL_COUNT
+} qk_kernel_id;
+
+#define P_THREADS {"threads", "worker threads (1 .. the machine's hardware threads)", 0, {0}}
+#define P_MR {"mr", "rows of X per register tile in the small-M path", 4, {1, 2, 3, 4}}
+#define P_KC_F {"kc", "K block of the pre-dequantized path (floats per panel row)", 4, {64, 128, 256, 512}}
+#define P_KC_I {"kc", "K block (a multiple of the group size)", 4, {128, 256, 512, 1024}}
+#define P_NC {"nc", "N block: output channels a thread works on at once (multiple of 16)", 4, {16, 32, 64, 128}}
+#define P_PREDEQ {"predequant", "1: dequantize weight panels to fp32 once per K block (large M)", 2, {0, 1}}
+
+static int check_generic(const qk_problem *p, const qk_config *cfg, char *why, size_t len);
+static int check_float_avx2(const qk_problem *p, const qk_config *cfg, char *why, size_t len);
+static int check_int_avx2(const qk_problem *p, const qk_config *cfg, char *why, size_t len);
+static void defaults_generic(const qk_problem *p, qk_config *cfg);
+static void defaults_float_avx2(const qk_problem *p, qk_config *cfg);
+static void defaults_int_avx2(const qk_problem *p, qk_config *cfg);
+
+#define AVX2 ((1u << QH_AVX2) | (1u << QH_FMA) | (1u << QH_F16C))
+#define GENERIC_FLOAT(s, nm)                                                                                      \
+    {.name = nm, .scheme = s, .isa = "generic", .needs = 0, .n_params = 1, .params = {P_THREADS},               \
+     .check = check_generic, .workspace = qk_work_float, .run = qk_run_float_generic, .defaults = defaults_generic}
+#define GENERIC_INT(s, nm)                                                                                        \
+    {.name = nm, .scheme = s, .isa = "generic", .needs = 0, .n_params = 1, .params = {P_THREADS},               \
+     .check = check_generic, .workspace = qk_work_int, .run = qk_run_int_generic, .defaults = defaults_generic}
+#define AVX2_FLOAT(s, nm)                                                                                         \
+    {.name = nm, .scheme = s, .isa = "avx2", .needs = AVX2, .n_params = 5,                                      \
+     .params = {P_THREADS, P_MR, P_KC_F, P_NC, P_PREDEQ}, .check = check_float_avx2, .workspace = qk_work_float, \
+     .run = qk_run_float_avx2, .defaults = defaults_float_avx2}
+#define AVX2_INT(s, nm)                                                                                           \
+    {.name = nm, .scheme = s, .isa = "avx2", .needs = AVX2, .n_params = 4, .params = {P_THREADS, P_MR, P_KC_I, P_NC}, \
+     .check = check_int_avx2, .workspace = qk_work_int, .run = qk_run_int_avx2, .defaults = defaults_int_avx2}
+
+static const qk_kernel table[QK_KERNEL_COUNT] = {
+    [QK_K_FP16_GENERIC] = GENERIC_FLOAT(QK_FP16, "fp16.generic"),
+    [QK_K_W8A16_GENERIC] = GENERIC_FLOAT(QK_W8A16, "w8a16.generic"),
+    [QK_K_W4A16_GENERIC] = GENERIC_FLOAT(QK_W4A16, "w4a16.generic"),
+    [QK_K_W8A8_GENERIC] = GENERIC_INT(QK_W8A8, "w8a8.generic"),
+    [QK_K_W4A8_GENERIC] = GENERIC_INT(QK_W4A8, "w4a8.generic"),
+    [QK_K_FP8_GENERIC] = GENERIC_FLOAT(QK_FP8, "fp8.generic"),
+    [QK_K_FP16_AVX2] = AVX2_FLOAT(QK_FP16, "fp16.avx2"),
+    [QK_K_W8A16_AVX2] = AVX2_FLOAT(QK_W8A16, "w8a16.avx2"),
+    [QK_K_W4A16_AVX2] = AVX2_FLOAT(QK_W4A16, "w4a16.avx2"),
+    [QK_K_W8A8_AVX2] = AVX2_INT(QK_W8A8, "w8a8.avx2"),
+    [QK_K_W4A8_AVX2] = AVX2_INT(QK_W4A8, "w4a8.avx2"),
+    [QK_K_FP8_AVX2] = AVX2_FLOAT(QK_FP8, "fp8.avx2"),
+};
+
+int qk_kernel_count(void) { return QK_KERNEL_COUNT; }
+const qk_kernel *qk_kernel_get(int i) { return i >= 0 && i < QK_KERNEL_COUNT ? &table[i] : NULL; }
+
+const qk_kernel *qk_kernel_find(const char *name)
+{
+    for (int i = 0; i < QK_KERNEL_COUNT; i++)
+        if (!strcmp(table[i].name, name))
+            return &table[i];
+    return NULL;
+}
+
+static uint32_t cpu_features(void)
+{
+    static int done;
+    static uint32_t features;
+    if (!done) {
+        qh_cpu c;
+        qh_cpu_identify(&c);
+        features = c.features;
+        done = 1;
+    }
+    return features;
+}
+
+int qk_kernel_supported(const qk_kernel *k) { return (cpu_features() & k->needs) == k->needs; }
+
+const qk_kernel *qk_kernel_best(qk_scheme s)
+{
+    const qk_kernel *best = NULL;
+    for (int i = 0; i < QK_KERNEL_COUNT; i++)
+        if (table[i].scheme == s && qk_kernel_supported(&table[i]) && (!best || table[i].needs))
+            best = &table[i];
+    return best;
+}
+
+int qk_param_index(const qk_kernel *k, const char *name)
+{
+    for (int i = 0; i < k->n_params; i++)
+        if (!strcmp(k->params[i].name, name))
+            return i;
+    return -1;
+}
+
+static int hw_threads(void)
+{
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    return n > 0 ? (int)n : 1;
+}
+
+/* ---- validity of configurations ---- */
+
+static int check_threads(const qk_config *cfg, char *why, size_t len)
+{
+    int t = cfg->v[QK_P_THREADS];
+    if (t < 1 || t > 4 * hw_threads()) {
+        snprintf(why, len, "threads=%d: use 1 .. %d (this machine has %d hardware threads)", t, 4 * hw_threads(),
+                 hw_threads());
+        return QC_EINPUT;
+    }
+    return QC_OK;
+}
+
+static int check_generic(const qk_problem *p, const qk_config *cfg, char *why, size_t len)
+{
+    (void)p;
+    return check_threads(cfg, why, len);
+}
+
+static int check_float_avx2(const qk_problem *p, const qk_config *cfg, char *why, size_t len)
+{
+    (void)p;
+    if (check_threads(cfg, why, len))
+        return QC_EINPUT;
+    const int *v = cfg->v;
+    if (v[QK_P_MR] < 1 || v[QK_P_MR] > 4)
+        snprintf(why, len, "mr=%d: the small-M register tile holds 1 to 4 rows", v[QK_P_MR]);
+    else if (v[QK_P_KC] < 16 || v[QK_P_KC] > 4096 || v[QK_P_KC] % 16)
+        snprintf(why, len, "kc=%d: use a multiple of 16 from 16 to 4096", v[QK_P_KC]);
+    else if (v[QK_P_NC] < 16 || v[QK_P_NC] > 1024 || v[QK_P_NC] % 16)
+        snprintf(why, len, "nc=%d: use a multiple of 16 from 16 to 1024", v[QK_P_NC]);
+    else if (v[QK_P_PREDEQUANT] != 0 && v[QK_P_PREDEQUANT] != 1)
+        snprintf(why, len, "predequant=%d: use 0 or 1", v[QK_P_PREDEQUANT]);
+    else
+        return QC_OK;
+    return QC_EINPUT;
+}
+
+static int check_int_avx2(const qk_problem *p, const qk_config *cfg, char *why, size_t len)
+{
+    if (check_threads(cfg, why, len))
+        return QC_EINPUT;
+    const int *v = cfg->v;
+    int g = qk_problem_group(p);
+    if (v[QK_P_MR] < 1 || v[QK_P_MR] > 4)
+        snprintf(why, len, "mr=%d: the register tile holds 1 to 4 rows", v[QK_P_MR]);
+    else if (v[QK_P_KC] < 8 || v[QK_P_KC] > 1 << 20 || v[QK_P_KC] % 8)
+        snprintf(why, len, "kc=%d: use a multiple of 8", v[QK_P_KC]);
+    else if (p->scheme == QK_W4A8 && g < p->k && v[QK_P_KC] % g)
+        snprintf(why, len, "kc=%d is not a multiple of the group size %d (a K block must hold whole groups)",
+                 v[QK_P_KC], g);
+    else if (v[QK_P_NC] < 16 || v[QK_P_NC] > 1024 || v[QK_P_NC] % 16)
+        snprintf(why, len, "nc=%d: use a multiple of 16 from 16 to 1024", v[QK_P_NC]);
+    else
+        return QC_OK;
+    return QC_EINPUT;
+}
+
+/* ---- defaults: a reasonable configuration before any tuning ---- */
+
+static void defaults_generic(const qk_problem *p, qk_config *cfg)
+{
+    (void)p;
+    memset(cfg, 0, sizeof *cfg);
+    cfg->v[QK_P_THREADS] = hw_threads();
+}
+
+static void defaults_float_avx2(const qk_problem *p, qk_config *cfg)
+{
+    defaults_generic(p, cfg);
+    cfg->v[QK_P_MR] = p->m < 4 ? (p->m > 0 ? p->m : 1) : 4;
+    cfg->v[QK_P_KC] = 256;
+    cfg->v[QK_P_NC] = 64;
+    cfg->v[QK_P_PREDEQUANT] = p->m >= 8;
+}
+
+static void defaults_int_avx2(const qk_problem *p, qk_config *cfg)
+{
+    defaults_generic(p, cfg);
+    int g = qk_problem_group(p);
+    cfg->v[QK_P_MR] = p->m < 4 ? (p->m > 0 ? p->m : 1) : 4;
+    cfg->v[QK_P_KC] = p->scheme == QK_W4A8 && g < p->k ? (g >= 512 ? g : 512 / g * g) : 512;
+    cfg->v[QK_P_NC] = 64;
+}
+
+int qk_param_values(const qk_kernel *k, int i, int *out, int max)
+{
+    const qk_param *pp = &k->params[i];
+    int n = 0;
+    if (pp->n_values == 0) { /* threads: powers of two up to the machine, and the machine */
+        for (int t = 1; t < hw_threads() && n < max; t *= 2)
+            out[n++] = t;
+        if (n < max)
+            out[n++] = hw_threads();
+        return n;
+    }
+    for (; n < pp->n_values && n < max; n++)
+        out[n] = pp->values[n];
+    return n;
+}
+
+/* ---- configuration text ---- */
+
+int qk_config_parse(const qk_kernel *k, const qk_problem *p, const char *text, qk_config *cfg, qc_msgs *err)
+{
+    k->defaults(p, cfg);
+    if (text && *text && strcmp(text, "default") != 0) {
+        char *copy = strdup(text), *save = NULL;
+        for (char *item = strtok_r(copy, ",", &save); item; item = strtok_r(NULL, ",", &save)) {
+            char *eq = strchr(item, '=');
+            char *end = NULL;
+            long v = eq ? strtol(eq + 1, &end, 10) : 0;
+            if (!eq || end == eq + 1 || *end) {
+                qc_msgs_addf(err, "--config '%s': expected name=integer such as mr=4 (parameters of %s: see "
+                                  "'qbench kernels')", item, k->name);
+                free(copy);
+                return QC_EINPUT;
+            }
+            *eq = '\0';
+            int i = qk_param_index(k, item);
+            if (i < 0) {
+                char names[128] = "";
+                for (int j = 0; j < k->n_params; j++)
+                    snprintf(names + strlen(names), sizeof names - strlen(names), "%s%s", j ? ", " : "",
+                             k->params[j].name);
+                qc_msgs_addf(err, "--config: %s has no parameter '%s' (it has: %s)", k->name, item, names);
+                free(copy);
+                return QC_EINPUT;
+            }
+            cfg->v[i] = (int)v;
+        }
+        free(copy);
+    }
+    char why[256];
+    if (k->check(p, cfg, why, sizeof why)) {
+        qc_msgs_addf(err, "%s: invalid configuration: %s", k->name, why);
+        return QC_EINPUT;
+    }
+    return QC_OK;
+}
+
+void qk_config_format(const qk_kernel *k, const qk_config *cfg, char *buf, size_t len)
+{
+    buf[0] = '\0';
+    for (int i = 0; i < k->n_params; i++)
+        snprintf(buf + strlen(buf), len - strlen(buf), "%s%s=%d", i ? "," : "", k->params[i].name, cfg->v[i]);
+}
+
+int qk_gemm(const qk_kernel *k, const qk_config *cfg, const qk_weights *w, const uint16_t *x, int m, void *y,
+            void *work, qc_msgs *err)
+{
+    qk_problem p = w->p;
+    p.m = m;
+    char why[256];
+    if (k->scheme != p.scheme) {
+        qc_msgs_addf(err, "%s computes %s, the weights are packed for %s", k->name, qk_scheme_name(k->scheme),
+                     qk_scheme_name(p.scheme));
+        return QC_EINPUT;
+    }
+    if (qk_problem_check(&p, err))
+        return QC_EINPUT;
+    if (!qk_kernel_supported(k)) {
+        qc_msgs_addf(err, "%s needs CPU features this machine lacks (see 'qbench devices')", k->name);
+        return QC_EINPUT;
+    }
+    if (k->check(&p, cfg, why, sizeof why)) {
+        qc_msgs_addf(err, "%s: invalid configuration: %s", k->name, why);
+        return QC_EINPUT;
+    }
+    qk_run_args a = {.w = w, .x = x, .m = m, .y = y, .work = work, .cfg = cfg};
+    k->run(&a);
+    return QC_OK;
+}

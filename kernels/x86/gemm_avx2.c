@@ -1,0 +1,475 @@
+/* AVX2 + FMA + F16C kernels, compiled per function with target attributes and chosen at
+ * run time from CPUID (the registry's `needs`). Layouts: kernels/qk.h.
+ *
+ * Float schemes (fp16, w8a16, w4a16, fp8):
+ *  - small M ("direct"): each 16-channel panel row is decoded in registers to its raw
+ *    values (int4 as 0..15, fp8 as e4m3/256) and multiplied with MR broadcast rows of X;
+ *    scales (and zero points, through per-row group sums of X) are applied once per group.
+ *  - large M ("predequant"): a kc×nc block of weights is dequantized exactly to fp32 once,
+ *    then a 6×16 register-tiled fp32 micro-kernel runs over every row of X.
+ * Integer schemes (w8a8, w4a8): X is quantized per token inside the call; int8 dot products
+ * go through vpmaddubsw + vpmaddwd (w8a8 with the sign trick: |w| · sign(x, w), which cannot
+ * saturate; w4a8 with unsigned nibbles, zero points subtracted per group). */
+#include <immintrin.h>
+#include <omp.h>
+#include <string.h>
+
+#include "kernels/internal.h"
+
+#define TGT __attribute__((target("avx2,fma,f16c")))
+#define INLINE static inline __attribute__((always_inline, target("avx2,fma,f16c")))
+#define UNROLL _Pragma("GCC unroll 16")
+
+/* ------------------------------------------------------------------ float schemes */
+
+/* Raw values of panel row k: channels n0..7 in *v0, n8..15 in *v1. */
+INLINE void decode_raw(qk_scheme s, const uint8_t *pb, int k, __m256 *v0, __m256 *v1)
+{
+    if (s == QK_FP16) {
+        const __m128i *h = (const __m128i *)(pb + (size_t)k * 32);
+        *v0 = _mm256_cvtph_ps(_mm_loadu_si128(h));
+        *v1 = _mm256_cvtph_ps(_mm_loadu_si128(h + 1));
+    } else if (s == QK_W8A16) {
+        __m128i b = _mm_loadu_si128((const __m128i *)(pb + (size_t)k * 16));
+        *v0 = _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(b));
+        *v1 = _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_srli_si128(b, 8)));
+    } else if (s == QK_W4A16) {
+        __m256i b = _mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)(pb + (size_t)k * 8)));
+        *v0 = _mm256_cvtepi32_ps(_mm256_and_si256(b, _mm256_set1_epi32(15)));
+        *v1 = _mm256_cvtepi32_ps(_mm256_srli_epi32(b, 4));
+    } else { /* fp8 e4m3 → the fp16 with the same bits shifted: exactly e4m3/256 */
+        __m256i b = _mm256_cvtepu8_epi16(_mm_loadu_si128((const __m128i *)(pb + (size_t)k * 16)));
+        __m256i h = _mm256_or_si256(_mm256_and_si256(_mm256_slli_epi16(b, 8), _mm256_set1_epi16((short)0x8000)),
+                                    _mm256_and_si256(_mm256_slli_epi16(b, 7), _mm256_set1_epi16(0x3f80)));
+        *v0 = _mm256_cvtph_ps(_mm256_castsi256_si128(h));
+        *v1 = _mm256_cvtph_ps(_mm256_extracti128_si256(h, 1));
+    }
+}
+
+/* Group scale and m = −z·s of a w4a16 group for the 16 channels of a panel. */
+INLINE void group_sm(const qk_weights *w, size_t at, __m256 *s0, __m256 *s1, __m256 *m0, __m256 *m1)
+{
+    *s0 = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(w->gscale + at)));
+    *s1 = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(w->gscale + at + 8)));
+    __m256 z0 = _mm256_set1_ps(8.0f), z1 = z0;
+    if (w->gzero) {
+        __m128i z = _mm_loadu_si128((const __m128i *)(w->gzero + at));
+        z0 = _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(z));
+        z1 = _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_srli_si128(z, 8)));
+    }
+    *m0 = _mm256_mul_ps(_mm256_sub_ps(_mm256_setzero_ps(), z0), *s0);
+    *m1 = _mm256_mul_ps(_mm256_sub_ps(_mm256_setzero_ps(), z1), *s1);
+}
+
+/* Small M: rows r0..r0+MR-1 of X against one panel; y gets MR×16 unscaled sums. */
+INLINE void direct_panel(qk_scheme S, int MR, const qk_weights *w, int panel, const float *x, int K,
+                         const float *xsum, int G, float *y)
+{
+    enum { U_MAX = 4 };
+    const int U = MR == 1 ? 4 : MR == 2 ? 2 : 1; /* independent accumulator sets: hide FMA latency */
+    const uint8_t *pb = qk_panel(w, panel);
+    const int grouped = S == QK_W4A16, g = grouped ? qk_problem_group(&w->p) : K, ng = grouped ? G : 1;
+    __m256 yacc[4][2];
+    UNROLL for (int r = 0; r < MR; r++) yacc[r][0] = yacc[r][1] = _mm256_setzero_ps();
+    for (int gi = 0; gi < ng; gi++) {
+        __m256 acc[U_MAX][4][2];
+        UNROLL for (int u = 0; u < U; u++) UNROLL for (int r = 0; r < MR; r++) acc[u][r][0] = acc[u][r][1] =
+            _mm256_setzero_ps();
+        int k = gi * g, k1 = k + g;
+        for (; k + U <= k1; k += U) {
+            UNROLL for (int u = 0; u < U; u++)
+            {
+                __m256 w0, w1;
+                decode_raw(S, pb, k + u, &w0, &w1);
+                UNROLL for (int r = 0; r < MR; r++)
+                {
+                    __m256 xb = _mm256_broadcast_ss(x + (size_t)r * K + k + u);
+                    acc[u][r][0] = _mm256_fmadd_ps(xb, w0, acc[u][r][0]);
+                    acc[u][r][1] = _mm256_fmadd_ps(xb, w1, acc[u][r][1]);
+                }
+            }
+        }
+        for (; k < k1; k++) {
+            __m256 w0, w1;
+            decode_raw(S, pb, k, &w0, &w1);
+            UNROLL for (int r = 0; r < MR; r++)
+            {
+                __m256 xb = _mm256_broadcast_ss(x + (size_t)r * K + k);
+                acc[0][r][0] = _mm256_fmadd_ps(xb, w0, acc[0][r][0]);
+                acc[0][r][1] = _mm256_fmadd_ps(xb, w1, acc[0][r][1]);
+            }
+        }
+        UNROLL for (int u = 1; u < U; u++) UNROLL for (int r = 0; r < MR; r++)
+        {
+            acc[0][r][0] = _mm256_add_ps(acc[0][r][0], acc[u][r][0]);
+            acc[0][r][1] = _mm256_add_ps(acc[0][r][1], acc[u][r][1]);
+        }
+        if (grouped) {
+            __m256 s0, s1, m0, m1;
+            group_sm(w, ((size_t)panel * G + gi) * QK_NR, &s0, &s1, &m0, &m1);
+            UNROLL for (int r = 0; r < MR; r++)
+            {
+                __m256 xs = _mm256_broadcast_ss(xsum + (size_t)r * G + gi);
+                yacc[r][0] = _mm256_fmadd_ps(m0, xs, _mm256_fmadd_ps(s0, acc[0][r][0], yacc[r][0]));
+                yacc[r][1] = _mm256_fmadd_ps(m1, xs, _mm256_fmadd_ps(s1, acc[0][r][1], yacc[r][1]));
+            }
+        } else {
+            UNROLL for (int r = 0; r < MR; r++)
+            {
+                yacc[r][0] = acc[0][r][0];
+                yacc[r][1] = acc[0][r][1];
+            }
+        }
+    }
+    UNROLL for (int r = 0; r < MR; r++)
+    {
+        _mm256_storeu_ps(y + r * QK_NR, yacc[r][0]);
+        _mm256_storeu_ps(y + r * QK_NR + 8, yacc[r][1]);
+    }
+}
+
+typedef void (*direct_fn)(const qk_weights *, int, const float *, int, const float *, int, float *);
+#define DIRECT(S, MR)                                                                                             \
+    TGT static void direct_##S##_##MR(const qk_weights *w, int panel, const float *x, int K, const float *xsum,   \
+                                      int G, float *y)                                                            \
+    {                                                                                                             \
+        direct_panel(S, MR, w, panel, x, K, xsum, G, y);                                                          \
+    }
+#define DIRECT4(S) DIRECT(S, 1) DIRECT(S, 2) DIRECT(S, 3) DIRECT(S, 4)
+DIRECT4(QK_FP16)
+DIRECT4(QK_W8A16)
+DIRECT4(QK_W4A16)
+DIRECT4(QK_FP8)
+#define ROW(S) {direct_##S##_1, direct_##S##_2, direct_##S##_3, direct_##S##_4}
+static const direct_fn direct_table[QK_SCHEME_COUNT][4] = {
+    [QK_FP16] = ROW(QK_FP16), [QK_W8A16] = ROW(QK_W8A16), [QK_W4A16] = ROW(QK_W4A16), [QK_FP8] = ROW(QK_FP8)};
+
+/* Exact fp32 weights of panel rows kb..kb+kl-1 into B [kl][16] (what qk_weights_dequant gives). */
+INLINE void decode_block(qk_scheme S, const qk_weights *w, int panel, int kb, int kl, float *B)
+{
+    const uint8_t *pb = qk_panel(w, panel);
+    int n0 = panel * QK_NR;
+    __m256 s0 = _mm256_set1_ps(1.0f), s1 = s0, m0 = _mm256_setzero_ps(), m1 = m0;
+    if (S == QK_W8A16 || (S == QK_FP8 && w->cscale)) {
+        s0 = _mm256_loadu_ps(w->cscale + n0);
+        s1 = _mm256_loadu_ps(w->cscale + n0 + 8);
+    } else if (S == QK_FP8) {
+        s0 = s1 = _mm256_set1_ps(w->tscale);
+    }
+    if (S == QK_FP8) { /* decode gives e4m3/256 */
+        s0 = _mm256_mul_ps(s0, _mm256_set1_ps(256.0f));
+        s1 = _mm256_mul_ps(s1, _mm256_set1_ps(256.0f));
+    }
+    int g = qk_problem_group(&w->p), G = qk_groups(&w->p), cur = -1;
+    for (int k = kb; k < kb + kl; k++) {
+        __m256 v0, v1;
+        decode_raw(S, pb, k, &v0, &v1);
+        if (S == QK_W4A16) {
+            if (k / g != cur) {
+                cur = k / g;
+                group_sm(w, ((size_t)panel * G + cur) * QK_NR, &s0, &s1, &m0, &m1);
+            }
+            /* (q − z)·s: q·s + m is exact here (both are short products) */
+            v0 = _mm256_fmadd_ps(v0, s0, m0);
+            v1 = _mm256_fmadd_ps(v1, s1, m1);
+        } else if (S != QK_FP16) {
+            v0 = _mm256_mul_ps(v0, s0);
+            v1 = _mm256_mul_ps(v1, s1);
+        }
+        _mm256_storeu_ps(B + (size_t)(k - kb) * QK_NR, v0);
+        _mm256_storeu_ps(B + (size_t)(k - kb) * QK_NR + 8, v1);
+    }
+}
+
+typedef void (*decode_fn)(const qk_weights *, int, int, int, float *);
+#define DECODE(S)                                                                                                 \
+    TGT static void decode_##S(const qk_weights *w, int panel, int kb, int kl, float *B)                          \
+    {                                                                                                             \
+        decode_block(S, w, panel, kb, kl, B);                                                                     \
+    }
+DECODE(QK_FP16)
+DECODE(QK_W8A16)
+DECODE(QK_W4A16)
+DECODE(QK_FP8)
+static const decode_fn decode_table[QK_SCHEME_COUNT] = {
+    [QK_FP16] = decode_QK_FP16, [QK_W8A16] = decode_QK_W8A16, [QK_W4A16] = decode_QK_W4A16, [QK_FP8] = decode_QK_FP8};
+
+/* C[MR][16] += A[MR][kl] · B[kl][16], C with row stride ldc, A with row stride lda. */
+INLINE void ukr_f32(int MR, int kl, const float *A, int lda, const float *B, float *C, int ldc)
+{
+    __m256 c[6][2];
+    UNROLL for (int r = 0; r < MR; r++)
+    {
+        c[r][0] = _mm256_loadu_ps(C + (size_t)r * ldc);
+        c[r][1] = _mm256_loadu_ps(C + (size_t)r * ldc + 8);
+    }
+    for (int k = 0; k < kl; k++) {
+        __m256 b0 = _mm256_loadu_ps(B + (size_t)k * QK_NR), b1 = _mm256_loadu_ps(B + (size_t)k * QK_NR + 8);
+        UNROLL for (int r = 0; r < MR; r++)
+        {
+            __m256 a = _mm256_broadcast_ss(A + (size_t)r * lda + k);
+            c[r][0] = _mm256_fmadd_ps(a, b0, c[r][0]);
+            c[r][1] = _mm256_fmadd_ps(a, b1, c[r][1]);
+        }
+    }
+    UNROLL for (int r = 0; r < MR; r++)
+    {
+        _mm256_storeu_ps(C + (size_t)r * ldc, c[r][0]);
+        _mm256_storeu_ps(C + (size_t)r * ldc + 8, c[r][1]);
+    }
+}
+
+typedef void (*ukr_fn)(int, const float *, int, const float *, float *, int);
+#define UKR(MR)                                                                                                   \
+    TGT static void ukr_f32_##MR(int kl, const float *A, int lda, const float *B, float *C, int ldc)              \
+    {                                                                                                             \
+        ukr_f32(MR, kl, A, lda, B, C, ldc);                                                                       \
+    }
+UKR(1) UKR(2) UKR(3) UKR(4) UKR(5) UKR(6)
+static const ukr_fn ukr_table[7] = {NULL, ukr_f32_1, ukr_f32_2, ukr_f32_3, ukr_f32_4, ukr_f32_5, ukr_f32_6};
+
+/* Store one row of 16 (or fewer, at the edge) outputs scaled by post[0..15]. */
+TGT static void store16(const qk_problem *p, void *y, int r, int n0, const float *v, const float *post)
+{
+    int count = p->n - n0 < QK_NR ? p->n - n0 : QK_NR;
+    __m256 a = _mm256_mul_ps(_mm256_loadu_ps(v), _mm256_loadu_ps(post));
+    __m256 b = _mm256_mul_ps(_mm256_loadu_ps(v + 8), _mm256_loadu_ps(post + 8));
+    size_t at = (size_t)r * p->n + n0;
+    if (count == QK_NR) {
+        if (p->out_f32) {
+            _mm256_storeu_ps((float *)y + at, a);
+            _mm256_storeu_ps((float *)y + at + 8, b);
+        } else {
+            _mm_storeu_si128((__m128i *)((uint16_t *)y + at), _mm256_cvtps_ph(a, _MM_FROUND_TO_NEAREST_INT));
+            _mm_storeu_si128((__m128i *)((uint16_t *)y + at + 8), _mm256_cvtps_ph(b, _MM_FROUND_TO_NEAREST_INT));
+        }
+        return;
+    }
+    float t[QK_NR];
+    _mm256_storeu_ps(t, a);
+    _mm256_storeu_ps(t + 8, b);
+    qk_store_row(p, y, r, n0, t, count);
+}
+
+TGT void qk_run_float_avx2(const qk_run_args *a)
+{
+    const qk_weights *w = a->w;
+    qk_problem p = w->p;
+    p.m = a->m;
+    const qk_scheme S = p.scheme;
+    const int M = a->m, K = p.k, G = qk_groups(&p), T = a->cfg->v[QK_P_THREADS];
+    float *xf = (float *)a->work, *xsum = xf + (size_t)M * K, *tiles = xsum + (size_t)M * G;
+    float outs;
+    if (S == QK_FP8) {
+        outs = qk_float_activations(&p, a->x, M, xf);
+    } else {
+        size_t mk = (size_t)M * K, i = 0;
+        for (; i + 8 <= mk; i += 8)
+            _mm256_storeu_ps(xf + i, _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(a->x + i))));
+        for (; i < mk; i++)
+            xf[i] = qk_half_to_float(a->x[i]);
+        outs = 1.0f;
+    }
+
+    if (!a->cfg->v[QK_P_PREDEQUANT]) {
+        const int MR = a->cfg->v[QK_P_MR], g = qk_problem_group(&p);
+        if (S == QK_W4A16)
+            for (int r = 0; r < M; r++)
+                for (int gi = 0; gi < G; gi++) {
+                    float s = 0;
+                    for (int k = gi * g; k < (gi + 1) * g; k++)
+                        s += xf[(size_t)r * K + k];
+                    xsum[(size_t)r * G + gi] = s;
+                }
+#pragma omp parallel for num_threads(T) schedule(static)
+        for (int panel = 0; panel < w->panels; panel++) {
+            float y[4 * QK_NR], post[QK_NR];
+            int n0 = panel * QK_NR;
+            for (int c = 0; c < QK_NR; c++)
+                post[c] = (n0 + c < p.n ? qk_channel_scale(w, n0 + c) : 0.0f) * outs * (S == QK_FP8 ? 256.0f : 1.0f);
+            for (int r0 = 0; r0 < M; r0 += MR) {
+                int mr = M - r0 < MR ? M - r0 : MR;
+                direct_table[S][mr - 1](w, panel, xf + (size_t)r0 * K, K, xsum + (size_t)r0 * G, G, y);
+                for (int r = 0; r < mr; r++)
+                    store16(&p, a->y, r0 + r, n0, y + r * QK_NR, post);
+            }
+        }
+        return;
+    }
+
+    const int kc = a->cfg->v[QK_P_KC], nc = a->cfg->v[QK_P_NC], ncp = nc / QK_NR;
+    const int nblocks = (w->panels + ncp - 1) / ncp;
+    float post[QK_NR];
+    for (int c = 0; c < QK_NR; c++)
+        post[c] = outs;
+#pragma omp parallel num_threads(T)
+    {
+        float *B = tiles + (size_t)omp_get_thread_num() * ((size_t)kc * nc + (size_t)M * nc + 64);
+        float *C = B + (size_t)kc * nc;
+#pragma omp for schedule(static)
+        for (int blk = 0; blk < nblocks; blk++) {
+            int p0 = blk * ncp, np = w->panels - p0 < ncp ? w->panels - p0 : ncp;
+            for (int r = 0; r < M; r++)
+                memset(C + (size_t)r * nc, 0, sizeof(float) * (size_t)np * QK_NR);
+            for (int kb = 0; kb < K; kb += kc) {
+                int kl = K - kb < kc ? K - kb : kc;
+                for (int j = 0; j < np; j++)
+                    decode_table[S](w, p0 + j, kb, kl, B + (size_t)j * kc * QK_NR);
+                for (int r0 = 0; r0 < M; r0 += 6) {
+                    int mr = M - r0 < 6 ? M - r0 : 6;
+                    for (int j = 0; j < np; j++)
+                        ukr_table[mr](kl, xf + (size_t)r0 * K + kb, K, B + (size_t)j * kc * QK_NR,
+                                      C + (size_t)r0 * nc + j * QK_NR, nc);
+                }
+            }
+            for (int r = 0; r < M; r++)
+                for (int j = 0; j < np; j++)
+                    store16(&p, a->y, r, (p0 + j) * QK_NR, C + (size_t)r * nc + j * QK_NR, post);
+        }
+    }
+}
+
+/* ------------------------------------------------------------------ integer schemes */
+
+/* w8a8: C[MR][16] (int32) += A[MR][kl] · B, B = kl/4 quads of [16][4] int8. */
+INLINE void ukr_w8a8(int MR, int kl, const int8_t *A, int lda, const int8_t *B, int32_t *C, int ldc)
+{
+    __m256i c[4][2];
+    const __m256i ones = _mm256_set1_epi16(1);
+    UNROLL for (int r = 0; r < MR; r++)
+    {
+        c[r][0] = _mm256_loadu_si256((const __m256i *)(C + (size_t)r * ldc));
+        c[r][1] = _mm256_loadu_si256((const __m256i *)(C + (size_t)r * ldc + 8));
+    }
+    for (int q = 0; q < kl / 4; q++) {
+        __m256i b0 = _mm256_loadu_si256((const __m256i *)(B + (size_t)q * 64));
+        __m256i b1 = _mm256_loadu_si256((const __m256i *)(B + (size_t)q * 64 + 32));
+        __m256i a0 = _mm256_abs_epi8(b0), a1 = _mm256_abs_epi8(b1);
+        UNROLL for (int r = 0; r < MR; r++)
+        {
+            int32_t xv;
+            memcpy(&xv, A + (size_t)r * lda + 4 * q, 4);
+            __m256i x = _mm256_set1_epi32(xv);
+            __m256i t0 = _mm256_maddubs_epi16(a0, _mm256_sign_epi8(x, b0));
+            __m256i t1 = _mm256_maddubs_epi16(a1, _mm256_sign_epi8(x, b1));
+            c[r][0] = _mm256_add_epi32(c[r][0], _mm256_madd_epi16(t0, ones));
+            c[r][1] = _mm256_add_epi32(c[r][1], _mm256_madd_epi16(t1, ones));
+        }
+    }
+    UNROLL for (int r = 0; r < MR; r++)
+    {
+        _mm256_storeu_si256((__m256i *)(C + (size_t)r * ldc), c[r][0]);
+        _mm256_storeu_si256((__m256i *)(C + (size_t)r * ldc + 8), c[r][1]);
+    }
+}
+
+/* w4a8: C[MR][16] (fp32, before the row scale) += groups of A · (B − z) · s. kl is a
+ * multiple of the group g; B = kl/8 octets of [16][4] bytes (two nibbles each). */
+INLINE void ukr_w4a8(int MR, int kl, const int8_t *A, int lda, const uint8_t *B, float *C, int ldc,
+                     const qk_weights *w, size_t gat, int g, const int32_t *gsum, int G)
+{
+    const __m256i ones = _mm256_set1_epi16(1), mask = _mm256_set1_epi8(0x0f);
+    for (int gi = 0; gi < kl / g; gi++) {
+        __m256i acc[4][2];
+        UNROLL for (int r = 0; r < MR; r++) acc[r][0] = acc[r][1] = _mm256_setzero_si256();
+        for (int o = gi * g / 8; o < (gi + 1) * g / 8; o++) {
+            __m256i b0 = _mm256_loadu_si256((const __m256i *)(B + (size_t)o * 64));
+            __m256i b1 = _mm256_loadu_si256((const __m256i *)(B + (size_t)o * 64 + 32));
+            __m256i lo0 = _mm256_and_si256(b0, mask), hi0 = _mm256_and_si256(_mm256_srli_epi16(b0, 4), mask);
+            __m256i lo1 = _mm256_and_si256(b1, mask), hi1 = _mm256_and_si256(_mm256_srli_epi16(b1, 4), mask);
+            UNROLL for (int r = 0; r < MR; r++)
+            {
+                int32_t xl, xh;
+                memcpy(&xl, A + (size_t)r * lda + 8 * o, 4);
+                memcpy(&xh, A + (size_t)r * lda + 8 * o + 4, 4);
+                __m256i vl = _mm256_set1_epi32(xl), vh = _mm256_set1_epi32(xh);
+                __m256i t0 = _mm256_add_epi16(_mm256_maddubs_epi16(lo0, vl), _mm256_maddubs_epi16(hi0, vh));
+                __m256i t1 = _mm256_add_epi16(_mm256_maddubs_epi16(lo1, vl), _mm256_maddubs_epi16(hi1, vh));
+                acc[r][0] = _mm256_add_epi32(acc[r][0], _mm256_madd_epi16(t0, ones));
+                acc[r][1] = _mm256_add_epi32(acc[r][1], _mm256_madd_epi16(t1, ones));
+            }
+        }
+        __m256 s0, s1, m0, m1; /* m = −z·s */
+        group_sm(w, gat + (size_t)gi * QK_NR, &s0, &s1, &m0, &m1);
+        UNROLL for (int r = 0; r < MR; r++)
+        {
+            __m256 xs = _mm256_set1_ps((float)gsum[(size_t)r * G + gi]);
+            float *c = C + (size_t)r * ldc;
+            __m256 f0 = _mm256_cvtepi32_ps(acc[r][0]), f1 = _mm256_cvtepi32_ps(acc[r][1]);
+            _mm256_storeu_ps(c, _mm256_fmadd_ps(m0, xs, _mm256_fmadd_ps(f0, s0, _mm256_loadu_ps(c))));
+            _mm256_storeu_ps(c + 8, _mm256_fmadd_ps(m1, xs, _mm256_fmadd_ps(f1, s1, _mm256_loadu_ps(c + 8))));
+        }
+    }
+}
+
+typedef void (*ukr_w8a8_fn)(int, const int8_t *, int, const int8_t *, int32_t *, int);
+typedef void (*ukr_w4a8_fn)(int, const int8_t *, int, const uint8_t *, float *, int, const qk_weights *, size_t, int,
+                            const int32_t *, int);
+#define UKR_INT(MR)                                                                                               \
+    TGT static void ukr_w8a8_##MR(int kl, const int8_t *A, int lda, const int8_t *B, int32_t *C, int ldc)        \
+    {                                                                                                             \
+        ukr_w8a8(MR, kl, A, lda, B, C, ldc);                                                                      \
+    }                                                                                                             \
+    TGT static void ukr_w4a8_##MR(int kl, const int8_t *A, int lda, const uint8_t *B, float *C, int ldc,          \
+                                  const qk_weights *w, size_t gat, int g, const int32_t *gsum, int G)             \
+    {                                                                                                             \
+        ukr_w4a8(MR, kl, A, lda, B, C, ldc, w, gat, g, gsum, G);                                                  \
+    }
+UKR_INT(1) UKR_INT(2) UKR_INT(3) UKR_INT(4)
+static const ukr_w8a8_fn w8a8_table[5] = {NULL, ukr_w8a8_1, ukr_w8a8_2, ukr_w8a8_3, ukr_w8a8_4};
+static const ukr_w4a8_fn w4a8_table[5] = {NULL, ukr_w4a8_1, ukr_w4a8_2, ukr_w4a8_3, ukr_w4a8_4};
+
+TGT void qk_run_int_avx2(const qk_run_args *a)
+{
+    const qk_weights *w = a->w;
+    qk_problem p = w->p;
+    p.m = a->m;
+    const int M = a->m, T = a->cfg->v[QK_P_THREADS], MR = a->cfg->v[QK_P_MR], nc = a->cfg->v[QK_P_NC];
+    const int ncp = nc / QK_NR, K4 = qk_k4(&p) * 4, G = qk_groups(&p), g = qk_problem_group(&p);
+    const int w8 = p.scheme == QK_W8A8, Kp = w8 ? K4 : p.k;
+    int kc = a->cfg->v[QK_P_KC];
+    if (!w8 && g == p.k)
+        kc = p.k; /* one group per channel: a K block must hold it whole */
+    kc = kc < Kp ? kc : Kp;
+    qk_int_act act = qk_int_activations(&p, a->x, M, T, a->work);
+    const int nblocks = (w->panels + ncp - 1) / ncp;
+    const size_t pbytes = qk_panel_bytes(&p);
+#pragma omp parallel num_threads(T)
+    {
+        uint8_t *Cb = (uint8_t *)act.rest + (size_t)omp_get_thread_num() * qk_align64((size_t)M * nc * 4 + 64);
+#pragma omp for schedule(static)
+        for (int blk = 0; blk < nblocks; blk++) {
+            int p0 = blk * ncp, np = w->panels - p0 < ncp ? w->panels - p0 : ncp;
+            for (int r = 0; r < M; r++)
+                memset(Cb + (size_t)r * nc * 4, 0, (size_t)np * QK_NR * 4);
+            for (int kb = 0; kb < Kp; kb += kc) {
+                int kl = Kp - kb < kc ? Kp - kb : kc;
+                for (int r0 = 0; r0 < M; r0 += MR) {
+                    int mr = M - r0 < MR ? M - r0 : MR;
+                    const int8_t *A = act.q + (size_t)r0 * K4 + kb;
+                    for (int j = 0; j < np; j++) {
+                        const uint8_t *pb = (const uint8_t *)w->q + (size_t)(p0 + j) * pbytes;
+                        if (w8)
+                            w8a8_table[mr](kl, A, K4, (const int8_t *)pb + (size_t)kb * QK_NR,
+                                           (int32_t *)Cb + (size_t)r0 * nc + j * QK_NR, nc);
+                        else
+                            w4a8_table[mr](kl, A, K4, pb + (size_t)kb / 8 * 64, (float *)Cb + (size_t)r0 * nc + j * QK_NR,
+                                           nc, w, ((size_t)(p0 + j) * G + kb / g) * QK_NR, g,
+                                           act.gsum + (size_t)r0 * G + kb / g, G);
+                    }
+                }
+            }
+            for (int r = 0; r < M; r++)
+                for (int j = 0; j < np; j++) {
+                    int n0 = (p0 + j) * QK_NR;
+                    float v[QK_NR], post[QK_NR];
+                    for (int c = 0; c < QK_NR; c++) {
+                        size_t at = (size_t)r * nc + j * QK_NR + c;
+                        v[c] = w8 ? (float)((int32_t *)Cb)[at] : ((float *)Cb)[at];
+                        post[c] = act.s[r] * (w8 && n0 + c < p.n ? w->cscale[n0 + c] : 1.0f);
+                    }
+                    store16(&p, a->y, r, n0, v, post);
+                }
+        }
+    }
+}

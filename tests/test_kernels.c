@@ -1,0 +1,334 @@
+/* kernels/: number formats against independent definitions, and every kernel (generic and
+ * SIMD, several configurations) against the fp64 reference on the dequantized operands,
+ * over every scheme × group × sym/asym and shapes that are multiples of no tile. Outputs are
+ * poisoned first, so an element a kernel forgets to write fails the comparison. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <immintrin.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "hardware/hardware.h"
+#include "kernels/qk.h"
+
+/* ---- formats ---- */
+
+static void test_half_round_trip(void **state)
+{
+    (void)state;
+    for (uint32_t h = 0; h < 65536; h++) {
+        float f = qk_half_to_float((uint16_t)h);
+        if (isnan(f))
+            continue;
+        assert_int_equal(qk_float_to_half(f), h);
+    }
+    assert_true(qk_half_to_float(0x3c00) == 1.0f);
+    assert_true(qk_half_to_float(0x0001) == 0x1p-24f);
+    assert_true(qk_half_to_float(0x7bff) == 65504.0f);
+}
+
+__attribute__((target("f16c"))) static uint16_t hw_half(float f)
+{
+    return (uint16_t)_mm_extract_epi16(_mm_cvtps_ph(_mm_set_ss(f), _MM_FROUND_TO_NEAREST_INT), 0);
+}
+
+static void test_half_rounding_matches_f16c(void **state)
+{
+    (void)state;
+    qh_cpu c;
+    qh_cpu_identify(&c);
+    if (!qh_cpu_has(&c, QH_F16C))
+        skip();
+    uint64_t s = 1;
+    for (int i = 0; i < 2000000; i++) {
+        s = s * 6364136223846793005ull + 1442695040888963407ull;
+        uint32_t bits = (uint32_t)(s >> 32);
+        float f;
+        memcpy(&f, &bits, 4);
+        if (isnan(f))
+            continue;
+        uint16_t mine = qk_float_to_half(f), hw = hw_half(f);
+        if (mine != hw)
+            print_error("%a: ours %04x, F16C %04x\n", f, mine, hw);
+        assert_int_equal(mine, hw);
+    }
+}
+
+static void test_e4m3(void **state)
+{
+    (void)state;
+    /* decode: the E4M3FN table by definition */
+    assert_true(qk_e4m3_to_float(0x7e) == 448.0f);
+    assert_true(qk_e4m3_to_float(0x01) == 0x1p-9f);
+    assert_true(qk_e4m3_to_float(0x08) == 0x1p-6f);
+    assert_true(qk_e4m3_to_float(0x38) == 1.0f);
+    assert_true(isnan(qk_e4m3_to_float(0x7f)) && isnan(qk_e4m3_to_float(0xff)));
+    for (int b = 0; b < 256; b++)
+        if ((b & 0x7f) != 0x7f)
+            assert_int_equal(qk_float_to_e4m3(qk_e4m3_to_float((uint8_t)b)), b == 0x80 ? 0x80 : b);
+    /* encode: the nearest representable value, ties to even code, saturating at ±448 */
+    uint64_t s = 3;
+    for (int i = 0; i < 200000; i++) {
+        s = s * 6364136223846793005ull + 1442695040888963407ull;
+        float f = ldexpf((float)((s >> 40) & 0xffffff) / 0x1p24f, (int)((s >> 20) % 24) - 14);
+        if (s & 1)
+            f = -f;
+        uint8_t got = qk_float_to_e4m3(f);
+        float best = 0, bestd = INFINITY;
+        int bestb = 0;
+        for (int b = 0; b < 256; b++) {
+            if ((b & 0x7f) == 0x7f)
+                continue;
+            float v = qk_e4m3_to_float((uint8_t)b);
+            float d = fabsf(v - fmaxf(-448.0f, fminf(448.0f, f)));
+            if (d < bestd || (d == bestd && !(b & 1) && (signbit(v) == signbit(f)))) {
+                bestd = d;
+                best = v;
+                bestb = b;
+            }
+        }
+        if (qk_e4m3_to_float(got) != best)
+            print_error("%a → %02x (%g), nearest %02x (%g)\n", f, got, qk_e4m3_to_float(got), bestb, best);
+        assert_true(qk_e4m3_to_float(got) == best);
+    }
+    assert_int_equal(qk_float_to_e4m3(1e6f), 0x7e);
+    assert_int_equal(qk_float_to_e4m3(-1e6f), 0xfe);
+    assert_int_equal(qk_float_to_e4m3(464.0f), 0x7e); /* a tie between 448 and (NaN) 480 stays finite */
+}
+
+/* ---- kernels ---- */
+
+typedef struct shape {
+    int m, n, k;
+} shape;
+
+static double tolerance(const qk_problem *p) { return p->out_f32 ? 2e-5 : 1e-3; }
+
+/* Returns the worst kernel error seen; asserts every configuration is within tolerance. */
+static void check_problem(const qk_problem *p, const qk_kernel *k, const char *const *configs, int n_configs)
+{
+    size_t nk = (size_t)p->n * p->k, mk = (size_t)p->m * p->k, mn = (size_t)p->m * p->n;
+    float *w = malloc(nk * 4), *wd = malloc(nk * 4), *xd = malloc(mk * 4);
+    uint16_t *x = malloc(mk * 2);
+    double *ref = malloc(mn * 8);
+    qk_fill_weights(w, nk, (uint64_t)p->n * 31 + p->k);
+    qk_fill_activations(x, NULL, p->m, p->k, (uint64_t)p->m * 17 + p->k);
+    qk_weights qw;
+    qc_msgs err = {0};
+    assert_int_equal(qk_weights_pack(p, w, &qw, &err), QC_OK);
+    qk_weights_dequant(&qw, wd);
+    qk_activations_dequant(p, x, xd);
+    qk_reference_gemm(p->m, p->n, p->k, xd, wd, ref);
+    size_t ybytes = mn * (p->out_f32 ? 4 : 2);
+    void *y = malloc(ybytes);
+    for (int c = 0; c < n_configs; c++) {
+        qk_config cfg;
+        if (qk_config_parse(k, p, configs[c], &cfg, &err) != QC_OK) {
+            qc_msgs_print(&err, stderr);
+            fail();
+        }
+        void *work = qk_alloc(k->workspace(p, &cfg));
+        memset(y, 0xff, ybytes); /* NaN in fp16 and fp32: an unwritten element poisons the error */
+        assert_int_equal(qk_gemm(k, &cfg, &qw, x, p->m, y, work, &err), QC_OK);
+        double e = qk_relative_error(p, y, ref);
+        if (!(e <= tolerance(p)))
+            print_error("%s %s g%d %s out_%s M=%d N=%d K=%d config '%s': kernel error %g\n", k->name,
+                        qk_scheme_name(p->scheme), p->group, p->asym ? "asym" : "sym", p->out_f32 ? "f32" : "f16",
+                        p->m, p->n, p->k, configs[c], e);
+        assert_true(e <= tolerance(p));
+        free(work);
+    }
+    free(y);
+    qk_weights_free(&qw);
+    free(w);
+    free(wd);
+    free(xd);
+    free(x);
+    free(ref);
+    qc_msgs_free(&err);
+}
+
+static const shape shapes[] = {{1, 37, 96}, {3, 16, 64}, {7, 50, 128}, {13, 33, 256}, {1, 5, 24}, {20, 70, 160}};
+
+static const char *const float_avx2_configs[] = {
+    "default",          "predequant=0,mr=1", "predequant=0,mr=2", "predequant=0,mr=3",
+    "predequant=0,mr=4", "predequant=1,kc=64,nc=16", "predequant=1,kc=16,nc=32,threads=1", "predequant=1,kc=512,nc=128"};
+static const char *const int_avx2_configs[] = {"default", "mr=1", "mr=2,nc=16", "mr=3,threads=1", "mr=4,nc=128"};
+static const char *const generic_configs[] = {"default", "threads=1"};
+
+static void run_scheme(qk_scheme s)
+{
+    const int groups[] = {32, 64, 128, -1, 8};
+    for (int ki = 0; ki < qk_kernel_count(); ki++) {
+        const qk_kernel *k = qk_kernel_get(ki);
+        if (k->scheme != s)
+            continue;
+        if (!qk_kernel_supported(k)) {
+            print_message("%s: not supported on this CPU, skipped\n", k->name);
+            continue;
+        }
+        const char *const *cfgs = generic_configs;
+        int ncfg = 2;
+        if (!strcmp(k->isa, "avx2")) {
+            int is_int = s == QK_W8A8 || s == QK_W4A8;
+            cfgs = is_int ? int_avx2_configs : float_avx2_configs;
+            ncfg = is_int ? 5 : 8;
+        }
+        int cases = 0;
+        for (size_t si = 0; si < sizeof shapes / sizeof shapes[0]; si++)
+            for (int gi = 0; gi < (qk_scheme_grouped(s) ? 5 : 1); gi++)
+                for (int asym = 0; asym <= qk_scheme_grouped(s); asym++)
+                    for (int f32 = 0; f32 <= 1; f32++)
+                        for (int ch = 0; ch <= (s == QK_FP8); ch++) {
+                            qk_problem p = {.scheme = s, .m = shapes[si].m, .n = shapes[si].n, .k = shapes[si].k,
+                                            .group = qk_scheme_grouped(s) ? groups[gi] : 0, .asym = asym,
+                                            .out_f32 = f32, .fp8_channel = ch};
+                            if (qk_problem_check(&p, NULL) != QC_OK)
+                                continue; /* K not a multiple of this group: covered by test_bad_problems */
+                            if (p.scheme == QK_W4A8 && p.group > 0 && !strcmp(k->isa, "avx2")) {
+                                /* kc must hold whole groups: give the kernel one that does */
+                                static char buf[8][64];
+                                const char *gc[8];
+                                int n = 0;
+                                for (int c = 0; c < ncfg; c++) {
+                                    snprintf(buf[n], sizeof buf[n], "%s%skc=%d", strcmp(cfgs[c], "default") ? cfgs[c] : "",
+                                             strcmp(cfgs[c], "default") ? "," : "", p.group * (1 + c % 3));
+                                    gc[n] = buf[n];
+                                    n++;
+                                }
+                                check_problem(&p, k, gc, n);
+                            } else {
+                                check_problem(&p, k, cfgs, ncfg);
+                            }
+                            cases++;
+                        }
+        print_message("%s: %d problems, each in every configuration, within tolerance\n", k->name, cases);
+    }
+}
+
+static void test_fp16(void **state) { (void)state; run_scheme(QK_FP16); }
+static void test_w8a16(void **state) { (void)state; run_scheme(QK_W8A16); }
+static void test_w4a16(void **state) { (void)state; run_scheme(QK_W4A16); }
+static void test_w8a8(void **state) { (void)state; run_scheme(QK_W8A8); }
+static void test_w4a8(void **state) { (void)state; run_scheme(QK_W4A8); }
+static void test_fp8(void **state) { (void)state; run_scheme(QK_FP8); }
+
+/* The quantization error (vs the original fp32 operands) is what the scheme costs: small for
+ * 8-bit, larger for 4-bit, and group quantization beats per-channel. */
+static double quant_error(qk_scheme s, int group)
+{
+    qk_problem p = {.scheme = s, .m = 8, .n = 64, .k = 512, .group = group, .out_f32 = 1};
+    size_t nk = (size_t)p.n * p.k, mk = (size_t)p.m * p.k;
+    float *w = malloc(nk * 4), *x32 = malloc(mk * 4);
+    uint16_t *x = malloc(mk * 2);
+    double *ref = malloc((size_t)p.m * p.n * 8);
+    float *y = malloc((size_t)p.m * p.n * 4);
+    qk_fill_weights(w, nk, 5);
+    qk_fill_activations(x, x32, p.m, p.k, 6);
+    qk_reference_gemm(p.m, p.n, p.k, x32, w, ref);
+    qk_weights qw;
+    qk_weights_pack(&p, w, &qw, NULL);
+    const qk_kernel *k = qk_kernel_best(s);
+    qk_config cfg;
+    k->defaults(&p, &cfg);
+    void *work = qk_alloc(k->workspace(&p, &cfg));
+    assert_int_equal(qk_gemm(k, &cfg, &qw, x, p.m, y, work, NULL), QC_OK);
+    double e = qk_relative_error(&p, y, ref);
+    free(work);
+    qk_weights_free(&qw);
+    free(w);
+    free(x32);
+    free(x);
+    free(ref);
+    free(y);
+    return e;
+}
+
+static void test_quantization_error(void **state)
+{
+    (void)state;
+    double fp16 = quant_error(QK_FP16, 0), w8 = quant_error(QK_W8A16, 0), w4g = quant_error(QK_W4A16, 32),
+           w4c = quant_error(QK_W4A16, -1), w8a8 = quant_error(QK_W8A8, 0), fp8 = quant_error(QK_FP8, 0);
+    print_message("quantization error: fp16 %.2e, w8a16 %.2e, w4a16 g32 %.2e, w4a16 per-channel %.2e, w8a8 %.2e, "
+                  "fp8 %.2e\n", fp16, w8, w4g, w4c, w8a8, fp8);
+    assert_true(fp16 < 1e-3);
+    assert_true(w8 > fp16 && w8 < 0.02);
+    assert_true(w4g > w8 && w4g < 0.2);
+    assert_true(w4c > w4g);
+    assert_true(w8a8 > w8); /* outlier channels make per-token int8 activations cost more */
+    assert_true(fp8 < 0.1);
+}
+
+static void test_bad_problems(void **state)
+{
+    (void)state;
+    qc_msgs err = {0};
+    qk_problem p = {.scheme = QK_W4A16, .m = 1, .n = 16, .k = 100, .group = 32};
+    assert_int_equal(qk_problem_check(&p, &err), QC_EINPUT);
+    assert_non_null(strstr(err.v[0], "K=100 is not a multiple of the group size 32"));
+    p.k = 0;
+    assert_int_equal(qk_problem_check(&p, &err), QC_EINPUT);
+    p = (qk_problem){.scheme = QK_W4A16, .m = 1, .n = 16, .k = 96, .group = 12};
+    assert_int_equal(qk_problem_check(&p, &err), QC_EINPUT);
+    p = (qk_problem){.scheme = QK_W8A8, .m = 1, .n = 16, .k = 96, .asym = 1};
+    assert_int_equal(qk_problem_check(&p, &err), QC_EINPUT);
+    /* configurations that cannot run are rejected with a reason */
+    p = (qk_problem){.scheme = QK_W4A8, .m = 4, .n = 16, .k = 256, .group = 64};
+    const qk_kernel *k = qk_kernel_find("w4a8.avx2");
+    qk_config cfg;
+    qc_msgs_free(&err);
+    assert_int_equal(qk_config_parse(k, &p, "kc=96", &cfg, &err), QC_EINPUT);
+    assert_non_null(strstr(err.v[0], "kc=96 is not a multiple of the group size 64"));
+    assert_int_equal(qk_config_parse(k, &p, "mr=9", &cfg, &err), QC_EINPUT);
+    assert_int_equal(qk_config_parse(k, &p, "bogus=1", &cfg, &err), QC_EINPUT);
+    assert_non_null(strstr(err.v[2], "has no parameter 'bogus'"));
+    assert_int_equal(qk_config_parse(k, &p, "mr", &cfg, &err), QC_EINPUT);
+    assert_int_equal(qk_config_parse(k, &p, "threads=0", &cfg, &err), QC_EINPUT);
+    qc_msgs_free(&err);
+}
+
+static void test_registry(void **state)
+{
+    (void)state;
+    /* every scheme has a generic kernel; names are unique; parameter spaces are non-empty */
+    for (int s = 0; s < QK_SCHEME_COUNT; s++) {
+        const qk_kernel *best = qk_kernel_best((qk_scheme)s);
+        assert_non_null(best);
+        assert_int_equal(best->scheme, s);
+    }
+    for (int i = 0; i < qk_kernel_count(); i++) {
+        const qk_kernel *k = qk_kernel_get(i);
+        assert_ptr_equal(qk_kernel_find(k->name), k);
+        for (int j = 0; j < k->n_params; j++) {
+            int vals[16];
+            assert_true(qk_param_values(k, j, vals, 16) > 0);
+        }
+        qk_problem p = {.scheme = k->scheme, .m = 5, .n = 40, .k = 256, .group = 64};
+        qk_config cfg;
+        char text[128];
+        k->defaults(&p, &cfg);
+        qk_config_format(k, &cfg, text, sizeof text);
+        qk_config back;
+        assert_int_equal(qk_config_parse(k, &p, text, &back, NULL), QC_OK);
+        assert_memory_equal(&cfg, &back, sizeof cfg);
+    }
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_half_round_trip), cmocka_unit_test(test_half_rounding_matches_f16c),
+        cmocka_unit_test(test_e4m3),            cmocka_unit_test(test_registry),
+        cmocka_unit_test(test_bad_problems),    cmocka_unit_test(test_fp16),
+        cmocka_unit_test(test_w8a16),           cmocka_unit_test(test_w4a16),
+        cmocka_unit_test(test_w8a8),            cmocka_unit_test(test_w4a8),
+        cmocka_unit_test(test_fp8),             cmocka_unit_test(test_quantization_error),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
