@@ -15,6 +15,8 @@ static const command commands[] = {
     {"devices", cmd_devices, "list the local devices (host CPU, CUDA GPUs) and the profile that matches each"},
     {"profile", cmd_profile, "list, show and validate device profiles (profile list|show|validate)"},
     {"probe", cmd_probe, "identify a device and write its profile (--device host|NAME|cuda:N)"},
+    {"kernels", cmd_kernels, "list the kernel registry and each kernel's tunable parameters"},
+    {"run", cmd_run, "check and time one scheme, shape and kernel configuration"},
 };
 enum { N_COMMANDS = sizeof commands / sizeof commands[0] };
 

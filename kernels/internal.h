@@ -22,6 +22,12 @@ static inline size_t qk_panel_bytes(const qk_problem *p)
     }
 }
 
+/* The int4 value of channel c (0..15), k of a panel (the layout in qk.h). */
+static inline int qk_int4_at(const uint8_t *pb, int c, int k)
+{
+    return (pb[((size_t)(k / 8) * QK_NR + c) * 4 + k % 4] >> (k % 8 < 4 ? 0 : 4)) & 15;
+}
+
 static inline const uint8_t *qk_panel(const qk_weights *w, int panel)
 {
     return (const uint8_t *)w->q + (size_t)panel * qk_panel_bytes(&w->p);
@@ -41,6 +47,8 @@ void qk_run_int_generic(const qk_run_args *a);
 void qk_run_float_avx2(const qk_run_args *a);
 void qk_run_int_avx2(const qk_run_args *a);
 size_t qk_work_float(const qk_problem *p, const qk_config *cfg);
+void qk_run_w4a16_bf16(const qk_run_args *a);
+size_t qk_work_w4a16_bf16(const qk_problem *p, const qk_config *cfg);
 size_t qk_work_int(const qk_problem *p, const qk_config *cfg);
 
 /* Parameter indices shared by every CPU kernel (the registry lists them in this order). */

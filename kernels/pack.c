@@ -111,14 +111,9 @@ int qk_weights_pack(const qk_problem *p, const float *w, qk_weights *out, qc_msg
                     out->gzero[at] = z;
             }
             for (int k = 0; k < K; k++) {
-                if (p->scheme == QK_W4A16) {
-                    uint8_t *b = pb + (size_t)k * 8 + c % 8;
-                    *b |= (uint8_t)(qg[k] << (c < 8 ? 0 : 4));
-                } else {
-                    int oct = k / 8, j = k % 8;
-                    uint8_t *b = pb + ((size_t)oct * QK_NR + c) * 4 + j % 4;
-                    *b |= (uint8_t)(qg[k] << (j < 4 ? 0 : 4));
-                }
+                int oct = k / 8, j = k % 8;
+                uint8_t *b = pb + ((size_t)oct * QK_NR + c) * 4 + j % 4;
+                *b |= (uint8_t)(qg[k] << (j < 4 ? 0 : 4));
             }
             break;
         case QK_FP8: {
@@ -151,8 +146,8 @@ static float raw(const qk_weights *w, int n, int k)
     case QK_FP16: return qk_half_to_float(((const uint16_t *)pb)[(size_t)k * QK_NR + c]);
     case QK_W8A16: return ((const int8_t *)pb)[(size_t)k * QK_NR + c];
     case QK_W8A8: return ((const int8_t *)pb)[((size_t)(k / 4) * QK_NR + c) * 4 + k % 4];
-    case QK_W4A16: return (pb[(size_t)k * 8 + c % 8] >> (c < 8 ? 0 : 4)) & 15;
-    case QK_W4A8: return (pb[((size_t)(k / 8) * QK_NR + c) * 4 + k % 4] >> (k % 8 < 4 ? 0 : 4)) & 15;
+    case QK_W4A16:
+    case QK_W4A8: return qk_int4_at(pb, c, k);
     case QK_FP8: return qk_e4m3_to_float(pb[(size_t)k * QK_NR + c]);
     default: return 0;
     }

@@ -11,13 +11,13 @@
  *
  *   fp16   uint16 fp16 bits   [K][16]
  *   w8a16  int8               [K][16]                 + float scale per channel
- *   w4a16  uint8              [K][8]   byte i = q[n_i] | q[n_{i+8}] << 4 (q in 0..15)
- *                                                      + fp16 scale and uint8 zero per (group, channel)
+ *   w4a16  uint8              [K/8][16][4]  as w4a8 below (one int4 layout for both)
  *   fp8    uint8 E4M3FN bits  [K][16]                 + float scale per tensor or per channel
  *   w8a8   int8               [K4][16][4]  K4 = ceil(K/4): 4 consecutive k of one channel
  *                                          in one 32-bit word (zero-padded)
  *                                                      + float scale per channel
- *   w4a8   uint8              [K/8][16][4] byte b of channel n's word: q[n,k_b] | q[n,k_{b+4}] << 4
+ *   w4a8   uint8              [K/8][16][4]  channel n's 32-bit word holds 8 consecutive k:
+ *                                          byte b = q[n,k_b] | q[n,k_{b+4}] << 4 (q in 0..15)
  *                                                      + fp16 scale and uint8 zero per (group, channel)
  *
  * Weight values dequantize as w = (q − z) · s (int4: q in 0..15, symmetric means z = 8;
@@ -99,8 +99,16 @@ float qk_quantize_row_int8(const uint16_t *x, int k, int8_t *q);
 /* ---- references (fp64) ---- */
 /* Y = X · Wᵀ in fp64, X (M×K) and W (N×K) fp32. */
 void qk_reference_gemm(int m, int n, int k, const float *x, const float *w, double *y);
-/* Relative Frobenius error ‖y − ref‖ / ‖ref‖ of an output (fp16 bits or fp32). */
-double qk_relative_error(const qk_problem *p, const void *y, const double *ref);
+/* Relative Frobenius error ‖y − ref‖ / ‖ref‖ of an output (fp16 bits or fp32) over `rows`
+ * rows: row i of ref is row rows_at[i] of y (rows_at NULL: the first `rows` rows). */
+double qk_relative_error(const qk_problem *p, const void *y, const double *ref, int rows, const int *rows_at);
+/* The largest kernel error (against the fp64 reference on the dequantized operands) a
+ * correct kernel may show: accumulation order and the output's own rounding. */
+double qk_error_limit(const qk_problem *p);
+
+/* SmoothQuant, applied offline: s_k = max|X_k|^α / max|W_k|^(1−α); X ← X/s (as fp16), W ← W·s,
+ * so X·Wᵀ is unchanged while activation outliers move into the weights. */
+void qk_smooth(int m, int n, int k, float alpha, uint16_t *x16, float *w);
 
 /* ---- LLM-like random data (never zeros) ---- */
 /* Weights: heavy-tailed (99% N(0, 0.02²), 1% N(0, 0.06²)), N×K. */

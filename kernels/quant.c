@@ -39,9 +39,9 @@ int qk_problem_check(const qk_problem *p, qc_msgs *err)
         qc_msgs_addf(err, "sizes must be positive, got M=%d N=%d K=%d", p->m, p->n, p->k);
         return QC_EINPUT;
     }
-    const int64_t limit = (int64_t)1 << 30;
+    const int64_t limit = (int64_t)1 << 34;
     if ((int64_t)p->m * p->k > limit || (int64_t)p->n * p->k > limit || (int64_t)p->m * p->n > limit) {
-        qc_msgs_addf(err, "M=%d N=%d K=%d: an operand would exceed 2^30 elements (use smaller sizes)", p->m, p->n,
+        qc_msgs_addf(err, "M=%d N=%d K=%d: an operand would exceed 2^34 elements (use smaller sizes)", p->m, p->n,
                      p->k);
         return QC_EINPUT;
     }
@@ -55,8 +55,9 @@ int qk_problem_check(const qk_problem *p, qc_msgs *err)
                          p->k, p->group);
             return QC_EINPUT;
         }
-        if (p->scheme == QK_W4A8 && p->k % 8) {
-            qc_msgs_addf(err, "w4a8 needs K to be a multiple of 8, got K=%d", p->k);
+        if (p->k % 8) {
+            qc_msgs_addf(err, "the int4 schemes pack 8 values of K to a word: K must be a multiple of 8, got K=%d",
+                         p->k);
             return QC_EINPUT;
         }
     } else if (p->asym) {

@@ -25,17 +25,38 @@ void qk_reference_gemm(int m, int n, int k, const float *x, const float *w, doub
     }
 }
 
-double qk_relative_error(const qk_problem *p, const void *y, const double *ref)
+double qk_relative_error(const qk_problem *p, const void *y, const double *ref, int rows, const int *rows_at)
 {
     double num = 0, den = 0;
-    size_t count = (size_t)p->m * p->n;
-    for (size_t i = 0; i < count; i++) {
-        double v = p->out_f32 ? ((const float *)y)[i] : qk_half_to_float(((const uint16_t *)y)[i]);
-        double d = v - ref[i];
-        num += d * d;
-        den += ref[i] * ref[i];
-    }
+    for (int i = 0; i < rows; i++)
+        for (int c = 0; c < p->n; c++) {
+            size_t at = (size_t)(rows_at ? rows_at[i] : i) * p->n + c;
+            double v = p->out_f32 ? ((const float *)y)[at] : qk_half_to_float(((const uint16_t *)y)[at]);
+            double d = v - ref[(size_t)i * p->n + c];
+            num += d * d;
+            den += ref[(size_t)i * p->n + c] * ref[(size_t)i * p->n + c];
+        }
     if (!isfinite(num))
         return INFINITY;
     return den > 0 ? sqrt(num / den) : sqrt(num);
+}
+
+double qk_error_limit(const qk_problem *p) { return p->out_f32 ? 2e-5 : 1e-3; }
+
+void qk_smooth(int m, int n, int k, float alpha, uint16_t *x16, float *w)
+{
+    for (int i = 0; i < k; i++) {
+        float xmax = 0, wmax = 0;
+        for (int r = 0; r < m; r++)
+            xmax = fmaxf(xmax, fabsf(qk_half_to_float(x16[(size_t)r * k + i])));
+        for (int c = 0; c < n; c++)
+            wmax = fmaxf(wmax, fabsf(w[(size_t)c * k + i]));
+        if (xmax <= 0 || wmax <= 0)
+            continue;
+        float s = powf(xmax, alpha) / powf(wmax, 1.0f - alpha);
+        for (int r = 0; r < m; r++)
+            x16[(size_t)r * k + i] = qk_float_to_half(qk_half_to_float(x16[(size_t)r * k + i]) / s);
+        for (int c = 0; c < n; c++)
+            w[(size_t)c * k + i] *= s;
+    }
 }

@@ -21,6 +21,7 @@ typedef enum qk_kernel_id {
     QK_K_W8A8_AVX2,
     QK_K_W4A8_AVX2,
     QK_K_FP8_AVX2,
+    QK_K_W4A16_AVX512BF16,
     QK_KERNEL_COUNT
 } qk_kernel_id;
 
@@ -66,6 +67,12 @@ static const qk_kernel table[QK_KERNEL_COUNT] = {
     [QK_K_W8A8_AVX2] = AVX2_INT(QK_W8A8, "w8a8.avx2"),
     [QK_K_W4A8_AVX2] = AVX2_INT(QK_W4A8, "w4a8.avx2"),
     [QK_K_FP8_AVX2] = AVX2_FLOAT(QK_FP8, "fp8.avx2"),
+    [QK_K_W4A16_AVX512BF16] = {.name = "w4a16.avx512bf16", .scheme = QK_W4A16, .isa = "avx512bf16",
+                               .needs = AVX2 | (1u << QH_AVX512F) | (1u << QH_AVX512BW) | (1u << QH_AVX512VL) |
+                                        (1u << QH_AVX512_BF16),
+                               .n_params = 5, .params = {P_THREADS, P_MR, P_KC_F, P_NC, P_PREDEQ},
+                               .check = check_float_avx2, .workspace = qk_work_w4a16_bf16,
+                               .run = qk_run_w4a16_bf16, .defaults = defaults_float_avx2},
 };
 
 int qk_kernel_count(void) { return QK_KERNEL_COUNT; }
@@ -96,9 +103,11 @@ int qk_kernel_supported(const qk_kernel *k) { return (cpu_features() & k->needs)
 
 const qk_kernel *qk_kernel_best(qk_scheme s)
 {
+    /* the most specialised kernel this CPU runs: the one needing the most features */
     const qk_kernel *best = NULL;
     for (int i = 0; i < QK_KERNEL_COUNT; i++)
-        if (table[i].scheme == s && qk_kernel_supported(&table[i]) && (!best || table[i].needs))
+        if (table[i].scheme == s && qk_kernel_supported(&table[i]) &&
+            (!best || __builtin_popcount(table[i].needs) > __builtin_popcount(best->needs)))
             best = &table[i];
     return best;
 }

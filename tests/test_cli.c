@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <jansson.h>
 #include <unistd.h>
 
 #include "tests/testutil.h"
@@ -244,6 +245,72 @@ static void test_bad_command_line(void **state)
     expect_rc((const char *[]){"profile", "show", "h100", NULL}, 0, "");
 }
 
+static void test_run_bad_arguments(void **state)
+{
+    (void)state;
+    expect_rc((const char *[]){"run", "--scheme", "w4a16", "-m", "0", NULL}, 2,
+              "qbench: sizes must be positive, got M=0 N=4096 K=4096");
+    expect_rc((const char *[]){"run", "--scheme", "fp16", "-n", "-5", NULL}, 2, "sizes must be positive");
+    expect_rc((const char *[]){"run", "--scheme", "fp16", "-k", "12x", NULL}, 2, "-k '12x': expected an integer");
+    expect_rc((const char *[]){"run", "--scheme", "int3", NULL}, 2, "unknown scheme 'int3'");
+    expect_rc((const char *[]){"run", NULL}, 2, "--scheme is required");
+    expect_rc((const char *[]){"run", "--scheme", "w4a16", "-k", "1000", "--group", "128", NULL}, 2,
+              "K=1000 is not a multiple of the group size 128");
+    expect_rc((const char *[]){"run", "--scheme", "w4a16", "--group", "12", NULL}, 2, "group 12: use -1");
+    expect_rc((const char *[]){"run", "--scheme", "fp16", "--group", "64", NULL}, 2, "--group applies to w4a16");
+    expect_rc((const char *[]){"run", "--scheme", "fp16", "-m", "100000", "-n", "100000", "-k", "100000", NULL}, 2,
+              "would need");
+    expect_rc((const char *[]){"run", "--scheme", "w8a8", "--config", "mr=9", NULL}, 2,
+              "invalid configuration: mr=9");
+    expect_rc((const char *[]){"run", "--scheme", "w8a8", "--kernel", "fp16.avx2", NULL}, 2,
+              "kernel fp16.avx2 computes fp16, not w8a8");
+    expect_rc((const char *[]){"run", "--scheme", "fp16", "--smooth", "0.5", NULL}, 2, "--smooth applies to");
+}
+
+static void test_run_checks_and_times(void **state)
+{
+    (void)state;
+    const char *args[] = {"run", "--scheme", "w4a16", "--asym", "-m", "3", "-n", "40", "-k", "256", "--group", "64",
+                          "--min-time", "0.01", "--json", NULL};
+    char *out, *err;
+    assert_int_equal(tu_run(qbench, args, &out, &err), 0);
+    json_error_t je;
+    json_t *j = json_loads(out, 0, &je);
+    assert_non_null(j);
+    assert_true(json_is_true(json_object_get(j, "correct")));
+    double kerr = json_real_value(json_object_get(j, "kernel_error"));
+    double qerr = json_real_value(json_object_get(j, "quant_error"));
+    assert_true(kerr <= json_real_value(json_object_get(j, "kernel_error_limit")));
+    assert_true(qerr > kerr && qerr < 0.5); /* int4 costs accuracy; the kernel adds almost none */
+    json_t *t = json_object_get(j, "time");
+    assert_true(json_real_value(json_object_get(t, "median_s")) > 0);
+    assert_true(json_integer_value(json_object_get(t, "samples")) >= 10);
+    assert_true(json_real_value(json_object_get(j, "gflops")) > 0);
+    /* 5.6 KB of weights: even 512 rotated copies stay inside the LLC, and the run says so */
+    json_t *wj = json_object_get(j, "weights");
+    assert_int_equal(json_integer_value(json_object_get(wj, "copies")), 512);
+    assert_string_equal(json_string_value(json_object_get(wj, "cache_mode")), "warm");
+    json_decref(j);
+    free(out);
+    free(err);
+    /* SmoothQuant moves activation outliers into the weights: w8a8's quantization error drops */
+    double e[2];
+    for (int i = 0; i < 2; i++) {
+        const char *a2[] = {"run", "--scheme", "w8a8", "-m", "8", "-n", "64", "-k", "1024", "--min-time", "0.01",
+                            "--json", i ? "--smooth" : NULL, "0.5", NULL};
+        assert_int_equal(tu_run(qbench, a2, &out, &err), 0);
+        j = json_loads(out, 0, &je);
+        assert_non_null(j);
+        e[i] = json_real_value(json_object_get(j, "quant_error"));
+        json_decref(j);
+        free(out);
+        free(err);
+    }
+    print_message("w8a8 quantization error: %.3e plain, %.3e with SmoothQuant alpha 0.5\n", e[0], e[1]);
+    assert_true(e[1] < e[0]);
+    expect_rc((const char *[]){"kernels", NULL}, 0, "");
+}
+
 static int have_nvidia_driver(void) { return access("/proc/driver/nvidia/version", F_OK) == 0; }
 
 static void test_probe_refuses_absent_device(void **state)
@@ -375,6 +442,8 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_probe_refuses_absent_device),
         cmocka_unit_test(test_probe_host_writes_valid_profile),
         cmocka_unit_test(test_devices_matches_kernel_view),
+        cmocka_unit_test(test_run_bad_arguments),
+        cmocka_unit_test(test_run_checks_and_times),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

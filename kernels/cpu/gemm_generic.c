@@ -46,7 +46,7 @@ static void decode_row(const qk_weights *w, int panel, int k, float out[QK_NR])
         case QK_FP8: v = qk_e4m3_to_float(pb[(size_t)k * QK_NR + c]); break;
         default: { /* w4a16 */
             size_t at = ((size_t)panel * G + k / g) * QK_NR + c;
-            float q = (pb[(size_t)k * 8 + c % 8] >> (c < 8 ? 0 : 4)) & 15;
+            float q = (float)qk_int4_at(pb, c, k);
             v = (q - (w->gzero ? w->gzero[at] : 8.0f)) * qk_half_to_float(w->gscale[at]);
         }
         }
@@ -151,7 +151,7 @@ void qk_run_int_generic(const qk_run_args *a)
                     for (int gi = 0; gi < G; gi++) {
                         int32_t acc = 0;
                         for (int k = gi * g; k < (gi + 1) * g; k++)
-                            acc += q[k] * ((pb[((size_t)(k / 8) * QK_NR + c) * 4 + k % 4] >> (k % 8 < 4 ? 0 : 4)) & 15);
+                            acc += q[k] * qk_int4_at(pb, c, k);
                         size_t at = ((size_t)panel * G + gi) * QK_NR + c;
                         float z = w->gzero ? w->gzero[at] : 8.0f;
                         y += ((float)acc - z * (float)act.gsum[(size_t)r * G + gi]) * qk_half_to_float(w->gscale[at]);

@@ -3,7 +3,8 @@
  *
  * Float schemes (fp16, w8a16, w4a16, fp8):
  *  - small M ("direct"): each 16-channel panel row is decoded in registers to its raw
- *    values (int4 as 0..15, fp8 as e4m3/256) and multiplied with MR broadcast rows of X;
+ *    values (fp8 as e4m3/256; int4 as 1 + q/16, by moving the nibble into the mantissa of
+ *    1.0, which needs no int→float conversion) and multiplied with MR broadcast rows of X;
  *    scales (and zero points, through per-row group sums of X) are applied once per group.
  *  - large M ("predequant"): a kc×nc block of weights is dequantized exactly to fp32 once,
  *    then a 6×16 register-tiled fp32 micro-kernel runs over every row of X.
@@ -33,10 +34,13 @@ INLINE void decode_raw(qk_scheme s, const uint8_t *pb, int k, __m256 *v0, __m256
         __m128i b = _mm_loadu_si128((const __m128i *)(pb + (size_t)k * 16));
         *v0 = _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(b));
         *v1 = _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_srli_si128(b, 8)));
-    } else if (s == QK_W4A16) {
-        __m256i b = _mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)(pb + (size_t)k * 8)));
-        *v0 = _mm256_cvtepi32_ps(_mm256_and_si256(b, _mm256_set1_epi32(15)));
-        *v1 = _mm256_cvtepi32_ps(_mm256_srli_epi32(b, 4));
+    } else if (s == QK_W4A16) { /* nibble j of the octet's words: bits 8j (j < 4) or 8(j−4)+4 */
+        const __m256i *o = (const __m256i *)(pb + (size_t)(k / 8) * 64);
+        int j = k % 8, sh = j < 4 ? 8 * j : 8 * (j - 4) + 4;
+        __m128i cnt = _mm_cvtsi32_si128(sh);
+        __m256i m = _mm256_set1_epi32(15);
+        *v0 = _mm256_cvtepi32_ps(_mm256_and_si256(_mm256_srl_epi32(_mm256_loadu_si256(o), cnt), m));
+        *v1 = _mm256_cvtepi32_ps(_mm256_and_si256(_mm256_srl_epi32(_mm256_loadu_si256(o + 1), cnt), m));
     } else { /* fp8 e4m3 → the fp16 with the same bits shifted: exactly e4m3/256 */
         __m256i b = _mm256_cvtepu8_epi16(_mm_loadu_si128((const __m128i *)(pb + (size_t)k * 16)));
         __m256i h = _mm256_or_si256(_mm256_and_si256(_mm256_slli_epi16(b, 8), _mm256_set1_epi16((short)0x8000)),
@@ -44,6 +48,16 @@ INLINE void decode_raw(qk_scheme s, const uint8_t *pb, int k, __m256 *v0, __m256
         *v0 = _mm256_cvtph_ps(_mm256_castsi256_si128(h));
         *v1 = _mm256_cvtph_ps(_mm256_extracti128_si256(h, 1));
     }
+}
+
+/* Nibble j (0..7) of every 32-bit lane as the float 1 + q/16: the nibble is moved into the top
+ * of the mantissa of 1.0 (bits 22..19), so no int→float conversion is needed. */
+INLINE __m256 nibble_as_float(__m256i w, int j)
+{
+    const int bit = j < 4 ? 8 * j : 8 * (j - 4) + 4, s = 19 - bit;
+    __m256i t = s >= 0 ? _mm256_slli_epi32(w, s) : _mm256_srli_epi32(w, -s);
+    return _mm256_castsi256_ps(
+        _mm256_or_si256(_mm256_and_si256(t, _mm256_set1_epi32(0x00780000)), _mm256_set1_epi32(0x3f800000)));
 }
 
 /* Group scale and m = −z·s of a w4a16 group for the 16 channels of a panel. */
@@ -76,6 +90,24 @@ INLINE void direct_panel(qk_scheme S, int MR, const qk_weights *w, int panel, co
         UNROLL for (int u = 0; u < U; u++) UNROLL for (int r = 0; r < MR; r++) acc[u][r][0] = acc[u][r][1] =
             _mm256_setzero_ps();
         int k = gi * g, k1 = k + g;
+        if (S == QK_W4A16) {
+            /* Σ x·(1 + q/16) per group: one octet of 8 k per pair of 32-byte loads */
+            for (; k < k1; k += 8) {
+                __m256i o0 = _mm256_loadu_si256((const __m256i *)(pb + (size_t)(k / 8) * 64));
+                __m256i o1 = _mm256_loadu_si256((const __m256i *)(pb + (size_t)(k / 8) * 64 + 32));
+                UNROLL for (int j = 0; j < 8; j++)
+                {
+                    __m256 w0 = nibble_as_float(o0, j), w1 = nibble_as_float(o1, j);
+                    const int u = j % U;
+                    UNROLL for (int r = 0; r < MR; r++)
+                    {
+                        __m256 xb = _mm256_broadcast_ss(x + (size_t)r * K + k + j);
+                        acc[u][r][0] = _mm256_fmadd_ps(xb, w0, acc[u][r][0]);
+                        acc[u][r][1] = _mm256_fmadd_ps(xb, w1, acc[u][r][1]);
+                    }
+                }
+            }
+        }
         for (; k + U <= k1; k += U) {
             UNROLL for (int u = 0; u < U; u++)
             {
@@ -105,8 +137,13 @@ INLINE void direct_panel(qk_scheme S, int MR, const qk_weights *w, int panel, co
             acc[0][r][1] = _mm256_add_ps(acc[0][r][1], acc[u][r][1]);
         }
         if (grouped) {
+            /* Σ x·q = 16·Σ x·(1 + q/16) − 16·Σx, so y += 16s·acc − (16 + z)s·Σx = 16s·acc + (m − 16s)·Σx */
             __m256 s0, s1, m0, m1;
             group_sm(w, ((size_t)panel * G + gi) * QK_NR, &s0, &s1, &m0, &m1);
+            s0 = _mm256_mul_ps(s0, _mm256_set1_ps(16.0f));
+            s1 = _mm256_mul_ps(s1, _mm256_set1_ps(16.0f));
+            m0 = _mm256_sub_ps(m0, s0);
+            m1 = _mm256_sub_ps(m1, s1);
             UNROLL for (int r = 0; r < MR; r++)
             {
                 __m256 xs = _mm256_broadcast_ss(xsum + (size_t)r * G + gi);
