@@ -41,6 +41,20 @@ static inline float qk_channel_scale(const qk_weights *w, int n)
     return w->p.scheme == QK_FP8 ? w->tscale : 1.0f;
 }
 
+/* Micro-kernels of the integer schemes, per row count MR = 1..4 (index MR), driven by one
+ * blocked loop (kernels/x86/gemm_avx2.c). w8a8: C[MR][16] int32 += A·B over kl k (a
+ * multiple of 4); w4a8: C[MR][16] fp32 += groups of A·(B − z)·s over kl k (whole groups). */
+typedef void (*qk_ukr_w8a8)(int kl, const int8_t *A, int lda, const int8_t *B, int32_t *C, int ldc);
+typedef void (*qk_ukr_w4a8)(int kl, const int8_t *A, int lda, const uint8_t *B, float *C, int ldc,
+                            const qk_weights *w, size_t gat, int g, const int32_t *gsum, int G);
+typedef struct qk_int_ukrs {
+    qk_ukr_w8a8 w8a8[5];
+    qk_ukr_w4a8 w4a8[5];
+    int w8a8_offset; /* w8a8 takes activations + 128 (u8) and subtracts 128·Σw per channel */
+} qk_int_ukrs;
+void qk_run_int_blocked(const qk_run_args *a, const qk_int_ukrs *u);
+void qk_run_int_vnni(const qk_run_args *a);
+
 /* Kernel entry points, one per scheme family and ISA. */
 void qk_run_float_generic(const qk_run_args *a);
 void qk_run_int_generic(const qk_run_args *a);

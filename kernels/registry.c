@@ -22,6 +22,8 @@ typedef enum qk_kernel_id {
     QK_K_W4A8_AVX2,
     QK_K_FP8_AVX2,
     QK_K_W4A16_AVX512BF16,
+    QK_K_W8A8_AVX512VNNI,
+    QK_K_W4A8_AVX512VNNI,
     QK_KERNEL_COUNT
 } qk_kernel_id;
 
@@ -50,6 +52,11 @@ static void defaults_int_avx2(const qk_problem *p, qk_config *cfg);
     {.name = nm, .scheme = s, .isa = "avx2", .needs = AVX2, .n_params = 5,                                      \
      .params = {P_THREADS, P_MR, P_KC_F, P_NC, P_PREDEQ}, .check = check_float_avx2, .workspace = qk_work_float, \
      .run = qk_run_float_avx2, .defaults = defaults_float_avx2}
+#define AVX512 (AVX2 | (1u << QH_AVX512F) | (1u << QH_AVX512BW) | (1u << QH_AVX512VL))
+#define VNNI_INT(s, nm)                                                                                           \
+    {.name = nm, .scheme = s, .isa = "avx512vnni", .needs = AVX512 | (1u << QH_AVX512_VNNI), .n_params = 4,      \
+     .params = {P_THREADS, P_MR, P_KC_I, P_NC}, .check = check_int_avx2, .workspace = qk_work_int,                \
+     .run = qk_run_int_vnni, .defaults = defaults_int_avx2}
 #define AVX2_INT(s, nm)                                                                                           \
     {.name = nm, .scheme = s, .isa = "avx2", .needs = AVX2, .n_params = 4, .params = {P_THREADS, P_MR, P_KC_I, P_NC}, \
      .check = check_int_avx2, .workspace = qk_work_int, .run = qk_run_int_avx2, .defaults = defaults_int_avx2}
@@ -68,11 +75,12 @@ static const qk_kernel table[QK_KERNEL_COUNT] = {
     [QK_K_W4A8_AVX2] = AVX2_INT(QK_W4A8, "w4a8.avx2"),
     [QK_K_FP8_AVX2] = AVX2_FLOAT(QK_FP8, "fp8.avx2"),
     [QK_K_W4A16_AVX512BF16] = {.name = "w4a16.avx512bf16", .scheme = QK_W4A16, .isa = "avx512bf16",
-                               .needs = AVX2 | (1u << QH_AVX512F) | (1u << QH_AVX512BW) | (1u << QH_AVX512VL) |
-                                        (1u << QH_AVX512_BF16),
+                               .needs = AVX512 | (1u << QH_AVX512_BF16),
                                .n_params = 5, .params = {P_THREADS, P_MR, P_KC_F, P_NC, P_PREDEQ},
                                .check = check_float_avx2, .workspace = qk_work_w4a16_bf16,
                                .run = qk_run_w4a16_bf16, .defaults = defaults_float_avx2},
+    [QK_K_W8A8_AVX512VNNI] = VNNI_INT(QK_W8A8, "w8a8.avx512vnni"),
+    [QK_K_W4A8_AVX512VNNI] = VNNI_INT(QK_W4A8, "w4a8.avx512vnni"),
 };
 
 int qk_kernel_count(void) { return QK_KERNEL_COUNT; }
@@ -170,7 +178,9 @@ static int check_int_avx2(const qk_problem *p, const qk_config *cfg, char *why, 
         return QC_EINPUT;
     const int *v = cfg->v;
     int g = qk_problem_group(p);
-    if (v[QK_P_MR] < 1 || v[QK_P_MR] > 4)
+    if (p->k > 65536)
+        snprintf(why, len, "K=%d: int32 accumulators hold at most K = 65536 products of int8 (split K)", p->k);
+    else if (v[QK_P_MR] < 1 || v[QK_P_MR] > 4)
         snprintf(why, len, "mr=%d: the register tile holds 1 to 4 rows", v[QK_P_MR]);
     else if (v[QK_P_KC] < 8 || v[QK_P_KC] > 1 << 20 || v[QK_P_KC] % 8)
         snprintf(why, len, "kc=%d: use a multiple of 8", v[QK_P_KC]);

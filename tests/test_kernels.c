@@ -288,6 +288,10 @@ static void test_bad_problems(void **state)
     assert_non_null(strstr(err.v[2], "has no parameter 'bogus'"));
     assert_int_equal(qk_config_parse(k, &p, "mr", &cfg, &err), QC_EINPUT);
     assert_int_equal(qk_config_parse(k, &p, "threads=0", &cfg, &err), QC_EINPUT);
+    /* int32 accumulation of int8 products has a bound on K */
+    p = (qk_problem){.scheme = QK_W8A8, .m = 1, .n = 16, .k = 70000};
+    assert_int_equal(qk_config_parse(qk_kernel_find("w8a8.avx2"), &p, NULL, &cfg, &err), QC_EINPUT);
+    assert_non_null(strstr(err.v[err.n - 1], "K=70000: int32 accumulators hold at most K = 65536"));
     qc_msgs_free(&err);
 }
 

@@ -439,9 +439,6 @@ INLINE void ukr_w4a8(int MR, int kl, const int8_t *A, int lda, const uint8_t *B,
     }
 }
 
-typedef void (*ukr_w8a8_fn)(int, const int8_t *, int, const int8_t *, int32_t *, int);
-typedef void (*ukr_w4a8_fn)(int, const int8_t *, int, const uint8_t *, float *, int, const qk_weights *, size_t, int,
-                            const int32_t *, int);
 #define UKR_INT(MR)                                                                                               \
     TGT static void ukr_w8a8_##MR(int kl, const int8_t *A, int lda, const int8_t *B, int32_t *C, int ldc)        \
     {                                                                                                             \
@@ -453,10 +450,15 @@ typedef void (*ukr_w4a8_fn)(int, const int8_t *, int, const uint8_t *, float *, 
         ukr_w4a8(MR, kl, A, lda, B, C, ldc, w, gat, g, gsum, G);                                                  \
     }
 UKR_INT(1) UKR_INT(2) UKR_INT(3) UKR_INT(4)
-static const ukr_w8a8_fn w8a8_table[5] = {NULL, ukr_w8a8_1, ukr_w8a8_2, ukr_w8a8_3, ukr_w8a8_4};
-static const ukr_w4a8_fn w4a8_table[5] = {NULL, ukr_w4a8_1, ukr_w4a8_2, ukr_w4a8_3, ukr_w4a8_4};
+static const qk_int_ukrs avx2_int = {
+    .w8a8 = {NULL, ukr_w8a8_1, ukr_w8a8_2, ukr_w8a8_3, ukr_w8a8_4},
+    .w4a8 = {NULL, ukr_w4a8_1, ukr_w4a8_2, ukr_w4a8_3, ukr_w4a8_4},
+};
 
-TGT void qk_run_int_avx2(const qk_run_args *a)
+void qk_run_int_avx2(const qk_run_args *a) { qk_run_int_blocked(a, &avx2_int); }
+
+/* The blocked loop of the integer schemes: nc channels × kc k per block, MR rows at a time. */
+void qk_run_int_blocked(const qk_run_args *a, const qk_int_ukrs *u)
 {
     const qk_weights *w = a->w;
     qk_problem p = w->p;
@@ -469,6 +471,9 @@ TGT void qk_run_int_avx2(const qk_run_args *a)
         kc = p.k; /* one group per channel: a K block must hold it whole */
     kc = kc < Kp ? kc : Kp;
     qk_int_act act = qk_int_activations(&p, a->x, M, T, a->work);
+    if (w8 && u->w8a8_offset) /* x + 128 as u8: flip the sign bit */
+        for (size_t i = 0; i < (size_t)M * K4; i++)
+            act.q[i] ^= (int8_t)0x80;
     const int nblocks = (w->panels + ncp - 1) / ncp;
     const size_t pbytes = qk_panel_bytes(&p);
 #pragma omp parallel num_threads(T)
@@ -487,10 +492,10 @@ TGT void qk_run_int_avx2(const qk_run_args *a)
                     for (int j = 0; j < np; j++) {
                         const uint8_t *pb = (const uint8_t *)w->q + (size_t)(p0 + j) * pbytes;
                         if (w8)
-                            w8a8_table[mr](kl, A, K4, (const int8_t *)pb + (size_t)kb * QK_NR,
+                            u->w8a8[mr](kl, A, K4, (const int8_t *)pb + (size_t)kb * QK_NR,
                                            (int32_t *)Cb + (size_t)r0 * nc + j * QK_NR, nc);
                         else
-                            w4a8_table[mr](kl, A, K4, pb + (size_t)kb / 8 * 64, (float *)Cb + (size_t)r0 * nc + j * QK_NR,
+                            u->w4a8[mr](kl, A, K4, pb + (size_t)kb / 8 * 64, (float *)Cb + (size_t)r0 * nc + j * QK_NR,
                                            nc, w, ((size_t)(p0 + j) * G + kb / g) * QK_NR, g,
                                            act.gsum + (size_t)r0 * G + kb / g, G);
                     }
@@ -502,7 +507,8 @@ TGT void qk_run_int_avx2(const qk_run_args *a)
                     float v[QK_NR], post[QK_NR];
                     for (int c = 0; c < QK_NR; c++) {
                         size_t at = (size_t)r * nc + j * QK_NR + c;
-                        v[c] = w8 ? (float)((int32_t *)Cb)[at] : ((float *)Cb)[at];
+                        int32_t off = w8 && u->w8a8_offset && n0 + c < p.n ? 128 * w->csum[n0 + c] : 0;
+                        v[c] = w8 ? (float)(((int32_t *)Cb)[at] - off) : ((float *)Cb)[at];
                         post[c] = act.s[r] * (w8 && n0 + c < p.n ? w->cscale[n0 + c] : 1.0f);
                     }
                     store16(&p, a->y, r, n0, v, post);
