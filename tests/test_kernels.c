@@ -152,7 +152,10 @@ static void check_problem(const qk_problem *p, const qk_kernel *k, const char *c
     qc_msgs_free(&err);
 }
 
-static const shape shapes[] = {{1, 37, 96}, {3, 16, 64}, {7, 50, 128}, {13, 33, 256}, {1, 5, 24}, {20, 70, 160}};
+/* M, N and K multiples of no tile; K = 37 and 101 only where the scheme allows any K (the int4
+ * schemes need K % 8 == 0 and reject these, which test_bad_problems checks) */
+static const shape shapes[] = {{1, 37, 96},  {3, 16, 64}, {7, 50, 128},  {13, 33, 256},
+                               {1, 5, 24},   {20, 70, 160}, {5, 19, 37}, {9, 40, 101}};
 
 static const char *const float_avx2_configs[] = {
     "default",          "predequant=0,mr=1", "predequant=0,mr=2", "predequant=0,mr=3",
