@@ -17,6 +17,9 @@ int cmd_kernels(int argc, char **argv);
  * -1 at the end; an unknown option or a missing argument prints
  * "qbench <cmd>: ... (see 'qbench <cmd> --help')" and returns '?'. */
 int cli_getopt(int argc, char **argv, const char *shortopts, const struct option *longopts);
+/* For commands whose only option is --help: returns -1 to go on (optind at the first
+ * argument), else the exit code (0 after printing help, 2 on an unknown option). */
+int cli_help_only(int argc, char **argv, const char *help);
 /* For positional-argument errors: prints the same form and returns 2. */
 int cli_usage_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Prints the messages with "qbench: " and returns rc. */

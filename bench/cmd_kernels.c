@@ -13,15 +13,9 @@ static const char help[] = "usage: qbench kernels\n\n"
 
 int cmd_kernels(int argc, char **argv)
 {
-    static const struct option lo[] = {{"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
-    int o;
-    while ((o = cli_getopt(argc, argv, "h", lo)) != -1) {
-        if (o == 'h') {
-            fputs(help, stdout);
-            return 0;
-        }
-        return QC_EINPUT;
-    }
+    int rc = cli_help_only(argc, argv, help);
+    if (rc >= 0)
+        return rc;
     if (optind < argc)
         return cli_usage_error(argv[0], "unexpected argument '%s'", argv[optind]);
     printf("%-18s %-6s %-11s %-9s %s\n", "KERNEL", "SCHEME", "ISA", "HERE", "PARAMETERS (values swept)");

@@ -111,15 +111,9 @@ static int do_validate(int n, char **files)
 
 int cmd_profile(int argc, char **argv)
 {
-    static const struct option lo[] = {{"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
-    int o;
-    while ((o = cli_getopt(argc, argv, "+h", lo)) != -1) {
-        if (o == 'h') {
-            fputs(help, stdout);
-            return 0;
-        }
-        return QC_EINPUT;
-    }
+    int rc = cli_help_only(argc, argv, help);
+    if (rc >= 0)
+        return rc;
     if (optind >= argc)
         return cli_usage_error(argv[0], "missing subcommand: list, show or validate");
     const char *sub = argv[optind];

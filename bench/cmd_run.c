@@ -5,7 +5,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "bench/cli.h"
@@ -35,19 +34,6 @@ static const char help[] =
     "  --seed N          random data seed (default 1)\n"
     "  --json            print one JSON object instead of text\n";
 
-static double now(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return t.tv_sec + t.tv_nsec * 1e-9;
-}
-
-static int cmp(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
 static int parse_int(const char *opt, const char *s, long lo, long hi, int *out)
 {
     char *end;
@@ -57,11 +43,6 @@ static int parse_int(const char *opt, const char *s, long lo, long hi, int *out)
     *out = (int)v;
     return 0;
 }
-
-typedef struct timing {
-    double median, min, cv;
-    int samples;
-} timing;
 
 int cmd_run(int argc, char **argv)
 {
@@ -253,32 +234,25 @@ int cmd_run(int argc, char **argv)
     int T = cfg.v[qk_param_index(kern, "threads")], have_fma = 0;
     if (ok && ceilings)
         qh_stream_read((size_t)cold, T, 0.25, &bw_before, &err);
-    timing t = {0};
+    qc_summary t = {0};
     if (ok) {
         double *samples = malloc(sizeof(double) * 100000);
         int c = 0, n = 0;
-        double start = now();
-        while (now() - start < 0.1 || n < 3) { /* warm-up */
+        double start = qc_now();
+        while (qc_now() - start < 0.1 || n < 3) { /* warm-up */
             qk_gemm(kern, &cfg, &qw[c], x, p.m, y, work, NULL);
             c = (c + 1) % copies;
             n++;
         }
         n = 0;
-        start = now();
-        while (n < 100000 && (n < 10 || now() - start < min_time)) {
-            double t0 = now();
+        start = qc_now();
+        while (n < 100000 && (n < 10 || qc_now() - start < min_time)) {
+            double t0 = qc_now();
             qk_gemm(kern, &cfg, &qw[c], x, p.m, y, work, NULL);
-            samples[n++] = now() - t0;
+            samples[n++] = qc_now() - t0;
             c = (c + 1) % copies;
         }
-        double sum = 0, sq = 0;
-        for (int i = 0; i < n; i++)
-            sum += samples[i];
-        for (int i = 0; i < n; i++)
-            sq += (samples[i] - sum / n) * (samples[i] - sum / n);
-        qsort(samples, (size_t)n, sizeof *samples, cmp);
-        t = (timing){.median = n % 2 ? samples[n / 2] : 0.5 * (samples[n / 2 - 1] + samples[n / 2]),
-                     .min = samples[0], .cv = n > 1 ? sqrt(sq / (n - 1)) / (sum / n) : 0, .samples = n};
+        t = qc_summarize(samples, n);
         free(samples);
     }
     if (ok && ceilings) {
@@ -308,7 +282,7 @@ int cmd_run(int argc, char **argv)
             json_object_set_new(j, "smooth_alpha", json_real(smooth));
         if (ok) {
             json_object_set_new(j, "time", json_pack("{s:f, s:f, s:f, s:i}", "median_s", t.median, "min_s", t.min,
-                                                     "cv", t.cv, "samples", t.samples));
+                                                     "cv", t.cv, "samples", t.n));
             json_object_set_new(j, "gbs", json_real(cost.bytes / t.median / 1e9));
             json_object_set_new(j, "gflops", json_real(cost.flops / t.median / 1e9));
         }
@@ -344,7 +318,7 @@ int cmd_run(int argc, char **argv)
         } else {
             double gbs = cost.bytes / t.median / 1e9, gf = cost.flops / t.median / 1e9;
             printf("time:    median %.4g ms, min %.4g ms, cv %.1f%% (%d samples)\n", t.median * 1e3, t.min * 1e3,
-                   100 * t.cv, t.samples);
+                   100 * t.cv, t.n);
             printf("rate:    %.2f GB/s, %.2f GFLOP/s, intensity %.2f FLOP/byte\n", gbs, gf, cost.flops / cost.bytes);
             if (ceilings) {
                 /* medians against medians: the kernel's median time, the ceilings' median repetition */

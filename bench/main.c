@@ -58,6 +58,19 @@ int cli_getopt(int argc, char **argv, const char *shortopts, const struct option
     return c == ':' ? '?' : c;
 }
 
+int cli_help_only(int argc, char **argv, const char *help)
+{
+    static const struct option lo[] = {{"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
+    int o = cli_getopt(argc, argv, "+h", lo);
+    if (o == -1)
+        return -1;
+    if (o == 'h') {
+        fputs(help, stdout);
+        return 0;
+    }
+    return QC_EINPUT;
+}
+
 int cli_usage_error(const char *cmd, const char *fmt, ...)
 {
     va_list ap;

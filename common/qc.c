@@ -1,6 +1,7 @@
 #include "common/qc.h"
 
 #include <errno.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -217,4 +218,37 @@ const char *qc_format_bytes(double bytes, char *buf, size_t len)
     else
         snprintf(buf, len, "%.1f %s", bytes, units[u]);
     return buf;
+}
+
+double qc_now(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+qc_summary qc_summarize(double *v, int n)
+{
+    qc_summary s = {0};
+    if (n <= 0)
+        return s;
+    double sum = 0, sq = 0;
+    for (int i = 0; i < n; i++)
+        sum += v[i];
+    double mean = sum / n;
+    for (int i = 0; i < n; i++)
+        sq += (v[i] - mean) * (v[i] - mean);
+    qsort(v, (size_t)n, sizeof *v, cmp_double);
+    s.median = n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+    s.min = v[0];
+    s.max = v[n - 1];
+    s.cv = n > 1 && mean != 0 ? sqrt(sq / (n - 1)) / mean : 0;
+    s.n = n;
+    return s;
 }

@@ -48,7 +48,17 @@ void *qc_xrealloc(void *p, size_t size);
 /* "2026-11-21T09:47:48Z" for now, into buf (at least 21 bytes). */
 void qc_utc_now(char *buf, size_t len);
 
-#endif
+/* Monotonic seconds. */
+double qc_now(void);
+
+/* Statistics of n samples (sorted in place): median, min, max and coefficient of variation. */
+typedef struct qc_summary {
+    double median, min, max, cv;
+    int n;
+} qc_summary;
+qc_summary qc_summarize(double *v, int n);
 
 /* "32 KiB", "1 MiB", "23.4 GiB" into buf. */
 const char *qc_format_bytes(double bytes, char *buf, size_t len);
+
+#endif

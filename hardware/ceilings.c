@@ -1,52 +1,47 @@
 /* Ceiling micro-benchmarks: streaming read bandwidth and fp32 FMA peak. */
 #include <immintrin.h>
-#include <math.h>
 #include <omp.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "hardware/ceilings.h"
 #include "hardware/hardware.h"
 
-static double now(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return t.tv_sec + t.tv_nsec * 1e-9;
-}
-
-static int cmp(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
 static void summarize(const double *in, int n, qh_rate *out)
 {
-    double sum = 0, sq = 0, *rates = out->rate;
-    memmove(rates, in, sizeof *rates * (size_t)n);
-    for (int i = 0; i < n; i++)
-        sum += rates[i];
-    double mean = sum / n;
-    for (int i = 0; i < n; i++)
-        sq += (rates[i] - mean) * (rates[i] - mean);
-    qsort(rates, (size_t)n, sizeof *rates, cmp);
-    out->best = rates[n - 1];
-    out->median = n % 2 ? rates[n / 2] : 0.5 * (rates[n / 2 - 1] + rates[n / 2]);
-    out->cv = n > 1 ? sqrt(sq / (n - 1)) / mean : 0;
+    memmove(out->rate, in, sizeof *in * (size_t)n);
+    double sorted[QH_MAX_REPS];
+    memcpy(sorted, in, sizeof *in * (size_t)n);
+    qc_summary s = qc_summarize(sorted, n);
+    out->best = s.max;
+    out->median = s.median;
+    out->cv = s.cv;
     out->reps = n;
 }
 
 void qh_rate_merge(qh_rate *a, const qh_rate *b)
 {
-    double all[2 * QH_MAX_REPS];
+    double all[QH_MAX_REPS];
     int n = 0;
     for (int i = 0; i < a->reps; i++)
         all[n++] = a->rate[i];
     for (int i = 0; i < b->reps && n < QH_MAX_REPS; i++)
         all[n++] = b->rate[i];
     summarize(all, n, a);
+}
+
+/* Repeat once() (which returns the work it did) at least 5 times and for min_time seconds. */
+static void repeat(double (*once)(void *ctx, int threads), void *ctx, int threads, double min_time, qh_rate *out)
+{
+    double rates[QH_MAX_REPS];
+    int reps = 0;
+    double start = qc_now();
+    while (reps < QH_MAX_REPS && (reps < 5 || qc_now() - start < min_time)) {
+        double t0 = qc_now();
+        double work = once(ctx, threads);
+        rates[reps++] = work / (qc_now() - t0) / 1e9;
+    }
+    summarize(rates, reps, out);
 }
 
 __attribute__((target("avx2"))) static float read_block(const float *a, size_t n)
@@ -64,6 +59,25 @@ __attribute__((target("avx2"))) static float read_block(const float *a, size_t n
     return t[0] + t[1] + t[2] + t[3] + t[4] + t[5] + t[6] + t[7];
 }
 
+typedef struct stream {
+    const float *a;
+    size_t n;
+    volatile float sink;
+} stream;
+
+static double stream_once(void *ctx, int threads)
+{
+    stream *st = ctx;
+    float s = 0;
+#pragma omp parallel num_threads(threads) reduction(+ : s)
+    {
+        size_t per = st->n / (size_t)threads, me = (size_t)omp_get_thread_num();
+        s += read_block(st->a + me * per, per);
+    }
+    st->sink += s;
+    return (double)st->n * 4; /* bytes read */
+}
+
 int qh_stream_read(size_t bytes, int threads, double min_time, qh_rate *out, qc_msgs *err)
 {
     size_t n = bytes / 4 / (32 * (size_t)threads) * (32 * (size_t)threads);
@@ -75,25 +89,9 @@ int qh_stream_read(size_t bytes, int threads, double min_time, qh_rate *out, qc_
 #pragma omp parallel for num_threads(threads) schedule(static)
     for (size_t i = 0; i < n; i++)
         a[i] = (float)(i % 1024) * 1e-3f + 1.0f; /* first touch by the reading threads; not zeros */
-    double rates[QH_MAX_REPS];
-    int reps = 0;
-    volatile float sink = 0;
-    double start = now();
-    while (reps < QH_MAX_REPS && (reps < 5 || now() - start < min_time)) {
-        double t0 = now();
-        float s = 0;
-#pragma omp parallel num_threads(threads) reduction(+ : s)
-        {
-            size_t per = n / (size_t)threads, me = (size_t)omp_get_thread_num();
-            s += read_block(a + me * per, per);
-        }
-        double t = now() - t0;
-        sink += s;
-        rates[reps++] = (double)n * 4 / t / 1e9;
-    }
-    (void)sink;
+    stream st = {.a = a, .n = n};
+    repeat(stream_once, &st, threads, min_time, out);
     free(a);
-    summarize(rates, reps, out);
     return QC_OK;
 }
 
@@ -127,6 +125,16 @@ __attribute__((target("avx2,fma"))) static float fma_chains(long iters)
     return t[0] + t[7];
 }
 
+static double fma_once(void *ctx, int threads)
+{
+    const long iters = 2000000; /* ~10 ms per repetition at a few GHz */
+    float s = 0;
+#pragma omp parallel num_threads(threads) reduction(+ : s)
+    s += fma_chains(iters);
+    *(volatile float *)ctx += s;
+    return (double)threads * iters * 12 * 8 * 2; /* FLOPs: 12 chains × 8 lanes × 2 */
+}
+
 int qh_fma_peak(int threads, double min_time, qh_rate *out, qc_msgs *err)
 {
     qh_cpu c;
@@ -135,21 +143,7 @@ int qh_fma_peak(int threads, double min_time, qh_rate *out, qc_msgs *err)
         qc_msgs_addf(err, "fp32 FMA peak: this CPU has no AVX2 FMA");
         return QC_EINPUT;
     }
-    const long iters = 2000000; /* ~10 ms per repetition at a few GHz */
-    double rates[QH_MAX_REPS];
-    int reps = 0;
     volatile float sink = 0;
-    double start = now();
-    while (reps < QH_MAX_REPS && (reps < 5 || now() - start < min_time)) {
-        double t0 = now();
-        float s = 0;
-#pragma omp parallel num_threads(threads) reduction(+ : s)
-        s += fma_chains(iters);
-        double t = now() - t0;
-        sink += s;
-        rates[reps++] = (double)threads * iters * 12 * 8 * 2 / t / 1e9;
-    }
-    (void)sink;
-    summarize(rates, reps, out);
+    repeat(fma_once, (void *)&sink, threads, min_time, out);
     return QC_OK;
 }
