@@ -4,31 +4,39 @@
 #include <string.h>
 
 #include "bench/cli.h"
+#include "bench/probe.h"
 #include "hardware/hardware.h"
 #include "profiles/profile.h"
 
 static const char help[] =
-    "usage: qbench probe [--device host|NAME|cuda:N] [-o FILE]\n\n"
-    "Identifies the device and writes its profile as YAML (schema 1) to FILE, or to standard\n"
-    "output. --device host (the default) builds the profile from hwloc and CPUID; a profile name\n"
-    "or alias (a100, h100, ...) probes the local device that profile matches, and refuses when\n"
-    "there is none; cuda:N probes CUDA device N. The 'measured' section records when, where and\n"
-    "with which qbench version the device was seen.\n\n"
+    "usage: qbench probe [--device host|NAME|cuda:N] [-o FILE] [--quick]\n\n"
+    "Identifies the device, measures its ceilings and writes its profile as YAML (schema 1) to\n"
+    "FILE, or to standard output. --device host (the default) builds the profile from hwloc and\n"
+    "CPUID and measures streaming bandwidth per memory level (read and read-write, from inside L1\n"
+    "to 8x the last-level cache) and the peak rate of each number format (fp32 FMA, fp16 and fp8\n"
+    "convert + FMA, int8 and int4 dot, bf16 dot), on all hardware threads and on one. A profile\n"
+    "name or alias (a100, h100, ...) probes the local device that profile matches, and refuses\n"
+    "when there is none; cuda:N probes CUDA device N (identity only in this version). The\n"
+    "'measured' section records when, where and with which qbench version, and the spread of\n"
+    "the repetitions; a table of the ceilings goes to standard error.\n\n"
     "  -d, --device NAME   device to probe (default: host)\n"
-    "  -o, --output FILE   write the profile here (atomically) instead of standard output\n";
+    "  -o, --output FILE   write the profile here (atomically) instead of standard output\n"
+    "      --quick         fewer working sets and shorter repetitions (seconds, not half a minute)\n";
 
 int cmd_probe(int argc, char **argv)
 {
     static const struct option lo[] = {{"device", required_argument, 0, 'd'},
                                        {"output", required_argument, 0, 'o'},
+                                       {"quick", no_argument, 0, 'q'},
                                        {"help", no_argument, 0, 'h'},
                                        {0, 0, 0, 0}};
     const char *device = "host", *out = "-";
-    int o;
+    int o, quick = 0;
     while ((o = cli_getopt(argc, argv, "d:o:h", lo)) != -1) {
         switch (o) {
         case 'd': device = optarg; break;
         case 'o': out = optarg; break;
+        case 'q': quick = 1; break;
         case 'h': fputs(help, stdout); return 0;
         default: return QC_EINPUT;
         }
@@ -55,6 +63,14 @@ int cmd_probe(int argc, char **argv)
         return cli_fail(&err, QC_EINPUT);
     }
     qp_profile_set_measured(t.profile, t.device_name);
+    if (t.cuda_index < 0) {
+        rc = qb_probe_host(t.profile, &h, quick, stderr, &err);
+        if (rc) {
+            qp_target_free(&t);
+            return cli_fail(&err, rc);
+        }
+        qb_print_ceilings(t.profile, stderr);
+    }
     rc = qp_profile_write(t.profile, out, &err);
     if (rc == QC_OK && strcmp(out, "-") != 0)
         fprintf(stderr, "qbench: wrote profile %s for %s to %s\n", t.profile->name, t.device_name, out);

@@ -257,7 +257,8 @@ int cmd_run(int argc, char **argv)
     }
     if (ok && ceilings) {
         qh_stream_read((size_t)cold, T, 0.25, &bw, &err);
-        have_fma = qh_fma_peak(T, 0.5, &fma, &err) == QC_OK;
+        const char *isa;
+        have_fma = qh_peak(QH_FP32_FMA, T, 0.5, &fma, &isa, &err) == QC_OK;
         qh_rate_merge(&bw, &bw_before);
     }
     const char *mode = copies * cost.weight_bytes >= cold ? "cold" : "warm";

@@ -11,6 +11,10 @@
 #include <stddef.h>
 #include <stdio.h>
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 enum { QC_OK = 0, QC_ERUNTIME = 1, QC_EINPUT = 2 };
 
 typedef struct qc_msgs {
@@ -60,5 +64,9 @@ qc_summary qc_summarize(double *v, int n);
 
 /* "32 KiB", "1 MiB", "23.4 GiB" into buf. */
 const char *qc_format_bytes(double bytes, char *buf, size_t len);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -1,6 +1,6 @@
 /* hardware/ ceilings: short micro-benchmarks in the spirit of STREAM and the Empirical
- * Roofline Toolkit, each readable in one sitting. A run repeats the measurement until
- * min_time has passed and reports the best repetition and the spread. */
+ * Roofline Toolkit, each readable in one sitting. A measurement repeats until min_time has
+ * passed (at least 5 times) and reports the best repetition, the median and the spread. */
 #ifndef QBENCH_HARDWARE_CEILINGS_H
 #define QBENCH_HARDWARE_CEILINGS_H
 
@@ -8,10 +8,12 @@
 
 #include "common/qc.h"
 
+struct qh_host;
+
 enum { QH_MAX_REPS = 1000 };
 
 typedef struct qh_rate {
-    double best;   /* the highest rate seen (GB/s or GFLOP/s) */
+    double best;   /* the highest rate seen (GB/s or GOP/s) */
     double median;
     double cv;     /* coefficient of variation of the repetitions */
     int reps;
@@ -21,11 +23,48 @@ typedef struct qh_rate {
 /* Adds b's repetitions to a and summarizes them together. */
 void qh_rate_merge(qh_rate *a, const qh_rate *b);
 
-/* Read-only streaming over `bytes` (a working set; use several times the last-level cache
- * for DRAM) on `threads` threads: GB/s of data read. */
+/* Read-only streaming over `bytes` (the working set of all threads together) on `threads`
+ * threads: GB/s of data read. */
 int qh_stream_read(size_t bytes, int threads, double min_time, qh_rate *out, qc_msgs *err);
-/* Register-resident fp32 FMA (AVX2 + FMA, 12 independent chains per thread) on `threads`
- * threads: GFLOP/s, counting an FMA as 2 FLOPs. QC_EINPUT on a CPU without FMA. */
-int qh_fma_peak(int threads, double min_time, qh_rate *out, qc_msgs *err);
+/* Read-write streaming (a[i] = a[i]·c, in place): GB/s of data read plus written. */
+int qh_stream_rw(size_t bytes, int threads, double min_time, qh_rate *out, qc_msgs *err);
+
+/* ---- bandwidth per memory level ---- */
+typedef enum qh_level { QH_L1, QH_L2, QH_L3, QH_DRAM, QH_LEVEL_COUNT } qh_level;
+const char *qh_level_name(qh_level l); /* "L1", "L2", "L3", "DRAM" */
+
+typedef struct qh_bw_point {
+    size_t bytes;       /* working set, all threads */
+    qh_rate read, rw;
+} qh_bw_point;
+
+typedef struct qh_level_bw {
+    int present;
+    size_t working_set; /* the representative working set (all threads) */
+    double read_gbs, read_cv, rw_gbs, rw_cv;
+} qh_level_bw;
+
+/* Streams working sets from well inside L1 to 4× the last-level cache (doubling; quick: 4 per
+ * level) and names the plateaus from the host's cache sizes: each level's figure is the median
+ * of the points whose per-thread working set sits inside that level and outside the one below.
+ * points (optional, up to 64) receives the whole curve. */
+int qh_bandwidth_levels(const struct qh_host *h, int threads, int quick, qh_level_bw out[QH_LEVEL_COUNT],
+                        qh_bw_point *points, int *n_points, qc_msgs *err);
+
+/* ---- peak rate per number format (register-resident, no memory traffic) ---- */
+typedef enum qh_format {
+    QH_FP32_FMA,  /* fp32 FMA (AVX2) */
+    QH_FP16_FMA,  /* fp16 → fp32 convert (F16C) + FMA */
+    QH_INT8_DOT,  /* int8 dot: vpmaddubsw + vpmaddwd (AVX2), or vpdpbusd (AVX-512 VNNI) where present */
+    QH_INT4_DOT,  /* int4 unpack + int8 dot, same paths */
+    QH_FP8_FMA,   /* e4m3 → fp16 bits → fp32 convert + FMA */
+    QH_BF16_DOT,  /* vdpbf16ps (AVX-512 BF16), where present */
+    QH_FORMAT_COUNT
+} qh_format;
+const char *qh_format_name(qh_format f); /* "fp32_fma", ... */
+
+/* GOP/s (a multiply-add counts 2) on `threads` threads; *isa names the path measured.
+ * QC_EINPUT when this CPU has no such path. */
+int qh_peak(qh_format f, int threads, double min_time, qh_rate *out, const char **isa, qc_msgs *err);
 
 #endif

@@ -142,6 +142,30 @@ static int get_number(ctx *c, yaml_node_t *n, const char *where, double *out)
     return 0;
 }
 
+static int get_int(ctx *c, yaml_node_t *n, const char *where, int lo, int hi, int *out)
+{
+    double v;
+    if (get_number(c, n, where, &v))
+        return -1;
+    if (v != (double)(long)v || v < lo || v > hi) {
+        errat(c, n, "%s must be a whole number from %d to %d, got %s", where, lo, hi, (const char *)n->data.scalar.value);
+        return -1;
+    }
+    *out = (int)v;
+    return 0;
+}
+
+static int get_nonneg(ctx *c, yaml_node_t *n, const char *where, double *out, int positive)
+{
+    if (get_number(c, n, where, out))
+        return -1;
+    if (positive ? *out <= 0 : *out < 0) {
+        errat(c, n, "%s is %g: it must be %s", where, *out, positive ? "> 0" : ">= 0");
+        return -1;
+    }
+    return 0;
+}
+
 static int valid_name(const char *s)
 {
     if (!*s)
@@ -235,10 +259,82 @@ static void parse_spec(ctx *c, yaml_node_t *m, qp_profile *p)
     }
 }
 
+static void parse_bandwidth(ctx *c, yaml_node_t *item, int idx, qp_profile *p)
+{
+    char where[64];
+    snprintf(where, sizeof where, "measured.bandwidth[%d]", idx);
+    fieldref f[] = {{"level", 1, NULL},    {"threads", 1, NULL}, {"working_set", 1, NULL}, {"read_gbs", 1, NULL},
+                    {"read_cv", 1, NULL},  {"rw_gbs", 1, NULL},  {"rw_cv", 1, NULL}};
+    if (take_mapping(c, item, where, f, 7))
+        return;
+    qp_bandwidth b = {0};
+    char *level = get_string(c, f[0].val, "level");
+    int ok = level != NULL;
+    if (level && strcmp(level, "L1") && strcmp(level, "L2") && strcmp(level, "L3") && strcmp(level, "DRAM")) {
+        errat(c, f[0].val, "%s.level must be L1, L2, L3 or DRAM, got '%s'", where, level);
+        ok = 0;
+    }
+    if (level)
+        snprintf(b.level, sizeof b.level, "%s", level);
+    free(level);
+    ok &= !get_int(c, f[1].val, "threads", 1, 1 << 20, &b.threads);
+    ok &= !get_nonneg(c, f[2].val, "working_set", &b.working_set, 1);
+    ok &= !get_nonneg(c, f[3].val, "read_gbs", &b.read_gbs, 1);
+    ok &= !get_nonneg(c, f[4].val, "read_cv", &b.read_cv, 0);
+    ok &= !get_nonneg(c, f[5].val, "rw_gbs", &b.rw_gbs, 1);
+    ok &= !get_nonneg(c, f[6].val, "rw_cv", &b.rw_cv, 0);
+    if (ok)
+        qp_profile_add_bandwidth(p, &b);
+}
+
+static void parse_peak(ctx *c, yaml_node_t *item, int idx, qp_profile *p)
+{
+    static const char *const formats[] = {"fp32_fma", "fp16_fma", "int8_dot", "int4_dot", "fp8_fma", "bf16_dot"};
+    char where[64];
+    snprintf(where, sizeof where, "measured.peak[%d]", idx);
+    fieldref f[] = {{"format", 1, NULL}, {"isa", 1, NULL}, {"threads", 1, NULL}, {"gops", 1, NULL}, {"cv", 1, NULL}};
+    if (take_mapping(c, item, where, f, 5))
+        return;
+    qp_peak k = {0};
+    char *format = get_string(c, f[0].val, "format"), *isa = get_string(c, f[1].val, "isa");
+    int ok = format && isa, known = 0;
+    for (size_t i = 0; format && i < sizeof formats / sizeof formats[0]; i++)
+        known |= !strcmp(format, formats[i]);
+    if (format && !known) {
+        errat(c, f[0].val, "%s.format '%s' is not one qbench measures (fp32_fma, fp16_fma, int8_dot, int4_dot, "
+                           "fp8_fma, bf16_dot)", where, format);
+        ok = 0;
+    }
+    if (format)
+        snprintf(k.format, sizeof k.format, "%s", format);
+    if (isa)
+        snprintf(k.isa, sizeof k.isa, "%s", isa);
+    free(format);
+    free(isa);
+    ok &= !get_int(c, f[2].val, "threads", 1, 1 << 20, &k.threads);
+    ok &= !get_nonneg(c, f[3].val, "gops", &k.gops, 1);
+    ok &= !get_nonneg(c, f[4].val, "cv", &k.cv, 0);
+    if (ok)
+        qp_profile_add_peak(p, &k);
+}
+
+static void parse_list(ctx *c, yaml_node_t *n, const char *where, qp_profile *p,
+                       void (*item)(ctx *, yaml_node_t *, int, qp_profile *))
+{
+    if (n->type != YAML_SEQUENCE_NODE) {
+        errat(c, n, "%s must be a list ('- {...}' items), got %s", where, kind(n));
+        return;
+    }
+    int count = (int)(n->data.sequence.items.top - n->data.sequence.items.start);
+    for (int i = 0; i < count; i++)
+        item(c, node(c, n->data.sequence.items.start[i]), i, p);
+}
+
 static void parse_measured(ctx *c, yaml_node_t *m, qp_profile *p)
 {
-    fieldref f[] = {{"date", 1, NULL}, {"host", 1, NULL}, {"qbench_version", 1, NULL}, {"device", 1, NULL}};
-    take_mapping(c, m, "measured", f, 4);
+    fieldref f[] = {{"date", 1, NULL},    {"host", 1, NULL},      {"qbench_version", 1, NULL}, {"device", 1, NULL},
+                    {"threads", 0, NULL}, {"bandwidth", 0, NULL}, {"peak", 0, NULL}};
+    take_mapping(c, m, "measured", f, 7);
     char **dst[] = {&p->measured.date, &p->measured.host, &p->measured.qbench_version, &p->measured.device};
     for (int i = 0; i < 4; i++)
         if (f[i].val) {
@@ -246,6 +342,12 @@ static void parse_measured(ctx *c, yaml_node_t *m, qp_profile *p)
             snprintf(w, sizeof w, "measured.%s", f[i].key);
             *dst[i] = get_string(c, f[i].val, w);
         }
+    if (f[4].val)
+        get_int(c, f[4].val, "measured.threads", 1, 1 << 20, &p->measured.threads);
+    if (f[5].val)
+        parse_list(c, f[5].val, "measured.bandwidth", p, parse_bandwidth);
+    if (f[6].val)
+        parse_list(c, f[6].val, "measured.peak", p, parse_peak);
     p->measured.present = 1;
 }
 
@@ -460,6 +562,38 @@ int qp_profile_emit(const qp_profile *p, FILE *f, qc_msgs *err)
         put(&d, ms, "host", add_str(&d, p->measured.host, YAML_DOUBLE_QUOTED_SCALAR_STYLE));
         put(&d, ms, "qbench_version", add_str(&d, p->measured.qbench_version, YAML_DOUBLE_QUOTED_SCALAR_STYLE));
         put(&d, ms, "device", add_str(&d, p->measured.device, YAML_DOUBLE_QUOTED_SCALAR_STYLE));
+        if (p->measured.threads)
+            put(&d, ms, "threads", add_num(&d, p->measured.threads));
+        if (p->measured.n_bw) {
+            int seq = yaml_document_add_sequence(&d, NULL, YAML_BLOCK_SEQUENCE_STYLE);
+            for (int i = 0; i < p->measured.n_bw; i++) {
+                const qp_bandwidth *b = &p->measured.bw[i];
+                int it = yaml_document_add_mapping(&d, NULL, YAML_FLOW_MAPPING_STYLE);
+                put(&d, it, "level", add_str(&d, b->level, YAML_PLAIN_SCALAR_STYLE));
+                put(&d, it, "threads", add_num(&d, b->threads));
+                put(&d, it, "working_set", add_num(&d, b->working_set));
+                put(&d, it, "read_gbs", add_num(&d, b->read_gbs));
+                put(&d, it, "read_cv", add_num(&d, b->read_cv));
+                put(&d, it, "rw_gbs", add_num(&d, b->rw_gbs));
+                put(&d, it, "rw_cv", add_num(&d, b->rw_cv));
+                yaml_document_append_sequence_item(&d, seq, it);
+            }
+            put(&d, ms, "bandwidth", seq);
+        }
+        if (p->measured.n_peak) {
+            int seq = yaml_document_add_sequence(&d, NULL, YAML_BLOCK_SEQUENCE_STYLE);
+            for (int i = 0; i < p->measured.n_peak; i++) {
+                const qp_peak *k = &p->measured.peak[i];
+                int it = yaml_document_add_mapping(&d, NULL, YAML_FLOW_MAPPING_STYLE);
+                put(&d, it, "format", add_str(&d, k->format, YAML_PLAIN_SCALAR_STYLE));
+                put(&d, it, "isa", add_str(&d, k->isa, YAML_PLAIN_SCALAR_STYLE));
+                put(&d, it, "threads", add_num(&d, k->threads));
+                put(&d, it, "gops", add_num(&d, k->gops));
+                put(&d, it, "cv", add_num(&d, k->cv));
+                yaml_document_append_sequence_item(&d, seq, it);
+            }
+            put(&d, ms, "peak", seq);
+        }
         put(&d, root, "measured", ms);
     }
 
@@ -551,6 +685,13 @@ qp_profile *qp_profile_copy(const qp_profile *s)
     p->measured.host = qc_strdup(s->measured.host);
     p->measured.qbench_version = qc_strdup(s->measured.qbench_version);
     p->measured.device = qc_strdup(s->measured.device);
+    p->measured.bw = NULL;
+    p->measured.peak = NULL;
+    p->measured.n_bw = p->measured.n_peak = 0;
+    for (int i = 0; i < s->measured.n_bw; i++)
+        qp_profile_add_bandwidth(p, &s->measured.bw[i]);
+    for (int i = 0; i < s->measured.n_peak; i++)
+        qp_profile_add_peak(p, &s->measured.peak[i]);
     p->origin = qc_strdup(s->origin);
     return p;
 }
@@ -574,6 +715,8 @@ void qp_profile_free(qp_profile *p)
     free(p->measured.host);
     free(p->measured.qbench_version);
     free(p->measured.device);
+    free(p->measured.bw);
+    free(p->measured.peak);
     free(p->origin);
     free(p);
 }
@@ -597,4 +740,42 @@ int qp_profile_named(const qp_profile *p, const char *name)
         if (!strcmp(p->aliases[i], name))
             return 1;
     return 0;
+}
+
+void qp_profile_add_bandwidth(qp_profile *p, const qp_bandwidth *b)
+{
+    p->measured.bw = qc_xrealloc(p->measured.bw, sizeof *b * (size_t)(p->measured.n_bw + 1));
+    p->measured.bw[p->measured.n_bw++] = *b;
+}
+
+void qp_profile_add_peak(qp_profile *p, const qp_peak *k)
+{
+    p->measured.peak = qc_xrealloc(p->measured.peak, sizeof *k * (size_t)(p->measured.n_peak + 1));
+    p->measured.peak[p->measured.n_peak++] = *k;
+}
+
+const qp_bandwidth *qp_profile_bandwidth(const qp_profile *p, const char *level, int threads)
+{
+    const qp_bandwidth *best = NULL;
+    for (int i = 0; i < p->measured.n_bw; i++) {
+        const qp_bandwidth *b = &p->measured.bw[i];
+        if (strcmp(b->level, level))
+            continue;
+        if (threads ? b->threads == threads : !best || b->threads > best->threads)
+            best = b;
+    }
+    return best;
+}
+
+const qp_peak *qp_profile_peak(const qp_profile *p, const char *format, int threads)
+{
+    const qp_peak *best = NULL;
+    for (int i = 0; i < p->measured.n_peak; i++) {
+        const qp_peak *k = &p->measured.peak[i];
+        if (strcmp(k->format, format))
+            continue;
+        if (threads ? k->threads == threads : !best || k->threads > best->threads)
+            best = k;
+    }
+    return best;
 }

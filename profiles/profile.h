@@ -18,6 +18,12 @@
  *     host: build-01
  *     qbench_version: 0.1.0
  *     device: NVIDIA H100 80GB HBM3   #   the device as the probe saw it
+ *     threads: 2                      #   "all cores" below means this many threads (optional)
+ *     bandwidth:                      #   streaming GB/s per memory level (optional)
+ *       - {level: DRAM, threads: 2, working_set: 268435456, read_gbs: 37.1, read_cv: 0.02,
+ *          rw_gbs: 52.3, rw_cv: 0.03}  #   level L1|L2|L3|DRAM; rw = read + written
+ *     peak:                           #   GOP/s per number format (a multiply-add counts 2)
+ *       - {format: fp32_fma, isa: avx2, threads: 2, gops: 235.3, cv: 0.01}
  *
  * Unknown keys, duplicate keys, wrong types, missing required keys and non-positive
  * figures are errors reported as "<file>:<line>: <what> (<what to do>)". */
@@ -61,6 +67,22 @@ typedef struct qp_figure {
     char *note; /* optional */
 } qp_figure;
 
+/* A measured ceiling: streaming bandwidth at a memory level ("L1", "L2", "L3", "DRAM"). */
+typedef struct qp_bandwidth {
+    char level[8];
+    int threads;
+    double working_set; /* bytes, all threads */
+    double read_gbs, read_cv, rw_gbs, rw_cv;
+} qp_bandwidth;
+
+/* A measured ceiling: peak rate of a number format ("fp32_fma", "int8_dot", ...). */
+typedef struct qp_peak {
+    char format[16];
+    char isa[16];
+    int threads;
+    double gops, cv;
+} qp_peak;
+
 typedef struct qp_profile {
     int schema;
     char *name, *vendor, *notes;
@@ -75,6 +97,11 @@ typedef struct qp_profile {
     struct {
         int present;
         char *date, *host, *qbench_version, *device;
+        int threads;           /* 0 when not given */
+        qp_bandwidth *bw;
+        int n_bw;
+        qp_peak *peak;
+        int n_peak;
     } measured;
     char *origin; /* where it came from: a path, or "built-in" */
 } qp_profile;
@@ -93,6 +120,13 @@ void qp_profile_set(qp_profile *p, qp_spec_id id, double value, const char *sour
 void qp_profile_set_measured(qp_profile *p, const char *device);
 qp_profile *qp_profile_copy(const qp_profile *p);
 void qp_profile_free(qp_profile *p);
+
+void qp_profile_add_bandwidth(qp_profile *p, const qp_bandwidth *b);
+void qp_profile_add_peak(qp_profile *p, const qp_peak *k);
+/* The measured ceiling for a level or format at a thread count (0: the most threads measured);
+ * NULL when the profile has none. */
+const qp_bandwidth *qp_profile_bandwidth(const qp_profile *p, const char *level, int threads);
+const qp_peak *qp_profile_peak(const qp_profile *p, const char *format, int threads);
 
 /* Does this profile describe a local device? cc < 0: not a CUDA device. */
 int qp_profile_matches(const qp_profile *p, qp_backend backend, const char *device_name, int cc_major,

@@ -1,0 +1,48 @@
+/* cbench: a C API over Google Benchmark (libbenchmark). Register one C callback with a name,
+ * let Google Benchmark choose the iteration count and run the repetitions, and get the run's
+ * statistics back as a C struct together with Google Benchmark's own JSON for it, so that a
+ * results file stays a superset of its format (and its compare.py works on it).
+ *
+ *   double one_call(void *ctx) { run the kernel once; return -1 (or the seconds it took when
+ *                                options.manual_time is set, e.g. from CUDA events) }
+ *   cbench_options o = {.min_time = 0.1, .repetitions = 5};
+ *   cbench_result r;
+ *   cbench_run("w4a16/m1/n4096/k14336", one_call, ctx, &o, &r, &err);
+ *   ... r.median_s, r.cv ... ; cbench_result_free(&r);
+ */
+#ifndef QBENCH_BENCH_CBENCH_H
+#define QBENCH_BENCH_CBENCH_H
+
+#include <stdint.h>
+
+#include "common/qc.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef double (*cbench_fn)(void *ctx);
+
+typedef struct cbench_options {
+    double min_time;  /* seconds per repetition (Google Benchmark's MinTime) */
+    int repetitions;  /* ≥ 1; with ≥ 2 Google Benchmark reports mean, median, stddev, cv */
+    int manual_time;  /* 1: the callback returns the seconds to count (UseManualTime) */
+} cbench_options;
+
+typedef struct cbench_result {
+    int64_t iterations;  /* per repetition */
+    int repetitions;
+    double median_s, mean_s, min_s, stddev_s, cv; /* seconds per call */
+    char *json;          /* Google Benchmark's JSON document for this run ("context" + "benchmarks") */
+} cbench_result;
+
+/* Runs the benchmark `name`. QC_ERUNTIME when Google Benchmark reports an error. */
+int cbench_run(const char *name, cbench_fn fn, void *ctx, const cbench_options *opt, cbench_result *out,
+               qc_msgs *err);
+void cbench_result_free(cbench_result *r);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif
