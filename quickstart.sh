@@ -13,7 +13,7 @@ case "$mode" in
 esac
 
 packages=(build-essential cmake pkg-config libhwloc-dev libpapi-dev libyaml-dev
-          libbenchmark-dev libjansson-dev libcmocka-dev)
+          libbenchmark-dev libbenchmark-tools python3-scipy libjansson-dev libcmocka-dev)
 
 if ! command -v dpkg-query >/dev/null; then
   echo "qbench: this script installs Debian packages; on another system install: ${packages[*]}" >&2

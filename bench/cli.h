@@ -12,6 +12,7 @@ int cmd_profile(int argc, char **argv);
 int cmd_probe(int argc, char **argv);
 int cmd_run(int argc, char **argv);
 int cmd_kernels(int argc, char **argv);
+int cmd_sweep(int argc, char **argv);
 
 /* Shared option handling: getopt_long with our own messages. Returns the option, or
  * -1 at the end; an unknown option or a missing argument prints

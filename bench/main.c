@@ -17,6 +17,7 @@ static const command commands[] = {
     {"probe", cmd_probe, "identify a device and write its profile (--device host|NAME|cuda:N)"},
     {"kernels", cmd_kernels, "list the kernel registry and each kernel's tunable parameters"},
     {"run", cmd_run, "check and time one scheme, shape and kernel configuration"},
+    {"sweep", cmd_sweep, "check and time a grid of schemes × shapes × M × groups × configurations"},
 };
 enum { N_COMMANDS = sizeof commands / sizeof commands[0] };
 

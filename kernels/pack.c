@@ -171,6 +171,40 @@ void qk_weights_dequant(const qk_weights *w, float *out)
         }
 }
 
+static void *dup(const void *src, size_t bytes, int *ok)
+{
+    if (!src)
+        return NULL;
+    void *d = malloc(bytes ? bytes : 1);
+    if (!d) {
+        *ok = 0;
+        return NULL;
+    }
+    memcpy(d, src, bytes);
+    return d;
+}
+
+int qk_weights_copy(const qk_weights *w, qk_weights *out, qc_msgs *err)
+{
+    *out = *w;
+    size_t np = (size_t)w->panels * QK_NR, gs = np * (size_t)qk_groups(&w->p);
+    int ok = 1;
+    out->q = qk_alloc(w->q_bytes);
+    if (out->q)
+        memcpy(out->q, w->q, w->q_bytes);
+    ok &= out->q != NULL;
+    out->gscale = dup(w->gscale, gs * sizeof *w->gscale, &ok);
+    out->gzero = dup(w->gzero, gs, &ok);
+    out->cscale = dup(w->cscale, np * sizeof *w->cscale, &ok);
+    out->csum = dup(w->csum, np * sizeof *w->csum, &ok);
+    if (!ok) {
+        qk_weights_free(out);
+        qc_msgs_addf(err, "out of memory copying %zu bytes of weights", w->bytes);
+        return QC_ERUNTIME;
+    }
+    return QC_OK;
+}
+
 void qk_weights_free(qk_weights *w)
 {
     free(w->q);

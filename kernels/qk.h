@@ -82,6 +82,8 @@ typedef struct qk_weights {
 int qk_weights_pack(const qk_problem *p, const float *w, qk_weights *out, qc_msgs *err);
 /* The values the kernel computes with, as fp32 (N×K): the "dequantized operand". */
 void qk_weights_dequant(const qk_weights *w, float *out);
+/* A deep copy (for rotating among copies without quantizing again). */
+int qk_weights_copy(const qk_weights *w, qk_weights *out, qc_msgs *err);
 void qk_weights_free(qk_weights *w);
 
 /* ---- activations as the kernel sees them (the same arithmetic the kernels use) ---- */

@@ -779,3 +779,28 @@ const qp_peak *qp_profile_peak(const qp_profile *p, const char *format, int thre
     }
     return best;
 }
+
+void qp_profile_ceilings(const qp_profile *p, const char *scheme, const char *isa, int threads, double *gbs,
+                         double *gops, const char **source)
+{
+    *gbs = *gops = 0;
+    *source = "spec";
+    const int int8 = !strcmp(scheme, "w8a8"), int4 = !strcmp(scheme, "w4a8"), fp8 = !strcmp(scheme, "fp8");
+    const qp_bandwidth *b = qp_profile_bandwidth(p, "DRAM", threads);
+    if (b) {
+        /* a CPU: the float schemes dequantize to fp32 and FMA (or use bf16 dot products), the
+         * integer ones use int8 / int4 dot products */
+        const char *format = int8 ? "int8_dot" : int4 ? "int4_dot" : !strcmp(isa, "avx512bf16") ? "bf16_dot" : "fp32_fma";
+        const qp_peak *k = qp_profile_peak(p, format, threads ? threads : b->threads);
+        *gbs = b->read_gbs;
+        *gops = k ? k->gops : 0;
+        *source = "measured";
+        return;
+    }
+    /* a GPU's datasheet: weight-only schemes dequantize to fp16 for the tensor cores */
+    if (p->spec[QP_MEMORY_BANDWIDTH_GBS].present)
+        *gbs = p->spec[QP_MEMORY_BANDWIDTH_GBS].value;
+    const qp_figure *f = int8 || int4 ? &p->spec[QP_INT8_TOPS] : fp8 ? &p->spec[QP_FP8_TFLOPS] : &p->spec[QP_FP16_TFLOPS];
+    if (f->present)
+        *gops = f->value * 1000;
+}

@@ -128,6 +128,15 @@ void qp_profile_add_peak(qp_profile *p, const qp_peak *k);
 const qp_bandwidth *qp_profile_bandwidth(const qp_profile *p, const char *level, int threads);
 const qp_peak *qp_profile_peak(const qp_profile *p, const char *format, int threads);
 
+/* The roofline ceilings a GEMM scheme ("w4a16", ...) meets on this device, computed by a kernel
+ * of instruction set `isa` ("avx2", "avx512bf16", "avx512vnni", "cuda", ...) on `threads` threads
+ * (0: the most measured): the memory bandwidth (GB/s) and the peak of the number format it
+ * computes in (GOP/s, a multiply-add counting 2). Measured ceilings win over the spec; *source
+ * says which ("measured" or "spec"). 0 where the profile has no such figure: a GPU without FP8,
+ * or a host profile that was never probed. */
+void qp_profile_ceilings(const qp_profile *p, const char *scheme, const char *isa, int threads, double *gbs,
+                         double *gops, const char **source);
+
 /* Does this profile describe a local device? cc < 0: not a CUDA device. */
 int qp_profile_matches(const qp_profile *p, qp_backend backend, const char *device_name, int cc_major,
                        int cc_minor);

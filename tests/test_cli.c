@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <jansson.h>
+#include <signal.h>
 #include <unistd.h>
 
 #include "tests/testutil.h"
@@ -311,6 +312,176 @@ static void test_run_checks_and_times(void **state)
     expect_rc((const char *[]){"kernels", NULL}, 0, "");
 }
 
+/* Distinct points in a results file (by their "point" field), and their median times. */
+static int count_points(const char *path, double *medians, int max)
+{
+    json_t *doc = json_load_file(path, 0, NULL);
+    if (!doc)
+        return -1;
+    const char *seen[512];
+    int n = 0;
+    size_t i;
+    json_t *e;
+    json_array_foreach(json_object_get(doc, "benchmarks"), i, e)
+    {
+        const char *pt = json_string_value(json_object_get(e, "point"));
+        int dup = 0;
+        for (int j = 0; j < n; j++)
+            dup |= !strcmp(seen[j], pt);
+        if (dup || n == 512)
+            continue;
+        if (medians && n < max)
+            medians[n] = json_real_value(json_object_get(e, "time_median_s"));
+        seen[n++] = pt;
+    }
+    json_decref(doc);
+    return n;
+}
+
+static char *profile_dir;
+
+/* A measured host profile on the search path, so that each sweep need not probe first. */
+static void ensure_host_profile(void)
+{
+    if (profile_dir)
+        return;
+    char tmpl[] = "/tmp/qbench-prof-XXXXXX";
+    profile_dir = strdup(mkdtemp(tmpl));
+    char path[256];
+    snprintf(path, sizeof path, "%s/host.yaml", profile_dir);
+    char *out, *err;
+    assert_int_equal(tu_run(qbench, (const char *[]){"probe", "--quick", "-o", path, NULL}, &out, &err), 0);
+    free(out);
+    free(err);
+    setenv("QBENCH_PROFILE_PATH", profile_dir, 1);
+}
+
+static void test_sweep_interrupt_and_resume(void **state)
+{
+    (void)state;
+    ensure_host_profile();
+    char dir[] = "/tmp/qbench-sweep-XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    char res[256], o[256], e[256];
+    snprintf(res, sizeof res, "%s/r.json", dir);
+    snprintf(o, sizeof o, "%s/out", dir);
+    snprintf(e, sizeof e, "%s/err", dir);
+    const char *args[] = {"sweep", "--schemes", "fp16,w4a16,w8a8", "--group", "128", "--shapes", "512x512,256x1024",
+                          "--batch", "1:64", "--min-time", "0.05", "--repetitions", "2", "-o", res, NULL};
+    int pid = tu_start(qbench, args, o, e);
+    /* wait for the first finished point, then Ctrl-C */
+    int n = 0;
+    for (int i = 0; i < 600 && n < 1; i++) {
+        usleep(50000);
+        n = count_points(res, NULL, 0);
+    }
+    assert_true(n >= 1);
+    kill(pid, SIGINT);
+    assert_int_equal(tu_wait(pid), 130);
+    char *err = tu_slurp(e);
+    assert_non_null(strstr(err, "interrupted:"));
+    assert_non_null(strstr(err, "--resume"));
+    free(err);
+    double before[64];
+    int done = count_points(res, before, 64);
+    print_message("interrupted after %d of %d points\n", done, 3 * 2 * 7);
+    assert_true(done >= 1 && done < 42);
+    /* no temporary file is left behind */
+    char cmd[1024];
+    snprintf(cmd, sizeof cmd, "ls -a %s | grep -c tmp", dir);
+    FILE *ls = popen(cmd, "r");
+    int tmps = -1;
+    assert_int_equal(fscanf(ls, "%d", &tmps), 1);
+    pclose(ls);
+    assert_int_equal(tmps, 0);
+    /* resume: the rest is run, the finished points are kept as they were */
+    const char *again[] = {"sweep", "--schemes", "fp16,w4a16,w8a8", "--group", "128", "--shapes", "512x512,256x1024",
+                           "--batch", "1:64", "--min-time", "0.01", "--repetitions", "2", "--resume", res, NULL};
+    char *out;
+    assert_int_equal(tu_run(qbench, again, &out, &err), 0);
+    double after[64];
+    assert_int_equal(count_points(res, after, 64), 42);
+    for (int i = 0; i < done; i++)
+        assert_true(after[i] == before[i]);
+    assert_non_null(strstr(out, "run now, 42 in"));
+    free(out);
+    free(err);
+    /* two sweeps compare with Google Benchmark's compare.py */
+    char res2[256];
+    snprintf(res2, sizeof res2, "%s/r2.json", dir);
+    const char *small[] = {"sweep", "--schemes", "w4a16", "--shapes", "512x512", "--batch", "1,4", "--min-time",
+                           "0.01", "--repetitions", "3", "-o", res2, NULL};
+    assert_int_equal(tu_run(qbench, small, &out, &err), 0);
+    free(out);
+    free(err);
+    snprintf(cmd, sizeof cmd, "/usr/bin/python3 /usr/share/benchmark/compare.py benchmarks %s %s 2>&1", res2, res2);
+    FILE *cp = popen(cmd, "r");
+    char buf[4096];
+    size_t got = fread(buf, 1, sizeof buf - 1, cp);
+    buf[got] = '\0';
+    int crc = pclose(cp);
+    if (crc != 0 || !strstr(buf, "Comparing"))
+        print_error("compare.py: %s\n", buf);
+    assert_int_equal(crc, 0);
+    assert_non_null(strstr(buf, "w4a16/g128/sym/f16/m1/n512/k512"));
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    assert_int_equal(system(cmd), 0);
+}
+
+static void test_sweep_predict_and_refusal(void **state)
+{
+    (void)state;
+    expect_rc((const char *[]){"sweep", "--device", "h100", "--quick", "-o", "/tmp/qbench-never.json", NULL}, 2,
+              "cannot measure on --device h100");
+    expect_rc((const char *[]){"sweep", "--device", "h100", "-o", "/tmp/qbench-never.json", NULL}, 2,
+              "add --predict");
+    assert_int_equal(access("/tmp/qbench-never.json", F_OK), -1);
+    expect_rc((const char *[]){"sweep", "--batch", "0", NULL}, 2, "--batch '0'");
+    expect_rc((const char *[]){"sweep", "--shapes", "gpt-9", NULL}, 2, "unknown shape 'gpt-9'");
+    expect_rc((const char *[]){"sweep", "--configs", "most", NULL}, 2, "--configs 'most'");
+    expect_rc((const char *[]){"sweep", "--resume", "/nonexistent/r.json", NULL}, 2, "/nonexistent/r.json");
+    char *path = tu_write_temp("", 0, ".json"), *out, *err;
+    const char *args[] = {"sweep", "--device", "h100", "--predict", "--quick", "-o", path, NULL};
+    assert_int_equal(tu_run(qbench, args, &out, &err), 0);
+    json_t *doc = json_load_file(path, 0, NULL);
+    assert_non_null(doc);
+    size_t i, n = json_array_size(json_object_get(doc, "benchmarks"));
+    json_t *e;
+    assert_int_equal(n, 6 * 2 * 5); /* every scheme, 2 shapes, 5 M values: one entry each */
+    json_array_foreach(json_object_get(doc, "benchmarks"), i, e)
+    {
+        assert_true(json_is_true(json_object_get(e, "predicted")));
+        assert_string_equal(json_string_value(json_object_get(e, "status")), "predicted");
+        assert_true(json_real_value(json_object_get(e, "time_median_s")) > 0);
+    }
+    /* decode is memory-bound: M=1 w4a16 on 4096x4096 at 3350 GB/s */
+    json_decref(doc);
+    free(out);
+    free(err);
+    /* A100 has no FP8: those points say so instead of inventing a time */
+    const char *a100[] = {"sweep", "--device", "a100", "--predict", "--quick", "--schemes", "fp8,w4a16", "-o", path, NULL};
+    assert_int_equal(tu_run(qbench, a100, &out, &err), 0);
+    doc = json_load_file(path, 0, NULL);
+    int failed = 0, predicted = 0;
+    json_array_foreach(json_object_get(doc, "benchmarks"), i, e)
+    {
+        const char *st = json_string_value(json_object_get(e, "status"));
+        if (!strcmp(st, "failed")) {
+            failed++;
+            assert_non_null(strstr(json_string_value(json_object_get(e, "error")), "no compute ceiling for fp8"));
+        } else {
+            predicted++;
+        }
+    }
+    assert_int_equal(failed, 10);
+    assert_int_equal(predicted, 10);
+    json_decref(doc);
+    free(out);
+    free(err);
+    unlink(path);
+    free(path);
+}
+
 static int have_nvidia_driver(void) { return access("/proc/driver/nvidia/version", F_OK) == 0; }
 
 static void test_probe_refuses_absent_device(void **state)
@@ -326,7 +497,7 @@ static void test_probe_host_writes_valid_profile(void **state)
 {
     (void)state;
     char *path = tu_write_temp("", 0, ".yaml");
-    const char *args[] = {"probe", "--device", "host", "-o", path, NULL};
+    const char *args[] = {"probe", "--device", "host", "--quick", "-o", path, NULL};
     char *out, *err;
     assert_int_equal(tu_run(qbench, args, &out, &err), 0);
     free(out);
@@ -444,6 +615,8 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_devices_matches_kernel_view),
         cmocka_unit_test(test_run_bad_arguments),
         cmocka_unit_test(test_run_checks_and_times),
+        cmocka_unit_test(test_sweep_predict_and_refusal),
+        cmocka_unit_test(test_sweep_interrupt_and_resume),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -40,9 +40,8 @@ char *tu_slurp(const char *path)
     return buf;
 }
 
-int tu_run(const char *exe, const char *const *args, char **out, char **err)
+int tu_start(const char *exe, const char *const *args, const char *out_path, const char *err_path)
 {
-    char *po = tu_write_temp("", 0, ".out"), *pe = tu_write_temp("", 0, ".err");
     const char *argv[64];
     int n = 0;
     argv[n++] = exe;
@@ -52,13 +51,26 @@ int tu_run(const char *exe, const char *const *args, char **out, char **err)
     posix_spawn_file_actions_t fa;
     posix_spawn_file_actions_init(&fa);
     posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-    posix_spawn_file_actions_addopen(&fa, 1, po, O_WRONLY | O_TRUNC, 0);
-    posix_spawn_file_actions_addopen(&fa, 2, pe, O_WRONLY | O_TRUNC, 0);
+    posix_spawn_file_actions_addopen(&fa, 1, out_path, O_WRONLY | O_TRUNC | O_CREAT, 0644);
+    posix_spawn_file_actions_addopen(&fa, 2, err_path, O_WRONLY | O_TRUNC | O_CREAT, 0644);
     pid_t pid;
-    int status = -1;
-    if (posix_spawn(&pid, exe, &fa, NULL, (char *const *)argv, environ) == 0 && waitpid(pid, &status, 0) == pid)
-        status = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+    int rc = posix_spawn(&pid, exe, &fa, NULL, (char *const *)argv, environ);
     posix_spawn_file_actions_destroy(&fa);
+    return rc == 0 ? (int)pid : -1;
+}
+
+int tu_wait(int pid)
+{
+    int status;
+    if (pid <= 0 || waitpid(pid, &status, 0) != pid)
+        return -1;
+    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+int tu_run(const char *exe, const char *const *args, char **out, char **err)
+{
+    char *po = tu_write_temp("", 0, ".out"), *pe = tu_write_temp("", 0, ".err");
+    int status = tu_wait(tu_start(exe, args, po, pe));
     *out = tu_slurp(po);
     *err = tu_slurp(pe);
     unlink(po);

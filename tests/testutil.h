@@ -12,4 +12,9 @@ char *tu_slurp(const char *path);
  * stderr are captured into *out and *err (free them). */
 int tu_run(const char *exe, const char *const *args, char **out, char **err);
 
+/* Starts `exe args...` with stdout and stderr going to the given files; returns its pid. */
+int tu_start(const char *exe, const char *const *args, const char *out_path, const char *err_path);
+/* Waits for it: its exit status, or 128 + the signal that ended it. */
+int tu_wait(int pid);
+
 #endif

@@ -1,0 +1,362 @@
+/* The results file: Google Benchmark's JSON with each point's fields on its entries. */
+#include <math.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "bench/results.h"
+
+static const char *const status_names[] = {"ok", "failed", "predicted"};
+
+void qb_point_name(qb_point *p)
+{
+    char group[24] = "";
+    if (qk_scheme_grouped(p->p.scheme))
+        snprintf(group, sizeof group, "/g%d/%s", p->p.group, p->p.asym ? "asym" : "sym");
+    snprintf(p->name, sizeof p->name, "%s%s/%s/m%d/n%d/k%d/%s/%s", qk_scheme_name(p->p.scheme), group,
+             p->p.out_f32 ? "f32" : "f16", p->p.m, p->p.n, p->p.k, p->kernel, p->config);
+}
+
+void qb_results_init(qb_results *r, json_t *context)
+{
+    memset(r, 0, sizeof *r);
+    r->context = context ? context : json_object();
+}
+
+void qb_results_add(qb_results *r, qb_point *p)
+{
+    if (r->n == r->cap) {
+        r->cap = r->cap ? 2 * r->cap : 64;
+        r->v = qc_xrealloc(r->v, sizeof *r->v * (size_t)r->cap);
+    }
+    r->v[r->n++] = *p;
+    p->entries = NULL;
+}
+
+const qb_point *qb_results_find(const qb_results *r, const char *name)
+{
+    for (int i = 0; i < r->n; i++)
+        if (!strcmp(r->v[i].name, name))
+            return &r->v[i];
+    return NULL;
+}
+
+void qb_results_free(qb_results *r)
+{
+    for (int i = 0; i < r->n; i++)
+        json_decref(r->v[i].entries);
+    free(r->v);
+    json_decref(r->context);
+    memset(r, 0, sizeof *r);
+}
+
+/* ------------------------------------------------------------------ writing */
+
+static json_t *num(double v) { return isfinite(v) ? json_real(v) : json_null(); }
+
+static json_t *point_fields(const qb_point *p)
+{
+    json_t *f = json_object();
+    json_object_set_new(f, "point", json_string(p->name));
+    json_object_set_new(f, "scheme", json_string(qk_scheme_name(p->p.scheme)));
+    json_object_set_new(f, "kernel", json_string(p->kernel));
+    json_object_set_new(f, "config", json_string(p->config));
+    json_object_set_new(f, "m", json_integer(p->p.m));
+    json_object_set_new(f, "n", json_integer(p->p.n));
+    json_object_set_new(f, "k", json_integer(p->p.k));
+    json_object_set_new(f, "group", json_integer(p->p.group));
+    json_object_set_new(f, "asym", json_boolean(p->p.asym));
+    json_object_set_new(f, "out", json_string(p->p.out_f32 ? "f32" : "f16"));
+    json_object_set_new(f, "status", json_string(status_names[p->status]));
+    json_object_set_new(f, "predicted", json_boolean(p->status == QB_PREDICTED));
+    if (p->status == QB_FAILED)
+        json_object_set_new(f, "error", json_string(p->error));
+    json_object_set_new(f, "bytes", num(p->bytes));
+    json_object_set_new(f, "flops", num(p->flops));
+    json_object_set_new(f, "intensity", num(p->intensity));
+    if (p->status != QB_FAILED) {
+        json_object_set_new(f, "time_median_s", num(p->median_s));
+        json_object_set_new(f, "time_min_s", num(p->min_s));
+        json_object_set_new(f, "time_cv", num(p->cv));
+        json_object_set_new(f, "repetitions_run", json_integer(p->repetitions));
+        json_object_set_new(f, "gbs", num(p->gbs));
+        json_object_set_new(f, "gflops", num(p->gflops));
+    }
+    if (p->attainable_gflops > 0) {
+        json_object_set_new(f, "ceiling", json_pack("{s:s, s:o, s:o, s:o}", "bound", p->bound, "gbs", num(p->ceiling_gbs),
+                                                     "gops", num(p->ceiling_gops), "attainable_gflops",
+                                                     num(p->attainable_gflops)));
+        if (p->status == QB_OK)
+            json_object_set_new(f, "pct_of_ceiling", num(p->pct_of_ceiling));
+    }
+    if (p->kernel_error >= 0)
+        json_object_set_new(f, "kernel_error", num(p->kernel_error));
+    if (p->quant_error >= 0)
+        json_object_set_new(f, "quant_error", num(p->quant_error));
+    if (p->status == QB_OK) {
+        json_object_set_new(f, "cache_mode", json_string(p->cache_mode));
+        json_object_set_new(f, "weight_copies", json_integer(p->copies));
+    }
+    json_t *c = json_object();
+    for (int i = 0; i < p->n_counters; i++) {
+        const qb_counter *k = &p->counters[i];
+        json_object_set_new(c, k->name,
+                            k->available ? json_pack("{s:o, s:s}", "value", num(k->value), "source", k->source)
+                                         : json_pack("{s:s, s:s}", "unavailable", k->reason, "source", k->source));
+    }
+    json_object_set_new(f, "counters", c);
+    return f;
+}
+
+/* The one Google Benchmark entry of a failed or predicted point. */
+static json_t *synthetic_entry(const qb_point *p)
+{
+    double ns = p->status == QB_PREDICTED ? p->median_s * 1e9 : 0;
+    json_t *e = json_pack("{s:s, s:i, s:i, s:s, s:s, s:i, s:i, s:i, s:s, s:s, s:i, s:f, s:f, s:s}", "name", p->name,
+                          "family_index", 0, "per_family_instance_index", 0, "run_name", p->name, "run_type",
+                          "aggregate", "repetitions", 0, "repetition_index", 0, "threads", 1, "aggregate_name",
+                          "median", "aggregate_unit", "time", "iterations", 0, "real_time", ns, "cpu_time", ns,
+                          "time_unit", "ns");
+    if (p->status == QB_FAILED) {
+        json_object_set_new(e, "error_occurred", json_true());
+        json_object_set_new(e, "error_message", json_string(p->error));
+    }
+    return e;
+}
+
+int qb_results_write(const qb_results *r, const char *path, qc_msgs *err)
+{
+    json_t *doc = json_object(), *list = json_array();
+    json_object_set(doc, "context", r->context);
+    for (int i = 0; i < r->n; i++) {
+        const qb_point *p = &r->v[i];
+        json_t *fields = point_fields(p);
+        if (p->entries && json_array_size(p->entries)) {
+            size_t j;
+            json_t *e;
+            json_array_foreach(p->entries, j, e)
+            {
+                json_t *copy = json_deep_copy(e);
+                json_object_update(copy, fields);
+                json_array_append_new(list, copy);
+            }
+        } else {
+            json_t *e = synthetic_entry(p);
+            json_object_update(e, fields);
+            json_array_append_new(list, e);
+        }
+        json_decref(fields);
+    }
+    json_object_set_new(doc, "benchmarks", list);
+    qc_outfile o;
+    int rc = qc_outfile_open(&o, path, err);
+    if (rc) {
+        json_decref(doc);
+        return rc;
+    }
+    if (json_dumpf(doc, o.f, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(17)) != 0) {
+        qc_msgs_addf(err, "%s: writing the results failed", path);
+        qc_outfile_abort(&o);
+        json_decref(doc);
+        return QC_ERUNTIME;
+    }
+    fputc('\n', o.f);
+    json_decref(doc);
+    return qc_outfile_commit(&o, err);
+}
+
+/* ------------------------------------------------------------------ reading */
+
+typedef struct rd {
+    const char *path;
+    int index;
+    const char *name;
+    qc_msgs *err;
+    int bad;
+} rd;
+
+__attribute__((format(printf, 2, 3))) static void bad(rd *c, const char *fmt, ...)
+{
+    if (c->bad++)
+        return; /* the first problem says enough */
+    char what[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(what, sizeof what, fmt, ap);
+    va_end(ap);
+    qc_msgs_addf(c->err, "%s: benchmarks[%d] (%s): %s (the file is not a complete qbench results file; rerun the "
+                         "sweep or give another file)", c->path, c->index, c->name ? c->name : "?", what);
+}
+
+static const char *get_str(rd *c, json_t *e, const char *key)
+{
+    json_t *v = json_object_get(e, key);
+    if (!json_is_string(v)) {
+        bad(c, "'%s' is %s, expected a string", key, v ? "not a string" : "missing");
+        return "";
+    }
+    return json_string_value(v);
+}
+
+static double get_num(rd *c, json_t *e, const char *key, int required)
+{
+    json_t *v = json_object_get(e, key);
+    if (!v && !required)
+        return -1;
+    if (json_is_null(v))
+        return NAN;
+    if (!json_is_number(v)) {
+        bad(c, "'%s' is %s, expected a number", key, v ? "not a number" : "missing");
+        return 0;
+    }
+    return json_number_value(v);
+}
+
+static int get_int(rd *c, json_t *e, const char *key, int lo)
+{
+    json_t *v = json_object_get(e, key);
+    if (!json_is_integer(v) || json_integer_value(v) < lo || json_integer_value(v) > (1 << 30)) {
+        bad(c, "'%s' is %s, expected an integer of at least %d", key, v ? "out of range or not an integer" : "missing",
+            lo);
+        return lo;
+    }
+    return (int)json_integer_value(v);
+}
+
+static void read_point(rd *c, json_t *e, qb_point *p)
+{
+    memset(p, 0, sizeof *p);
+    snprintf(p->name, sizeof p->name, "%s", c->name);
+    const char *scheme = get_str(c, e, "scheme");
+    if (!c->bad && qk_scheme_parse(scheme, &p->p.scheme))
+        bad(c, "unknown scheme '%s'", scheme);
+    snprintf(p->kernel, sizeof p->kernel, "%s", get_str(c, e, "kernel"));
+    snprintf(p->config, sizeof p->config, "%s", get_str(c, e, "config"));
+    p->p.m = get_int(c, e, "m", 1);
+    p->p.n = get_int(c, e, "n", 1);
+    p->p.k = get_int(c, e, "k", 1);
+    p->p.group = get_int(c, e, "group", -1);
+    p->p.asym = json_is_true(json_object_get(e, "asym"));
+    p->p.out_f32 = !strcmp(get_str(c, e, "out"), "f32");
+    const char *status = get_str(c, e, "status");
+    p->status = -1;
+    for (int i = 0; i < 3; i++)
+        if (!strcmp(status, status_names[i]))
+            p->status = i;
+    if (p->status < 0) {
+        bad(c, "'status' is '%s', expected ok, failed or predicted", status);
+        p->status = QB_FAILED;
+    }
+    if (p->status == QB_FAILED)
+        snprintf(p->error, sizeof p->error, "%s", get_str(c, e, "error"));
+    p->bytes = get_num(c, e, "bytes", 1);
+    p->flops = get_num(c, e, "flops", 1);
+    p->intensity = get_num(c, e, "intensity", 1);
+    if (p->status != QB_FAILED) {
+        p->median_s = get_num(c, e, "time_median_s", 1);
+        p->min_s = get_num(c, e, "time_min_s", 1);
+        p->cv = get_num(c, e, "time_cv", 1);
+        p->repetitions = get_int(c, e, "repetitions_run", 0);
+        p->gbs = get_num(c, e, "gbs", 1);
+        p->gflops = get_num(c, e, "gflops", 1);
+        if (!c->bad && !(p->median_s > 0))
+            bad(c, "'time_median_s' must be a positive number of seconds");
+    }
+    json_t *ceil = json_object_get(e, "ceiling");
+    if (ceil) {
+        snprintf(p->bound, sizeof p->bound, "%s", get_str(c, ceil, "bound"));
+        p->ceiling_gbs = get_num(c, ceil, "gbs", 1);
+        p->ceiling_gops = get_num(c, ceil, "gops", 1);
+        p->attainable_gflops = get_num(c, ceil, "attainable_gflops", 1);
+        p->pct_of_ceiling = get_num(c, e, "pct_of_ceiling", 0);
+    }
+    p->kernel_error = get_num(c, e, "kernel_error", 0);
+    p->quant_error = get_num(c, e, "quant_error", 0);
+    if (p->status == QB_OK) {
+        snprintf(p->cache_mode, sizeof p->cache_mode, "%s", get_str(c, e, "cache_mode"));
+        p->copies = get_int(c, e, "weight_copies", 1);
+    }
+    json_t *counters = json_object_get(e, "counters");
+    if (counters && !json_is_object(counters))
+        bad(c, "'counters' must be an object");
+    const char *key;
+    json_t *v;
+    json_object_foreach(counters, key, v)
+    {
+        if (p->n_counters == 8)
+            break;
+        qb_counter *k = &p->counters[p->n_counters++];
+        snprintf(k->name, sizeof k->name, "%s", key);
+        snprintf(k->source, sizeof k->source, "%s", get_str(c, v, "source"));
+        json_t *un = json_object_get(v, "unavailable");
+        k->available = un == NULL;
+        if (un)
+            snprintf(k->reason, sizeof k->reason, "%s", json_string_value(un) ? json_string_value(un) : "");
+        else
+            k->value = get_num(c, v, "value", 1);
+    }
+}
+
+int qb_results_read(const char *path, qb_results *r, qc_msgs *err)
+{
+    memset(r, 0, sizeof *r);
+    json_error_t je;
+    json_t *doc = json_load_file(path, JSON_REJECT_DUPLICATES, &je);
+    if (!doc) {
+        if (je.line <= 0)
+            qc_msgs_addf(err, "%s: %s (check the path)", path, je.text);
+        else
+            qc_msgs_addf(err, "%s:%d:%d: not valid JSON: %s (a truncated or corrupt file; qbench never leaves one, so "
+                              "it was written or cut by something else)", path, je.line, je.column, je.text);
+        return QC_EINPUT;
+    }
+    json_t *context = json_object_get(doc, "context"), *list = json_object_get(doc, "benchmarks");
+    if (!json_is_object(doc) || !json_is_object(context) || !json_is_array(list)) {
+        qc_msgs_addf(err, "%s: not a results file: it needs a 'context' object and a 'benchmarks' list", path);
+        json_decref(doc);
+        return QC_EINPUT;
+    }
+    if (!json_is_object(json_object_get(context, "qbench"))) {
+        qc_msgs_addf(err, "%s: not a qbench results file: its context has no 'qbench' section (a plain Google "
+                          "Benchmark file?)", path);
+        json_decref(doc);
+        return QC_EINPUT;
+    }
+    qb_results_init(r, json_incref(context));
+    rd c = {.path = path, .err = err};
+    size_t i;
+    json_t *e;
+    json_array_foreach(list, i, e)
+    {
+        c.index = (int)i;
+        /* Google Benchmark names its entries "<name>/min_time:.../real_time[_median]"; the point
+         * they belong to is the "point" field */
+        c.name = json_string_value(json_object_get(e, "point"));
+        if (!json_is_object(e) || !c.name) {
+            c.name = json_string_value(json_object_get(e, "name"));
+            bad(&c, "an entry without a 'point' (not written by qbench)");
+            break;
+        }
+        qb_point *prev = (qb_point *)qb_results_find(r, c.name);
+        if (prev) { /* another repetition or aggregate of the same point */
+            json_array_append(prev->entries, e);
+            continue;
+        }
+        qb_point p;
+        read_point(&c, e, &p);
+        if (c.bad)
+            break;
+        int synthetic = !json_is_integer(json_object_get(e, "iterations")) ||
+                        json_integer_value(json_object_get(e, "iterations")) == 0;
+        p.entries = json_array();
+        if (!(synthetic && p.status != QB_OK))
+            json_array_append(p.entries, e);
+        qb_results_add(r, &p);
+    }
+    json_decref(doc);
+    if (c.bad) {
+        qb_results_free(r);
+        return QC_EINPUT;
+    }
+    return QC_OK;
+}
