@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # qbench quick start for Debian 12.
-#   ./quickstart.sh        install what is missing, build, run the main job
+#   ./quickstart.sh        install what is missing, build, run the main job (a quick sweep of
+#                          every scheme on this machine: about a minute)
 #   ./quickstart.sh test   install what is missing, build, run the tests
 # Installing needs root or sudo; without either it prints the apt-get line and stops.
 set -euo pipefail
@@ -53,5 +54,5 @@ if [ "$mode" = test ]; then
 else
   ./build/qbench devices
   echo
-  ./build/qbench probe --device host
+  ./build/qbench sweep --device host --quick
 fi
