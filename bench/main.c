@@ -1,7 +1,9 @@
 /* qbench: the command line. `qbench <command> [options]`; see `qbench help`. */
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "bench/cli.h"
 
@@ -90,8 +92,21 @@ int cli_fail(qc_msgs *m, int rc)
     return rc;
 }
 
+/* Measurements are reproducible only with threads that stay on their cores: pin the OpenMP
+ * threads one per core, as likwid-pin does, unless the user chose a binding. libgomp reads its
+ * environment before main runs, so qbench re-executes itself once with it set. */
+static void pin_threads(char **argv)
+{
+    if (getenv("OMP_PROC_BIND"))
+        return;
+    setenv("OMP_PROC_BIND", "close", 1);
+    setenv("OMP_PLACES", "cores", 1);
+    execv("/proc/self/exe", argv); /* returns only on failure: go on unpinned */
+}
+
 int main(int argc, char **argv)
 {
+    pin_threads(argv);
     if (argc < 2) {
         usage(stderr);
         return QC_EINPUT;
