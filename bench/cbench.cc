@@ -5,7 +5,6 @@
 #include <benchmark/benchmark.h>
 
 #include <algorithm>
-#include <cmath>
 #include <cstdlib>
 #include <cstring>
 #include <sstream>
@@ -61,37 +60,49 @@ extern "C" int cbench_run(const char *name, cbench_fn fn, void *ctx, const cbenc
     benchmark::RunSpecifiedBenchmarks(&capture);
     benchmark::ClearRegisteredBenchmarks();
 
+    // Per-call times of the repetitions, and Google Benchmark's aggregates over them (median,
+    // mean, stddev, cv and the "min" registered above). An aggregate's accumulated time is the
+    // statistic of the repetitions' accumulated times; every repetition runs the same
+    // iteration count, so dividing by it gives seconds per call (cv is a ratio).
     std::vector<double> per_call;
+    bool have[5] = {false, false, false, false, false};
+    double agg[5] = {0, 0, 0, 0, 0};
+    static const char *const names[5] = {"median", "mean", "stddev", "cv", "min"};
     for (const auto &r : capture.runs_) {
         if (r.error_occurred) {
             qc_msgs_addf(err, "benchmark %s: %s", name, r.error_message.c_str());
             return QC_ERUNTIME;
         }
-        if (r.run_type != benchmark::BenchmarkReporter::Run::RT_Iteration || r.iterations <= 0)
+        if (r.iterations <= 0)
             continue;
-        per_call.push_back(r.real_accumulated_time / static_cast<double>(r.iterations));
-        out->iterations = static_cast<int64_t>(r.iterations);
+        if (r.run_type == benchmark::BenchmarkReporter::Run::RT_Iteration) {
+            per_call.push_back(r.real_accumulated_time / static_cast<double>(r.iterations));
+            out->iterations = static_cast<int64_t>(r.iterations);
+            continue;
+        }
+        for (int i = 0; i < 5; i++)
+            if (r.aggregate_name == names[i]) {
+                have[i] = true;
+                agg[i] = r.aggregate_unit == benchmark::kPercentage
+                             ? r.real_accumulated_time
+                             : r.real_accumulated_time / static_cast<double>(r.iterations);
+            }
     }
     if (per_call.empty()) {
         qc_msgs_addf(err, "benchmark %s: Google Benchmark reported no runs", name);
         return QC_ERUNTIME;
     }
-    // The same statistics Google Benchmark aggregates, computed here from the repetitions so
-    // that they exist for a single repetition too.
-    std::vector<double> v = per_call;
-    std::sort(v.begin(), v.end());
-    size_t n = v.size();
-    double mean = 0, sq = 0;
-    for (double x : v)
-        mean += x / static_cast<double>(n);
-    for (double x : v)
-        sq += (x - mean) * (x - mean);
-    out->repetitions = static_cast<int>(n);
-    out->median_s = n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
-    out->mean_s = mean;
-    out->min_s = v[0];
-    out->stddev_s = n > 1 ? std::sqrt(sq / static_cast<double>(n - 1)) : 0;
-    out->cv = mean > 0 ? out->stddev_s / mean : 0;
+    out->repetitions = static_cast<int>(per_call.size());
+    if (have[0] && have[1] && have[2] && have[3] && have[4]) {
+        out->median_s = agg[0];
+        out->mean_s = agg[1];
+        out->stddev_s = agg[2];
+        out->cv = agg[3];
+        out->min_s = agg[4];
+    } else { // one repetition: Google Benchmark makes no aggregates; the statistics of one value
+        out->median_s = out->mean_s = out->min_s = per_call[0];
+        out->stddev_s = out->cv = 0;
+    }
     std::string text = json.str();
     out->json = static_cast<char *>(std::malloc(text.size() + 1));
     if (!out->json) {

@@ -7,7 +7,9 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "bench/cbench.h"
 #include "bench/cli.h"
+#include "bench/sweep.h"
 #include "hardware/ceilings.h"
 #include "hardware/hardware.h"
 #include "kernels/qk.h"
@@ -16,7 +18,7 @@ static const char help[] =
     "usage: qbench run --scheme S [-m M] [-n N] [-k K] [--group G] [--asym] [options]\n\n"
     "Quantizes random LLM-like data (heavy tails, outlier activation channels) for scheme S,\n"
     "checks the kernel against an fp64 reference on the dequantized operands (a wrong kernel\n"
-    "is not timed), then times it: the median of repeated calls after a warm-up, the weights\n"
+    "is not timed), then times it through Google Benchmark (the median of 10 repetitions), the weights\n"
     "rotated among copies when they would fit in the last-level cache.\n\n"
     "  --scheme S        fp16, w8a16, w4a16, w8a8, w4a8 or fp8\n"
     "  -m, -n, -k N      Y[M×N] = X[M×K]·W[N×K]ᵀ (default 1 × 4096 × 4096)\n"
@@ -28,7 +30,7 @@ static const char help[] =
     "  --kernel NAME     a kernel from the registry (default: the best this CPU runs)\n"
     "  --config C        kernel parameters, name=value,... (default: the kernel's defaults)\n"
     "  --threads N       shorthand for --config threads=N\n"
-    "  --min-time S      seconds of timed samples (default 1)\n"
+    "  --min-time S      seconds of timing in all: 10 Google Benchmark repetitions (default 1)\n"
     "  --ceilings        also measure streaming-read bandwidth and the fp32 FMA peak in this run\n"
     "                    and report the kernel against them\n"
     "  --seed N          random data seed (default 1)\n"
@@ -234,26 +236,13 @@ int cmd_run(int argc, char **argv)
     int T = cfg.v[qk_param_index(kern, "threads")], have_fma = 0;
     if (ok && ceilings)
         qh_stream_read((size_t)cold, T, 0.25, &bw_before, &err);
-    qc_summary t = {0};
+    /* timing: Google Benchmark through cbench, 10 repetitions over --min-time */
+    cbench_result t = {0};
     if (ok) {
-        double *samples = malloc(sizeof(double) * 100000);
-        int c = 0, n = 0;
-        double start = qc_now();
-        while (qc_now() - start < 0.1 || n < 3) { /* warm-up */
-            qk_gemm(kern, &cfg, &qw[c], x, p.m, y, work, NULL);
-            c = (c + 1) % copies;
-            n++;
-        }
-        n = 0;
-        start = qc_now();
-        while (n < 100000 && (n < 10 || qc_now() - start < min_time)) {
-            double t0 = qc_now();
-            qk_gemm(kern, &cfg, &qw[c], x, p.m, y, work, NULL);
-            samples[n++] = qc_now() - t0;
-            c = (c + 1) % copies;
-        }
-        t = qc_summarize(samples, n);
-        free(samples);
+        char name[128];
+        snprintf(name, sizeof name, "%s/m%d/n%d/k%d", kern->name, p.m, p.n, p.k);
+        if ((rc = qb_time_kernel(kern, &cfg, qw, copies, x, p.m, y, work, min_time / 10, 10, name, &t, &err)))
+            return cli_fail(&err, rc);
     }
     if (ok && ceilings) {
         qh_stream_read((size_t)cold, T, 0.25, &bw, &err);
@@ -282,18 +271,19 @@ int cmd_run(int argc, char **argv)
         if (smooth >= 0)
             json_object_set_new(j, "smooth_alpha", json_real(smooth));
         if (ok) {
-            json_object_set_new(j, "time", json_pack("{s:f, s:f, s:f, s:i}", "median_s", t.median, "min_s", t.min,
-                                                     "cv", t.cv, "samples", t.n));
-            json_object_set_new(j, "gbs", json_real(cost.bytes / t.median / 1e9));
-            json_object_set_new(j, "gflops", json_real(cost.flops / t.median / 1e9));
+            json_object_set_new(j, "time", json_pack("{s:f, s:f, s:f, s:i, s:I}", "median_s", t.median_s, "min_s",
+                                                     t.min_s, "cv", t.cv, "repetitions", t.repetitions,
+                                                     "iterations", (json_int_t)t.iterations));
+            json_object_set_new(j, "gbs", json_real(cost.bytes / t.median_s / 1e9));
+            json_object_set_new(j, "gflops", json_real(cost.flops / t.median_s / 1e9));
         }
         if (ok && ceilings) {
             json_t *c = json_pack("{s:f, s:f, s:f}", "stream_read_gbs", bw.median, "stream_read_best_gbs", bw.best,
                                   "stream_read_cv", bw.cv);
-            json_object_set_new(c, "pct_of_stream_read", json_real(100 * cost.bytes / t.median / 1e9 / bw.median));
+            json_object_set_new(c, "pct_of_stream_read", json_real(100 * cost.bytes / t.median_s / 1e9 / bw.median));
             if (have_fma) {
                 json_object_set_new(c, "fma_peak_gflops", json_real(fma.median));
-                json_object_set_new(c, "pct_of_fma_peak", json_real(100 * cost.flops / t.median / 1e9 / fma.median));
+                json_object_set_new(c, "pct_of_fma_peak", json_real(100 * cost.flops / t.median_s / 1e9 / fma.median));
             }
             json_object_set_new(j, "ceilings", c);
         }
@@ -317,9 +307,9 @@ int cmd_run(int argc, char **argv)
         if (!ok) {
             printf("FAILED:  the kernel is wrong; not timed\n");
         } else {
-            double gbs = cost.bytes / t.median / 1e9, gf = cost.flops / t.median / 1e9;
-            printf("time:    median %.4g ms, min %.4g ms, cv %.1f%% (%d samples)\n", t.median * 1e3, t.min * 1e3,
-                   100 * t.cv, t.n);
+            double gbs = cost.bytes / t.median_s / 1e9, gf = cost.flops / t.median_s / 1e9;
+            printf("time:    median %.4g ms, min %.4g ms, cv %.1f%% (Google Benchmark: %d repetitions of %lld calls)\n",
+                   t.median_s * 1e3, t.min_s * 1e3, 100 * t.cv, t.repetitions, (long long)t.iterations);
             printf("rate:    %.2f GB/s, %.2f GFLOP/s, intensity %.2f FLOP/byte\n", gbs, gf, cost.flops / cost.bytes);
             if (ceilings) {
                 /* medians against medians: the kernel's median time, the ceilings' median repetition */
@@ -340,6 +330,7 @@ int cmd_run(int argc, char **argv)
     free(rows);
     free(ref_orig);
     free(ref_deq);
+    cbench_result_free(&t);
     qc_msgs_free(&err);
     return ok ? 0 : QC_ERUNTIME;
 }

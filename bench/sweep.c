@@ -469,8 +469,8 @@ static int wset_prepare(wset *s, const qk_problem *p, qc_msgs *err)
 typedef struct call {
     const qk_kernel *k;
     const qk_config *cfg;
-    const wset *ws;
-    int next;
+    const qk_weights *copies;
+    int n_copies, next;
     const uint16_t *x;
     int m;
     void *y, *work;
@@ -479,9 +479,18 @@ typedef struct call {
 static double one_call(void *ctx)
 {
     call *c = ctx;
-    qk_gemm(c->k, c->cfg, &c->ws->copies[c->next], c->x, c->m, c->y, c->work, NULL);
-    c->next = (c->next + 1) % c->ws->n_copies;
+    qk_gemm(c->k, c->cfg, &c->copies[c->next], c->x, c->m, c->y, c->work, NULL);
+    c->next = (c->next + 1) % c->n_copies;
     return -1;
+}
+
+int qb_time_kernel(const qk_kernel *k, const qk_config *cfg, const qk_weights *copies, int n_copies,
+                   const uint16_t *x, int m, void *y, void *work, double min_time, int repetitions, const char *name,
+                   cbench_result *out, qc_msgs *err)
+{
+    call c = {.k = k, .cfg = cfg, .copies = copies, .n_copies = n_copies, .x = x, .m = m, .y = y, .work = work};
+    cbench_options co = {.min_time = min_time, .repetitions = repetitions};
+    return cbench_run(name, one_call, &c, &co, out, err);
 }
 
 /* Relative error over the sampled rows and channels. */
@@ -571,10 +580,9 @@ static int run_point(const qb_task *t, wset *ws, const qb_sweep_opts *o, qb_poin
 
     int threads = t->kernel->n_params ? t->cfg.v[qk_param_index(t->kernel, "threads")] : 1;
     if (pt->status == QB_OK) {
-        call c = {.k = t->kernel, .cfg = &t->cfg, .ws = ws, .x = x, .m = p->m, .y = y, .work = work};
-        cbench_options co = {.min_time = o->min_time, .repetitions = o->repetitions};
         cbench_result r;
-        if ((rc = cbench_run(pt->name, one_call, &c, &co, &r, err))) {
+        if ((rc = qb_time_kernel(t->kernel, &t->cfg, ws->copies, ws->n_copies, x, p->m, y, work, o->min_time,
+                                 o->repetitions, pt->name, &r, err))) {
             free(x), free(y), free(work);
             return rc;
         }
@@ -597,6 +605,8 @@ static int run_point(const qb_task *t, wset *ws, const qb_sweep_opts *o, qb_poin
         qh_counters *hc;
         if (qh_counters_create(&hc, qh_cpu_events, qh_n_cpu_events, NULL) == QC_OK) {
             const int calls = 3;
+            call c = {.k = t->kernel, .cfg = &t->cfg, .copies = ws->copies, .n_copies = ws->n_copies, .x = x,
+                      .m = p->m, .y = y, .work = work};
             qh_counters_start(hc);
             for (int i = 0; i < calls; i++)
                 one_call(&c);

@@ -73,6 +73,13 @@ typedef struct qb_sweep_opts {
  * each. Returns QC_OK, or QC_ERUNTIME on a failure to write; *done counts points run now. */
 int qb_sweep_run(const qb_task *tasks, int n, qb_results *res, const qb_sweep_opts *o, int *done, qc_msgs *err);
 
+/* Times calls of kernel k through Google Benchmark (cbench), rotating among the weight copies:
+ * the one way qbench times a CPU kernel (qbench run and the sweep). */
+struct cbench_result;
+int qb_time_kernel(const qk_kernel *k, const qk_config *cfg, const qk_weights *copies, int n_copies,
+                   const uint16_t *x, int m, void *y, void *work, double min_time, int repetitions, const char *name,
+                   struct cbench_result *out, qc_msgs *err);
+
 /* The ceilings a point meets on a profile: the DRAM read bandwidth and the peak of the number
  * format its kernel computes in, at `threads` (0: the most measured). 0 when absent. */
 void qb_ceilings(const qp_profile *prof, const qb_task *t, int threads, double *gbs, double *gops);
