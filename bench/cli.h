@@ -4,6 +4,7 @@
 #define QBENCH_BENCH_CLI_H
 
 #include <getopt.h>
+#include <stdio.h>
 
 #include "common/qc.h"
 
@@ -13,6 +14,15 @@ int cmd_probe(int argc, char **argv);
 int cmd_run(int argc, char **argv);
 int cmd_kernels(int argc, char **argv);
 int cmd_sweep(int argc, char **argv);
+int cmd_fit(int argc, char **argv);
+int cmd_tune(int argc, char **argv);
+int cmd_emit(int argc, char **argv);
+int cmd_plot(int argc, char **argv);
+
+/* After a sweep: fit (into DIR/profile-NAME.yaml and the results), tune, emit the dispatch
+ * tables and plot, all into DIR; each output is named on log. */
+struct qp_profile;
+int qb_chain(const char *dir, const char *results, const struct qp_profile *profile, FILE *log, qc_msgs *err);
 
 /* Shared option handling: getopt_long with our own messages. Returns the option, or
  * -1 at the end; an unknown option or a missing argument prints

@@ -20,8 +20,10 @@ static const char help[] =
     "seq, deduplicated): checks it against the fp64 reference (a wrong result is recorded as\n"
     "failed and not timed), times it through Google Benchmark with the weights cold, reads the\n"
     "PAPI counters it can, and places it against the profile's ceilings (probing them first,\n"
-    "quickly, when the profile has none). Results go to FILE after every point (atomically);\n"
-    "Ctrl-C stops after the current point with everything finished written.\n\n"
+    "quickly, when the profile has none). DIR/results.json is written after every point\n"
+    "(atomically); Ctrl-C stops after the current point with everything finished written.\n"
+    "Then, into DIR: the roofline fit (profile-NAME.yaml), the tuned dispatch tables\n"
+    "(qbench_dispatch_NAME.h, .json, vllm_NAME.json) and the plots (plots/, with gnuplot).\n\n"
     "  --device NAME     host (default) or a profile: a profile no local device matches can only\n"
     "                    be predicted (--predict)\n"
     "  --quick           a small grid: batch 1,4,16,64,256; seq 1; group 128; every scheme;\n"
@@ -36,8 +38,8 @@ static const char help[] =
     "                    (every SIMD kernel, each parameter varied alone), all (every combination)\n"
     "  --min-time S      seconds per repetition (default 0.1; quick 0.03)\n"
     "  --repetitions N   Google Benchmark repetitions (default 5; quick 3)\n"
-    "  -o, --output FILE results file (default out/results.json)\n"
-    "  --resume FILE     keep FILE's finished points and run the rest into it\n"
+    "  -o, --output DIR  where everything goes (default out)\n"
+    "  --resume FILE     keep FILE's finished points and run the rest into it (and its directory)\n"
     "  --predict         fill the results from the profile's ceilings through the roofline model,\n"
     "                    every point marked predicted\n"
     "Exit: 0 done, 2 bad input, 1 failure, 130 interrupted (resume with --resume FILE).\n";
@@ -49,17 +51,6 @@ static void on_sigint(int sig)
     stop_flag = 1;
 }
 
-static int make_parent_dir(const char *path)
-{
-    const char *slash = strrchr(path, '/');
-    if (!slash || slash == path)
-        return 0;
-    char dir[4096];
-    snprintf(dir, sizeof dir, "%.*s", (int)(slash - path), path);
-    if (mkdir(dir, 0755) != 0 && errno != EEXIST)
-        return -1;
-    return 0;
-}
 
 /* Google Benchmark's context (host, CPUs, caches, ...) plus a qbench section. */
 static double noop(void *ctx)
@@ -84,9 +75,28 @@ static json_t *make_context(const qp_profile *prof, const char *device, int pred
         context = json_object();
     char date[32];
     qc_utc_now(date, sizeof date);
-    json_object_set_new(context, "qbench",
-                        json_pack("{s:s, s:s, s:s, s:s, s:b}", "version", QBENCH_VERSION, "device", device, "profile",
-                                  prof->name, "created", date, "predicted", predict));
+    json_t *q = json_pack("{s:s, s:s, s:s, s:s, s:b}", "version", QBENCH_VERSION, "device", device, "profile",
+                          prof->name, "created", date, "predicted", predict);
+    /* the ceilings the points were placed against (drawn by qbench plot) */
+    json_t *bw = json_array(), *pk = json_array();
+    for (int i = 0; i < prof->measured.n_bw; i++)
+        if (prof->measured.bw[i].threads == prof->measured.threads)
+            json_array_append_new(bw, json_pack("{s:s, s:f}", "level", prof->measured.bw[i].level, "gbs",
+                                                prof->measured.bw[i].read_gbs));
+    for (int i = 0; i < prof->measured.n_peak; i++)
+        if (prof->measured.peak[i].threads == prof->measured.threads)
+            json_array_append_new(pk, json_pack("{s:s, s:f}", "format", prof->measured.peak[i].format, "gops",
+                                                prof->measured.peak[i].gops));
+    if (!prof->measured.n_bw && prof->spec[QP_MEMORY_BANDWIDTH_GBS].present)
+        json_array_append_new(bw, json_pack("{s:s, s:f}", "level", "memory (spec)", "gbs",
+                                            prof->spec[QP_MEMORY_BANDWIDTH_GBS].value));
+    static const qp_spec_id tensor[] = {QP_FP16_TFLOPS, QP_INT8_TOPS, QP_FP8_TFLOPS};
+    for (int i = 0; i < 3 && !prof->measured.n_peak; i++)
+        if (prof->spec[tensor[i]].present)
+            json_array_append_new(pk, json_pack("{s:s, s:f}", "format", qp_spec_key(tensor[i]), "gops",
+                                                prof->spec[tensor[i]].value * 1000));
+    json_object_set_new(q, "ceilings", json_pack("{s:o, s:o}", "bandwidth", bw, "peak", pk));
+    json_object_set_new(context, "qbench", q);
     return context;
 }
 
@@ -198,8 +208,16 @@ int cmd_sweep(int argc, char **argv)
     }
     if (optind < argc)
         return cli_usage_error(argv[0], "unexpected argument '%s'", argv[optind]);
-    if (!out)
-        out = resume ? resume : "out/results.json";
+    /* the output directory, and the results file in it */
+    char dir[4096], results[4200];
+    if (resume) {
+        const char *slash = strrchr(resume, '/');
+        snprintf(dir, sizeof dir, "%.*s", slash ? (int)(slash - resume) : 1, slash ? resume : ".");
+        snprintf(results, sizeof results, "%s", resume);
+    } else {
+        snprintf(dir, sizeof dir, "%s", out ? out : "out");
+        snprintf(results, sizeof results, "%s/results.json", dir);
+    }
 
     qc_msgs err = {0};
     qb_axes ax;
@@ -292,8 +310,8 @@ int cmd_sweep(int argc, char **argv)
     } else {
         qb_results_init(&res, make_context(prof, device, predict));
     }
-    if (make_parent_dir(out)) {
-        qc_msgs_addf(&err, "%s: cannot create its directory: %s", out, strerror(errno));
+    if (mkdir(dir, 0755) != 0 && errno != EEXIST) {
+        qc_msgs_addf(&err, "%s: cannot create it: %s", dir, strerror(errno));
         rc = QC_EINPUT;
     }
 
@@ -335,28 +353,35 @@ int cmd_sweep(int argc, char **argv)
             qb_results_add(&res, &pt);
             done++;
         }
-        rc = qb_results_write(&res, out, &err);
+        rc = qb_results_write(&res, results, &err);
     } else if (!rc) {
         struct sigaction sa = {.sa_handler = on_sigint};
         sigemptyset(&sa.sa_mask);
         sigaction(SIGINT, &sa, NULL);
         qb_sweep_opts so = {.min_time = min_time > 0 ? min_time : quick ? 0.03 : 0.1,
-                            .repetitions = reps ? reps : quick ? 3 : 5, .profile = prof, .out = out, .log = stderr,
+                            .repetitions = reps ? reps : quick ? 3 : 5, .profile = prof, .out = results, .log = stderr,
                             .tty = isatty(2), .stop = &stop_flag};
-        fprintf(stderr, "qbench: sweep of %d points on %s (%s) into %s\n", n, t.device_name, prof->name, out);
+        fprintf(stderr, "qbench: sweep of %d points on %s (%s) into %s\n", n, t.device_name, prof->name, results);
         rc = qb_sweep_run(tasks, n, &res, &so, &done, &err);
         signal(SIGINT, SIG_DFL);
         if (!rc && res.n == 0)
-            rc = qb_results_write(&res, out, &err); /* an empty sweep still leaves a valid file */
+            rc = qb_results_write(&res, results, &err); /* an empty sweep still leaves a valid file */
     }
     if (!rc) {
         summary(&res, stdout);
-        printf("\n%d point%s run now, %d in %s\n", done, done == 1 ? "" : "s", res.n, out);
+        printf("\n%d point%s run now, %d in %s\n", done, done == 1 ? "" : "s", res.n, results);
     }
     int interrupted = stop_flag && !rc;
     if (interrupted)
-        fprintf(stderr, "qbench: interrupted: %d of %d points are in %s; run again with --resume %s\n", res.n, n, out,
-                out);
+        fprintf(stderr, "qbench: interrupted: %d of %d points are in %s; run again with --resume %s\n", res.n, n,
+                results, results);
+    if (!rc && !interrupted) {
+        printf("\nfit, tuned and drawn into %s:\n", dir);
+        fflush(stdout);
+        qb_results_free(&res);
+        res.context = NULL;
+        rc = qb_chain(dir, results, prof, stdout, &err);
+    }
     qb_results_free(&res);
     free(tasks);
     qp_target_free(&t);

@@ -19,7 +19,11 @@ static const command commands[] = {
     {"probe", cmd_probe, "identify a device and write its profile (--device host|NAME|cuda:N)"},
     {"kernels", cmd_kernels, "list the kernel registry and each kernel's tunable parameters"},
     {"run", cmd_run, "check and time one scheme, shape and kernel configuration"},
-    {"sweep", cmd_sweep, "check and time a grid of schemes × shapes × M × groups × configurations"},
+    {"sweep", cmd_sweep, "sweep a grid (schemes × shapes × M × groups × configurations), then fit, tune, emit, plot"},
+    {"fit", cmd_fit, "fit the roofline per scheme to results; crossovers between schemes (--report)"},
+    {"tune", cmd_tune, "the fastest correct configuration per scheme, shape and M bucket"},
+    {"emit", cmd_emit, "write the dispatch table: C header, JSON or vLLM-style JSON"},
+    {"plot", cmd_plot, "draw the roofline, throughput against M, and the winners (gnuplot)"},
 };
 enum { N_COMMANDS = sizeof commands / sizeof commands[0] };
 

@@ -368,11 +368,14 @@ int qb_plan(const qb_axes *a, int predict, qb_task **tasks, int *n, qc_msgs *err
 
 void qb_ceilings(const qp_profile *prof, const qb_task *t, int threads, double *gbs, double *gops)
 {
-    const char *source;
+    const char *source, *isa = t->kernel ? t->kernel->isa : "";
     *gbs = *gops = 0;
+    /* the dequantize-once path computes in fp32 FMA whatever the kernel does at small M */
+    int pd = t->kernel ? qk_param_index(t->kernel, "predequant") : -1;
+    if (pd >= 0 && t->cfg.v[pd])
+        isa = "avx2";
     if (prof)
-        qp_profile_ceilings(prof, qk_scheme_name(t->p.scheme), t->kernel ? t->kernel->isa : "", threads, gbs, gops,
-                            &source);
+        qp_profile_ceilings(prof, qk_scheme_name(t->p.scheme), isa, threads, gbs, gops, &source);
 }
 
 /* Weights of one (scheme, group, shape): generated once, packed once, copied for rotation. */

@@ -33,6 +33,10 @@
 
 #include "common/qc.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 enum { QK_NR = 16 };
 
 typedef enum qk_scheme { QK_FP16, QK_W8A16, QK_W4A16, QK_W8A8, QK_W4A8, QK_FP8, QK_SCHEME_COUNT } qk_scheme;
@@ -178,5 +182,9 @@ int qk_gemm(const qk_kernel *k, const qk_config *cfg, const qk_weights *w, const
             void *work, qc_msgs *err);
 
 void *qk_alloc(size_t bytes); /* 64-byte aligned, NULL on failure; free with free() */
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

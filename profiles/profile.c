@@ -351,19 +351,61 @@ static void parse_measured(ctx *c, yaml_node_t *m, qp_profile *p)
     p->measured.present = 1;
 }
 
+static void parse_fit_model(ctx *c, yaml_node_t *item, int idx, qp_profile *p)
+{
+    char where[48];
+    snprintf(where, sizeof where, "fit.models[%d]", idx);
+    fieldref f[] = {{"scheme", 1, NULL}, {"bw_gbs", 1, NULL},   {"peak_gops", 1, NULL},
+                    {"t0_s", 1, NULL},   {"residual", 1, NULL}, {"points", 1, NULL}};
+    if (take_mapping(c, item, where, f, 6))
+        return;
+    qp_fit_model m = {0};
+    char *scheme = get_string(c, f[0].val, "scheme");
+    int ok = scheme != NULL;
+    if (scheme)
+        snprintf(m.scheme, sizeof m.scheme, "%s", scheme);
+    free(scheme);
+    ok &= !get_nonneg(c, f[1].val, "bw_gbs", &m.bw_gbs, 1);
+    ok &= !get_nonneg(c, f[2].val, "peak_gops", &m.peak_gops, 1);
+    ok &= !get_nonneg(c, f[3].val, "t0_s", &m.t0_s, 0);
+    ok &= !get_nonneg(c, f[4].val, "residual", &m.residual, 0);
+    ok &= !get_int(c, f[5].val, "points", 1, 1 << 30, &m.points);
+    if (ok) {
+        p->fit.model = qc_xrealloc(p->fit.model, sizeof m * (size_t)(p->fit.n_model + 1));
+        p->fit.model[p->fit.n_model++] = m;
+    }
+}
+
+static void parse_fit(ctx *c, yaml_node_t *m, qp_profile *p)
+{
+    fieldref f[] = {{"date", 1, NULL}, {"qbench_version", 1, NULL}, {"results", 1, NULL}, {"models", 1, NULL}};
+    take_mapping(c, m, "fit", f, 4);
+    char **dst[] = {&p->fit.date, &p->fit.qbench_version, &p->fit.results};
+    for (int i = 0; i < 3; i++)
+        if (f[i].val) {
+            char w[32];
+            snprintf(w, sizeof w, "fit.%s", f[i].key);
+            *dst[i] = get_string(c, f[i].val, w);
+        }
+    if (f[3].val)
+        parse_list(c, f[3].val, "fit.models", p, parse_fit_model);
+    p->fit.present = 1;
+}
+
 static void parse_root(ctx *c, yaml_node_t *root, qp_profile *p)
 {
     fieldref f[] = {
         {"qbench_profile", 1, NULL}, {"name", 1, NULL},  {"vendor", 1, NULL},   {"aliases", 0, NULL},
         {"notes", 0, NULL},          {"match", 1, NULL}, {"spec", 1, NULL},     {"measured", 0, NULL},
+        {"fit", 0, NULL},
     };
-    enum { F_SCHEMA, F_NAME, F_VENDOR, F_ALIASES, F_NOTES, F_MATCH, F_SPEC, F_MEASURED };
+    enum { F_SCHEMA, F_NAME, F_VENDOR, F_ALIASES, F_NOTES, F_MATCH, F_SPEC, F_MEASURED, F_FIT };
     if (root->type != YAML_MAPPING_NODE) {
         errat(c, root, "not a qbench profile: the top level is %s (a profile is a mapping that starts with "
                        "'qbench_profile: %d')", kind(root), QP_SCHEMA_VERSION);
         return;
     }
-    take_mapping(c, root, "the profile", f, 8);
+    take_mapping(c, root, "the profile", f, 9);
     /* The version decides how to read the rest: check it first and stop when it is not ours. */
     if (f[F_SCHEMA].val) {
         double v;
@@ -410,6 +452,8 @@ static void parse_root(ctx *c, yaml_node_t *root, qp_profile *p)
         parse_spec(c, f[F_SPEC].val, p);
     if (f[F_MEASURED].val)
         parse_measured(c, f[F_MEASURED].val, p);
+    if (f[F_FIT].val)
+        parse_fit(c, f[F_FIT].val, p);
 }
 
 static const char *yaml_problem(const yaml_parser_t *y, char *buf, size_t len, size_t *line)
@@ -596,6 +640,26 @@ int qp_profile_emit(const qp_profile *p, FILE *f, qc_msgs *err)
         }
         put(&d, root, "measured", ms);
     }
+    if (p->fit.present) {
+        int fm = yaml_document_add_mapping(&d, NULL, YAML_BLOCK_MAPPING_STYLE);
+        put(&d, fm, "date", add_str(&d, p->fit.date, YAML_PLAIN_SCALAR_STYLE));
+        put(&d, fm, "qbench_version", add_str(&d, p->fit.qbench_version, YAML_DOUBLE_QUOTED_SCALAR_STYLE));
+        put(&d, fm, "results", add_str(&d, p->fit.results, YAML_DOUBLE_QUOTED_SCALAR_STYLE));
+        int seq = yaml_document_add_sequence(&d, NULL, YAML_BLOCK_SEQUENCE_STYLE);
+        for (int i = 0; i < p->fit.n_model; i++) {
+            const qp_fit_model *m = &p->fit.model[i];
+            int it = yaml_document_add_mapping(&d, NULL, YAML_FLOW_MAPPING_STYLE);
+            put(&d, it, "scheme", add_str(&d, m->scheme, YAML_PLAIN_SCALAR_STYLE));
+            put(&d, it, "bw_gbs", add_num(&d, m->bw_gbs));
+            put(&d, it, "peak_gops", add_num(&d, m->peak_gops));
+            put(&d, it, "t0_s", add_num(&d, m->t0_s));
+            put(&d, it, "residual", add_num(&d, m->residual));
+            put(&d, it, "points", add_num(&d, m->points));
+            yaml_document_append_sequence_item(&d, seq, it);
+        }
+        put(&d, fm, "models", seq);
+        put(&d, root, "fit", fm);
+    }
 
     fprintf(f, "# qbench device profile, schema %d (see profiles/profile.h in qbench)\n", QP_SCHEMA_VERSION);
     yaml_emitter_t e;
@@ -687,6 +751,14 @@ qp_profile *qp_profile_copy(const qp_profile *s)
     p->measured.device = qc_strdup(s->measured.device);
     p->measured.bw = NULL;
     p->measured.peak = NULL;
+    p->fit.date = qc_strdup(s->fit.date);
+    p->fit.qbench_version = qc_strdup(s->fit.qbench_version);
+    p->fit.results = qc_strdup(s->fit.results);
+    p->fit.model = NULL;
+    if (s->fit.n_model) {
+        p->fit.model = qc_xcalloc((size_t)s->fit.n_model, sizeof *p->fit.model);
+        memcpy(p->fit.model, s->fit.model, sizeof *p->fit.model * (size_t)s->fit.n_model);
+    }
     p->measured.n_bw = p->measured.n_peak = 0;
     for (int i = 0; i < s->measured.n_bw; i++)
         qp_profile_add_bandwidth(p, &s->measured.bw[i]);
@@ -717,6 +789,10 @@ void qp_profile_free(qp_profile *p)
     free(p->measured.device);
     free(p->measured.bw);
     free(p->measured.peak);
+    free(p->fit.date);
+    free(p->fit.qbench_version);
+    free(p->fit.results);
+    free(p->fit.model);
     free(p->origin);
     free(p);
 }
@@ -803,4 +879,29 @@ void qp_profile_ceilings(const qp_profile *p, const char *scheme, const char *is
     const qp_figure *f = int8 || int4 ? &p->spec[QP_INT8_TOPS] : fp8 ? &p->spec[QP_FP8_TFLOPS] : &p->spec[QP_FP16_TFLOPS];
     if (f->present)
         *gops = f->value * 1000;
+}
+
+void qp_profile_set_fit(qp_profile *p, const char *results, const qp_fit_model *m, int n)
+{
+    char date[32];
+    qc_utc_now(date, sizeof date);
+    free(p->fit.date);
+    free(p->fit.qbench_version);
+    free(p->fit.results);
+    free(p->fit.model);
+    p->fit.present = 1;
+    p->fit.date = qc_strdup(date);
+    p->fit.qbench_version = qc_strdup(QBENCH_VERSION);
+    p->fit.results = qc_strdup(results);
+    p->fit.model = qc_xcalloc((size_t)(n > 0 ? n : 1), sizeof *m);
+    memcpy(p->fit.model, m, sizeof *m * (size_t)n);
+    p->fit.n_model = n;
+}
+
+const qp_fit_model *qp_profile_fit(const qp_profile *p, const char *scheme)
+{
+    for (int i = 0; i < p->fit.n_model; i++)
+        if (!strcmp(p->fit.model[i].scheme, scheme))
+            return &p->fit.model[i];
+    return NULL;
 }

@@ -24,6 +24,12 @@
  *          rw_gbs: 52.3, rw_cv: 0.03}  #   level L1|L2|L3|DRAM; rw = read + written
  *     peak:                           #   GOP/s per number format (a multiply-add counts 2)
  *       - {format: fp32_fma, isa: avx2, threads: 2, gops: 235.3, cv: 0.01}
+ *   fit:                              # written by `qbench fit` (optional)
+ *     date: 2026-11-21T10:30:00Z
+ *     qbench_version: 0.1.0
+ *     results: 3f2a9c0d4e5b6a71       #   hash of the results file it was fitted to
+ *     models:                         #   t = t0 + max(bytes / bw, flops / peak), per scheme
+ *       - {scheme: w4a16, bw_gbs: 33.1, peak_gops: 120.5, t0_s: 2.1e-05, residual: 0.04, points: 10}
  *
  * Unknown keys, duplicate keys, wrong types, missing required keys and non-positive
  * figures are errors reported as "<file>:<line>: <what> (<what to do>)". */
@@ -83,6 +89,13 @@ typedef struct qp_peak {
     double gops, cv;
 } qp_peak;
 
+/* A fitted roofline: t = t0 + max(bytes / bw, flops / peak) for one scheme. */
+typedef struct qp_fit_model {
+    char scheme[16];
+    double bw_gbs, peak_gops, t0_s, residual;
+    int points;
+} qp_fit_model;
+
 typedef struct qp_profile {
     int schema;
     char *name, *vendor, *notes;
@@ -103,6 +116,12 @@ typedef struct qp_profile {
         qp_peak *peak;
         int n_peak;
     } measured;
+    struct {
+        int present;
+        char *date, *qbench_version, *results;
+        qp_fit_model *model;
+        int n_model;
+    } fit;
     char *origin; /* where it came from: a path, or "built-in" */
 } qp_profile;
 
@@ -122,6 +141,9 @@ qp_profile *qp_profile_copy(const qp_profile *p);
 void qp_profile_free(qp_profile *p);
 
 void qp_profile_add_bandwidth(qp_profile *p, const qp_bandwidth *b);
+/* Replaces the fit section: date and version now, `results` the results file's hash. */
+void qp_profile_set_fit(qp_profile *p, const char *results, const qp_fit_model *m, int n);
+const qp_fit_model *qp_profile_fit(const qp_profile *p, const char *scheme);
 void qp_profile_add_peak(qp_profile *p, const qp_peak *k);
 /* The measured ceiling for a level or format at a thread count (0: the most threads measured);
  * NULL when the profile has none. */

@@ -362,12 +362,13 @@ static void test_sweep_interrupt_and_resume(void **state)
     ensure_host_profile();
     char dir[] = "/tmp/qbench-sweep-XXXXXX";
     assert_non_null(mkdtemp(dir));
-    char res[256], o[256], e[256];
-    snprintf(res, sizeof res, "%s/r.json", dir);
+    char res[300], o[300], e[300], outdir[256];
+    snprintf(outdir, sizeof outdir, "%s/run", dir);
+    snprintf(res, sizeof res, "%s/results.json", outdir);
     snprintf(o, sizeof o, "%s/out", dir);
     snprintf(e, sizeof e, "%s/err", dir);
     const char *args[] = {"sweep", "--schemes", "fp16,w4a16,w8a8", "--group", "128", "--shapes", "512x512,256x1024",
-                          "--batch", "1:64", "--min-time", "0.05", "--repetitions", "2", "-o", res, NULL};
+                          "--batch", "1:64", "--min-time", "0.05", "--repetitions", "2", "-o", outdir, NULL};
     int pid = tu_start(qbench, args, o, e);
     /* wait for the first finished point, then Ctrl-C */
     int n = 0;
@@ -388,7 +389,7 @@ static void test_sweep_interrupt_and_resume(void **state)
     assert_true(done >= 1 && done < 42);
     /* no temporary file is left behind */
     char cmd[1024];
-    snprintf(cmd, sizeof cmd, "ls -a %s | grep -c tmp", dir);
+    snprintf(cmd, sizeof cmd, "ls -a %s | grep -c tmp", outdir);
     FILE *ls = popen(cmd, "r");
     int tmps = -1;
     assert_int_equal(fscanf(ls, "%d", &tmps), 1);
@@ -407,10 +408,11 @@ static void test_sweep_interrupt_and_resume(void **state)
     free(out);
     free(err);
     /* two sweeps compare with Google Benchmark's compare.py */
-    char res2[256];
-    snprintf(res2, sizeof res2, "%s/r2.json", dir);
+    char dir2[256], res2[300];
+    snprintf(dir2, sizeof dir2, "%s/small", dir);
+    snprintf(res2, sizeof res2, "%s/results.json", dir2);
     const char *small[] = {"sweep", "--schemes", "w4a16", "--shapes", "512x512", "--batch", "1,4", "--min-time",
-                           "0.01", "--repetitions", "3", "-o", res2, NULL};
+                           "0.01", "--repetitions", "3", "-o", dir2, NULL};
     assert_int_equal(tu_run(qbench, small, &out, &err), 0);
     free(out);
     free(err);
@@ -433,17 +435,19 @@ static void test_sweep_interrupt_and_resume(void **state)
 static void test_sweep_predict_and_refusal(void **state)
 {
     (void)state;
-    expect_rc((const char *[]){"sweep", "--device", "h100", "--quick", "-o", "/tmp/qbench-never.json", NULL}, 2,
+    expect_rc((const char *[]){"sweep", "--device", "h100", "--quick", "-o", "/tmp/qbench-never", NULL}, 2,
               "cannot measure on --device h100");
-    expect_rc((const char *[]){"sweep", "--device", "h100", "-o", "/tmp/qbench-never.json", NULL}, 2,
-              "add --predict");
-    assert_int_equal(access("/tmp/qbench-never.json", F_OK), -1);
+    expect_rc((const char *[]){"sweep", "--device", "h100", "-o", "/tmp/qbench-never", NULL}, 2, "add --predict");
+    assert_int_equal(access("/tmp/qbench-never", F_OK), -1);
     expect_rc((const char *[]){"sweep", "--batch", "0", NULL}, 2, "--batch '0'");
     expect_rc((const char *[]){"sweep", "--shapes", "gpt-9", NULL}, 2, "unknown shape 'gpt-9'");
     expect_rc((const char *[]){"sweep", "--configs", "most", NULL}, 2, "--configs 'most'");
     expect_rc((const char *[]){"sweep", "--resume", "/nonexistent/r.json", NULL}, 2, "/nonexistent/r.json");
-    char *path = tu_write_temp("", 0, ".json"), *out, *err;
-    const char *args[] = {"sweep", "--device", "h100", "--predict", "--quick", "-o", path, NULL};
+    char pdir[] = "/tmp/qbench-predict-XXXXXX";
+    assert_non_null(mkdtemp(pdir));
+    char path[300], *out, *err;
+    snprintf(path, sizeof path, "%s/results.json", pdir);
+    const char *args[] = {"sweep", "--device", "h100", "--predict", "--quick", "-o", pdir, NULL};
     assert_int_equal(tu_run(qbench, args, &out, &err), 0);
     json_t *doc = json_load_file(path, 0, NULL);
     assert_non_null(doc);
@@ -461,7 +465,7 @@ static void test_sweep_predict_and_refusal(void **state)
     free(out);
     free(err);
     /* A100 has no FP8: those points say so instead of inventing a time */
-    const char *a100[] = {"sweep", "--device", "a100", "--predict", "--quick", "--schemes", "fp8,w4a16", "-o", path, NULL};
+    const char *a100[] = {"sweep", "--device", "a100", "--predict", "--quick", "--schemes", "fp8,w4a16", "-o", pdir, NULL};
     assert_int_equal(tu_run(qbench, a100, &out, &err), 0);
     doc = json_load_file(path, 0, NULL);
     int failed = 0, predicted = 0;
@@ -480,8 +484,102 @@ static void test_sweep_predict_and_refusal(void **state)
     json_decref(doc);
     free(out);
     free(err);
-    unlink(path);
-    free(path);
+    char cmd[512];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", pdir);
+    assert_int_equal(system(cmd), 0);
+}
+
+/* A copy of the golden results (fit writes into the file it reads). */
+static char *golden_copy(void)
+{
+    char *text = tu_slurp("tests/golden/results.json");
+    assert_non_null(text);
+    char *path = tu_write_temp(text, strlen(text), ".json");
+    free(text);
+    return path;
+}
+
+static void test_fit_tune_emit_plot(void **state)
+{
+    (void)state;
+    char *res = golden_copy(), *out, *err;
+    char prof[256];
+    snprintf(prof, sizeof prof, "%s.profile.yaml", res);
+    /* fit: a table of fitted against probed ceilings, efficiencies, crossovers; into profile and results */
+    assert_int_equal(tu_run(qbench, (const char *[]){"fit", res, "--report", "-o", prof, NULL}, &out, &err), 0);
+    assert_non_null(strstr(out, "fit GB/s"));
+    assert_non_null(strstr(out, "efficiency"));
+    assert_non_null(strstr(out, "crossovers"));
+    free(out), free(err);
+    assert_int_equal(tu_run(qbench, (const char *[]){"profile", "validate", prof, NULL}, &out, &err), 0);
+    free(out), free(err);
+    char *y = tu_slurp(prof);
+    assert_non_null(strstr(y, "\nfit:\n"));
+    assert_non_null(strstr(y, "{scheme: w4a16, bw_gbs: "));
+    free(y);
+    json_t *doc = json_load_file(res, 0, NULL);
+    assert_true(json_array_size(json_object_get(json_object_get(json_object_get(doc, "context"), "qbench"), "fit")) > 0);
+    json_decref(doc);
+    /* tune */
+    assert_int_equal(tu_run(qbench, (const char *[]){"tune", res, "--max-error", "0.05", NULL}, &out, &err), 0);
+    assert_non_null(strstr(out, "roofline pruning"));
+    assert_non_null(strstr(out, "excluded: w4a16"));
+    free(out), free(err);
+    /* plot: PNG and SVG files */
+    char dir[] = "/tmp/qbench-plots-XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    assert_int_equal(tu_run(qbench, (const char *[]){"plot", res, "-o", dir, NULL}, &out, &err), 0);
+    assert_non_null(strstr(out, "wrote 4 pictures"));
+    free(out), free(err);
+    const char *pics[] = {"roofline", "winners", "throughput-512x1024", "throughput-1024x512"};
+    for (int i = 0; i < 4; i++) {
+        char p[512];
+        snprintf(p, sizeof p, "%s/%s.png", dir, pics[i]);
+        char *png = tu_slurp(p);
+        assert_non_null(png);
+        assert_memory_equal(png, "\x89PNG", 4);
+        free(png);
+        snprintf(p, sizeof p, "%s/%s.svg", dir, pics[i]);
+        char *svg = tu_slurp(p);
+        assert_non_null(svg);
+        assert_non_null(strstr(svg, "<svg"));
+        free(svg);
+    }
+    char cmd[512];
+    snprintf(cmd, sizeof cmd, "rm -rf %s %s %s", dir, prof, res);
+    assert_int_equal(system(cmd), 0);
+    free(res);
+}
+
+static void test_tuner_bad_inputs(void **state)
+{
+    (void)state;
+    char *res = golden_copy();
+    /* results from another device than the profile */
+    expect_rc((const char *[]){"fit", res, "--profile", "h100", NULL}, 2,
+              "the results were made on host, the profile is h100-sxm5-80gb");
+    expect_rc((const char *[]){"emit", res, "--format", "pdf", "-o", "/tmp/x", NULL}, 2, "--format header, json or vllm");
+    expect_rc((const char *[]){"tune", res, "--max-error", "x", NULL}, 2, "--max-error 'x'");
+    /* only failed points */
+    json_t *doc = json_load_file(res, 0, NULL);
+    size_t i;
+    json_t *e;
+    json_array_foreach(json_object_get(doc, "benchmarks"), i, e)
+    {
+        json_object_set_new(e, "status", json_string("failed"));
+        json_object_set_new(e, "error", json_string("wrong result"));
+    }
+    json_dump_file(doc, res, 0);
+    expect_rc((const char *[]){"tune", res, NULL}, 2, "points failed; there is nothing to fit or tune");
+    expect_rc((const char *[]){"fit", res, NULL}, 2, "points failed");
+    /* empty */
+    json_array_clear(json_object_get(doc, "benchmarks"));
+    json_dump_file(doc, res, 0);
+    json_decref(doc);
+    expect_rc((const char *[]){"tune", res, NULL}, 2, "no points (run a sweep into it first)");
+    expect_rc((const char *[]){"plot", res, "-o", "/tmp/qbench-never-plots", NULL}, 2, "no points");
+    unlink(res);
+    free(res);
 }
 
 static int have_nvidia_driver(void) { return access("/proc/driver/nvidia/version", F_OK) == 0; }
@@ -619,6 +717,8 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_run_checks_and_times),
         cmocka_unit_test(test_sweep_predict_and_refusal),
         cmocka_unit_test(test_sweep_interrupt_and_resume),
+        cmocka_unit_test(test_fit_tune_emit_plot),
+        cmocka_unit_test(test_tuner_bad_inputs),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,0 +1,225 @@
+/* tuner/: the roofline fit recovers known parameters from synthetic points; crossovers agree
+ * with a brute-force scan; tuning picks winners, calls ties within the noise (the default
+ * stands), honours --max-error and custom buckets, and reports pruning. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "kernels/qk.h"
+#include "tuner/roofline.h"
+
+static int synth(qk_scheme s, const qt_model *m, double noise, double *b, double *f, double *t)
+{
+    static const int shapes[][2] = {{64, 64}, {256, 256}, {1024, 1024}, {4096, 4096}, {4096, 14336}};
+    uint64_t r = 12345;
+    int n = 0;
+    for (int i = 0; i < 5; i++)
+        for (int mm = 1; mm <= 1024; mm *= 2) {
+            qk_problem p = {.scheme = s, .m = mm, .n = shapes[i][0], .k = shapes[i][1], .group = 128};
+            qk_cost c = qk_problem_cost(&p);
+            b[n] = c.bytes;
+            f[n] = c.flops;
+            r = r * 6364136223846793005ull + 1442695040888963407ull;
+            double u = ((r >> 11) * 0x1p-53) * 2 - 1; /* −1..1 */
+            t[n] = qt_predict(m, c.bytes, c.flops) * (1 + noise * u);
+            n++;
+        }
+    return n;
+}
+
+static void test_fit_recovers_known_model(void **state)
+{
+    (void)state;
+    const qt_model truth = {.bw_gbs = 35.0, .peak_gops = 230.0, .t0_s = 20e-6};
+    double b[64], f[64], t[64], res;
+    int n = synth(QK_FP16, &truth, 0, b, f, t);
+    qt_model fit;
+    assert_int_equal(qt_fit(b, f, t, n, &fit, &res, NULL), QC_OK);
+    print_message("noiseless: BW %.4f (35), P %.4f (230), t0 %.4g (2e-5), residual %.2e\n", fit.bw_gbs, fit.peak_gops,
+                  fit.t0_s, res);
+    assert_true(fabs(fit.bw_gbs / truth.bw_gbs - 1) < 0.02);
+    assert_true(fabs(fit.peak_gops / truth.peak_gops - 1) < 0.02);
+    assert_true(fabs(fit.t0_s / truth.t0_s - 1) < 0.02);
+    assert_true(res < 1e-3);
+    /* ±4% noise and one wild outlier: the Huber loss keeps it close */
+    n = synth(QK_W8A8, &truth, 0.04, b, f, t);
+    t[7] *= 5;
+    assert_int_equal(qt_fit(b, f, t, n, &fit, &res, NULL), QC_OK);
+    print_message("noisy + outlier: BW %.3f, P %.3f, t0 %.4g, residual %.3f\n", fit.bw_gbs, fit.peak_gops, fit.t0_s,
+                  res);
+    assert_true(fabs(fit.bw_gbs / truth.bw_gbs - 1) < 0.05);
+    assert_true(fabs(fit.peak_gops / truth.peak_gops - 1) < 0.05);
+    assert_true(fabs(fit.t0_s / truth.t0_s - 1) < 0.10);
+    /* too few points */
+    qc_msgs err = {0};
+    assert_int_equal(qt_fit(b, f, t, 2, &fit, &res, &err), QC_EINPUT);
+    qc_msgs_free(&err);
+}
+
+static void test_crossover_matches_brute_force(void **state)
+{
+    (void)state;
+    const qt_model w4 = {.bw_gbs = 35, .peak_gops = 600, .t0_s = 5e-6}; /* 4-bit weights, slower math */
+    const qt_model w8 = {.bw_gbs = 35, .peak_gops = 900, .t0_s = 5e-6}; /* int8 dot products */
+    int shapes[][2] = {{4096, 14336}, {4096, 4096}, {1024, 4096}};
+    for (int i = 0; i < 3; i++) {
+        int dir, m = qt_crossover(&w4, &w8, QK_W4A16, QK_W8A8, shapes[i][0], shapes[i][1], 128, 1 << 16, &dir);
+        /* brute force: the first M where w8a8 becomes faster */
+        int want = 0;
+        for (int mm = 1; mm <= 1 << 16 && !want; mm++) {
+            qk_problem a = {.scheme = QK_W4A16, .m = mm, .n = shapes[i][0], .k = shapes[i][1], .group = 128};
+            qk_problem b = a;
+            b.scheme = QK_W8A8;
+            qk_cost ca = qk_problem_cost(&a), cb = qk_problem_cost(&b);
+            if (qt_predict(&w8, cb.bytes, cb.flops) < qt_predict(&w4, ca.bytes, ca.flops))
+                want = mm;
+        }
+        print_message("w4a16 → w8a8 at M=%d for %dx%d (brute force %d)\n", m, shapes[i][0], shapes[i][1], want);
+        assert_int_equal(dir, +1);
+        assert_true(want > 4);
+        assert_int_equal(m, want);
+    }
+    /* models that never cross */
+    const qt_model slow = {.bw_gbs = 10, .peak_gops = 50, .t0_s = 5e-6};
+    int dir;
+    assert_int_equal(qt_crossover(&w8, &slow, QK_W8A8, QK_W8A8, 4096, 4096, 0, 1 << 16, &dir), 0);
+}
+
+static qt_obs obs(int scheme, const char *config, int m, double t, double cv, double qerr, int is_default)
+{
+    qt_obs o;
+    memset(&o, 0, sizeof o);
+    o.scheme = scheme;
+    snprintf(o.kernel, sizeof o.kernel, "k%d", scheme);
+    snprintf(o.config, sizeof o.config, "%s", config);
+    o.threads = strstr(config, "threads=1") ? 1 : 2;
+    o.m = m;
+    o.n = 4096;
+    o.k = 4096;
+    o.group = scheme == QK_W4A16 ? 128 : 0;
+    qk_problem p = {.scheme = (qk_scheme)scheme, .m = m, .n = 4096, .k = 4096, .group = o.group};
+    qk_cost c = qk_problem_cost(&p);
+    o.bytes = c.bytes;
+    o.flops = c.flops;
+    o.time_s = t;
+    o.cv = cv;
+    o.quant_error = qerr;
+    o.is_default = is_default;
+    return o;
+}
+
+static const qt_winner *find(const qt_tuned *t, int scheme, int m_hi)
+{
+    for (int i = 0; i < t->n; i++)
+        if (t->v[i].scheme == scheme && t->v[i].m_hi == m_hi)
+            return &t->v[i];
+    return NULL;
+}
+
+static void test_tune_winners_ties_and_limits(void **state)
+{
+    (void)state;
+    qt_obs o[] = {
+        /* M=1: the other configuration is 3% faster, but the noise is 5%: a tie, the default stands */
+        obs(QK_FP16, "threads=2,mr=1", 1, 1.00e-3, 0.05, 2e-4, 1),
+        obs(QK_FP16, "threads=2,mr=2", 1, 0.97e-3, 0.05, 2e-4, 0),
+        /* M=4: 20% faster with 1% noise: a real winner */
+        obs(QK_FP16, "threads=2,mr=4", 4, 1.00e-3, 0.01, 2e-4, 1),
+        obs(QK_FP16, "threads=2,mr=3", 4, 0.80e-3, 0.01, 2e-4, 0),
+        /* M=3 and M=4 share the bucket (2, 4]: the larger M represents it */
+        obs(QK_FP16, "threads=2,mr=3", 3, 0.70e-3, 0.01, 2e-4, 0),
+        /* a scheme over the error budget */
+        obs(QK_W4A16, "threads=2,mr=1", 1, 0.3e-3, 0.01, 0.15, 1),
+        obs(QK_W8A16, "threads=2,mr=1", 1, 0.5e-3, 0.01, 0.012, 1),
+    };
+    int n = sizeof o / sizeof o[0];
+    qt_tune_opts opt = {0};
+    qt_tuned t;
+    assert_int_equal(qt_tune(o, n, &opt, &t, NULL), QC_OK);
+    const qt_winner *w1 = find(&t, QK_FP16, 1), *w4 = find(&t, QK_FP16, 4);
+    assert_non_null(w1);
+    assert_true(w1->tie);
+    assert_string_equal(w1->config, "threads=2,mr=1");
+    assert_non_null(w4);
+    assert_false(w4->tie);
+    assert_string_equal(w4->config, "threads=2,mr=3");
+    assert_int_equal(w4->m_measured, 4);
+    assert_int_equal(w4->m_lo, 2);
+    assert_non_null(find(&t, QK_W4A16, 1));
+    qt_tuned_free(&t);
+
+    /* "the fastest scheme within 2% error": w4a16 (15%) goes, w8a16 (1.2%) stays */
+    opt.max_error = 0.02;
+    assert_int_equal(qt_tune(o, n, &opt, &t, NULL), QC_OK);
+    assert_null(find(&t, QK_W4A16, 1));
+    assert_non_null(find(&t, QK_W8A16, 1));
+    assert_true(t.excluded[QK_W4A16]);
+    assert_false(t.excluded[QK_W8A16]);
+    qt_tuned_free(&t);
+
+    /* custom buckets: 1, 16, 256 */
+    int edges[] = {1, 16, 256}, lo;
+    opt.bucket_edges = edges;
+    opt.n_edges = 3;
+    assert_int_equal(qt_bucket(&opt, 1, &lo), 1);
+    assert_int_equal(lo, 0);
+    assert_int_equal(qt_bucket(&opt, 3, &lo), 16);
+    assert_int_equal(lo, 1);
+    assert_int_equal(qt_bucket(&opt, 300, &lo), 1 << 30);
+    assert_int_equal(lo, 256);
+    opt.bucket_edges = NULL;
+    opt.n_edges = 0;
+    assert_int_equal(qt_bucket(&opt, 5, &lo), 8);
+    assert_int_equal(lo, 4);
+
+    /* nothing usable: a clear error */
+    qc_msgs err = {0};
+    qt_obs none = obs(QK_FP16, "threads=2", 1, 0, 0, -1, 1);
+    assert_int_equal(qt_tune(&none, 1, &opt, &t, &err), QC_EINPUT);
+    assert_non_null(strstr(err.v[0], "no correct, timed point"));
+    qc_msgs_free(&err);
+}
+
+static void test_pruning_report(void **state)
+{
+    (void)state;
+    /* two variants of a kernel: 2 threads (fast) and 1 thread (twice as slow), each on the same
+     * memory/compute model; pruning should skip the 1-thread points and keep the winners */
+    const qt_model two = {.bw_gbs = 35, .peak_gops = 230, .t0_s = 5e-6}, one = {.bw_gbs = 18, .peak_gops = 115, .t0_s = 5e-6};
+    qt_obs o[32];
+    int n = 0;
+    for (int m = 1; m <= 256; m *= 4) {
+        o[n] = obs(QK_FP16, "threads=2,mr=4", m, 0, 0.01, 2e-4, 1);
+        o[n].time_s = qt_predict(&two, o[n].bytes, o[n].flops);
+        n++;
+        o[n] = obs(QK_FP16, "threads=1,mr=4", m, 0, 0.01, 2e-4, 0);
+        o[n].time_s = qt_predict(&one, o[n].bytes, o[n].flops);
+        n++;
+    }
+    qt_tune_opts opt = {0};
+    qt_tuned t;
+    assert_int_equal(qt_tune(o, n, &opt, &t, NULL), QC_OK);
+    print_message("pruning: %d of %d points kept, same winner in %d of %d cells\n", t.points_kept, t.points,
+                  t.same_winners, t.cells);
+    assert_int_equal(t.points, n);
+    assert_int_equal(t.points_kept, n / 2);
+    assert_int_equal(t.same_winners, t.cells);
+    qt_tuned_free(&t);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_fit_recovers_known_model),
+        cmocka_unit_test(test_crossover_matches_brute_force),
+        cmocka_unit_test(test_tune_winners_ties_and_limits),
+        cmocka_unit_test(test_pruning_report),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
