@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # qbench quick start for Debian 12.
-#   ./quickstart.sh        install what is missing, build, run the main job (a quick sweep of
-#                          every scheme on this machine: about a minute)
+#   ./quickstart.sh        install what is missing, build, run the main job: a quick sweep of
+#                          every scheme on this machine, then the fit, the tuned dispatch
+#                          tables and the plots, all in out/ (about a minute)
 #   ./quickstart.sh test   install what is missing, build, run the tests
 # Installing needs root or sudo; without either it prints the apt-get line and stops.
 set -euo pipefail
@@ -14,7 +15,7 @@ case "$mode" in
 esac
 
 packages=(build-essential cmake pkg-config libhwloc-dev libpapi-dev libyaml-dev
-          libbenchmark-dev libbenchmark-tools python3-scipy libjansson-dev libcmocka-dev)
+          libbenchmark-dev libbenchmark-tools python3-scipy libjansson-dev libcmocka-dev gnuplot-nox)
 
 if ! command -v dpkg-query >/dev/null; then
   echo "qbench: this script installs Debian packages; on another system install: ${packages[*]}" >&2
