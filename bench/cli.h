@@ -18,6 +18,7 @@ int cmd_fit(int argc, char **argv);
 int cmd_tune(int argc, char **argv);
 int cmd_emit(int argc, char **argv);
 int cmd_plot(int argc, char **argv);
+int cmd_predict(int argc, char **argv);
 
 /* After a sweep: fit (into DIR/profile-NAME.yaml and the results), tune, emit the dispatch
  * tables and plot, all into DIR; each output is named on log. */

@@ -328,7 +328,7 @@ int cmd_sweep(int argc, char **argv)
             pt.intensity = c.flops / c.bytes;
             qt_model m = {0};
             const char *source;
-            qp_profile_ceilings(prof, qk_scheme_name(tk->p.scheme), "cuda", 0, &m.bw_gbs, &m.peak_gops, &source);
+            qp_profile_model(prof, qk_scheme_name(tk->p.scheme), "cuda", 0, &m.bw_gbs, &m.peak_gops, &m.t0_s, &source);
             double ts = qt_predict(&m, c.bytes, c.flops);
             if (ts > 0) {
                 pt.status = QB_PREDICTED;

@@ -24,6 +24,7 @@ static const command commands[] = {
     {"tune", cmd_tune, "the fastest correct configuration per scheme, shape and M bucket"},
     {"emit", cmd_emit, "write the dispatch table: C header, JSON or vLLM-style JSON"},
     {"plot", cmd_plot, "draw the roofline, throughput against M, and the winners (gnuplot)"},
+    {"predict", cmd_predict, "the roofline's time for a layer on any profiled device, and crossovers"},
 };
 enum { N_COMMANDS = sizeof commands / sizeof commands[0] };
 

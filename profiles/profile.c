@@ -865,8 +865,10 @@ void qp_profile_ceilings(const qp_profile *p, const char *scheme, const char *is
     const qp_bandwidth *b = qp_profile_bandwidth(p, "DRAM", threads);
     if (b) {
         /* a CPU: the float schemes dequantize to fp32 and FMA (or use bf16 dot products), the
-         * integer ones use int8 / int4 dot products */
-        const char *format = int8 ? "int8_dot" : int4 ? "int4_dot" : !strcmp(isa, "avx512bf16") ? "bf16_dot" : "fp32_fma";
+         * integer ones use int8 dot products: w4a8 unpacks its nibbles once per panel row and
+         * reuses them across the register tile's rows, so when it is compute-bound the int8
+         * dot rate is its roof (the int4 unpack + dot peak, unpacking for every use, is below) */
+        const char *format = int8 || int4 ? "int8_dot" : !strcmp(isa, "avx512bf16") ? "bf16_dot" : "fp32_fma";
         const qp_peak *k = qp_profile_peak(p, format, threads ? threads : b->threads);
         *gbs = b->read_gbs;
         *gops = k ? k->gops : 0;
@@ -904,4 +906,19 @@ const qp_fit_model *qp_profile_fit(const qp_profile *p, const char *scheme)
         if (!strcmp(p->fit.model[i].scheme, scheme))
             return &p->fit.model[i];
     return NULL;
+}
+
+void qp_profile_model(const qp_profile *p, const char *scheme, const char *isa, int threads, double *bw_gbs,
+                      double *peak_gops, double *t0_s, const char **source)
+{
+    const qp_fit_model *f = qp_profile_fit(p, scheme);
+    if (f) {
+        *bw_gbs = f->bw_gbs;
+        *peak_gops = f->peak_gops;
+        *t0_s = f->t0_s;
+        *source = "fit";
+        return;
+    }
+    *t0_s = 0;
+    qp_profile_ceilings(p, scheme, isa, threads, bw_gbs, peak_gops, source);
 }

@@ -159,6 +159,11 @@ const qp_peak *qp_profile_peak(const qp_profile *p, const char *format, int thre
 void qp_profile_ceilings(const qp_profile *p, const char *scheme, const char *isa, int threads, double *gbs,
                          double *gops, const char **source);
 
+/* The roofline model of a scheme on this device: the fitted one when the profile has a fit for
+ * it (*source "fit"), else its ceilings with no fixed cost ("measured" or "spec"). */
+void qp_profile_model(const qp_profile *p, const char *scheme, const char *isa, int threads, double *bw_gbs,
+                      double *peak_gops, double *t0_s, const char **source);
+
 /* Does this profile describe a local device? cc < 0: not a CUDA device. */
 int qp_profile_matches(const qp_profile *p, qp_backend backend, const char *device_name, int cc_major,
                        int cc_minor);

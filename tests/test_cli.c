@@ -582,6 +582,22 @@ static void test_tuner_bad_inputs(void **state)
     free(res);
 }
 
+static void test_predict(void **state)
+{
+    (void)state;
+    char *out, *err;
+    const char *args[] = {"predict", "--device", "h100", "-m", "16", "-n", "8192", "-k", "28672", "--crossovers", NULL};
+    assert_int_equal(tu_run(qbench, args, &out, &err), 0);
+    /* decode on H100 is memory-bound: w4a16 moves a quarter of fp16's bytes */
+    assert_non_null(strstr(out, "w4a16         36.50   memory spec"));
+    assert_non_null(strstr(out, "fp16         140.58   memory spec"));
+    assert_non_null(strstr(out, "w4a16 → w8a8 at M≈"));
+    free(out), free(err);
+    expect_rc((const char *[]){"predict", "--device", "a100", "--scheme", "fp8", "-m", "1", "-n", "64", "-k", "64", NULL}, 2,
+              "profile a100-sxm4-80gb has no fp8 ceiling");
+    expect_rc((const char *[]){"predict", "-m", "1", NULL}, 2, "--device is required");
+}
+
 static int have_nvidia_driver(void) { return access("/proc/driver/nvidia/version", F_OK) == 0; }
 
 static void test_probe_refuses_absent_device(void **state)
@@ -719,6 +735,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_sweep_interrupt_and_resume),
         cmocka_unit_test(test_fit_tune_emit_plot),
         cmocka_unit_test(test_tuner_bad_inputs),
+        cmocka_unit_test(test_predict),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,0 +1,119 @@
+/* qbench predict: the roofline's answer for one layer on any profiled device. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "bench/cli.h"
+#include "hardware/hardware.h"
+#include "kernels/qk.h"
+#include "profiles/profile.h"
+#include "tuner/roofline.h"
+
+static const char help[] =
+    "usage: qbench predict --device NAME [--scheme S] -m M -n N -k K [--group G] [--crossovers]\n\n"
+    "Predicts the time of Y[M×N] = X[M×K]·W[N×K]ᵀ on a device from its profile: the fitted roofline\n"
+    "when the profile has one (qbench fit), else its measured ceilings, else its datasheet figures.\n"
+    "Without --scheme, every scheme. --crossovers prints, for the shape, the M where each pair of\n"
+    "schemes swaps order. The device need not be here.\n";
+
+static int model_for(const qp_profile *p, int s, qt_model *m, const char **source)
+{
+    /* on a CPU profile, the kernel this machine would run decides the compute roof */
+    const qk_kernel *k = p->match.backend == QP_BACKEND_CPU ? qk_kernel_best((qk_scheme)s) : NULL;
+    qp_profile_model(p, qk_scheme_name((qk_scheme)s), k ? k->isa : "cuda", 0, &m->bw_gbs, &m->peak_gops, &m->t0_s,
+                     source);
+    return m->bw_gbs > 0 && m->peak_gops > 0;
+}
+
+int cmd_predict(int argc, char **argv)
+{
+    enum { O_DEVICE = 256, O_SCHEME, O_GROUP, O_CROSS };
+    static const struct option lo[] = {{"device", required_argument, 0, O_DEVICE}, {"scheme", required_argument, 0, O_SCHEME},
+                                       {"group", required_argument, 0, O_GROUP},   {"crossovers", no_argument, 0, O_CROSS},
+                                       {"help", no_argument, 0, 'h'},              {0, 0, 0, 0}};
+    const char *device = NULL, *scheme = NULL;
+    int m = 1, n = 0, k = 0, group = 128, cross = 0, o;
+    while ((o = cli_getopt(argc, argv, "m:n:k:h", lo)) != -1) {
+        switch (o) {
+        case O_DEVICE: device = optarg; break;
+        case O_SCHEME: scheme = optarg; break;
+        case O_GROUP: group = atoi(optarg); break;
+        case O_CROSS: cross = 1; break;
+        case 'm': m = atoi(optarg); break;
+        case 'n': n = atoi(optarg); break;
+        case 'k': k = atoi(optarg); break;
+        case 'h': fputs(help, stdout); return 0;
+        default: return QC_EINPUT;
+        }
+    }
+    if (optind < argc)
+        return cli_usage_error(argv[0], "unexpected argument '%s'", argv[optind]);
+    if (!device)
+        return cli_usage_error(argv[0], "--device is required (a profile name such as h100, or host)");
+    qk_scheme only = QK_SCHEME_COUNT;
+    if (scheme && qk_scheme_parse(scheme, &only))
+        return cli_usage_error(argv[0], "unknown scheme '%s'", scheme);
+    qc_msgs err = {0};
+    qp_catalog cat;
+    qp_catalog_load(&cat);
+    qh_host h;
+    if (qh_host_discover(&h, NULL) == QC_OK)
+        qp_catalog_add(&cat, qp_profile_from_host(&h), "built-in");
+    const qp_profile *p = qp_catalog_find(&cat, device);
+    if (!p) {
+        qp_catalog_free(&cat);
+        return cli_usage_error(argv[0], "no profile named '%s' ('qbench profile list' shows them)", device);
+    }
+    printf("%s, M=%d N=%d K=%d (int4 group %d)\n", p->name, m, n, k, group);
+    printf("%-6s %12s %8s %-9s %s\n", "scheme", "time (us)", "bound", "from", "GB/s, GOP/s, t0 (us)");
+    int rc = 0, shown = 0;
+    for (int s = 0; s < QK_SCHEME_COUNT; s++) {
+        if (only != QK_SCHEME_COUNT && s != (int)only)
+            continue;
+        qk_problem pr = {.scheme = (qk_scheme)s, .m = m, .n = n, .k = k, .group = qk_scheme_grouped((qk_scheme)s) ? group : 0};
+        qc_msgs why = {0};
+        if (qk_problem_check(&pr, &why)) {
+            if (only != QK_SCHEME_COUNT) {
+                qc_msgs_print(&why, stderr);
+                rc = QC_EINPUT;
+            }
+            qc_msgs_free(&why);
+            continue;
+        }
+        qt_model md;
+        const char *source;
+        if (!model_for(p, s, &md, &source)) {
+            printf("%-6s %12s %8s %-9s profile %s has no ceiling for this scheme\n", qk_scheme_name((qk_scheme)s), "-",
+                   "-", "-", p->name);
+            shown++;
+            if (only != QK_SCHEME_COUNT) { /* asked for exactly this: say it on stderr too, and fail */
+                qc_msgs_addf(&err, "profile %s has no %s ceiling (the device has no such path, or its figure is "
+                                   "missing)", p->name, qk_scheme_name((qk_scheme)s));
+                rc = QC_EINPUT;
+            }
+            continue;
+        }
+        qk_cost c = qk_problem_cost(&pr);
+        printf("%-6s %12.2f %8s %-9s %.1f, %.1f, %.2f\n", qk_scheme_name((qk_scheme)s), qt_predict(&md, c.bytes, c.flops) * 1e6,
+               qt_bound(&md, c.bytes, c.flops), source, md.bw_gbs, md.peak_gops, md.t0_s * 1e6);
+        shown++;
+    }
+    if (cross && !rc) {
+        printf("\ncrossovers for %dx%d:\n", n, k);
+        for (int a = 0; a < QK_SCHEME_COUNT; a++)
+            for (int b = a + 1; b < QK_SCHEME_COUNT; b++) {
+                qt_model ma, mb;
+                const char *sa, *sb;
+                if (!model_for(p, a, &ma, &sa) || !model_for(p, b, &mb, &sb))
+                    continue;
+                int dir, x = qt_crossover(&ma, &mb, a, b, n, k, group, 1 << 16, &dir);
+                if (x)
+                    printf("  %s → %s at M≈%d\n", qk_scheme_name((qk_scheme)(dir > 0 ? a : b)),
+                           qk_scheme_name((qk_scheme)(dir > 0 ? b : a)), x);
+            }
+    }
+    qp_catalog_free(&cat);
+    if (!rc && !shown)
+        return cli_usage_error(argv[0], "nothing to predict: give -m, -n and -k that suit the scheme");
+    return rc ? cli_fail(&err, rc) : 0;
+}
