@@ -67,6 +67,11 @@ size_t qk_work_int(const qk_problem *p, const qk_config *cfg);
 
 /* Parameter indices shared by every CPU kernel (the registry lists them in this order). */
 enum { QK_P_THREADS, QK_P_MR, QK_P_KC, QK_P_NC, QK_P_PREDEQUANT };
+/* CUDA kernels' parameters: weight-only (tile, stages, split-K), cuBLASLt (the heuristic's
+ * algorithm rank, split-K, CTA swizzle), w4a8 (threads per block). */
+enum { QK_CUDA_P_TILE, QK_CUDA_P_STAGES, QK_CUDA_P_SPLITK };
+enum { QK_CUDA_P_ALGO, QK_CUDA_P_LT_SPLITK, QK_CUDA_P_SWIZZLE };
+enum { QK_CUDA_P_BLOCK };
 
 /* Shared by the generic and SIMD kernels (kernels/cpu/gemm_generic.c). */
 float qk_float_activations(const qk_problem *p, const uint16_t *x, int m, float *xf);

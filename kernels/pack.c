@@ -31,7 +31,98 @@ static uint16_t quant_group4(const float *w, int g, int asym, uint8_t *q, uint8_
     return s16;
 }
 
+static int pack_cpu(const qk_problem *p, const float *w, qk_weights *out, qc_msgs *err);
+
 int qk_weights_pack(const qk_problem *p, const float *w, qk_weights *out, qc_msgs *err)
+{
+    return pack_cpu(p, w, out, err);
+}
+
+/* The CUDA layout, from the CPU packing (the same quantized values, scales and zeros): only
+ * where the values sit changes; per-(group, channel) arrays go from [panel][G][16] to [G][N]. */
+int qk_weights_pack_layout(const qk_problem *p, const float *w, qk_layout layout, qk_weights *out, qc_msgs *err)
+{
+    int rc = pack_cpu(p, w, out, err);
+    if (rc || layout == QK_LAYOUT_CPU)
+        return rc;
+    qk_weights cpu = *out;
+    const int N = p->n, K = p->k, G = qk_groups(p);
+    size_t bytes;
+    switch (p->scheme) {
+    case QK_FP16: bytes = (size_t)N * K * 2; break;
+    case QK_W4A16:
+    case QK_W4A8: bytes = (size_t)K / 8 * N * 4; break;
+    case QK_W8A16: bytes = (size_t)(K + 3) / 4 * N * 4; break;
+    default: bytes = (size_t)N * K; break; /* w8a8, fp8 */
+    }
+    void *q = qk_alloc(bytes);
+    if (!q) {
+        qk_weights_free(&cpu);
+        qc_msgs_addf(err, "out of memory packing %zu bytes of weights", bytes);
+        return QC_ERUNTIME;
+    }
+    memset(q, 0, bytes);
+    for (int n = 0; n < N; n++) {
+        const uint8_t *pb = qk_panel(&cpu, n / QK_NR);
+        int c = n % QK_NR;
+        for (int k = 0; k < K; k++) {
+            switch (p->scheme) {
+            case QK_FP16: ((uint16_t *)q)[(size_t)n * K + k] = ((const uint16_t *)pb)[(size_t)k * QK_NR + c]; break;
+            case QK_W8A8:
+                ((int8_t *)q)[(size_t)n * K + k] = ((const int8_t *)pb)[((size_t)(k / 4) * QK_NR + c) * 4 + k % 4];
+                break;
+            case QK_FP8: ((uint8_t *)q)[(size_t)n * K + k] = pb[(size_t)k * QK_NR + c]; break;
+            case QK_W8A16:
+                ((uint32_t *)q)[(size_t)(k / 4) * N + n] |= (uint32_t)(uint8_t)((const int8_t *)pb)[(size_t)k * QK_NR + c]
+                                                            << (8 * (k % 4));
+                break;
+            default: /* w4a16, w4a8 */
+                ((uint32_t *)q)[(size_t)(k / 8) * N + n] |= (uint32_t)qk_int4_at(pb, c, k) << (4 * (k % 8));
+            }
+        }
+    }
+    qk_weights g = cpu;
+    g.layout = QK_LAYOUT_CUDA;
+    g.q = q;
+    g.q_bytes = bytes;
+    g.gscale = NULL;
+    g.gzero = NULL;
+    g.cscale = NULL;
+    g.csum = NULL;
+    g.bytes = bytes;
+    size_t gs = (size_t)G * N;
+    if (cpu.gscale) {
+        g.gscale = malloc(gs * 2);
+        g.bytes += gs * 2;
+        for (int gi = 0; gi < G; gi++)
+            for (int n = 0; n < N; n++)
+                g.gscale[(size_t)gi * N + n] = cpu.gscale[((size_t)(n / QK_NR) * G + gi) * QK_NR + n % QK_NR];
+    }
+    if (cpu.gzero) {
+        g.gzero = malloc(gs);
+        g.bytes += gs;
+        for (int gi = 0; gi < G; gi++)
+            for (int n = 0; n < N; n++)
+                g.gzero[(size_t)gi * N + n] = cpu.gzero[((size_t)(n / QK_NR) * G + gi) * QK_NR + n % QK_NR];
+    }
+    if (cpu.cscale) {
+        g.cscale = malloc((size_t)N * 4);
+        memcpy(g.cscale, cpu.cscale, (size_t)N * 4);
+        g.bytes += (size_t)N * 4;
+    }
+    if (cpu.csum) {
+        g.csum = malloc((size_t)N * 4);
+        memcpy(g.csum, cpu.csum, (size_t)N * 4);
+    }
+    if (p->scheme == QK_FP8 && !cpu.cscale)
+        g.bytes += 4;
+    g.panels = 0;
+    qk_weights_free(&cpu);
+    *out = g;
+    return QC_OK;
+}
+
+static int pack_cpu(const qk_problem *p, const float *w, qk_weights *out, qc_msgs *err)
 {
     memset(out, 0, sizeof *out);
     int rc = qk_problem_check(p, err);
@@ -140,6 +231,16 @@ int qk_weights_pack(const qk_problem *p, const float *w, qk_weights *out, qc_msg
 static float raw(const qk_weights *w, int n, int k)
 {
     const qk_problem *p = &w->p;
+    if (w->layout == QK_LAYOUT_CUDA) {
+        const int N = p->n, K = p->k;
+        switch (p->scheme) {
+        case QK_FP16: return qk_half_to_float(((const uint16_t *)w->q)[(size_t)n * K + k]);
+        case QK_W8A8: return ((const int8_t *)w->q)[(size_t)n * K + k];
+        case QK_FP8: return qk_e4m3_to_float(((const uint8_t *)w->q)[(size_t)n * K + k]);
+        case QK_W8A16: return (int8_t)(((const uint32_t *)w->q)[(size_t)(k / 4) * N + n] >> (8 * (k % 4)));
+        default: return (((const uint32_t *)w->q)[(size_t)(k / 8) * N + n] >> (4 * (k % 8))) & 15;
+        }
+    }
     const uint8_t *pb = qk_panel(w, n / QK_NR);
     int c = n % QK_NR;
     switch (p->scheme) {
@@ -156,17 +257,20 @@ static float raw(const qk_weights *w, int n, int k)
 void qk_weights_dequant(const qk_weights *w, float *out)
 {
     const qk_problem *p = &w->p;
-    int G = qk_groups(p), g = qk_problem_group(p);
+    const int G = qk_groups(p), g = qk_problem_group(p), cuda = w->layout == QK_LAYOUT_CUDA;
     for (int n = 0; n < p->n; n++)
         for (int k = 0; k < p->k; k++) {
             float v = raw(w, n, k);
             if (qk_scheme_grouped(p->scheme)) {
-                size_t at = ((size_t)(n / QK_NR) * G + k / g) * QK_NR + n % QK_NR;
+                size_t at = cuda ? (size_t)(k / g) * p->n + n : ((size_t)(n / QK_NR) * G + k / g) * QK_NR + n % QK_NR;
                 float z = w->gzero ? w->gzero[at] : 8.0f;
                 v = (v - z) * qk_half_to_float(w->gscale[at]);
             } else if (p->scheme != QK_FP16) {
                 v *= qk_channel_scale(w, n);
             }
+            /* the GPU weight-only kernels multiply fp16 weights: that rounding is the operand */
+            if (cuda && (p->scheme == QK_W4A16 || p->scheme == QK_W8A16))
+                v = qk_half_to_float(qk_float_to_half(v));
             out[(size_t)n * p->k + k] = v;
         }
 }

@@ -20,6 +20,18 @@
  *                                          byte b = q[n,k_b] | q[n,k_{b+4}] << 4 (q in 0..15)
  *                                                      + fp16 scale and uint8 zero per (group, channel)
  *
+ * ---- packed weight layouts (CUDA, QK_LAYOUT_CUDA; kernels/cuda/) ----
+ * Coalesced along N: a warp's 32 lanes read 32 neighbouring output channels.
+ *   fp16   uint16 fp16 bits   [N][K]                   (cuBLASLt: A of a TN product)
+ *   w8a8   int8               [N][K]  + float scale per channel (cuBLASLt IMMA, TN)
+ *   fp8    uint8 E4M3FN bits  [N][K]  + float scale per tensor or per channel
+ *   w8a16  uint32             [K/4][N]  word = q[n,4j..4j+3], byte b = q[n,4j+b]
+ *                                        + float scale per channel
+ *   w4a16  uint32             [K/8][N]  word = q[n,8j..8j+7], nibble b = q[n,8j+b] (q in 0..15)
+ *   w4a8                                 + fp16 scale and uint8 zero per (group, channel), [K/g][N]
+ * The GPU weight-only kernels dequantize to fp16 for the tensor cores, so their dequantized
+ * operand is fp16((q − z)·s) (qk_weights_dequant gives exactly that for this layout).
+ *
  * Weight values dequantize as w = (q − z) · s (int4: q in 0..15, symmetric means z = 8;
  * int8: z = 0, q in −127..127), fp8 as e4m3(q) · s, fp16 as itself. Activations:
  * fp16 for the *a16 schemes and fp16; int8 per token (s_m = absmax/127, q = rne(x·127/absmax))
@@ -69,8 +81,12 @@ typedef struct qk_cost {
 qk_cost qk_problem_cost(const qk_problem *p);
 
 /* ---- packed weights ---- */
+typedef enum qk_layout { QK_LAYOUT_CPU, QK_LAYOUT_CUDA } qk_layout;
+
 typedef struct qk_weights {
     qk_problem p;        /* m is not used */
+    qk_layout layout;
+    int on_device;       /* the buffers are CUDA device memory (qk_cuda_upload) */
     int panels;          /* ceil(N / 16) */
     void *q;             /* packed values, panel-major; 64-byte aligned */
     size_t q_bytes;
@@ -79,11 +95,14 @@ typedef struct qk_weights {
     float *cscale;       /* per-channel scale [panels*16] (w8a16, w8a8, fp8 per channel) */
     float tscale;        /* fp8 per tensor */
     int32_t *csum;       /* w8a8: Σ_k q[n,k] per channel [panels*16] */
+    float *tscale_dev;   /* on a device: fp8's per-tensor scale, in device memory */
     size_t bytes;        /* everything a kernel reads: what the cost function counts */
 } qk_weights;
 
 /* Quantize and pack W (N×K fp32, row-major). QC_EINPUT when the problem is malformed. */
 int qk_weights_pack(const qk_problem *p, const float *w, qk_weights *out, qc_msgs *err);
+/* The same quantization, packed in a given layout (the CUDA one is documented above). */
+int qk_weights_pack_layout(const qk_problem *p, const float *w, qk_layout layout, qk_weights *out, qc_msgs *err);
 /* The values the kernel computes with, as fp32 (N×K): the "dequantized operand". */
 void qk_weights_dequant(const qk_weights *w, float *out);
 /* A deep copy (for rotating among copies without quantizing again). */
@@ -144,6 +163,7 @@ typedef struct qk_run_args {
     void *y;            /* M×N fp16 or fp32 */
     void *work;         /* qk_kernel.workspace bytes, 64-byte aligned */
     const qk_config *cfg;
+    void *stream;       /* CUDA kernels: the cudaStream_t; w, x, y and work are device memory */
 } qk_run_args;
 
 typedef struct qk_kernel {
@@ -160,13 +180,19 @@ typedef struct qk_kernel {
     void (*defaults)(const qk_problem *p, qk_config *cfg);
 } qk_kernel;
 
+/* `needs` bit of the CUDA kernels: a CUDA device must be present. */
+#define QK_NEEDS_CUDA (1u << 31)
+
 int qk_kernel_count(void);
 const qk_kernel *qk_kernel_get(int i);
 const qk_kernel *qk_kernel_find(const char *name);
 /* Can this machine run it (CPU features)? */
 int qk_kernel_supported(const qk_kernel *k);
-/* The fastest kind available here for a scheme (SIMD when the CPU has it, else generic). */
+/* The fastest CPU kernel for a scheme (SIMD when the CPU has it, else generic). */
 const qk_kernel *qk_kernel_best(qk_scheme s);
+/* The CUDA kernel for a scheme when a CUDA device is here, else NULL. */
+const qk_kernel *qk_kernel_best_cuda(qk_scheme s);
+int qk_kernel_is_cuda(const qk_kernel *k);
 int qk_param_index(const qk_kernel *k, const char *name);
 /* The values the autotuner sweeps for parameter i (threads: from this machine). */
 int qk_param_values(const qk_kernel *k, int i, int *out, int max);
@@ -180,6 +206,11 @@ void qk_config_format(const qk_kernel *k, const qk_config *cfg, char *buf, size_
 /* Check the configuration and run. The workspace must hold k->workspace(p, cfg) bytes. */
 int qk_gemm(const qk_kernel *k, const qk_config *cfg, const qk_weights *w, const uint16_t *x, int m, void *y,
             void *work, qc_msgs *err);
+
+/* The same for a CUDA kernel: weights uploaded (qk_cuda_upload), x, y and work in device memory,
+ * launched on `stream` (a cudaStream_t) without waiting for it. */
+int qk_gemm_cuda(const qk_kernel *k, const qk_config *cfg, const qk_weights *w, const uint16_t *x, int m, void *y,
+                 void *work, void *stream, qc_msgs *err);
 
 void *qk_alloc(size_t bytes); /* 64-byte aligned, NULL on failure; free with free() */
 

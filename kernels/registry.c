@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include "hardware/hardware.h"
+#include "kernels/cuda/qk_cuda.h"
 #include "kernels/internal.h"
 
 typedef enum qk_kernel_id {
@@ -24,6 +25,12 @@ typedef enum qk_kernel_id {
     QK_K_W4A16_AVX512BF16,
     QK_K_W8A8_AVX512VNNI,
     QK_K_W4A8_AVX512VNNI,
+    QK_K_W4A16_CUDA,
+    QK_K_W8A16_CUDA,
+    QK_K_FP16_CUBLASLT,
+    QK_K_W8A8_CUBLASLT,
+    QK_K_FP8_CUBLASLT,
+    QK_K_W4A8_CUDA,
     QK_KERNEL_COUNT
 } qk_kernel_id;
 
@@ -35,6 +42,12 @@ typedef enum qk_kernel_id {
 #define P_PREDEQ {"predequant", "1: dequantize weight panels to fp32 once per K block (large M)", 2, {0, 1}}
 
 static int check_generic(const qk_problem *p, const qk_config *cfg, char *why, size_t len);
+static int check_cuda_wonly(const qk_problem *p, const qk_config *cfg, char *why, size_t len);
+static int check_cuda_lt(const qk_problem *p, const qk_config *cfg, char *why, size_t len);
+static int check_cuda_w4a8(const qk_problem *p, const qk_config *cfg, char *why, size_t len);
+static void defaults_cuda_wonly(const qk_problem *p, qk_config *cfg);
+static void defaults_cuda_lt(const qk_problem *p, qk_config *cfg);
+static void defaults_cuda_w4a8(const qk_problem *p, qk_config *cfg);
 static int check_float_avx2(const qk_problem *p, const qk_config *cfg, char *why, size_t len);
 static int check_int_avx2(const qk_problem *p, const qk_config *cfg, char *why, size_t len);
 static void defaults_generic(const qk_problem *p, qk_config *cfg);
@@ -52,6 +65,21 @@ static void defaults_int_avx2(const qk_problem *p, qk_config *cfg);
     {.name = nm, .scheme = s, .isa = "avx2", .needs = AVX2, .n_params = 5,                                      \
      .params = {P_THREADS, P_MR, P_KC_F, P_NC, P_PREDEQ}, .check = check_float_avx2, .workspace = qk_work_float, \
      .run = qk_run_float_avx2, .defaults = defaults_float_avx2}
+#define P_TILE {"tile", "block tile: 0 16x128, 1 32x128, 2 64x128, 3 128x128", 4, {0, 1, 2, 3}}
+#define P_STAGES {"stages", "cp.async shared-memory pipeline stages", 3, {2, 3, 4}}
+#define P_SPLITK {"splitk", "K split across thread blocks (fp32 partials, then a sum)", 4, {1, 2, 4, 8}}
+#define P_ALGO {"algo", "rank in cuBLASLt's heuristic list (0: its first choice)", 8, {0, 1, 2, 3, 4, 5, 6, 7}}
+#define P_LTSPLIT {"splitk", "cuBLASLt split-K (0: the algorithm's own)", 4, {0, 1, 2, 4}}
+#define P_SWIZZLE {"swizzle", "cuBLASLt CTA swizzling", 2, {0, 1}}
+#define P_BLOCK {"block", "threads per block", 3, {64, 128, 256}}
+#define CUDA_WONLY(s, nm)                                                                                         \
+    {.name = nm, .scheme = s, .isa = "cuda", .needs = QK_NEEDS_CUDA, .n_params = 3,                              \
+     .params = {P_TILE, P_STAGES, P_SPLITK}, .check = check_cuda_wonly, .workspace = qk_cuda_wonly_work,        \
+     .run = qk_cuda_wonly, .defaults = defaults_cuda_wonly}
+#define CUDA_LT(s, nm)                                                                                            \
+    {.name = nm, .scheme = s, .isa = "cuda", .needs = QK_NEEDS_CUDA, .n_params = 3,                              \
+     .params = {P_ALGO, P_LTSPLIT, P_SWIZZLE}, .check = check_cuda_lt, .workspace = qk_cuda_lt_work,            \
+     .run = qk_cuda_lt, .defaults = defaults_cuda_lt}
 #define AVX512 (AVX2 | (1u << QH_AVX512F) | (1u << QH_AVX512BW) | (1u << QH_AVX512VL))
 #define VNNI_INT(s, nm)                                                                                           \
     {.name = nm, .scheme = s, .isa = "avx512vnni", .needs = AVX512 | (1u << QH_AVX512_VNNI), .n_params = 4,      \
@@ -81,6 +109,14 @@ static const qk_kernel table[QK_KERNEL_COUNT] = {
                                .run = qk_run_w4a16_bf16, .defaults = defaults_float_avx2},
     [QK_K_W8A8_AVX512VNNI] = VNNI_INT(QK_W8A8, "w8a8.avx512vnni"),
     [QK_K_W4A8_AVX512VNNI] = VNNI_INT(QK_W4A8, "w4a8.avx512vnni"),
+    [QK_K_W4A16_CUDA] = CUDA_WONLY(QK_W4A16, "w4a16.cuda"),
+    [QK_K_W8A16_CUDA] = CUDA_WONLY(QK_W8A16, "w8a16.cuda"),
+    [QK_K_FP16_CUBLASLT] = CUDA_LT(QK_FP16, "fp16.cublaslt"),
+    [QK_K_W8A8_CUBLASLT] = CUDA_LT(QK_W8A8, "w8a8.cublaslt"),
+    [QK_K_FP8_CUBLASLT] = CUDA_LT(QK_FP8, "fp8.cublaslt"),
+    [QK_K_W4A8_CUDA] = {.name = "w4a8.cuda", .scheme = QK_W4A8, .isa = "cuda", .needs = QK_NEEDS_CUDA, .n_params = 1,
+                        .params = {P_BLOCK}, .check = check_cuda_w4a8, .workspace = qk_cuda_w4a8_work,
+                        .run = qk_cuda_w4a8, .defaults = defaults_cuda_w4a8},
 };
 
 int qk_kernel_count(void) { return QK_KERNEL_COUNT; }
@@ -107,18 +143,39 @@ static uint32_t cpu_features(void)
     return features;
 }
 
-int qk_kernel_supported(const qk_kernel *k) { return (cpu_features() & k->needs) == k->needs; }
-
-const qk_kernel *qk_kernel_best(qk_scheme s)
+static int cuda_here(void)
 {
-    /* the most specialised kernel this CPU runs: the one needing the most features */
+    static int known, here;
+    if (!known) {
+        char why[256];
+        here = qk_cuda_available(why, sizeof why);
+        known = 1;
+    }
+    return here;
+}
+
+int qk_kernel_is_cuda(const qk_kernel *k) { return (k->needs & QK_NEEDS_CUDA) != 0; }
+
+int qk_kernel_supported(const qk_kernel *k)
+{
+    if (qk_kernel_is_cuda(k))
+        return cuda_here();
+    return (cpu_features() & k->needs) == k->needs;
+}
+
+static const qk_kernel *best_of(qk_scheme s, int cuda)
+{
+    /* the most specialised kernel this machine runs: the one needing the most features */
     const qk_kernel *best = NULL;
     for (int i = 0; i < QK_KERNEL_COUNT; i++)
-        if (table[i].scheme == s && qk_kernel_supported(&table[i]) &&
+        if (table[i].scheme == s && qk_kernel_is_cuda(&table[i]) == cuda && qk_kernel_supported(&table[i]) &&
             (!best || __builtin_popcount(table[i].needs) > __builtin_popcount(best->needs)))
             best = &table[i];
     return best;
 }
+
+const qk_kernel *qk_kernel_best(qk_scheme s) { return best_of(s, 0); }
+const qk_kernel *qk_kernel_best_cuda(qk_scheme s) { return best_of(s, 1); }
 
 int qk_param_index(const qk_kernel *k, const char *name)
 {
@@ -192,6 +249,73 @@ static int check_int_avx2(const qk_problem *p, const qk_config *cfg, char *why, 
     else
         return QC_OK;
     return QC_EINPUT;
+}
+
+static int check_cuda_wonly(const qk_problem *p, const qk_config *cfg, char *why, size_t len)
+{
+    const int *v = cfg->v, g = qk_problem_group(p);
+    if (p->k % 64 || p->n % 4)
+        snprintf(why, len, "the tensor-core kernel needs K %% 64 == 0 and N %% 4 == 0 (K=%d, N=%d)", p->k, p->n);
+    else if (p->scheme == QK_W4A16 && g % 16)
+        snprintf(why, len, "group %d: the tensor-core kernel needs groups of a multiple of 16", g);
+    else if (v[QK_CUDA_P_TILE] < 0 || v[QK_CUDA_P_TILE] > 3)
+        snprintf(why, len, "tile=%d: use 0 (16x128), 1 (32x128), 2 (64x128) or 3 (128x128)", v[QK_CUDA_P_TILE]);
+    else if (v[QK_CUDA_P_STAGES] < 2 || v[QK_CUDA_P_STAGES] > 4)
+        snprintf(why, len, "stages=%d: use 2, 3 or 4", v[QK_CUDA_P_STAGES]);
+    else if (v[QK_CUDA_P_SPLITK] < 1 || v[QK_CUDA_P_SPLITK] > p->k / 64)
+        snprintf(why, len, "splitk=%d: use 1 .. K/64 = %d", v[QK_CUDA_P_SPLITK], p->k / 64);
+    else
+        return QC_OK;
+    return QC_EINPUT;
+}
+
+static int check_cuda_lt(const qk_problem *p, const qk_config *cfg, char *why, size_t len)
+{
+    const int *v = cfg->v;
+    if ((p->scheme == QK_W8A8 || p->scheme == QK_FP8) && (p->k % 16 || p->n % 16))
+        snprintf(why, len, "cuBLASLt's int8 and fp8 products need K and N multiples of 16 (K=%d, N=%d)", p->k, p->n);
+    else if (v[QK_CUDA_P_ALGO] < 0 || v[QK_CUDA_P_ALGO] > 7)
+        snprintf(why, len, "algo=%d: a rank 0 .. 7 in cuBLASLt's heuristic list", v[QK_CUDA_P_ALGO]);
+    else if (v[QK_CUDA_P_LT_SPLITK] < 0 || v[QK_CUDA_P_LT_SPLITK] > 64)
+        snprintf(why, len, "splitk=%d: 0 (the algorithm's own) .. 64", v[QK_CUDA_P_LT_SPLITK]);
+    else if (v[QK_CUDA_P_SWIZZLE] != 0 && v[QK_CUDA_P_SWIZZLE] != 1)
+        snprintf(why, len, "swizzle=%d: use 0 or 1", v[QK_CUDA_P_SWIZZLE]);
+    else
+        return QC_OK; /* what cuBLASLt itself refuses is reported when the plan is made */
+    return QC_EINPUT;
+}
+
+static int check_cuda_w4a8(const qk_problem *p, const qk_config *cfg, char *why, size_t len)
+{
+    (void)p;
+    int b = cfg->v[QK_CUDA_P_BLOCK];
+    if (b < 32 || b > 1024 || b % 32) {
+        snprintf(why, len, "block=%d: a multiple of 32 up to 1024", b);
+        return QC_EINPUT;
+    }
+    return QC_OK;
+}
+
+static void defaults_cuda_wonly(const qk_problem *p, qk_config *cfg)
+{
+    memset(cfg, 0, sizeof *cfg);
+    cfg->v[QK_CUDA_P_TILE] = p->m <= 16 ? 0 : p->m <= 32 ? 1 : p->m <= 64 ? 2 : 3;
+    cfg->v[QK_CUDA_P_STAGES] = 3;
+    /* small M leaves most SMs idle without a K split */
+    cfg->v[QK_CUDA_P_SPLITK] = p->m <= 32 && p->k >= 1024 ? 4 : 1;
+}
+
+static void defaults_cuda_lt(const qk_problem *p, qk_config *cfg)
+{
+    (void)p;
+    memset(cfg, 0, sizeof *cfg); /* cuBLASLt's first choice as it is */
+}
+
+static void defaults_cuda_w4a8(const qk_problem *p, qk_config *cfg)
+{
+    (void)p;
+    memset(cfg, 0, sizeof *cfg);
+    cfg->v[QK_CUDA_P_BLOCK] = 128;
 }
 
 /* ---- defaults: a reasonable configuration before any tuning ---- */
@@ -297,6 +421,10 @@ int qk_gemm(const qk_kernel *k, const qk_config *cfg, const qk_weights *w, const
     }
     if (qk_problem_check(&p, err))
         return QC_EINPUT;
+    if (qk_kernel_is_cuda(k)) {
+        qc_msgs_addf(err, "%s is a CUDA kernel: run it with qk_gemm_cuda on device buffers", k->name);
+        return QC_EINPUT;
+    }
     if (!qk_kernel_supported(k)) {
         qc_msgs_addf(err, "%s needs CPU features this machine lacks (see 'qbench devices')", k->name);
         return QC_EINPUT;
@@ -307,5 +435,28 @@ int qk_gemm(const qk_kernel *k, const qk_config *cfg, const qk_weights *w, const
     }
     qk_run_args a = {.w = w, .x = x, .m = m, .y = y, .work = work, .cfg = cfg};
     k->run(&a);
+    return QC_OK;
+}
+
+int qk_gemm_cuda(const qk_kernel *k, const qk_config *cfg, const qk_weights *w, const uint16_t *x, int m, void *y,
+                 void *work, void *stream, qc_msgs *err)
+{
+    qk_problem p = w->p;
+    p.m = m;
+    char why[512];
+    if (!qk_kernel_is_cuda(k) || !w->on_device) {
+        qc_msgs_addf(err, "%s: qk_gemm_cuda takes a CUDA kernel and weights on the device", k->name);
+        return QC_EINPUT;
+    }
+    if (k->check(&p, cfg, why, sizeof why)) {
+        qc_msgs_addf(err, "%s: invalid configuration: %s", k->name, why);
+        return QC_EINPUT;
+    }
+    qk_run_args a = {.w = w, .x = x, .m = m, .y = y, .work = work, .cfg = cfg, .stream = stream};
+    k->run(&a);
+    if (qk_cuda_error(why, sizeof why)) {
+        qc_msgs_addf(err, "%s: %s", k->name, why);
+        return QC_ERUNTIME;
+    }
     return QC_OK;
 }

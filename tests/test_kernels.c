@@ -314,7 +314,7 @@ static void test_registry(void **state)
             int vals[16];
             assert_true(qk_param_values(k, j, vals, 16) > 0);
         }
-        qk_problem p = {.scheme = k->scheme, .m = 5, .n = 40, .k = 256, .group = 64};
+        qk_problem p = {.scheme = k->scheme, .m = 5, .n = 64, .k = 256, .group = 64}; /* valid for every kernel */
         qk_config cfg;
         char text[128];
         k->defaults(&p, &cfg);
