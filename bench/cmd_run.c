@@ -9,6 +9,7 @@
 
 #include "bench/cbench.h"
 #include "bench/cli.h"
+#include "bench/gpu.h"
 #include "bench/sweep.h"
 #include "hardware/ceilings.h"
 #include "hardware/hardware.h"
@@ -27,7 +28,9 @@ static const char help[] =
     "  --fp8-scale S     fp8 weight scale: tensor (default) or channel\n"
     "  --smooth A        SmoothQuant with alpha A, applied offline (w8a8, w4a8)\n"
     "  --out f16|f32     output format (default f16)\n"
-    "  --kernel NAME     a kernel from the registry (default: the best this CPU runs)\n"
+    "  --device D        host (default) or cuda: the CUDA kernels, timed with CUDA events and the\n"
+    "                    L2 cache flushed before each call\n"
+    "  --kernel NAME     a kernel from the registry (default: the best the device runs)\n"
     "  --config C        kernel parameters, name=value,... (default: the kernel's defaults)\n"
     "  --threads N       shorthand for --config threads=N\n"
     "  --min-time S      seconds of timing in all: 10 Google Benchmark repetitions (default 1)\n"
@@ -49,7 +52,7 @@ static int parse_int(const char *opt, const char *s, long lo, long hi, int *out)
 int cmd_run(int argc, char **argv)
 {
     enum { O_SCHEME = 256, O_GROUP, O_ASYM, O_FP8, O_SMOOTH, O_OUT, O_KERNEL, O_CONFIG, O_THREADS, O_MINTIME,
-           O_CEIL, O_SEED, O_JSON };
+           O_CEIL, O_SEED, O_JSON, O_DEVICE };
     static const struct option lo[] = {
         {"scheme", required_argument, 0, O_SCHEME}, {"group", required_argument, 0, O_GROUP},
         {"asym", no_argument, 0, O_ASYM},           {"fp8-scale", required_argument, 0, O_FP8},
@@ -57,10 +60,11 @@ int cmd_run(int argc, char **argv)
         {"kernel", required_argument, 0, O_KERNEL}, {"config", required_argument, 0, O_CONFIG},
         {"threads", required_argument, 0, O_THREADS}, {"min-time", required_argument, 0, O_MINTIME},
         {"ceilings", no_argument, 0, O_CEIL},       {"seed", required_argument, 0, O_SEED},
-        {"json", no_argument, 0, O_JSON},           {"help", no_argument, 0, 'h'},
+        {"json", no_argument, 0, O_JSON},           {"device", required_argument, 0, O_DEVICE},
+        {"help", no_argument, 0, 'h'},
         {0, 0, 0, 0}};
     qk_problem p = {.m = 1, .n = 4096, .k = 4096, .group = 128};
-    const char *scheme = NULL, *kernel_name = NULL, *config = NULL;
+    const char *scheme = NULL, *kernel_name = NULL, *config = NULL, *device = "host";
     int threads = 0, ceilings = 0, json = 0, seed = 1, have_group = 0;
     double min_time = 1.0, smooth = -1;
     int o;
@@ -118,6 +122,11 @@ int cmd_run(int argc, char **argv)
                 return QC_EINPUT;
             break;
         case O_JSON: json = 1; break;
+        case O_DEVICE:
+            if (strcmp(optarg, "host") && strcmp(optarg, "cuda") && strncmp(optarg, "cuda:", 5))
+                return cli_usage_error(argv[0], "--device '%s': use host or cuda", optarg);
+            device = optarg;
+            break;
         case 'h': fputs(help, stdout); return 0;
         default: return QC_EINPUT;
         }
@@ -138,9 +147,20 @@ int cmd_run(int argc, char **argv)
     qc_msgs err = {0};
     if (qk_problem_check(&p, &err))
         return cli_fail(&err, QC_EINPUT);
-    const qk_kernel *kern = kernel_name ? qk_kernel_find(kernel_name) : qk_kernel_best(p.scheme);
+    int gpu = strcmp(device, "host") != 0;
+    char why[256];
+    if (gpu && !qk_cuda_available_here(why, sizeof why)) {
+        qc_msgs_addf(&err, "--device %s: %s (run on a machine with an NVIDIA GPU, or use --device host)", device, why);
+        return cli_fail(&err, QC_EINPUT);
+    }
+    const qk_kernel *kern = kernel_name ? qk_kernel_find(kernel_name)
+                            : gpu       ? qk_kernel_best_cuda(p.scheme)
+                                        : qk_kernel_best(p.scheme);
     if (!kern)
         return cli_usage_error(argv[0], "unknown kernel '%s' (qk registry names look like w4a16.avx2)", kernel_name);
+    if (qk_kernel_is_cuda(kern) != gpu)
+        return cli_usage_error(argv[0], "kernel %s runs on %s: give --device %s", kern->name, gpu ? "the CPU" : "a GPU",
+                               gpu ? "host" : "cuda");
     if (kern->scheme != p.scheme)
         return cli_usage_error(argv[0], "kernel %s computes %s, not %s", kern->name, qk_scheme_name(kern->scheme),
                                scheme);
@@ -150,8 +170,9 @@ int cmd_run(int argc, char **argv)
     if (qk_config_parse(kern, &p, config, &cfg, &err))
         return cli_fail(&err, QC_EINPUT);
     if (threads) {
+        if (gpu)
+            return cli_usage_error(argv[0], "--threads applies to CPU kernels");
         cfg.v[qk_param_index(kern, "threads")] = threads;
-        char why[256];
         if (kern->check(&p, &cfg, why, sizeof why))
             return cli_usage_error(argv[0], "invalid configuration: %s", why);
     }
@@ -201,9 +222,11 @@ int cmd_run(int argc, char **argv)
     if (smooth >= 0)
         qk_smooth(p.m, p.n, p.k, (float)smooth, x, w);
 
+    if (gpu)
+        copies = 1; /* on the GPU the L2 flush before each call keeps the weights cold */
     qk_weights *qw = calloc((size_t)copies, sizeof *qw);
     for (int c = 0; c < copies; c++)
-        if (qk_weights_pack(&p, w, &qw[c], &err))
+        if (qk_weights_pack_layout(&p, w, gpu ? QK_LAYOUT_CUDA : QK_LAYOUT_CPU, &qw[c], &err))
             return cli_fail(&err, QC_ERUNTIME);
     qk_weights_dequant(&qw[0], w); /* w now holds the dequantized weights */
     float *xd = malloc(mk * 4);
@@ -216,9 +239,16 @@ int cmd_run(int argc, char **argv)
     free(xs);
     free(x32);
 
-    void *y = qk_alloc(mn * (p.out_f32 ? 4 : 2)), *work = qk_alloc(kern->workspace(&p, &cfg));
+    void *y = qk_alloc(mn * (p.out_f32 ? 4 : 2)), *work = gpu ? NULL : qk_alloc(kern->workspace(&p, &cfg));
     memset(y, 0xff, mn * (p.out_f32 ? 4 : 2));
-    int rc = qk_gemm(kern, &cfg, &qw[0], x, p.m, y, work, &err);
+    char name[128];
+    snprintf(name, sizeof name, "%s/m%d/n%d/k%d", kern->name, p.m, p.n, p.k);
+    cbench_result t = {0};
+    int rc;
+    if (gpu) /* checked and timed in one go: the check below decides whether the timing stands */
+        rc = qb_gpu_measure(kern, &cfg, &qw[0], x, p.m, y, min_time / 10, 10, name, &t, &err);
+    else
+        rc = qk_gemm(kern, &cfg, &qw[0], x, p.m, y, work, &err);
     if (rc)
         return cli_fail(&err, rc);
     double kerr = qk_relative_error(&p, y, ref_deq, check_rows, rows);
@@ -233,16 +263,17 @@ int cmd_run(int argc, char **argv)
     /* The streaming read varies over time in a shared machine: measure it before and after the
      * kernel and use every repetition of both. */
     qh_rate bw = {0}, bw_before = {0}, fma = {0};
-    int T = cfg.v[qk_param_index(kern, "threads")], have_fma = 0;
-    if (ok && ceilings)
+    int T = gpu ? 0 : cfg.v[qk_param_index(kern, "threads")], have_fma = 0;
+    if (ok && ceilings && !gpu)
         qh_stream_read((size_t)cold, T, 0.25, &bw_before, &err);
     /* timing: Google Benchmark through cbench, 10 repetitions over --min-time */
-    cbench_result t = {0};
-    if (ok) {
-        char name[128];
-        snprintf(name, sizeof name, "%s/m%d/n%d/k%d", kern->name, p.m, p.n, p.k);
-        if ((rc = qb_time_kernel(kern, &cfg, qw, copies, x, p.m, y, work, min_time / 10, 10, name, &t, &err)))
-            return cli_fail(&err, rc);
+    if (ok && !gpu && (rc = qb_time_kernel(kern, &cfg, qw, copies, x, p.m, y, work, min_time / 10, 10, name, &t, &err)))
+        return cli_fail(&err, rc);
+    if (ok && ceilings && gpu) {
+        qc_msgs_addf(&err, "--ceilings measures the CPU; on a GPU, 'qbench probe --device cuda:0' measures its ceilings");
+        ceilings = 0;
+        qc_msgs_print(&err, stderr);
+        qc_msgs_free(&err);
     }
     if (ok && ceilings) {
         qh_stream_read((size_t)cold, T, 0.25, &bw, &err);
@@ -250,7 +281,7 @@ int cmd_run(int argc, char **argv)
         have_fma = qh_peak(QH_FP32_FMA, T, 0.5, &fma, &isa, &err) == QC_OK;
         qh_rate_merge(&bw, &bw_before);
     }
-    const char *mode = copies * cost.weight_bytes >= cold ? "cold" : "warm";
+    const char *mode = gpu ? "l2-flush" : copies * cost.weight_bytes >= cold ? "cold" : "warm";
 
     if (json) {
         json_t *j = json_pack("{s:s, s:s, s:s, s:i, s:i, s:i, s:b, s:s}", "scheme", qk_scheme_name(p.scheme),

@@ -193,6 +193,8 @@ const qk_kernel *qk_kernel_best(qk_scheme s);
 /* The CUDA kernel for a scheme when a CUDA device is here, else NULL. */
 const qk_kernel *qk_kernel_best_cuda(qk_scheme s);
 int qk_kernel_is_cuda(const qk_kernel *k);
+/* Can CUDA kernels run here? When not, *why says why (built without CUDA, no driver, no device). */
+int qk_cuda_available_here(char *why, size_t len);
 int qk_param_index(const qk_kernel *k, const char *name);
 /* The values the autotuner sweeps for parameter i (threads: from this machine). */
 int qk_param_values(const qk_kernel *k, int i, int *out, int max);
@@ -211,6 +213,10 @@ int qk_gemm(const qk_kernel *k, const qk_config *cfg, const qk_weights *w, const
  * launched on `stream` (a cudaStream_t) without waiting for it. */
 int qk_gemm_cuda(const qk_kernel *k, const qk_config *cfg, const qk_weights *w, const uint16_t *x, int m, void *y,
                  void *work, void *stream, qc_msgs *err);
+
+/* Copies host weights (QK_LAYOUT_CUDA) to the device; free with qk_cuda_weights_free. */
+int qk_cuda_upload(const qk_weights *host, qk_weights *dev, qc_msgs *err);
+void qk_cuda_weights_free(qk_weights *dev);
 
 void *qk_alloc(size_t bytes); /* 64-byte aligned, NULL on failure; free with free() */
 

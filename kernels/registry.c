@@ -156,6 +156,8 @@ static int cuda_here(void)
 
 int qk_kernel_is_cuda(const qk_kernel *k) { return (k->needs & QK_NEEDS_CUDA) != 0; }
 
+int qk_cuda_available_here(char *why, size_t len) { return qk_cuda_available(why, len); }
+
 int qk_kernel_supported(const qk_kernel *k)
 {
     if (qk_kernel_is_cuda(k))

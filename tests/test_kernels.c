@@ -298,6 +298,62 @@ static void test_bad_problems(void **state)
     qc_msgs_free(&err);
 }
 
+/* The GPU layouts hold the CPU packing's values: dequantized, they are the same operand
+ * (the weight-only tensor-core path rounds it to fp16, and says so). */
+static void test_cuda_layouts(void **state)
+{
+    (void)state;
+    const int groups[] = {128, -1};
+    for (int s = 0; s < QK_SCHEME_COUNT; s++)
+        for (int gi = 0; gi < 2; gi++)
+            for (int asym = 0; asym <= qk_scheme_grouped((qk_scheme)s); asym++) {
+                if (!qk_scheme_grouped((qk_scheme)s) && gi)
+                    continue;
+                qk_problem p = {.scheme = (qk_scheme)s, .m = 1, .n = 52, .k = 256,
+                                .group = qk_scheme_grouped((qk_scheme)s) ? groups[gi] : 0, .asym = asym,
+                                .fp8_channel = s == QK_FP8 && gi};
+                size_t nk = (size_t)p.n * p.k;
+                float *w = malloc(nk * 4), *a = malloc(nk * 4), *b = malloc(nk * 4);
+                qk_fill_weights(w, nk, 99);
+                qk_weights cpu, gpu;
+                assert_int_equal(qk_weights_pack(&p, w, &cpu, NULL), QC_OK);
+                assert_int_equal(qk_weights_pack_layout(&p, w, QK_LAYOUT_CUDA, &gpu, NULL), QC_OK);
+                assert_int_equal(gpu.layout, QK_LAYOUT_CUDA);
+                qk_weights_dequant(&cpu, a);
+                qk_weights_dequant(&gpu, b);
+                int fp16_operand = s == QK_W4A16 || s == QK_W8A16;
+                for (size_t i = 0; i < nk; i++) {
+                    float want = fp16_operand ? qk_half_to_float(qk_float_to_half(a[i])) : a[i];
+                    if (b[i] != want)
+                        print_error("%s g%d: element %zu: gpu %g, cpu %g\n", qk_scheme_name((qk_scheme)s), p.group, i,
+                                    b[i], want);
+                    assert_true(b[i] == want);
+                }
+                /* what the GPU kernels read is what the cost function counts */
+                qk_cost c = qk_problem_cost(&p);
+                assert_true(fabs((double)gpu.bytes - c.weight_bytes) <= 0.02 * c.weight_bytes + 64);
+                qk_weights_free(&cpu);
+                qk_weights_free(&gpu);
+                free(w), free(a), free(b);
+            }
+    /* the CUDA kernels are in the registry, and refuse to run where there is no device */
+    char why[256];
+    if (!qk_cuda_available_here(why, sizeof why)) {
+        print_message("no CUDA here: %s\n", why);
+        for (int s = 0; s < QK_SCHEME_COUNT; s++)
+            assert_null(qk_kernel_best_cuda((qk_scheme)s));
+    }
+    const qk_kernel *k = qk_kernel_find("w4a16.cuda");
+    assert_non_null(k);
+    assert_true(qk_kernel_is_cuda(k));
+    qk_problem bad = {.scheme = QK_W4A16, .m = 1, .n = 64, .k = 200, .group = -1};
+    qk_config cfg;
+    qc_msgs err = {0};
+    assert_int_equal(qk_config_parse(k, &bad, NULL, &cfg, &err), QC_EINPUT);
+    assert_non_null(strstr(err.v[0], "K % 64 == 0"));
+    qc_msgs_free(&err);
+}
+
 static void test_registry(void **state)
 {
     (void)state;
@@ -330,6 +386,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_half_round_trip), cmocka_unit_test(test_half_rounding_matches_f16c),
         cmocka_unit_test(test_e4m3),            cmocka_unit_test(test_registry),
+        cmocka_unit_test(test_cuda_layouts),
         cmocka_unit_test(test_bad_problems),    cmocka_unit_test(test_fp16),
         cmocka_unit_test(test_w8a16),           cmocka_unit_test(test_w4a16),
         cmocka_unit_test(test_w8a8),            cmocka_unit_test(test_w4a8),

@@ -20,10 +20,6 @@ int qk_cuda_available(char *why, size_t len);
 int qk_cuda_error(char *buf, size_t len);
 void qk_cuda_set_error(const char *fmt, ...);
 
-/* Copies host weights (QK_LAYOUT_CUDA) to the device; free with qk_cuda_weights_free. */
-int qk_cuda_upload(const qk_weights *host, qk_weights *dev, qc_msgs *err);
-void qk_cuda_weights_free(qk_weights *dev);
-
 /* ---- kernels (host launchers) ---- */
 /* w4a16 / w8a16: tensor-core mma (m16n8k16, fp16 in, fp32 accumulate), weights dequantized in
  * registers, a cp.async pipeline of `stages` shared-memory stages, split-K into fp32 partials.

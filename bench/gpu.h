@@ -1,0 +1,17 @@
+/* bench/gpu: checking and timing a CUDA kernel. The weights (QK_LAYOUT_CUDA) are uploaded,
+ * the kernel runs once and its output comes back for the host's fp64 check, then Google
+ * Benchmark times it through cbench with manual time: CUDA events around each call, and the
+ * L2 cache flushed before each call (a memset of twice its size, outside the events), so the
+ * weights come from device memory ("l2-flush" mode). Built without CUDA, it says so. */
+#ifndef QBENCH_BENCH_GPU_H
+#define QBENCH_BENCH_GPU_H
+
+#include "bench/cbench.h"
+#include "common/qc.h"
+#include "kernels/qk.h"
+
+/* y_host receives the first call's output (M×N, fp16 or fp32). */
+int qb_gpu_measure(const qk_kernel *k, const qk_config *cfg, const qk_weights *host_w, const uint16_t *x, int m,
+                   void *y_host, double min_time, int repetitions, const char *name, cbench_result *t, qc_msgs *err);
+
+#endif
