@@ -16,7 +16,8 @@ static const char help[] =
     "to 8x the last-level cache) and the peak rate of each number format (fp32 FMA, fp16 and fp8\n"
     "convert + FMA, int8 and int4 dot, bf16 dot), on all hardware threads and on one. A profile\n"
     "name or alias (a100, h100, ...) probes the local device that profile matches, and refuses\n"
-    "when there is none; cuda:N probes CUDA device N (identity only in this version). The\n"
+    "when there is none; cuda:N probes CUDA device N: HBM and L2 bandwidth (a read kernel and a\n"
+    "copy), tensor throughput (fp16, int8, fp8) from large cuBLASLt products. The\n"
     "'measured' section records when, where and with which qbench version, and the spread of\n"
     "the repetitions; a table of the ceilings goes to standard error.\n\n"
     "  -d, --device NAME   device to probe (default: host)\n"
@@ -63,14 +64,16 @@ int cmd_probe(int argc, char **argv)
         return cli_fail(&err, QC_EINPUT);
     }
     qp_profile_set_measured(t.profile, t.device_name);
-    if (t.cuda_index < 0) {
+    if (t.cuda_index < 0)
         rc = qb_probe_host(t.profile, &h, quick, stderr, &err);
-        if (rc) {
-            qp_target_free(&t);
-            return cli_fail(&err, rc);
-        }
-        qb_print_ceilings(t.profile, stderr);
+    else
+        rc = qb_probe_cuda(t.profile, t.cuda_index, cuda.dev[t.cuda_index].cc_major, cuda.dev[t.cuda_index].cc_minor,
+                           quick, stderr, &err);
+    if (rc) {
+        qp_target_free(&t);
+        return cli_fail(&err, rc);
     }
+    qb_print_ceilings(t.profile, stderr);
     rc = qp_profile_write(t.profile, out, &err);
     if (rc == QC_OK && strcmp(out, "-") != 0)
         fprintf(stderr, "qbench: wrote profile %s for %s to %s\n", t.profile->name, t.device_name, out);

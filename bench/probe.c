@@ -4,6 +4,7 @@
 
 #include "bench/probe.h"
 #include "hardware/ceilings.h"
+#include "hardware/cuda_ceilings.h"
 
 /* v rounded to `digits` decimals, as the double nearest that decimal (so it prints as such) */
 static double round_to(double v, int digits)
@@ -53,6 +54,46 @@ int qb_probe_host(qp_profile *p, const qh_host *h, int quick, FILE *log, qc_msgs
     return QC_OK;
 }
 
+int qb_probe_cuda(qp_profile *p, int index, int cc_major, int cc_minor, int quick, FILE *log, qc_msgs *err)
+{
+    const double t = quick ? 0.2 : 1.0;
+    const size_t l2 = qh_cuda_l2_size(index), big = (size_t)(quick ? 1 : 2) << 30;
+    p->measured.threads = 1;
+    struct { const char *level; size_t read, copy; } lv[] = {{"L2", l2 / 2, l2 / 4}, {"DRAM", big, big / 2}};
+    for (int i = 0; i < 2; i++) {
+        if (!lv[i].read)
+            continue;
+        if (log)
+            fprintf(log, "qbench: probe: %s bandwidth (read, copy)\n", lv[i].level);
+        qh_rate r, c;
+        int rc = qh_cuda_read_bandwidth(index, lv[i].read, t, &r, err);
+        if (!rc)
+            rc = qh_cuda_copy_bandwidth(index, lv[i].copy, t, &c, err);
+        if (rc)
+            return rc;
+        qp_bandwidth b = {.threads = 1, .working_set = (double)lv[i].read, .read_gbs = round_to(r.median, 1),
+                          .read_cv = round_to(r.cv, 3), .rw_gbs = round_to(c.median, 1), .rw_cv = round_to(c.cv, 3)};
+        snprintf(b.level, sizeof b.level, "%s", lv[i].level);
+        qp_profile_add_bandwidth(p, &b);
+    }
+    const char *formats[] = {"fp16_tensor", "int8_tensor", "fp8_tensor"};
+    for (int i = 0; i < 3; i++) {
+        if (i == 2 && (cc_major * 10 + cc_minor) < 89)
+            continue; /* fp8 tensor cores: Ada (8.9) and Hopper (9.0) onwards */
+        if (log)
+            fprintf(log, "qbench: probe: %s peak (cuBLASLt, %d^3)\n", formats[i], quick ? 4096 : 8192);
+        qh_rate r;
+        int rc = qh_cuda_tensor_peak(index, formats[i], quick ? 4096 : 8192, t, &r, err);
+        if (rc)
+            return rc;
+        qp_peak k = {.threads = 1, .gops = round_to(r.median, 1), .cv = round_to(r.cv, 3)};
+        snprintf(k.format, sizeof k.format, "%s", formats[i]);
+        snprintf(k.isa, sizeof k.isa, "cublaslt");
+        qp_profile_add_peak(p, &k);
+    }
+    return QC_OK;
+}
+
 void qb_print_ceilings(const qp_profile *p, FILE *f)
 {
     fprintf(f, "%-6s %7s %12s %10s %6s %10s %6s\n", "level", "threads", "working set", "read GB/s", "cv",
@@ -69,4 +110,12 @@ void qb_print_ceilings(const qp_profile *p, FILE *f)
         const qp_peak *k = &p->measured.peak[i];
         fprintf(f, "%-9s %-11s %7d %10.1f %5.1f%%\n", k->format, k->isa, k->threads, k->gops, 100 * k->cv);
     }
+    /* beside the datasheet, where the profile has one */
+    static const struct { qp_spec_id id; const char *what; double scale; } spec[] = {
+        {QP_MEMORY_BANDWIDTH_GBS, "memory bandwidth GB/s", 1}, {QP_FP16_TFLOPS, "fp16 tensor GOP/s", 1000},
+        {QP_INT8_TOPS, "int8 tensor GOP/s", 1000}, {QP_FP8_TFLOPS, "fp8 tensor GOP/s", 1000}};
+    for (size_t i = 0; i < sizeof spec / sizeof spec[0]; i++)
+        if (p->spec[spec[i].id].present)
+            fprintf(f, "spec: %-22s %10.1f  (%s)\n", spec[i].what, p->spec[spec[i].id].value * spec[i].scale,
+                    p->spec[spec[i].id].source);
 }

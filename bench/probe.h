@@ -15,6 +15,10 @@
  * log (may be NULL) receives one line per step. */
 int qb_probe_host(qp_profile *p, const qh_host *h, int quick, FILE *log, qc_msgs *err);
 
+/* CUDA device `index`: HBM (a read kernel and a device-to-device copy), L2 (the same inside
+ * it), and tensor throughput (fp16, int8, and fp8 where the device has it) from cuBLASLt. */
+int qb_probe_cuda(qp_profile *p, int index, int cc_major, int cc_minor, int quick, FILE *log, qc_msgs *err);
+
 /* A table of the measured ceilings, for people. */
 void qb_print_ceilings(const qp_profile *p, FILE *f);
 

@@ -289,7 +289,8 @@ static void parse_bandwidth(ctx *c, yaml_node_t *item, int idx, qp_profile *p)
 
 static void parse_peak(ctx *c, yaml_node_t *item, int idx, qp_profile *p)
 {
-    static const char *const formats[] = {"fp32_fma", "fp16_fma", "int8_dot", "int4_dot", "fp8_fma", "bf16_dot"};
+    static const char *const formats[] = {"fp32_fma", "fp16_fma",    "int8_dot",    "int4_dot",  "fp8_fma",
+                                          "bf16_dot", "fp16_tensor", "int8_tensor", "fp8_tensor"};
     char where[64];
     snprintf(where, sizeof where, "measured.peak[%d]", idx);
     fieldref f[] = {{"format", 1, NULL}, {"isa", 1, NULL}, {"threads", 1, NULL}, {"gops", 1, NULL}, {"cv", 1, NULL}};
@@ -302,7 +303,7 @@ static void parse_peak(ctx *c, yaml_node_t *item, int idx, qp_profile *p)
         known |= !strcmp(format, formats[i]);
     if (format && !known) {
         errat(c, f[0].val, "%s.format '%s' is not one qbench measures (fp32_fma, fp16_fma, int8_dot, int4_dot, "
-                           "fp8_fma, bf16_dot)", where, format);
+                           "fp8_fma, bf16_dot, fp16_tensor, int8_tensor, fp8_tensor)", where, format);
         ok = 0;
     }
     if (format)
@@ -863,6 +864,14 @@ void qp_profile_ceilings(const qp_profile *p, const char *scheme, const char *is
     *source = "spec";
     const int int8 = !strcmp(scheme, "w8a8"), int4 = !strcmp(scheme, "w4a8"), fp8 = !strcmp(scheme, "fp8");
     const qp_bandwidth *b = qp_profile_bandwidth(p, "DRAM", threads);
+    if (b && p->match.backend == QP_BACKEND_CUDA) {
+        /* a GPU, probed: weight-only schemes dequantize to fp16 for the tensor cores */
+        const qp_peak *k = qp_profile_peak(p, int8 || int4 ? "int8_tensor" : fp8 ? "fp8_tensor" : "fp16_tensor", 0);
+        *gbs = b->read_gbs;
+        *gops = k ? k->gops : 0;
+        *source = "measured";
+        return;
+    }
     if (b) {
         /* a CPU: the float schemes dequantize to fp32 and FMA (or use bf16 dot products), the
          * integer ones use int8 dot products: w4a8 unpacks its nibbles once per panel row and
