@@ -244,9 +244,10 @@ int cmd_run(int argc, char **argv)
     char name[128];
     snprintf(name, sizeof name, "%s/m%d/n%d/k%d", kern->name, p.m, p.n, p.k);
     cbench_result t = {0};
-    int rc;
+    qb_counter gcount[8];
+    int rc, n_gcount = 0;
     if (gpu) /* checked and timed in one go: the check below decides whether the timing stands */
-        rc = qb_gpu_measure(kern, &cfg, &qw[0], x, p.m, y, min_time / 10, 10, name, &t, &err);
+        rc = qb_gpu_measure(kern, &cfg, &qw[0], x, p.m, y, min_time / 10, 10, name, &t, gcount, &n_gcount, &err);
     else
         rc = qk_gemm(kern, &cfg, &qw[0], x, p.m, y, work, &err);
     if (rc)
@@ -318,6 +319,17 @@ int cmd_run(int argc, char **argv)
             }
             json_object_set_new(j, "ceilings", c);
         }
+        if (n_gcount) { /* measured beside the cost model's bytes */
+            json_t *cj = json_object();
+            json_object_set_new(cj, "bytes_moved", json_pack("{s:f, s:s}", "value", cost.bytes, "source", "model"));
+            for (int i = 0; i < n_gcount; i++)
+                json_object_set_new(cj, gcount[i].name,
+                                    gcount[i].available
+                                        ? json_pack("{s:f, s:s}", "value", gcount[i].value, "source", gcount[i].source)
+                                        : json_pack("{s:s, s:s}", "unavailable", gcount[i].reason, "source",
+                                                    gcount[i].source));
+            json_object_set_new(j, "counters", cj);
+        }
         char *s = json_dumps(j, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(6));
         puts(s);
         free(s);
@@ -342,6 +354,15 @@ int cmd_run(int argc, char **argv)
             printf("time:    median %.4g ms, min %.4g ms, cv %.1f%% (Google Benchmark: %d repetitions of %lld calls)\n",
                    t.median_s * 1e3, t.min_s * 1e3, 100 * t.cv, t.repetitions, (long long)t.iterations);
             printf("rate:    %.2f GB/s, %.2f GFLOP/s, intensity %.2f FLOP/byte\n", gbs, gf, cost.flops / cost.bytes);
+            for (int i = 0; i < n_gcount; i++) {
+                if (gcount[i].available)
+                    printf("counter: %-34s %.0f (cupti)%s\n", gcount[i].name, gcount[i].value,
+                           strstr(gcount[i].name, "dram__bytes_read") ? "" : "");
+                else
+                    printf("counter: %-34s unavailable: %s\n", gcount[i].name, gcount[i].reason);
+            }
+            if (n_gcount)
+                printf("counter: %-34s %.0f (model)\n", "bytes moved", cost.bytes);
             if (ceilings) {
                 /* medians against medians: the kernel's median time, the ceilings' median repetition */
                 printf("ceiling: streaming read %.2f GB/s median (best %.2f, cv %.1f%%) on %d thread%s: kernel at %.1f%%\n",

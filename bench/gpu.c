@@ -1,8 +1,10 @@
 /* Checking and timing CUDA kernels (CUDA runtime from C). */
 #include <cuda_runtime_api.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "bench/gpu.h"
+#include "hardware/gpu_counters.h"
 
 #define CK(call)                                                                                                  \
     do {                                                                                                          \
@@ -49,8 +51,10 @@ static double gpu_once(void *ctx)
 }
 
 int qb_gpu_measure(const qk_kernel *k, const qk_config *cfg, const qk_weights *host_w, const uint16_t *x, int m,
-                   void *y_host, double min_time, int repetitions, const char *name, cbench_result *t, qc_msgs *err)
+                   void *y_host, double min_time, int repetitions, const char *name, cbench_result *t,
+                   qb_counter *counters, int *n_counters, qc_msgs *err)
 {
+    *n_counters = 0;
     int rc = QC_OK, l2 = 0;
     qk_problem p = host_w->p;
     p.m = m;
@@ -90,6 +94,28 @@ int qb_gpu_measure(const qk_kernel *k, const qk_config *cfg, const qk_weights *h
         for (int i = 0; i < c.err.n; i++)
             qc_msgs_addf(err, "%s", c.err.v[i]);
         rc = QC_ERUNTIME;
+    }
+    if (!rc) { /* CUPTI over one more call: every kernel of it is a range */
+        qh_gpu_counters *gc;
+        int dev = 0;
+        cudaGetDevice(&dev);
+        if (qh_gpu_counters_create(&gc, dev, qh_gpu_metrics, qh_n_gpu_metrics, err) == QC_OK) {
+            qh_gpu_counters_begin(gc);
+            rc = qk_gemm_cuda(k, cfg, &dw, dx, m, c.y, c.work, c.stream, err);
+            cudaStreamSynchronize(c.stream);
+            qh_gpu_counters_end(gc);
+            for (int i = 0; i < qh_gpu_counters_count(gc) && *n_counters < 8; i++) {
+                const qh_counter *q = qh_gpu_counters_get(gc, i);
+                qb_counter *o = &counters[(*n_counters)++];
+                snprintf(o->name, sizeof o->name, "%s", q->name);
+                snprintf(o->source, sizeof o->source, "cupti");
+                o->available = q->available;
+                o->value = (double)q->value;
+                if (!q->available)
+                    snprintf(o->reason, sizeof o->reason, "%s", q->reason);
+            }
+            qh_gpu_counters_destroy(gc);
+        }
     }
 done:
     qc_msgs_free(&c.err);

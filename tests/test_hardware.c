@@ -11,6 +11,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "hardware/gpu_counters.h"
 #include "hardware/hardware.h"
 #include "tests/testutil.h"
 
@@ -116,12 +117,39 @@ static void test_cuda_no_device_is_an_answer(void **state)
 #endif
 }
 
+/* Without a GPU (or a driver, or permission) every metric says why, and carries no value. */
+static void test_gpu_counters_unavailable_with_reasons(void **state)
+{
+    (void)state;
+    qh_cuda cu;
+    qh_cuda_discover(&cu);
+    if (cu.n > 0)
+        skip(); /* a GPU is here: the GPU script (tests/gpu/run.sh) checks the counters */
+    qh_gpu_counters *c;
+    qc_msgs err = {0};
+    assert_int_equal(qh_gpu_counters_create(&c, 0, qh_gpu_metrics, qh_n_gpu_metrics, &err), QC_OK);
+    assert_int_equal(qh_gpu_counters_count(c), qh_n_gpu_metrics);
+    qh_gpu_counters_begin(c);
+    qh_gpu_counters_end(c);
+    for (int i = 0; i < qh_n_gpu_metrics; i++) {
+        const qh_counter *k = qh_gpu_counters_get(c, i);
+        assert_string_equal(k->name, qh_gpu_metrics[i]);
+        assert_false(k->available);
+        assert_non_null(k->reason);
+        assert_true(strlen(k->reason) > 10);
+        if (i == 0)
+            print_message("%s: unavailable: %s\n", k->name, k->reason);
+    }
+    qh_gpu_counters_destroy(c);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_cpu_features_match_kernel),
         cmocka_unit_test(test_topology_matches_kernel),
         cmocka_unit_test(test_cuda_no_device_is_an_answer),
+        cmocka_unit_test(test_gpu_counters_unavailable_with_reasons),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
