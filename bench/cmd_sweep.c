@@ -256,11 +256,12 @@ int cmd_sweep(int argc, char **argv)
                            "ceilings through the roofline model; every point is then marked predicted)", device, t.why);
         rc = QC_EINPUT;
     }
-    if (!rc && t.local && t.cuda_index >= 0) {
-        qc_msgs_addf(&err, "--device %s is a CUDA device: this qbench sweeps CPU kernels only (use --predict, or "
-                           "--device host)", device);
+    if (!rc && t.local && t.cuda_index > 0) {
+        qc_msgs_addf(&err, "--device %s: the GPU kernels run on CUDA device 0 (set CUDA_VISIBLE_DEVICES to choose "
+                           "another)", device);
         rc = QC_EINPUT;
     }
+    ax.cuda = !rc && t.local && t.cuda_index == 0;
     if (rc) {
         qp_target_free(&t);
         qp_catalog_free(&cat);
@@ -279,7 +280,8 @@ int cmd_sweep(int argc, char **argv)
     if (!predict && !prof->measured.n_bw) {
         fprintf(stderr, "qbench: profile %s has no measured ceilings: probing them (--quick)\n", prof->name);
         qp_profile_set_measured(prof, t.device_name);
-        if ((rc = qb_probe_host(prof, &h, 1, NULL, &err))) {
+        if ((rc = ax.cuda ? qb_probe_cuda(prof, 0, cuda.dev[0].cc_major, cuda.dev[0].cc_minor, 1, NULL, &err)
+                          : qb_probe_host(prof, &h, 1, NULL, &err))) {
             qp_target_free(&t);
             return cli_fail(&err, rc);
         }

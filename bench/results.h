@@ -45,7 +45,7 @@ typedef struct qb_point {
     char bound[8];
     double ceiling_gbs, ceiling_gops, attainable_gflops, pct_of_ceiling; /* 0 when no ceilings */
     double kernel_error, quant_error;  /* < 0 when not measured */
-    char cache_mode[8];
+    char cache_mode[16];
     int copies;
     qb_counter counters[8];
     int n_counters;

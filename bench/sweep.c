@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include "bench/cbench.h"
+#include "bench/gpu.h"
 #include "bench/sweep.h"
 #include "hardware/counters.h"
 #include "hardware/hardware.h"
@@ -228,8 +229,12 @@ void qb_axes_default(qb_axes *a)
 
 /* The kernels a scheme is swept with: the best one this CPU runs, or (pruned, all) every
  * SIMD kernel it runs; the generic C kernels only where no SIMD kernel exists. */
-static int kernels_for(qk_scheme s, int configs, const qk_kernel **out)
+static int kernels_for(qk_scheme s, int configs, int cuda, const qk_kernel **out)
 {
+    if (cuda) { /* one CUDA kernel per scheme: its configurations are the space */
+        out[0] = qk_kernel_best_cuda(s);
+        return out[0] ? 1 : 0;
+    }
     const qk_kernel *best = qk_kernel_best(s);
     if (configs == QB_CONFIGS_DEFAULT || !best || !strcmp(best->isa, "generic")) {
         out[0] = best;
@@ -349,7 +354,7 @@ int qb_plan(const qb_axes *a, int predict, qb_task **tasks, int *n, qc_msgs *err
                         continue;
                     }
                     const qk_kernel *ks[16];
-                    int nk = kernels_for(s, a->configs, ks);
+                    int nk = kernels_for(s, a->configs, a->cuda, ks);
                     for (int k = 0; k < nk; k++)
                         add_configs(&l, &p, ks[k], a->configs);
                 }
@@ -402,7 +407,7 @@ static void wset_free(wset *s)
 
 static int same_weights(const qk_problem *a, const qk_problem *b)
 {
-    return a->scheme == b->scheme && a->n == b->n && a->k == b->k && a->group == b->group && a->asym == b->asym &&
+    return a->scheme == b->scheme && a->out_f32 == b->out_f32 && a->n == b->n && a->k == b->k && a->group == b->group && a->asym == b->asym &&
            a->fp8_channel == b->fp8_channel;
 }
 
@@ -421,7 +426,7 @@ static double llc_bytes(void)
     return llc;
 }
 
-static int wset_prepare(wset *s, const qk_problem *p, qc_msgs *err)
+static int wset_prepare(wset *s, const qk_problem *p, int cuda, qc_msgs *err)
 {
     wset_free(s);
     s->key = *p;
@@ -433,12 +438,12 @@ static int wset_prepare(wset *s, const qk_problem *p, qc_msgs *err)
     }
     qk_fill_weights(s->w, nk, (uint64_t)p->n * 7919 + (uint64_t)p->k);
     qk_weights first;
-    int rc = qk_weights_pack(p, s->w, &first, err);
+    int rc = qk_weights_pack_layout(p, s->w, cuda ? QK_LAYOUT_CUDA : QK_LAYOUT_CPU, &first, err);
     if (rc)
         return rc;
     /* cold: copies covering 8× the last-level cache, within a quarter of free memory */
     double avail = (double)sysconf(_SC_AVPHYS_PAGES) * (double)sysconf(_SC_PAGESIZE);
-    int want = (int)ceil(8 * llc_bytes() / (double)first.bytes);
+    int want = cuda ? 1 : (int)ceil(8 * llc_bytes() / (double)first.bytes); /* GPU: the L2 is flushed instead */
     int fit = (int)(0.25 * avail / (double)first.bytes);
     s->n_copies = want < 1 ? 1 : want > 512 ? 512 : want;
     if (s->n_copies > fit)
@@ -538,12 +543,13 @@ static int run_point(const qb_task *t, wset *ws, const qb_sweep_opts *o, qb_poin
     pt->flops = cost.flops;
     pt->intensity = cost.flops / cost.bytes;
     int rc;
-    if (!same_weights(&ws->key, p) && (rc = wset_prepare(ws, p, err)))
+    const int cuda = qk_kernel_is_cuda(t->kernel);
+    if (!same_weights(&ws->key, p) && (rc = wset_prepare(ws, p, cuda, err)))
         return rc;
     size_t mk = (size_t)p->m * p->k, mn = (size_t)p->m * p->n;
     uint16_t *x = malloc(mk * 2);
     float *x32 = malloc(mk * 4), *xd = malloc(mk * 4);
-    void *y = qk_alloc(mn * (p->out_f32 ? 4 : 2)), *work = qk_alloc(t->kernel->workspace(p, &t->cfg));
+    void *y = qk_alloc(mn * (p->out_f32 ? 4 : 2)), *work = cuda ? qk_alloc(64) : qk_alloc(t->kernel->workspace(p, &t->cfg));
     if (!x || !x32 || !xd || !y || !work) {
         free(x), free(x32), free(xd), free(y), free(work);
         qc_msgs_addf(err, "out of memory for M=%d N=%d K=%d", p->m, p->n, p->k);
@@ -566,7 +572,12 @@ static int run_point(const qb_task *t, wset *ws, const qb_sweep_opts *o, qb_poin
     qk_reference_gemm(nr, nc, p->k, xo, ws->w_cols, ref_o);
     memset(y, 0xff, mn * (p->out_f32 ? 4 : 2));
     qc_msgs kerr = {0};
-    if (qk_gemm(t->kernel, &t->cfg, &ws->copies[0], x, p->m, y, work, &kerr) != QC_OK) {
+    cbench_result gr = {0};
+    /* a GPU point is checked and timed in one go; the check below decides whether the time stands */
+    int krc = cuda ? qb_gpu_measure(t->kernel, &t->cfg, &ws->copies[0], x, p->m, y, o->min_time, o->repetitions,
+                                    pt->name, &gr, pt->counters, &pt->n_counters, &kerr)
+                   : qk_gemm(t->kernel, &t->cfg, &ws->copies[0], x, p->m, y, work, &kerr);
+    if (krc != QC_OK) {
         pt->status = QB_FAILED;
         snprintf(pt->error, sizeof pt->error, "%s", kerr.n ? kerr.v[0] : "the kernel refused the problem");
     } else {
@@ -581,11 +592,13 @@ static int run_point(const qb_task *t, wset *ws, const qb_sweep_opts *o, qb_poin
     qc_msgs_free(&kerr);
     free(xs), free(xo), free(ref_d), free(ref_o), free(xd), free(x32);
 
-    int threads = t->kernel->n_params ? t->cfg.v[qk_param_index(t->kernel, "threads")] : 1;
+    int ti = qk_param_index(t->kernel, "threads"), threads = ti >= 0 ? t->cfg.v[ti] : 1;
+    if (pt->status != QB_OK)
+        cbench_result_free(&gr); /* a wrong GPU result: its timing does not stand */
     if (pt->status == QB_OK) {
-        cbench_result r;
-        if ((rc = qb_time_kernel(t->kernel, &t->cfg, ws->copies, ws->n_copies, x, p->m, y, work, o->min_time,
-                                 o->repetitions, pt->name, &r, err))) {
+        cbench_result r = gr;
+        if (!cuda && (rc = qb_time_kernel(t->kernel, &t->cfg, ws->copies, ws->n_copies, x, p->m, y, work,
+                                          o->min_time, o->repetitions, pt->name, &r, err))) {
             free(x), free(y), free(work);
             return rc;
         }
@@ -596,17 +609,17 @@ static int run_point(const qb_task *t, wset *ws, const qb_sweep_opts *o, qb_poin
         pt->gbs = cost.bytes / r.median_s / 1e9;
         pt->gflops = cost.flops / r.median_s / 1e9;
         json_error_t je;
-        json_t *doc = json_loads(r.json, 0, &je);
+        json_t *doc = json_loads(r.json, 0, &je); /* gr's JSON, on a GPU */
         pt->entries = json_incref(json_object_get(doc, "benchmarks"));
         json_decref(doc);
         cbench_result_free(&r);
         snprintf(pt->cache_mode, sizeof pt->cache_mode, "%s",
-                 ws->n_copies * (double)ws->copies[0].bytes >= 8 * llc_bytes() ? "cold" : "warm");
+                 cuda ? "l2-flush" : ws->n_copies * (double)ws->copies[0].bytes >= 8 * llc_bytes() ? "cold" : "warm");
         pt->copies = ws->n_copies;
 
-        /* counters: per call, over a few calls; each unavailable one says why */
+        /* counters: per call, over a few calls; each unavailable one says why (GPU: CUPTI, above) */
         qh_counters *hc;
-        if (qh_counters_create(&hc, qh_cpu_events, qh_n_cpu_events, NULL) == QC_OK) {
+        if (!cuda && qh_counters_create(&hc, qh_cpu_events, qh_n_cpu_events, NULL) == QC_OK) {
             const int calls = 3;
             call c = {.k = t->kernel, .cfg = &t->cfg, .copies = ws->copies, .n_copies = ws->n_copies, .x = x,
                       .m = p->m, .y = y, .work = work};

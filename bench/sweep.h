@@ -31,6 +31,7 @@ typedef struct qb_axes {
     qb_shape shape[QB_MAX_SHAPES];
     int n_shape;
     int configs;
+    int cuda;      /* sweep the CUDA kernels (on the local GPU) instead of the CPU's */
 } qb_axes;
 
 /* Integer list: "1,2,4", "1:64" (powers of two from 1 to 64), "1:64:*4" (times 4),
