@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "kernels/e4m3.h"
 #include "kernels/qk.h"
 
 static const char *const scheme_names[QK_SCHEME_COUNT] = {
@@ -139,28 +140,7 @@ float qk_e4m3_to_float(uint8_t b)
     return b & 0x80 ? -v : v;
 }
 
-uint8_t qk_float_to_e4m3(float f)
-{
-    if (isnan(f))
-        return 0x7f;
-    uint8_t sign = signbit(f) ? 0x80 : 0;
-    float a = fabsf(f);
-    if (a >= 448.0f)
-        return sign | 0x7e;
-    if (a < 0x1p-6f) /* subnormal: multiples of 2^-9; 8·2^-9 is the smallest normal */
-        return sign | (uint8_t)nearbyintf(a * 512.0f);
-    int e;
-    frexpf(a, &e);
-    int E = e - 1; /* a in [2^E, 2^(E+1)) */
-    int q = (int)nearbyintf(ldexpf(a, 3 - E)); /* 8..16 */
-    if (q == 16) {
-        q = 8;
-        E++;
-    }
-    if (E > 8 || (E == 8 && q > 14))
-        return sign | 0x7e;
-    return sign | (uint8_t)(((E + 7) << 3) | (q - 8));
-}
+uint8_t qk_float_to_e4m3(float f) { return qk_e4m3_encode(f); }
 
 float qk_quantize_row_int8(const uint16_t *x, int k, int8_t *q)
 {

@@ -104,31 +104,33 @@ int qt_tune(const qt_obs *obs, int n, const qt_tune_opts *o, qt_tuned *out, qc_m
             free(b), free(f), free(t);
         }
     /* cells */
-    int *done = calloc((size_t)n + 1, sizeof *done);
+    int *done = calloc((size_t)n + 1, sizeof *done), *member = calloc((size_t)n + 1, sizeof *member);
     out->v = calloc((size_t)n + 1, sizeof *out->v);
     for (int i = 0; i < n; i++) {
         if (!use[i] || done[i])
             continue;
         int lo;
         cellkey key = {obs[i].scheme, obs[i].n, obs[i].k, obs[i].group, qt_bucket(o, obs[i].m, &lo)};
-        /* the cell's representative M: the largest measured in the bucket */
-        int mrep = 0;
+        /* the cell's members; its representative M is the largest measured in the bucket */
+        int mrep = 0, nmem = 0;
         for (int j = i; j < n; j++) {
             int l2;
             cellkey kj = {obs[j].scheme, obs[j].n, obs[j].k, obs[j].group, qt_bucket(o, obs[j].m, &l2)};
             if (use[j] && same_cell(&key, &kj)) {
                 done[j] = 1;
+                member[nmem++] = j;
                 if (obs[j].m > mrep)
                     mrep = obs[j].m;
             }
         }
-        int best = -1, second = -1, count = 0;
-        for (int j = i; j < n; j++) {
-            int l2;
-            cellkey kj = {obs[j].scheme, obs[j].n, obs[j].k, obs[j].group, qt_bucket(o, obs[j].m, &l2)};
-            if (!use[j] || !same_cell(&key, &kj) || obs[j].m != mrep)
-                continue;
-            count++;
+        int kept = 0; /* only the representative M competes */
+        for (int a = 0; a < nmem; a++)
+            if (obs[member[a]].m == mrep)
+                member[kept++] = member[a];
+        nmem = kept;
+        int best = -1, second = -1;
+        for (int a = 0; a < nmem; a++) {
+            int j = member[a];
             if (best < 0 || obs[j].time_s < obs[best].time_s) {
                 second = best;
                 best = j;
@@ -138,19 +140,12 @@ int qt_tune(const qt_obs *obs, int n, const qt_tune_opts *o, qt_tuned *out, qc_m
         }
         /* noise: the larger of the two medians' spreads */
         int pick = best, tie = 0;
-        if (second >= 0) {
-            double noise = fmax(obs[best].cv * obs[best].time_s, obs[second].cv * obs[second].time_s);
-            if (obs[second].time_s - obs[best].time_s <= sig * noise) {
-                tie = 1;
-                /* among everything within the noise of the fastest, the default configuration stands */
-                for (int j = i; j < n; j++) {
-                    int l2;
-                    cellkey kj = {obs[j].scheme, obs[j].n, obs[j].k, obs[j].group, qt_bucket(o, obs[j].m, &l2)};
-                    if (use[j] && same_cell(&key, &kj) && obs[j].m == mrep && obs[j].is_default &&
-                        obs[j].time_s - obs[best].time_s <= sig * noise)
-                        pick = j;
-                }
-            }
+        double noise = second >= 0 ? fmax(obs[best].cv * obs[best].time_s, obs[second].cv * obs[second].time_s) : 0;
+        if (second >= 0 && obs[second].time_s - obs[best].time_s <= sig * noise) {
+            tie = 1; /* among everything within the noise of the fastest, the default configuration stands */
+            for (int a = 0; a < nmem; a++)
+                if (obs[member[a]].is_default && obs[member[a]].time_s - obs[best].time_s <= sig * noise)
+                    pick = member[a];
         }
         qt_winner *w = &out->v[out->n++];
         w->scheme = key.scheme;
@@ -165,26 +160,19 @@ int qt_tune(const qt_obs *obs, int n, const qt_tune_opts *o, qt_tuned *out, qc_m
         w->time_s = obs[pick].time_s;
         w->cv = obs[pick].cv;
         w->tie = tie;
-        w->candidates = count;
+        w->candidates = nmem;
         w->quant_error = obs[pick].quant_error;
 
         /* roofline pruning: keep what the variants' models predict within the margin of the best */
         double pbest = INFINITY;
-        for (int j = i; j < n; j++) {
-            int l2;
-            cellkey kj = {obs[j].scheme, obs[j].n, obs[j].k, obs[j].group, qt_bucket(o, obs[j].m, &l2)};
-            if (!use[j] || !same_cell(&key, &kj) || obs[j].m != mrep)
-                continue;
-            variant *v = variant_of(var, nv, &obs[j]);
+        for (int a = 0; a < nmem; a++) {
+            variant *v = variant_of(var, nv, &obs[member[a]]);
             if (v && v->fitted)
-                pbest = fmin(pbest, qt_predict(&v->m, obs[j].bytes, obs[j].flops));
+                pbest = fmin(pbest, qt_predict(&v->m, obs[member[a]].bytes, obs[member[a]].flops));
         }
         int kept_best = -1;
-        for (int j = i; j < n; j++) {
-            int l2;
-            cellkey kj = {obs[j].scheme, obs[j].n, obs[j].k, obs[j].group, qt_bucket(o, obs[j].m, &l2)};
-            if (!use[j] || !same_cell(&key, &kj) || obs[j].m != mrep)
-                continue;
+        for (int a = 0; a < nmem; a++) {
+            int j = member[a];
             variant *v = variant_of(var, nv, &obs[j]);
             int keep = !(v && v->fitted) || qt_predict(&v->m, obs[j].bytes, obs[j].flops) <= margin * pbest;
             out->points++;
@@ -204,6 +192,7 @@ int qt_tune(const qt_obs *obs, int n, const qt_tune_opts *o, qt_tuned *out, qc_m
     free(use);
     free(var);
     free(done);
+    free(member);
     if (!out->n) {
         qc_msgs_addf(err, "no correct, timed point to tune from%s (run a sweep; failed and predicted-only points "
                           "cannot choose a winner)", o->max_error > 0 ? " within --max-error" : "");

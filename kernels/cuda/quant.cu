@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "kernels/cuda/qk_cuda.h"
+#include "kernels/e4m3.h"
 #include "kernels/internal.h"
 
 static thread_local char last_error[512];
@@ -153,32 +154,12 @@ __global__ void amax_kernel(const __half *x, size_t count, float *amax) {
         atomicMax(reinterpret_cast<int *>(amax), __float_as_int(a));
 }
 
-// E4M3FN, round to nearest even, saturating at ±448: as qk_float_to_e4m3.
-__device__ uint8_t to_e4m3(float f) {
-    uint8_t sign = signbit(f) ? 0x80 : 0;
-    float a = fabsf(f);
-    if (a >= 448.0f)
-        return sign | 0x7e;
-    if (a < 0.015625f)
-        return sign | (uint8_t)__float2int_rn(a * 512.0f);
-    int e;
-    frexpf(a, &e);
-    int E = e - 1, q = __float2int_rn(ldexpf(a, 3 - E));
-    if (q == 16) {
-        q = 8;
-        E++;
-    }
-    if (E > 8 || (E == 8 && q > 14))
-        return sign | 0x7e;
-    return sign | (uint8_t)(((E + 7) << 3) | (q - 8));
-}
-
 __global__ void fp8_kernel(const __half *x, size_t count, const float *amax, uint8_t *q, float *scale) {
     const float a = *amax, inv = a > 0 ? 448.0f / a : 0.0f;
     if (blockIdx.x == 0 && threadIdx.x == 0)
         *scale = a / 448.0f;
     for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < count; i += (size_t)gridDim.x * blockDim.x)
-        q[i] = to_e4m3(__half2float(x[i]) * inv);
+        q[i] = qk_e4m3_encode(__half2float(x[i]) * inv);
 }
 
 extern "C" void qk_cuda_quantize_fp8(const uint16_t *x, size_t count, uint8_t *q, float *amax, float *scale,
