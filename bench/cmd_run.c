@@ -181,10 +181,7 @@ int cmd_run(int argc, char **argv)
     qh_host host;
     if (qh_host_discover(&host, &err))
         return cli_fail(&err, QC_ERUNTIME);
-    double llc = 0;
-    for (int i = 0; i < host.n_caches; i++)
-        if (host.caches[i].kind != 'i')
-            llc = (double)host.caches[i].size * host.caches[i].instances;
+    double llc = qh_host_llc_bytes(&host);
     qk_cost cost = qk_problem_cost(&p);
     /* Cold weights: rotate among copies covering 8× the last-level cache (AMD's L3 is a victim
      * cache that keeps part of a working set only a few times its size). */

@@ -417,9 +417,7 @@ static double llc_bytes(void)
     if (!llc) {
         qh_host h;
         if (qh_host_discover(&h, NULL) == QC_OK)
-            for (int i = 0; i < h.n_caches; i++)
-                if (h.caches[i].kind != 'i')
-                    llc = (double)h.caches[i].size * h.caches[i].instances;
+            llc = qh_host_llc_bytes(&h);
         if (!llc)
             llc = 32.0 * 1024 * 1024;
     }

@@ -161,10 +161,7 @@ int qh_bandwidth_levels(const qh_host *h, int threads, int quick, qh_level_bw ou
     }
     /* per-thread working sets: doubling from 4 KiB to 8× the last level (all threads). DRAM needs
      * that much: AMD's L3 is a victim cache that keeps part of a working set a few times its size. */
-    double llc_total = 0;
-    for (int i = 0; i < h->n_caches; i++)
-        if (h->caches[i].kind != 'i')
-            llc_total = (double)h->caches[i].size * h->caches[i].instances;
+    double llc_total = qh_host_llc_bytes(h);
     double top = 8 * llc_total / threads;
     qh_bw_point local[64];
     qh_bw_point *pts = points ? points : local;

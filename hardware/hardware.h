@@ -71,6 +71,8 @@ typedef struct qh_host {
 int qh_host_discover(qh_host *out, qc_msgs *err);
 /* The data (or unified) cache of a level, NULL when the machine has none. */
 const qh_cache *qh_host_cache(const qh_host *h, int level);
+/* Bytes of the last data (or unified) cache level, all instances together; 0 when none. */
+double qh_host_llc_bytes(const qh_host *h);
 
 /* ---- CUDA devices (CUDA runtime; "no device" is a normal answer) ---- */
 typedef struct qh_cuda_device {

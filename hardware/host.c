@@ -75,3 +75,12 @@ const qh_cache *qh_host_cache(const qh_host *h, int level)
             return &h->caches[i];
     return NULL;
 }
+
+double qh_host_llc_bytes(const qh_host *h)
+{
+    double llc = 0; /* caches are ordered by level: the last data cache wins */
+    for (int i = 0; i < h->n_caches; i++)
+        if (h->caches[i].kind != 'i')
+            llc = (double)h->caches[i].size * h->caches[i].instances;
+    return llc;
+}

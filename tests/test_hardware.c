@@ -74,6 +74,7 @@ static void test_topology_matches_kernel(void **state)
             assert_true(hi->size > lo->size);
     }
     /* sizes and sharing as sysfs reports them for cpu0 */
+    int deepest = 0;
     for (int idx = 0; idx < 8; idx++) {
         char path[128];
         snprintf(path, sizeof path, "/sys/devices/system/cpu/cpu0/cache/index%d/level", idx);
@@ -89,11 +90,18 @@ static void test_topology_matches_kernel(void **state)
             assert_non_null(c);
             assert_true(c->size == (uint64_t)strtol(size, NULL, 10) * 1024);
             assert_true(c->line_size >= 32);
+            if (atoi(level) > deepest)
+                deepest = atoi(level);
         }
         free(level);
         free(type);
         free(size);
     }
+    /* the last-level cache: the deepest data level, every instance of it */
+    const qh_cache *last = qh_host_cache(&h, deepest);
+    assert_non_null(last);
+    assert_true(last->instances >= 1);
+    assert_true(qh_host_llc_bytes(&h) == (double)last->size * last->instances);
 }
 
 static void test_cuda_no_device_is_an_answer(void **state)
