@@ -55,10 +55,7 @@ int cmd_predict(int argc, char **argv)
         return cli_usage_error(argv[0], "unknown scheme '%s'", scheme);
     qc_msgs err = {0};
     qp_catalog cat;
-    qp_catalog_load(&cat);
-    qh_host h;
-    if (qh_host_discover(&h, NULL) == QC_OK)
-        qp_catalog_add(&cat, qp_profile_from_host(&h), "built-in");
+    qp_catalog_load_with_host(&cat, NULL);
     const qp_profile *p = qp_catalog_find(&cat, device);
     if (!p) {
         qp_catalog_free(&cat);

@@ -19,22 +19,11 @@ static const char help[] =
     "Search path, first wins: ./profiles, the directories in $QBENCH_PROFILE_PATH (':'-separated),\n"
     "the installed share directory. 'host' is built in: generated from this machine.\n";
 
-/* The catalog plus the built-in host profile (after the files, so a file named host wins). */
-static int load_all(qp_catalog *cat, qc_msgs *err)
-{
-    qp_catalog_load(cat);
-    qh_host h;
-    if (qh_host_discover(&h, err) != QC_OK)
-        return QC_ERUNTIME;
-    qp_catalog_add(cat, qp_profile_from_host(&h), "built-in");
-    return QC_OK;
-}
-
 static int do_list(void)
 {
     qc_msgs err = {0};
     qp_catalog cat;
-    if (load_all(&cat, &err))
+    if (qp_catalog_load_with_host(&cat, &err))
         return cli_fail(&err, QC_ERUNTIME);
     char path[1024];
     qp_search_path_describe(path, sizeof path);
@@ -79,7 +68,7 @@ static int do_show(const char *what)
         return rc ? cli_fail(&err, rc) : 0;
     }
     qp_catalog cat;
-    if (load_all(&cat, &err))
+    if (qp_catalog_load_with_host(&cat, &err))
         return cli_fail(&err, QC_ERUNTIME);
     const qp_profile *p = qp_catalog_find(&cat, what);
     if (!p) {

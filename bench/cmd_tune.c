@@ -205,10 +205,7 @@ static int find_profile(const char *want, const char *device, qp_profile **out, 
             return rc;
     } else {
         qp_catalog cat;
-        qp_catalog_load(&cat);
-        qh_host h;
-        if (qh_host_discover(&h, NULL) == QC_OK)
-            qp_catalog_add(&cat, qp_profile_from_host(&h), "built-in");
+        qp_catalog_load_with_host(&cat, NULL);
         const qp_profile *p = qp_catalog_find(&cat, name);
         if (p)
             *out = qp_profile_copy(p);

@@ -61,6 +61,16 @@ qp_profile *qp_profile_from_host(const qh_host *h)
     return p;
 }
 
+int qp_catalog_load_with_host(qp_catalog *cat, qc_msgs *err)
+{
+    qp_catalog_load(cat);
+    qh_host h;
+    if (qh_host_discover(&h, err) != QC_OK)
+        return QC_ERUNTIME;
+    qp_catalog_add(cat, qp_profile_from_host(&h), "built-in");
+    return QC_OK;
+}
+
 qp_profile *qp_profile_from_cuda(const qh_cuda_device *d)
 {
     char name[128];

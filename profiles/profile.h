@@ -201,6 +201,10 @@ struct qh_host;
 struct qh_cuda_device;
 /* The built-in "host" profile: identity and topology from hwloc/CPUID; no ceilings. */
 qp_profile *qp_profile_from_host(const struct qh_host *h);
+/* qp_catalog_load plus the built-in host profile, after the files (so a file named host wins).
+ * QC_ERUNTIME, with the reason in err (may be NULL), when the host cannot be discovered; the
+ * catalog then holds the files alone and must still be freed. */
+int qp_catalog_load_with_host(qp_catalog *cat, qc_msgs *err);
 /* A profile for a CUDA device that no shipped profile matches ("cuda0"). */
 qp_profile *qp_profile_from_cuda(const struct qh_cuda_device *d);
 
