@@ -248,7 +248,6 @@ int cmd_sweep(int argc, char **argv)
     qh_cuda_discover(&cuda);
     qp_catalog cat;
     qp_catalog_load(&cat);
-    qp_catalog_add(&cat, qp_profile_from_host(&h), "built-in");
     qp_target t;
     rc = qp_target_resolve(device, &cat, &h, &cuda, &t, &err);
     if (!rc && !t.local && !predict) {

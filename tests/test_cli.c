@@ -241,6 +241,9 @@ static void test_bad_command_line(void **state)
     expect_rc((const char *[]){"profile", "show", "no-such-device", NULL}, 2, "no profile named 'no-such-device'");
     expect_rc((const char *[]){"probe", "--device", "no-such-device", NULL}, 2,
               "--device no-such-device: no such device or profile");
+    /* the sweep names each known device once ("host" is not also listed as a catalog entry) */
+    expect_rc((const char *[]){"sweep", "--device", "no-such-device", NULL}, 2,
+              "(known: host, cuda:N, a100-sxm4-80gb, h100-sxm5-80gb, h200-sxm, l40s, rtx-4090; ");
     expect_rc((const char *[]){"--version", NULL}, 0, "");
     expect_rc((const char *[]){"help", "probe", NULL}, 0, "");
     expect_rc((const char *[]){"profile", "show", "h100", NULL}, 0, "");
