@@ -668,24 +668,17 @@ static void test_devices_matches_kernel_view(void **state)
     snprintf(want, sizeof want, "host  cpu   %s\n", model);
     assert_non_null(strstr(out, want));
     /* every data/unified cache level of cpu0 as the kernel reports it, size for size */
-    for (int idx = 0; idx < 8; idx++) {
-        char path[128];
-        snprintf(path, sizeof path, "/sys/devices/system/cpu/cpu0/cache/index%d/level", idx);
-        char *level = tu_slurp(path);
-        if (!level)
-            break;
-        snprintf(path, sizeof path, "/sys/devices/system/cpu/cpu0/cache/index%d/type", idx);
-        char *type = tu_slurp(path);
-        snprintf(path, sizeof path, "/sys/devices/system/cpu/cpu0/cache/index%d/size", idx);
-        char *size = tu_slurp(path);
-        if (strncmp(type, "Instruction", 11) != 0) {
-            long kib = strtol(size, NULL, 10);
+    int level;
+    long kib;
+    char type[32];
+    for (int idx = 0; tu_cpu0_cache(idx, &level, type, sizeof type, &kib); idx++)
+        if (strcmp(type, "Instruction") != 0) {
             char line[64], sz[32];
             if (kib % 1024 == 0)
                 snprintf(sz, sizeof sz, "%ld MiB x", kib / 1024);
             else
                 snprintf(sz, sizeof sz, "%ld KiB x", kib);
-            snprintf(line, sizeof line, "  L%d%s", atoi(level), strncmp(type, "Data", 4) == 0 ? "d:" : ":");
+            snprintf(line, sizeof line, "  L%d%s", level, strcmp(type, "Data") == 0 ? "d:" : ":");
             char *at = strstr(out, line);
             assert_non_null(at);
             char *eol = strchr(at, '\n');
@@ -695,10 +688,6 @@ static void test_devices_matches_kernel_view(void **state)
             assert_non_null(strstr(at, sz));
             *eol = '\n';
         }
-        free(level);
-        free(type);
-        free(size);
-    }
     assert_non_null(strstr(out, "  counters: PAPI"));
     assert_non_null(strstr(out, "perf::TASK-CLOCK   available"));
     if (!have_nvidia_driver())

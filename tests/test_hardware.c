@@ -73,35 +73,26 @@ static void test_topology_matches_kernel(void **state)
         if (lo && hi)
             assert_true(hi->size > lo->size);
     }
-    /* sizes and sharing as sysfs reports them for cpu0 */
-    int deepest = 0;
-    for (int idx = 0; idx < 8; idx++) {
-        char path[128];
-        snprintf(path, sizeof path, "/sys/devices/system/cpu/cpu0/cache/index%d/level", idx);
-        char *level = tu_slurp(path);
-        if (!level)
-            break;
-        snprintf(path, sizeof path, "/sys/devices/system/cpu/cpu0/cache/index%d/type", idx);
-        char *type = tu_slurp(path);
-        snprintf(path, sizeof path, "/sys/devices/system/cpu/cpu0/cache/index%d/size", idx);
-        char *size = tu_slurp(path);
-        if (strncmp(type, "Instruction", 11) != 0) {
-            const qh_cache *c = qh_host_cache(&h, atoi(level));
+    /* sizes as sysfs reports them for cpu0 */
+    int level, deepest = 0;
+    long kib;
+    char type[32];
+    for (int idx = 0; tu_cpu0_cache(idx, &level, type, sizeof type, &kib); idx++)
+        if (strcmp(type, "Instruction") != 0) {
+            const qh_cache *c = qh_host_cache(&h, level);
             assert_non_null(c);
-            assert_true(c->size == (uint64_t)strtol(size, NULL, 10) * 1024);
+            assert_true(c->size == (uint64_t)kib * 1024);
             assert_true(c->line_size >= 32);
-            if (atoi(level) > deepest)
-                deepest = atoi(level);
+            if (level > deepest)
+                deepest = level;
         }
-        free(level);
-        free(type);
-        free(size);
+    /* the last-level cache: the deepest data level, every instance of it (where sysfs names one) */
+    if (deepest) {
+        const qh_cache *last = qh_host_cache(&h, deepest);
+        assert_non_null(last);
+        assert_true(last->instances >= 1);
+        assert_true(qh_host_llc_bytes(&h) == (double)last->size * last->instances);
     }
-    /* the last-level cache: the deepest data level, every instance of it */
-    const qh_cache *last = qh_host_cache(&h, deepest);
-    assert_non_null(last);
-    assert_true(last->instances >= 1);
-    assert_true(qh_host_llc_bytes(&h) == (double)last->size * last->instances);
 }
 
 static void test_cuda_no_device_is_an_answer(void **state)

@@ -40,6 +40,29 @@ char *tu_slurp(const char *path)
     return buf;
 }
 
+static char *cpu0_cache_field(int index, const char *field)
+{
+    char path[128];
+    snprintf(path, sizeof path, "/sys/devices/system/cpu/cpu0/cache/index%d/%s", index, field);
+    return tu_slurp(path);
+}
+
+int tu_cpu0_cache(int index, int *level, char *type, size_t type_len, long *kib)
+{
+    char *l = cpu0_cache_field(index, "level"), *t = cpu0_cache_field(index, "type"),
+         *s = cpu0_cache_field(index, "size");
+    int found = l && t && s;
+    if (found) {
+        *level = atoi(l);
+        snprintf(type, type_len, "%.*s", (int)strcspn(t, "\n"), t);
+        *kib = strtol(s, NULL, 10);
+    }
+    free(l);
+    free(t);
+    free(s);
+    return found;
+}
+
 int tu_start(const char *exe, const char *const *args, const char *out_path, const char *err_path)
 {
     const char *argv[64];

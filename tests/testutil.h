@@ -8,6 +8,9 @@
 char *tu_write_temp(const void *data, size_t len, const char *suffix);
 /* Reads a file into a NUL-terminated string (NULL when missing). */
 char *tu_slurp(const char *path);
+/* Cache `index` of cpu0 as the kernel reports it in sysfs: level, type ("Data", "Instruction",
+ * "Unified") and size in KiB. 0 when there is no such index (the caches are indices 0, 1, ...). */
+int tu_cpu0_cache(int index, int *level, char *type, size_t type_len, long *kib);
 /* Runs `exe args...` (args NULL-terminated) and returns its exit status; stdout and
  * stderr are captured into *out and *err (free them). */
 int tu_run(const char *exe, const char *const *args, char **out, char **err);
