@@ -11,24 +11,23 @@
 
 #include "profiles/profile.h"
 
-static const struct { const char *key, *unit; } spec_table[QP_SPEC_COUNT] = {
-    [QP_MEMORY_BANDWIDTH_GBS] = {"memory_bandwidth_gbs", "GB/s"},
-    [QP_FP32_TFLOPS] = {"fp32_tflops", "TFLOP/s"},
-    [QP_FP16_TFLOPS] = {"fp16_tflops", "TFLOP/s"},
-    [QP_BF16_TFLOPS] = {"bf16_tflops", "TFLOP/s"},
-    [QP_INT8_TOPS] = {"int8_tops", "TOP/s"},
-    [QP_FP8_TFLOPS] = {"fp8_tflops", "TFLOP/s"},
-    [QP_SMS] = {"sms", "SMs"},
-    [QP_CORES] = {"cores", "cores"},
-    [QP_THREADS] = {"threads", "threads"},
-    [QP_L1_CACHE_KIB] = {"l1_cache_kib", "KiB"},
-    [QP_L2_CACHE_MIB] = {"l2_cache_mib", "MiB"},
-    [QP_L3_CACHE_MIB] = {"l3_cache_mib", "MiB"},
-    [QP_MEMORY_GIB] = {"memory_gib", "GiB"},
+static const char *const spec_keys[QP_SPEC_COUNT] = {
+    [QP_MEMORY_BANDWIDTH_GBS] = "memory_bandwidth_gbs",
+    [QP_FP32_TFLOPS] = "fp32_tflops",
+    [QP_FP16_TFLOPS] = "fp16_tflops",
+    [QP_BF16_TFLOPS] = "bf16_tflops",
+    [QP_INT8_TOPS] = "int8_tops",
+    [QP_FP8_TFLOPS] = "fp8_tflops",
+    [QP_SMS] = "sms",
+    [QP_CORES] = "cores",
+    [QP_THREADS] = "threads",
+    [QP_L1_CACHE_KIB] = "l1_cache_kib",
+    [QP_L2_CACHE_MIB] = "l2_cache_mib",
+    [QP_L3_CACHE_MIB] = "l3_cache_mib",
+    [QP_MEMORY_GIB] = "memory_gib",
 };
 
-const char *qp_spec_key(qp_spec_id id) { return (unsigned)id < QP_SPEC_COUNT ? spec_table[id].key : "?"; }
-const char *qp_spec_unit(qp_spec_id id) { return (unsigned)id < QP_SPEC_COUNT ? spec_table[id].unit : "?"; }
+const char *qp_spec_key(qp_spec_id id) { return (unsigned)id < QP_SPEC_COUNT ? spec_keys[id] : "?"; }
 const char *qp_backend_name(qp_backend b) { return b == QP_BACKEND_CUDA ? "cuda" : "cpu"; }
 
 /* ------------------------------------------------------------------ reading */
@@ -220,13 +219,13 @@ static void parse_spec(ctx *c, yaml_node_t *m, qp_profile *p)
         yaml_node_t *k = node(c, pr->key), *v = node(c, pr->value);
         const char *key = k->type == YAML_SCALAR_NODE ? (const char *)k->data.scalar.value : "";
         int id = 0;
-        while (id < QP_SPEC_COUNT && strcmp(spec_table[id].key, key))
+        while (id < QP_SPEC_COUNT && strcmp(spec_keys[id], key))
             id++;
         if (id == QP_SPEC_COUNT) {
             char known[512] = "";
             for (int j = 0; j < QP_SPEC_COUNT; j++)
                 snprintf(known + strlen(known), sizeof known - strlen(known), "%s%s", j ? ", " : "",
-                         spec_table[j].key);
+                         spec_keys[j]);
             errat(c, k, "unknown key '%s' in spec (known figures: %s)", key, known);
             continue;
         }

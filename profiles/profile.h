@@ -63,8 +63,7 @@ typedef enum qp_spec_id {
     QP_SPEC_COUNT
 } qp_spec_id;
 
-const char *qp_spec_key(qp_spec_id id);  /* "memory_bandwidth_gbs" */
-const char *qp_spec_unit(qp_spec_id id); /* "GB/s" */
+const char *qp_spec_key(qp_spec_id id); /* "memory_bandwidth_gbs": the unit is in the key */
 
 typedef struct qp_figure {
     int present;
