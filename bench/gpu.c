@@ -52,9 +52,8 @@ static double gpu_once(void *ctx)
 
 int qb_gpu_measure(const qk_kernel *k, const qk_config *cfg, const qk_weights *host_w, const uint16_t *x, int m,
                    void *y_host, double min_time, int repetitions, const char *name, cbench_result *t,
-                   qb_counter *counters, int *n_counters, qc_msgs *err)
+                   qb_point *counters_to, qc_msgs *err)
 {
-    *n_counters = 0;
     int rc = QC_OK, l2 = 0;
     qk_problem p = host_w->p;
     p.m = m;
@@ -77,7 +76,7 @@ int qb_gpu_measure(const qk_kernel *k, const qk_config *cfg, const qk_weights *h
     CK(cudaMemcpy(dx, x, xb, cudaMemcpyHostToDevice));
     c.x = dx;
     CK(cudaMalloc(&c.y, yb));
-    size_t wb = k->workspace(&p, cfg);
+    size_t wb = qk_kernel_workspace(k, &p, cfg);
     CK(cudaMalloc(&c.work, wb ? wb : 256));
     CK(cudaDeviceGetAttribute(&l2, cudaDevAttrL2CacheSize, 0));
     c.flush_bytes = 2 * (size_t)(l2 > 0 ? l2 : 64 << 20);
@@ -104,15 +103,9 @@ int qb_gpu_measure(const qk_kernel *k, const qk_config *cfg, const qk_weights *h
             rc = qk_gemm_cuda(k, cfg, &dw, dx, m, c.y, c.work, c.stream, err);
             cudaStreamSynchronize(c.stream);
             qh_gpu_counters_end(gc);
-            for (int i = 0; i < qh_gpu_counters_count(gc) && *n_counters < 8; i++) {
+            for (int i = 0; i < qh_gpu_counters_count(gc); i++) {
                 const qh_counter *q = qh_gpu_counters_get(gc, i);
-                qb_counter *o = &counters[(*n_counters)++];
-                snprintf(o->name, sizeof o->name, "%s", q->name);
-                snprintf(o->source, sizeof o->source, "cupti");
-                o->available = q->available;
-                o->value = (double)q->value;
-                if (!q->available)
-                    snprintf(o->reason, sizeof o->reason, "%s", q->reason);
+                qb_point_add_counter(counters_to, q->name, "cupti", (double)q->value, q->available ? NULL : q->reason);
             }
             qh_gpu_counters_destroy(gc);
         }

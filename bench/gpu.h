@@ -12,10 +12,10 @@
 
 #include "bench/results.h"
 
-/* y_host receives the first call's output (M×N, fp16 or fp32). counters (up to 8) receive
- * CUPTI's metrics over one more call, each with its source or the reason it is unavailable. */
+/* y_host receives the first call's output (M×N, fp16 or fp32). The point receives CUPTI's
+ * metrics over one more call as counters, each with its source or the reason it is unavailable. */
 int qb_gpu_measure(const qk_kernel *k, const qk_config *cfg, const qk_weights *host_w, const uint16_t *x, int m,
                    void *y_host, double min_time, int repetitions, const char *name, cbench_result *t,
-                   qb_counter *counters, int *n_counters, qc_msgs *err);
+                   qb_point *counters_to, qc_msgs *err);
 
 #endif

@@ -1,4 +1,5 @@
 /* The results file: Google Benchmark's JSON with each point's fields on its entries. */
+#include <errno.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -10,11 +11,37 @@ static const char *const status_names[] = {"ok", "failed", "predicted"};
 
 void qb_point_name(qb_point *p)
 {
-    char group[24] = "";
+    char group[24] = "", smooth[24] = "";
     if (qk_scheme_grouped(p->p.scheme))
         snprintf(group, sizeof group, "/g%d/%s", p->p.group, p->p.asym ? "asym" : "sym");
-    snprintf(p->name, sizeof p->name, "%s%s/%s/m%d/n%d/k%d/%s/%s", qk_scheme_name(p->p.scheme), group,
-             p->p.out_f32 ? "f32" : "f16", p->p.m, p->p.n, p->p.k, p->kernel, p->config);
+    else if (p->p.scheme == QK_FP8 && p->p.fp8_channel)
+        snprintf(group, sizeof group, "/ch");
+    if (p->smooth >= 0)
+        snprintf(smooth, sizeof smooth, "/smooth%.2f", p->smooth);
+    snprintf(p->name, sizeof p->name, "%s%s/%s/m%d/n%d/k%d%s/%s/%s", qk_scheme_name(p->p.scheme), group,
+             p->p.out_f32 ? "f32" : "f16", p->p.m, p->p.n, p->p.k, smooth, p->kernel, p->config);
+}
+
+void qb_point_add_counter(qb_point *p, const char *name, const char *source, double value, const char *reason)
+{
+    p->counters = qc_xrealloc(p->counters, sizeof *p->counters * (size_t)(p->n_counters + 1));
+    qb_counter *c = &p->counters[p->n_counters++];
+    memset(c, 0, sizeof *c);
+    snprintf(c->name, sizeof c->name, "%s", name);
+    snprintf(c->source, sizeof c->source, "%s", source);
+    c->available = reason == NULL;
+    c->value = value;
+    if (reason)
+        snprintf(c->reason, sizeof c->reason, "%s", reason);
+}
+
+void qb_point_free(qb_point *p)
+{
+    json_decref(p->entries);
+    free(p->counters);
+    p->entries = NULL;
+    p->counters = NULL;
+    p->n_counters = 0;
 }
 
 void qb_results_init(qb_results *r, json_t *context)
@@ -31,6 +58,8 @@ void qb_results_add(qb_results *r, qb_point *p)
     }
     r->v[r->n++] = *p;
     p->entries = NULL;
+    p->counters = NULL;
+    p->n_counters = 0;
 }
 
 const qb_point *qb_results_find(const qb_results *r, const char *name)
@@ -44,7 +73,7 @@ const qb_point *qb_results_find(const qb_results *r, const char *name)
 void qb_results_free(qb_results *r)
 {
     for (int i = 0; i < r->n; i++)
-        json_decref(r->v[i].entries);
+        qb_point_free(&r->v[i]);
     free(r->v);
     json_decref(r->context);
     memset(r, 0, sizeof *r);
@@ -67,6 +96,10 @@ static json_t *point_fields(const qb_point *p)
     json_object_set_new(f, "group", json_integer(p->p.group));
     json_object_set_new(f, "asym", json_boolean(p->p.asym));
     json_object_set_new(f, "out", json_string(p->p.out_f32 ? "f32" : "f16"));
+    if (p->p.scheme == QK_FP8)
+        json_object_set_new(f, "fp8_scale", json_string(p->p.fp8_channel ? "channel" : "tensor"));
+    if (p->smooth >= 0)
+        json_object_set_new(f, "smooth_alpha", num(p->smooth));
     json_object_set_new(f, "status", json_string(status_names[p->status]));
     json_object_set_new(f, "predicted", json_boolean(p->status == QB_PREDICTED));
     if (p->status == QB_FAILED)
@@ -79,13 +112,14 @@ static json_t *point_fields(const qb_point *p)
         json_object_set_new(f, "time_min_s", num(p->min_s));
         json_object_set_new(f, "time_cv", num(p->cv));
         json_object_set_new(f, "repetitions_run", json_integer(p->repetitions));
+        json_object_set_new(f, "iterations_per_repetition", json_integer(p->iterations));
         json_object_set_new(f, "gbs", num(p->gbs));
         json_object_set_new(f, "gflops", num(p->gflops));
     }
     if (p->attainable_gflops > 0) {
-        json_object_set_new(f, "ceiling", json_pack("{s:s, s:o, s:o, s:o}", "bound", p->bound, "gbs", num(p->ceiling_gbs),
-                                                     "gops", num(p->ceiling_gops), "attainable_gflops",
-                                                     num(p->attainable_gflops)));
+        json_object_set_new(f, "ceiling", json_pack("{s:s, s:o, s:o, s:s, s:o}", "bound", p->bound, "gbs",
+                                                     num(p->ceiling_gbs), "gops", num(p->ceiling_gops), "format",
+                                                     p->format, "attainable_gflops", num(p->attainable_gflops)));
         if (p->status == QB_OK)
             json_object_set_new(f, "pct_of_ceiling", num(p->pct_of_ceiling));
     }
@@ -93,6 +127,8 @@ static json_t *point_fields(const qb_point *p)
         json_object_set_new(f, "kernel_error", num(p->kernel_error));
     if (p->quant_error >= 0)
         json_object_set_new(f, "quant_error", num(p->quant_error));
+    if (p->checked_rows > 0)
+        json_object_set_new(f, "checked", json_pack("{s:i, s:i}", "rows", p->checked_rows, "cols", p->checked_cols));
     if (p->status == QB_OK) {
         json_object_set_new(f, "cache_mode", json_string(p->cache_mode));
         json_object_set_new(f, "weight_copies", json_integer(p->copies));
@@ -155,7 +191,7 @@ int qb_results_write(const qb_results *r, const char *path, qc_msgs *err)
         return rc;
     }
     if (json_dumpf(doc, o.f, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(17)) != 0) {
-        qc_msgs_addf(err, "%s: writing the results failed", path);
+        qc_msgs_addf(err, "%s: writing the results failed: %s", path, strerror(errno));
         qc_outfile_abort(&o);
         json_decref(doc);
         return QC_ERUNTIME;
@@ -223,21 +259,36 @@ static int get_int(rd *c, json_t *e, const char *key, int lo)
     return (int)json_integer_value(v);
 }
 
+/* A string that must fit its field: too long is an error, never cut short. */
+static void copy_str(rd *c, json_t *e, const char *key, char *dst, size_t cap)
+{
+    const char *v = get_str(c, e, key);
+    if (strlen(v) >= cap)
+        bad(c, "'%s' is %zu characters long; qbench's limit is %zu", key, strlen(v), cap - 1);
+    snprintf(dst, cap, "%s", v);
+}
+
 static void read_point(rd *c, json_t *e, qb_point *p)
 {
     memset(p, 0, sizeof *p);
+    if (strlen(c->name) >= sizeof p->name)
+        bad(c, "'point' is %zu characters long; qbench's limit is %zu", strlen(c->name), sizeof p->name - 1);
     snprintf(p->name, sizeof p->name, "%s", c->name);
     const char *scheme = get_str(c, e, "scheme");
     if (!c->bad && qk_scheme_parse(scheme, &p->p.scheme))
         bad(c, "unknown scheme '%s'", scheme);
-    snprintf(p->kernel, sizeof p->kernel, "%s", get_str(c, e, "kernel"));
-    snprintf(p->config, sizeof p->config, "%s", get_str(c, e, "config"));
+    copy_str(c, e, "kernel", p->kernel, sizeof p->kernel);
+    copy_str(c, e, "config", p->config, sizeof p->config);
     p->p.m = get_int(c, e, "m", 1);
     p->p.n = get_int(c, e, "n", 1);
     p->p.k = get_int(c, e, "k", 1);
     p->p.group = get_int(c, e, "group", -1);
     p->p.asym = json_is_true(json_object_get(e, "asym"));
     p->p.out_f32 = !strcmp(get_str(c, e, "out"), "f32");
+    json_t *fs = json_object_get(e, "fp8_scale");
+    p->p.fp8_channel = p->p.scheme == QK_FP8 && json_is_string(fs) && !strcmp(json_string_value(fs), "channel");
+    p->smooth = json_is_number(json_object_get(e, "smooth_alpha")) ? json_number_value(json_object_get(e, "smooth_alpha"))
+                                                                    : -1;
     const char *status = get_str(c, e, "status");
     p->status = -1;
     for (int i = 0; i < 3; i++)
@@ -257,6 +308,8 @@ static void read_point(rd *c, json_t *e, qb_point *p)
         p->min_s = get_num(c, e, "time_min_s", 1);
         p->cv = get_num(c, e, "time_cv", 1);
         p->repetitions = get_int(c, e, "repetitions_run", 0);
+        json_t *it = json_object_get(e, "iterations_per_repetition");
+        p->iterations = json_is_integer(it) ? json_integer_value(it) : 0;
         p->gbs = get_num(c, e, "gbs", 1);
         p->gflops = get_num(c, e, "gflops", 1);
         if (!c->bad && !(p->median_s > 0))
@@ -265,6 +318,8 @@ static void read_point(rd *c, json_t *e, qb_point *p)
     json_t *ceil = json_object_get(e, "ceiling");
     if (ceil) {
         snprintf(p->bound, sizeof p->bound, "%s", get_str(c, ceil, "bound"));
+        json_t *fmt = json_object_get(ceil, "format");
+        snprintf(p->format, sizeof p->format, "%s", json_is_string(fmt) ? json_string_value(fmt) : "");
         p->ceiling_gbs = get_num(c, ceil, "gbs", 1);
         p->ceiling_gops = get_num(c, ceil, "gops", 1);
         p->attainable_gflops = get_num(c, ceil, "attainable_gflops", 1);
@@ -272,6 +327,11 @@ static void read_point(rd *c, json_t *e, qb_point *p)
     }
     p->kernel_error = get_num(c, e, "kernel_error", 0);
     p->quant_error = get_num(c, e, "quant_error", 0);
+    json_t *chk = json_object_get(e, "checked");
+    if (chk) {
+        p->checked_rows = get_int(c, chk, "rows", 1);
+        p->checked_cols = get_int(c, chk, "cols", 1);
+    }
     if (p->status == QB_OK) {
         snprintf(p->cache_mode, sizeof p->cache_mode, "%s", get_str(c, e, "cache_mode"));
         p->copies = get_int(c, e, "weight_copies", 1);
@@ -283,25 +343,33 @@ static void read_point(rd *c, json_t *e, qb_point *p)
     json_t *v;
     json_object_foreach(counters, key, v)
     {
-        if (p->n_counters == 8)
-            break;
-        qb_counter *k = &p->counters[p->n_counters++];
-        snprintf(k->name, sizeof k->name, "%s", key);
-        snprintf(k->source, sizeof k->source, "%s", get_str(c, v, "source"));
         json_t *un = json_object_get(v, "unavailable");
-        k->available = un == NULL;
+        const char *source = get_str(c, v, "source");
         if (un)
-            snprintf(k->reason, sizeof k->reason, "%s", json_string_value(un) ? json_string_value(un) : "");
+            qb_point_add_counter(p, key, source, 0, json_string_value(un) ? json_string_value(un) : "");
         else
-            k->value = get_num(c, v, "value", 1);
+            qb_point_add_counter(p, key, source, get_num(c, v, "value", 1), NULL);
     }
 }
 
 int qb_results_read(const char *path, qb_results *r, qc_msgs *err)
 {
     memset(r, 0, sizeof *r);
+    char *text;
+    size_t len;
+    int rc = qc_read_file(path, &text, &len, err);
+    if (rc)
+        return rc;
+    rc = qb_results_parse(text, len, path, r, err);
+    free(text);
+    return rc;
+}
+
+int qb_results_parse(const char *text, size_t len, const char *path, qb_results *r, qc_msgs *err)
+{
+    memset(r, 0, sizeof *r);
     json_error_t je;
-    json_t *doc = json_load_file(path, JSON_REJECT_DUPLICATES, &je);
+    json_t *doc = json_loadb(text, len, JSON_REJECT_DUPLICATES, &je);
     if (!doc) {
         if (je.line <= 0)
             qc_msgs_addf(err, "%s: %s (check the path)", path, je.text);
@@ -344,8 +412,10 @@ int qb_results_read(const char *path, qb_results *r, qc_msgs *err)
         }
         qb_point p;
         read_point(&c, e, &p);
-        if (c.bad)
+        if (c.bad) {
+            qb_point_free(&p);
             break;
+        }
         int synthetic = !json_is_integer(json_object_get(e, "iterations")) ||
                         json_integer_value(json_object_get(e, "iterations")) == 0;
         p.entries = json_array();

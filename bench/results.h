@@ -4,12 +4,14 @@
  * the point's fields:
  *
  *   point (the point's name: what ties its entries together; Google Benchmark's own "name"
- *   carries its suffixes), scheme, kernel, config, m, n, k, group, asym, out ("f16"|"f32"), status ("ok"|"failed"|
- *   "predicted"), predicted (bool), error (when failed), bytes, flops, intensity,
- *   time_median_s, time_min_s, time_cv, repetitions_run, gbs, gflops, ceiling {bound
- *   ("memory"|"compute"), gbs, gops, attainable_gflops}, pct_of_ceiling, kernel_error,
- *   quant_error, cache_mode ("cold"|"warm"), weight_copies, counters {NAME: {value, source}
- *   or {unavailable: reason, source}}
+ *   carries its suffixes), scheme, kernel, config, m, n, k, group, asym, out ("f16"|"f32"),
+ *   fp8_scale ("tensor"|"channel", fp8 only), smooth_alpha (when SmoothQuant was applied),
+ *   status ("ok"|"failed"|"predicted"), predicted (bool), error (when failed), bytes, flops,
+ *   intensity, time_median_s, time_min_s, time_cv, repetitions_run, iterations, gbs, gflops,
+ *   ceiling {bound ("memory"|"compute"), gbs, gops, format, attainable_gflops},
+ *   pct_of_ceiling, kernel_error, quant_error, checked {rows, cols}, cache_mode
+ *   ("cold"|"warm"|"l2-flush"), weight_copies, counters {NAME: {value, source} or
+ *   {unavailable: reason, source}}
  *
  * A failed or predicted point has one entry of run_type "aggregate", aggregate_name "median"
  * (failed: error_occurred true). The file's context adds "qbench": {version, device, profile,
@@ -32,25 +34,34 @@ typedef struct qb_counter {
     char reason[256]; /* when unavailable */
 } qb_counter;
 
+enum { QB_NAME_MAX = 200, QB_KERNEL_MAX = 32, QB_CONFIG_MAX = 128 };
+
 typedef struct qb_point {
-    char name[200];   /* unique: what a resume matches on */
+    char name[QB_NAME_MAX];   /* unique: what a resume matches on */
     qk_problem p;
-    char kernel[32], config[128];
+    double smooth;            /* SmoothQuant alpha; < 0: none */
+    char kernel[QB_KERNEL_MAX], config[QB_CONFIG_MAX];
     int status;
     char error[256];
     double bytes, flops, intensity;
     double median_s, min_s, cv;
     int repetitions;
+    long long iterations;     /* calls per repetition */
     double gbs, gflops;
-    char bound[8];
+    char bound[8], format[16];
     double ceiling_gbs, ceiling_gops, attainable_gflops, pct_of_ceiling; /* 0 when no ceilings */
     double kernel_error, quant_error;  /* < 0 when not measured */
+    int checked_rows, checked_cols;
     char cache_mode[16];
     int copies;
-    qb_counter counters[8];
+    qb_counter *counters;     /* owned */
     int n_counters;
     json_t *entries; /* Google Benchmark's entries for this point (owned) */
 } qb_point;
+
+/* Appends a counter: a value with its source, or unavailable with the reason (reason != NULL). */
+void qb_point_add_counter(qb_point *p, const char *name, const char *source, double value, const char *reason);
+void qb_point_free(qb_point *p);
 
 typedef struct qb_results {
     json_t *context; /* owned */
@@ -59,16 +70,19 @@ typedef struct qb_results {
 } qb_results;
 
 void qb_results_init(qb_results *r, json_t *context /* taken */);
-/* Appends p (taking ownership of p->entries; NULL for failed and predicted points, which get
- * their entry made from the fields). */
+/* Appends p, taking what it owns (entries, counters); p is left empty. Failed and predicted
+ * points have no entries: theirs is made from the fields. */
 void qb_results_add(qb_results *r, qb_point *p);
 const qb_point *qb_results_find(const qb_results *r, const char *name);
 int qb_results_write(const qb_results *r, const char *path, qc_msgs *err);
-/* QC_EINPUT with "<path>: <what is wrong>" for a missing, truncated, corrupt or foreign file. */
+/* QC_EINPUT with "<path>: <what is wrong>" for a missing, truncated, corrupt or foreign file.
+ * parse reads the file's bytes (name: for messages). */
 int qb_results_read(const char *path, qb_results *r, qc_msgs *err);
+int qb_results_parse(const char *text, size_t len, const char *name, qb_results *r, qc_msgs *err);
 void qb_results_free(qb_results *r);
 
-/* "w4a16/g128/sym/f16/m1/n4096/k14336/w4a16.avx512bf16/threads=2,mr=1,..." */
+/* "w4a16/g128/sym/f16/m1/n4096/k14336/w4a16.avx512bf16/threads=2,mr=1,..."; fp8 per-channel
+ * adds "/ch" after the scheme, SmoothQuant "/smooth0.50" before the kernel. */
 void qb_point_name(qb_point *p);
 
 #endif

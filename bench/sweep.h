@@ -1,12 +1,15 @@
-/* bench/sweep: the sweep engine. Axes are named lists (NVBench style); the run set is their
+/* bench/: the sweep engine. Axes are named lists (NVBench style); the run set is their
  * cartesian product minus what does not apply (group only for grouped schemes), with M =
- * batch × seq deduplicated. Each point is checked against the fp64 reference first (a wrong
- * result is recorded as failed and not timed), timed through Google Benchmark (cbench) with
- * the weights rotated among copies, counted (PAPI), and placed against the profile's ceilings. */
+ * batch × seq deduplicated. Every point, in a sweep or alone (`qbench run` is a one-point
+ * sweep), is measured by one path, qb_measure: its data, the check against the fp64 reference
+ * (a wrong result is recorded as failed and not timed), the weight copies that keep it cold,
+ * the timing through Google Benchmark (cbench), the counters, and its place under the roofline
+ * (tuner/roofline.h). */
 #ifndef QBENCH_BENCH_SWEEP_H
 #define QBENCH_BENCH_SWEEP_H
 
 #include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 
 #include "bench/results.h"
@@ -14,6 +17,7 @@
 #include "kernels/qk.h"
 #include "profiles/profile.h"
 
+/* ------------------------------------------------------------------ axes (bench/axes.c) */
 enum { QB_MAX_AXIS = 64, QB_MAX_SHAPES = 64 };
 enum { QB_CONFIGS_DEFAULT, QB_CONFIGS_PRUNED, QB_CONFIGS_ALL };
 
@@ -35,7 +39,8 @@ typedef struct qb_axes {
 } qb_axes;
 
 /* Integer list: "1,2,4", "1:64" (powers of two from 1 to 64), "1:64:*4" (times 4),
- * "128:1024:128" (steps of 128). Values outside [lo, hi] are errors. */
+ * "128:1024:128" (steps of 128). Values outside [lo, hi] are errors; more than QB_MAX_AXIS
+ * values too. */
 int qb_parse_ints(const char *opt, const char *text, int lo, int hi, int *out, int *n, qc_msgs *err);
 int qb_parse_schemes(const char *text, qb_axes *a, qc_msgs *err);
 /* Named sets (llama-2-7b, llama-3-8b, mistral-7b, qwen2.5-7b, llama-2-70b, llama-3-70b, each also
@@ -50,39 +55,56 @@ void qb_axes_quick(qb_axes *a);
 /* The fuller default grid. */
 void qb_axes_default(qb_axes *a);
 
+/* ------------------------------------------------------------------ the run set */
 typedef struct qb_task {
     qk_problem p;
-    const qk_kernel *kernel; /* NULL for predicted points */
+    const qk_kernel *kernel; /* predicted points: the kernel the profile's device would run */
     qk_config cfg;
+    double smooth;           /* SmoothQuant alpha applied offline (w8a8, w4a8); < 0: none */
     qb_point point;          /* name and identity fields filled in */
 } qb_task;
 
-/* The run set; kernels are the ones this machine runs (predict: none). */
-int qb_plan(const qb_axes *a, int predict, qb_task **tasks, int *n, qc_msgs *err);
+/* Fills the point's identity (problem, kernel, configuration, name) from the task. */
+void qb_task_init(qb_task *t, const qk_problem *p, const qk_kernel *k, const qk_config *cfg, double smooth);
 
+/* The run set. Kernels are the ones this machine runs; `predict_on` non-NULL: the kernels the
+ * profile's device would run, every point to be predicted. */
+int qb_plan(const qb_axes *a, const qp_profile *predict_on, qb_task **tasks, int *n, qc_msgs *err);
+
+/* ------------------------------------------------------------------ measuring (bench/measure.c) */
+typedef struct qb_measure_opts {
+    double min_time;           /* seconds per repetition */
+    int repetitions;           /* Google Benchmark repetitions */
+    const qp_profile *profile; /* placement under its ceilings (may have none); predictions */
+    int predict;               /* fill points from the profile's model instead of running them */
+    int full_check;            /* check every row and channel, not the sample of 8 rows × 256 channels */
+    uint64_t seed;             /* mixed into the data seeds (0: the sweep's own data) */
+} qb_measure_opts;
+
+/* A measuring session: it keeps a point's data (weights, copies, reference columns) for the
+ * next point that can reuse it. */
+typedef struct qb_bench qb_bench;
+qb_bench *qb_bench_create(const qb_measure_opts *o);
+void qb_bench_destroy(qb_bench *b);
+
+/* Measures one point into *out (which then owns its entries and counters; qb_point_free).
+ * The point is always filled: ok, failed with its error (a wrong result is not timed), or
+ * predicted. Returns QC_OK when it was measured or checked and found wrong, QC_EINPUT when the
+ * point cannot be run as given (the kernel refuses it, or it needs more memory than there
+ * is), QC_ERUNTIME when running it failed. */
+int qb_measure(qb_bench *b, const qb_task *t, qb_point *out, qc_msgs *err);
+
+/* ------------------------------------------------------------------ the sweep (bench/sweep.c) */
 typedef struct qb_sweep_opts {
-    double min_time;    /* per repetition */
-    int repetitions;
-    const qp_profile *profile; /* for the ceilings (may have none) */
     const char *out;    /* written after every point */
     FILE *log;          /* progress: a live line on a terminal, plain lines otherwise */
     int tty;
-    volatile sig_atomic_t *stop; /* set by SIGINT: finish the current point, write, return */
+    volatile sig_atomic_t *stop; /* set by a signal: finish the current point, write, return */
 } qb_sweep_opts;
 
 /* Runs every task not already in res (a resume), appending points and writing o->out after
  * each. Returns QC_OK, or QC_ERUNTIME on a failure to write; *done counts points run now. */
-int qb_sweep_run(const qb_task *tasks, int n, qb_results *res, const qb_sweep_opts *o, int *done, qc_msgs *err);
-
-/* Times calls of kernel k through Google Benchmark (cbench), rotating among the weight copies:
- * the one way qbench times a CPU kernel (qbench run and the sweep). */
-struct cbench_result;
-int qb_time_kernel(const qk_kernel *k, const qk_config *cfg, const qk_weights *copies, int n_copies,
-                   const uint16_t *x, int m, void *y, void *work, double min_time, int repetitions, const char *name,
-                   struct cbench_result *out, qc_msgs *err);
-
-/* The ceilings a point meets on a profile: the DRAM read bandwidth and the peak of the number
- * format its kernel computes in, at `threads` (0: the most measured). 0 when absent. */
-void qb_ceilings(const qp_profile *prof, const qb_task *t, int threads, double *gbs, double *gops);
+int qb_sweep_run(qb_bench *b, const qb_task *tasks, int n, qb_results *res, const qb_sweep_opts *o, int *done,
+                 qc_msgs *err);
 
 #endif

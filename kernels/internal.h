@@ -1,4 +1,8 @@
-/* kernels/ internals shared by the quantizers, the generic and the SIMD kernels. */
+/* kernels/ internals: the blocked loops of the CPU kernels (kernels/cpu/) and the micro-kernel
+ * interfaces they drive, BLIS-style. A loop walks N in blocks of nc channels (whole panels of
+ * NR), K in blocks of kc, and M in register tiles of mr rows; a micro-kernel family is a struct
+ * of function tables (kernels/cpu/ukr_generic.c, kernels/x86/) that declares the panel width
+ * NR it consumes, its register-tile rows and the number format it computes in. */
 #ifndef QBENCH_KERNELS_INTERNAL_H
 #define QBENCH_KERNELS_INTERNAL_H
 
@@ -9,28 +13,29 @@ float qk_fp8_act_scale(const uint16_t *x, size_t count, float *inv);
 
 static inline int qk_groups(const qk_problem *p) { return p->k / qk_problem_group(p); }
 static inline int qk_k4(const qk_problem *p) { return (p->k + 3) / 4; }
+static inline size_t qk_align64(size_t n) { return (n + 63) & ~(size_t)63; }
 
-/* Bytes of one panel's packed values. */
-static inline size_t qk_panel_bytes(const qk_problem *p)
+/* Bytes of one panel's packed values at panel width nr. */
+static inline size_t qk_panel_bytes(const qk_problem *p, int nr)
 {
     switch (p->scheme) {
-    case QK_FP16: return (size_t)p->k * QK_NR * 2;
+    case QK_FP16: return (size_t)p->k * nr * 2;
     case QK_W4A16:
-    case QK_W4A8: return (size_t)p->k * QK_NR / 2;
-    case QK_W8A8: return (size_t)qk_k4(p) * 4 * QK_NR;
-    default: return (size_t)p->k * QK_NR; /* w8a16, fp8 */
+    case QK_W4A8: return (size_t)p->k * nr / 2;
+    case QK_W8A8: return (size_t)qk_k4(p) * 4 * nr;
+    default: return (size_t)p->k * nr; /* w8a16, fp8 */
     }
 }
 
-/* The int4 value of channel c (0..15), k of a panel (the layout in qk.h). */
-static inline int qk_int4_at(const uint8_t *pb, int c, int k)
+/* The int4 value of channel c (0..nr-1), k of a panel (the layout in qk.h). */
+static inline int qk_int4_at(const uint8_t *pb, int nr, int c, int k)
 {
-    return (pb[((size_t)(k / 8) * QK_NR + c) * 4 + k % 4] >> (k % 8 < 4 ? 0 : 4)) & 15;
+    return (pb[((size_t)(k / 8) * nr + c) * 4 + k % 4] >> (k % 8 < 4 ? 0 : 4)) & 15;
 }
 
 static inline const uint8_t *qk_panel(const qk_weights *w, int panel)
 {
-    return (const uint8_t *)w->q + (size_t)panel * qk_panel_bytes(&w->p);
+    return (const uint8_t *)w->q + (size_t)panel * qk_panel_bytes(&w->p, w->nr);
 }
 
 /* Per-channel output factor of the float schemes (1 when none). */
@@ -41,41 +46,92 @@ static inline float qk_channel_scale(const qk_weights *w, int n)
     return w->p.scheme == QK_FP8 ? w->tscale : 1.0f;
 }
 
-/* Micro-kernels of the integer schemes, per row count MR = 1..4 (index MR), driven by one
- * blocked loop (kernels/x86/gemm_avx2.c). w8a8: C[MR][16] int32 += A·B over kl k (a
- * multiple of 4); w4a8: C[MR][16] fp32 += groups of A·(B − z)·s over kl k (whole groups). */
+/* The blocking parameters every CPU loop reads, by name; where a kernel does not expose one
+ * (the generic kernels expose only threads), the loop's fallback stands. */
+typedef struct qk_blocking {
+    int threads, mr, kc, nc, predequant;
+} qk_blocking;
+qk_blocking qk_blocking_of(const qk_kernel *k, const qk_config *cfg, const qk_blocking *fallback);
+
+/* Shared by the loops and the micro-kernels. */
+float qk_float_activations(const qk_problem *p, const uint16_t *x, int m, float *xf);
+void qk_store_row(const qk_problem *p, void *y, int r, int n0, const float *v, int count);
+/* Stores row r, channels n0.. of Y: v[c]·post[c] for the nr channels of a panel (fewer at
+ * the edge of N), as fp16 or fp32. */
+typedef void (*qk_store_fn)(const qk_problem *p, void *y, int r, int n0, int nr, const float *v, const float *post);
+void qk_store_generic(const qk_problem *p, void *y, int r, int n0, int nr, const float *v, const float *post);
+
+/* ------------------------------------------------------------------ float schemes
+ * fp16, w8a16, w4a16, fp8 (kernels/cpu/loop_float.c). Two paths, chosen by predequant:
+ *  - small M: each panel is decoded in registers, MR rows of X at a time, over the whole K;
+ *  - large M: a kc × nc block of weights is dequantized exactly to fp32 once, then an
+ *    mr × NR fp32 micro-kernel runs over every row of X. */
+enum { QK_MR_SMALL = 4, QK_MR_LARGE = 6 };
+
+/* X as the small-M micro-kernels read it. */
+typedef struct qk_xf {
+    const float *x;     /* [M][K] fp32 */
+    const float *xsum;  /* [M][G]: per-(row, group) sums (w4a16) */
+    const void *extra;  /* what the family's prepare() made, `stride` bytes per row */
+    size_t stride;
+    int k, G;
+} qk_xf;
+
+/* y[mr][NR] = the unscaled sums Σ_k x[r0+i][k] · v(n,k) over the whole K for one panel, where v
+ * is the weight before its per-channel or per-tensor scale (int4: with its group scale and zero
+ * applied; fp8: the e4m3 value). The loop applies the channel scales. */
+typedef void (*qk_small_fn)(const qk_weights *w, int panel, const qk_xf *x, int r0, float *y);
+/* B[kl][NR] = the exact fp32 weights (scales applied) of panel rows kb..kb+kl-1. */
+typedef void (*qk_decode_fn)(const qk_weights *w, int panel, int kb, int kl, float *B);
+/* C[mr][NR] += A[mr][kl] · B[kl][NR]; A and C with row strides lda and ldc. */
+typedef void (*qk_gemm_fn)(int kl, const float *A, int lda, const float *B, float *C, int ldc);
+
+typedef struct qk_float_small {
+    int nr, mr_max;
+    const char *format;                                /* the compute roof of this path */
+    qk_small_fn run[QK_SCHEME_COUNT][QK_MR_SMALL + 1]; /* by scheme and rows; NULL: not offered */
+    /* optional: bytes per row of X it prepares, and the preparation: fills xf, xsum and extra
+     * for the schemes it offers and returns the output factor (as qk_float_activations) */
+    size_t (*extra_per_row)(const qk_problem *p);
+    float (*prepare)(const qk_problem *p, const uint16_t *x, int m, float *xf, float *xsum, void *extra);
+} qk_float_small;
+
+typedef struct qk_float_large {
+    int nr, mr;
+    const char *format;
+    qk_decode_fn decode[QK_SCHEME_COUNT];
+    qk_gemm_fn gemm[QK_MR_LARGE + 1];                  /* by rows 1..mr */
+    void (*load_x)(const uint16_t *x, size_t count, float *xf); /* optional fp16 → fp32 */
+    qk_store_fn store;                                 /* used by both paths */
+} qk_float_large;
+
+/* A float kernel's micro-kernels: the small-M family (NULL: only the large path) and the
+ * large-M family. */
+typedef struct qk_ukr_float {
+    const qk_float_small *small;
+    const qk_float_large *large;
+} qk_ukr_float;
+
+void qk_run_float(const qk_run_args *a);
+size_t qk_work_float(const qk_kernel *k, const qk_problem *p, const qk_config *cfg);
+const char *qk_format_float(const qk_kernel *k, const qk_config *cfg);
+
+/* ------------------------------------------------------------------ integer schemes
+ * w8a8, w4a8 (kernels/cpu/loop_int.c): X is quantized per token inside the call; nc × kc
+ * blocks, mr rows at a time. w8a8: C[mr][NR] int32 += A·B over kl k (a multiple of 4); w4a8:
+ * C[mr][NR] fp32 += groups of A·(B − z)·s over kl k (whole groups). */
 typedef void (*qk_ukr_w8a8)(int kl, const int8_t *A, int lda, const int8_t *B, int32_t *C, int ldc);
 typedef void (*qk_ukr_w4a8)(int kl, const int8_t *A, int lda, const uint8_t *B, float *C, int ldc,
                             const qk_weights *w, size_t gat, int g, const int32_t *gsum, int G);
-typedef struct qk_int_ukrs {
-    qk_ukr_w8a8 w8a8[5];
-    qk_ukr_w4a8 w4a8[5];
+typedef struct qk_ukr_int {
+    int nr, mr_max;
+    const char *format;
+    qk_ukr_w8a8 w8a8[QK_MR_SMALL + 1];
+    qk_ukr_w4a8 w4a8[QK_MR_SMALL + 1];
     int w8a8_offset; /* w8a8 takes activations + 128 (u8) and subtracts 128·Σw per channel */
-} qk_int_ukrs;
-void qk_run_int_blocked(const qk_run_args *a, const qk_int_ukrs *u);
-void qk_run_int_vnni(const qk_run_args *a);
+    qk_store_fn store;
+} qk_ukr_int;
 
-/* Kernel entry points, one per scheme family and ISA. */
-void qk_run_float_generic(const qk_run_args *a);
-void qk_run_int_generic(const qk_run_args *a);
-void qk_run_float_avx2(const qk_run_args *a);
-void qk_run_int_avx2(const qk_run_args *a);
-size_t qk_work_float(const qk_problem *p, const qk_config *cfg);
-void qk_run_w4a16_bf16(const qk_run_args *a);
-size_t qk_work_w4a16_bf16(const qk_problem *p, const qk_config *cfg);
-size_t qk_work_int(const qk_problem *p, const qk_config *cfg);
-
-/* Parameter indices shared by every CPU kernel (the registry lists them in this order). */
-enum { QK_P_THREADS, QK_P_MR, QK_P_KC, QK_P_NC, QK_P_PREDEQUANT };
-/* CUDA kernels' parameters: weight-only (tile, stages, split-K), cuBLASLt (the heuristic's
- * algorithm rank, split-K, CTA swizzle), w4a8 (threads per block). */
-enum { QK_CUDA_P_TILE, QK_CUDA_P_STAGES, QK_CUDA_P_SPLITK };
-enum { QK_CUDA_P_ALGO, QK_CUDA_P_LT_SPLITK, QK_CUDA_P_SWIZZLE };
-enum { QK_CUDA_P_BLOCK };
-
-/* Shared by the generic and SIMD kernels (kernels/cpu/gemm_generic.c). */
-float qk_float_activations(const qk_problem *p, const uint16_t *x, int m, float *xf);
-void qk_store_row(const qk_problem *p, void *y, int r, int n0, const float *v, int count);
 /* X quantized per token: q [M][K4*4] (zero-padded), scale s [M], per-group sums gsum [M][G]
  * (all carved from work); rest points past them, 64-byte aligned. */
 typedef struct qk_int_act {
@@ -85,6 +141,18 @@ typedef struct qk_int_act {
     void *rest;
 } qk_int_act;
 qk_int_act qk_int_activations(const qk_problem *p, const uint16_t *x, int m, int threads, void *work);
-static inline size_t qk_align64(size_t n) { return (n + 63) & ~(size_t)63; }
+
+void qk_run_int(const qk_run_args *a);
+size_t qk_work_int(const qk_kernel *k, const qk_problem *p, const qk_config *cfg);
+
+/* ------------------------------------------------------------------ the micro-kernel families */
+extern const qk_float_large qk_large_generic;
+extern const qk_ukr_int qk_int_generic;
+extern const qk_float_small qk_small_avx2;
+extern const qk_float_large qk_large_avx2;
+extern const qk_ukr_int qk_int_avx2;
+extern const qk_float_small qk_small_avx512bf16;
+extern const qk_ukr_int qk_int_vnni;
+void qk_store_avx2(const qk_problem *p, void *y, int r, int n0, int nr, const float *v, const float *post);
 
 #endif

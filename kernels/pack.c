@@ -31,21 +31,34 @@ static uint16_t quant_group4(const float *w, int g, int asym, uint8_t *q, uint8_
     return s16;
 }
 
-static int pack_cpu(const qk_problem *p, const float *w, qk_weights *out, qc_msgs *err);
+static int pack_cpu(const qk_problem *p, int nr, const float *w, qk_weights *out, qc_msgs *err);
+static int relayout_cuda(qk_weights *out, qc_msgs *err);
 
-int qk_weights_pack(const qk_problem *p, const float *w, qk_weights *out, qc_msgs *err)
+int qk_weights_pack(const qk_packing *pk, const qk_problem *p, const float *w, qk_weights *out, qc_msgs *err)
 {
-    return pack_cpu(p, w, out, err);
+    if (pk->layout == QK_LAYOUT_CPU && (pk->nr < 1 || pk->nr > 64 || pk->nr % 4)) {
+        memset(out, 0, sizeof *out);
+        qc_msgs_addf(err, "panel width %d: use a multiple of 4 up to 64", pk->nr);
+        return QC_EINPUT;
+    }
+    int rc = pack_cpu(p, pk->layout == QK_LAYOUT_CPU ? pk->nr : 16, w, out, err);
+    if (rc || pk->layout == QK_LAYOUT_CPU)
+        return rc;
+    return relayout_cuda(out, err);
+}
+
+int qk_weights_packed_as(const qk_weights *w, const qk_packing *pk)
+{
+    return w->layout == pk->layout && (pk->layout != QK_LAYOUT_CPU || w->nr == pk->nr);
 }
 
 /* The CUDA layout, from the CPU packing (the same quantized values, scales and zeros): only
- * where the values sit changes; per-(group, channel) arrays go from [panel][G][16] to [G][N]. */
-int qk_weights_pack_layout(const qk_problem *p, const float *w, qk_layout layout, qk_weights *out, qc_msgs *err)
+ * where the values sit changes; per-(group, channel) arrays go from [panel][G][nr] to [G][N]. */
+static int relayout_cuda(qk_weights *out, qc_msgs *err)
 {
-    int rc = pack_cpu(p, w, out, err);
-    if (rc || layout == QK_LAYOUT_CPU)
-        return rc;
+    const qk_problem *p = &out->p;
     qk_weights cpu = *out;
+    const int nr = cpu.nr;
     const int N = p->n, K = p->k, G = qk_groups(p);
     size_t bytes;
     switch (p->scheme) {
@@ -63,21 +76,21 @@ int qk_weights_pack_layout(const qk_problem *p, const float *w, qk_layout layout
     }
     memset(q, 0, bytes);
     for (int n = 0; n < N; n++) {
-        const uint8_t *pb = qk_panel(&cpu, n / QK_NR);
-        int c = n % QK_NR;
+        const uint8_t *pb = qk_panel(&cpu, n / nr);
+        int c = n % nr;
         for (int k = 0; k < K; k++) {
             switch (p->scheme) {
-            case QK_FP16: ((uint16_t *)q)[(size_t)n * K + k] = ((const uint16_t *)pb)[(size_t)k * QK_NR + c]; break;
+            case QK_FP16: ((uint16_t *)q)[(size_t)n * K + k] = ((const uint16_t *)pb)[(size_t)k * nr + c]; break;
             case QK_W8A8:
-                ((int8_t *)q)[(size_t)n * K + k] = ((const int8_t *)pb)[((size_t)(k / 4) * QK_NR + c) * 4 + k % 4];
+                ((int8_t *)q)[(size_t)n * K + k] = ((const int8_t *)pb)[((size_t)(k / 4) * nr + c) * 4 + k % 4];
                 break;
-            case QK_FP8: ((uint8_t *)q)[(size_t)n * K + k] = pb[(size_t)k * QK_NR + c]; break;
+            case QK_FP8: ((uint8_t *)q)[(size_t)n * K + k] = pb[(size_t)k * nr + c]; break;
             case QK_W8A16:
-                ((uint32_t *)q)[(size_t)(k / 4) * N + n] |= (uint32_t)(uint8_t)((const int8_t *)pb)[(size_t)k * QK_NR + c]
+                ((uint32_t *)q)[(size_t)(k / 4) * N + n] |= (uint32_t)(uint8_t)((const int8_t *)pb)[(size_t)k * nr + c]
                                                             << (8 * (k % 4));
                 break;
             default: /* w4a16, w4a8 */
-                ((uint32_t *)q)[(size_t)(k / 8) * N + n] |= (uint32_t)qk_int4_at(pb, c, k) << (4 * (k % 8));
+                ((uint32_t *)q)[(size_t)(k / 8) * N + n] |= (uint32_t)qk_int4_at(pb, nr, c, k) << (4 * (k % 8));
             }
         }
     }
@@ -96,14 +109,14 @@ int qk_weights_pack_layout(const qk_problem *p, const float *w, qk_layout layout
         g.bytes += gs * 2;
         for (int gi = 0; gi < G; gi++)
             for (int n = 0; n < N; n++)
-                g.gscale[(size_t)gi * N + n] = cpu.gscale[((size_t)(n / QK_NR) * G + gi) * QK_NR + n % QK_NR];
+                g.gscale[(size_t)gi * N + n] = cpu.gscale[((size_t)(n / nr) * G + gi) * nr + n % nr];
     }
     if (cpu.gzero) {
         g.gzero = malloc(gs);
         g.bytes += gs;
         for (int gi = 0; gi < G; gi++)
             for (int n = 0; n < N; n++)
-                g.gzero[(size_t)gi * N + n] = cpu.gzero[((size_t)(n / QK_NR) * G + gi) * QK_NR + n % QK_NR];
+                g.gzero[(size_t)gi * N + n] = cpu.gzero[((size_t)(n / nr) * G + gi) * nr + n % nr];
     }
     if (cpu.cscale) {
         g.cscale = malloc((size_t)N * 4);
@@ -117,28 +130,30 @@ int qk_weights_pack_layout(const qk_problem *p, const float *w, qk_layout layout
     if (p->scheme == QK_FP8 && !cpu.cscale)
         g.bytes += 4;
     g.panels = 0;
+    g.nr = 0;
     qk_weights_free(&cpu);
     *out = g;
     return QC_OK;
 }
 
-static int pack_cpu(const qk_problem *p, const float *w, qk_weights *out, qc_msgs *err)
+static int pack_cpu(const qk_problem *p, int nr, const float *w, qk_weights *out, qc_msgs *err)
 {
     memset(out, 0, sizeof *out);
     int rc = qk_problem_check(p, err);
     if (rc)
         return rc;
     out->p = *p;
-    int N = p->n, K = p->k, P = (N + QK_NR - 1) / QK_NR, G = qk_groups(p), g = qk_problem_group(p);
+    out->nr = nr;
+    int N = p->n, K = p->k, P = (N + nr - 1) / nr, G = qk_groups(p), g = qk_problem_group(p);
     out->panels = P;
-    out->q_bytes = qk_panel_bytes(p) * (size_t)P;
+    out->q_bytes = qk_panel_bytes(p, nr) * (size_t)P;
     out->q = qk_alloc(out->q_bytes);
     if (!out->q) {
         qc_msgs_addf(err, "out of memory packing %zu bytes of weights", out->q_bytes);
         return QC_ERUNTIME;
     }
     memset(out->q, 0, out->q_bytes);
-    size_t NP = (size_t)P * QK_NR;
+    size_t NP = (size_t)P * nr;
     out->bytes = out->q_bytes;
     if (qk_scheme_grouped(p->scheme)) {
         out->gscale = calloc(NP * (size_t)G, sizeof *out->gscale);
@@ -165,12 +180,12 @@ static int pack_cpu(const qk_problem *p, const float *w, qk_weights *out, qc_msg
     uint8_t *qg = malloc((size_t)K), *base = out->q;
     for (int n = 0; n < N; n++) {
         const float *row = w + (size_t)n * K;
-        int panel = n / QK_NR, c = n % QK_NR;
-        uint8_t *pb = base + (size_t)panel * qk_panel_bytes(p);
+        int panel = n / nr, c = n % nr;
+        uint8_t *pb = base + (size_t)panel * qk_panel_bytes(p, nr);
         switch (p->scheme) {
         case QK_FP16:
             for (int k = 0; k < K; k++)
-                ((uint16_t *)pb)[(size_t)k * QK_NR + c] = qk_float_to_half(row[k]);
+                ((uint16_t *)pb)[(size_t)k * nr + c] = qk_float_to_half(row[k]);
             break;
         case QK_W8A16:
         case QK_W8A8: {
@@ -184,9 +199,9 @@ static int pack_cpu(const qk_problem *p, const float *w, qk_weights *out, qc_msg
                 int8_t v = q8(row[k], s);
                 sum += v;
                 if (p->scheme == QK_W8A16)
-                    ((int8_t *)pb)[(size_t)k * QK_NR + c] = v;
+                    ((int8_t *)pb)[(size_t)k * nr + c] = v;
                 else
-                    ((int8_t *)pb)[((size_t)(k / 4) * QK_NR + c) * 4 + k % 4] = v;
+                    ((int8_t *)pb)[((size_t)(k / 4) * nr + c) * 4 + k % 4] = v;
             }
             if (out->csum)
                 out->csum[n] = sum;
@@ -196,14 +211,14 @@ static int pack_cpu(const qk_problem *p, const float *w, qk_weights *out, qc_msg
         case QK_W4A8:
             for (int gi = 0; gi < G; gi++) {
                 uint8_t z;
-                size_t at = ((size_t)panel * G + gi) * QK_NR + c;
+                size_t at = ((size_t)panel * G + gi) * nr + c;
                 out->gscale[at] = quant_group4(row + (size_t)gi * g, g, p->asym, qg + (size_t)gi * g, &z);
                 if (out->gzero)
                     out->gzero[at] = z;
             }
             for (int k = 0; k < K; k++) {
                 int oct = k / 8, j = k % 8;
-                uint8_t *b = pb + ((size_t)oct * QK_NR + c) * 4 + j % 4;
+                uint8_t *b = pb + ((size_t)oct * nr + c) * 4 + j % 4;
                 *b |= (uint8_t)(qg[k] << (j < 4 ? 0 : 4));
             }
             break;
@@ -216,7 +231,7 @@ static int pack_cpu(const qk_problem *p, const float *w, qk_weights *out, qc_msg
                 s = out->cscale[n] = amax > 0 ? amax / 448.0f : 1.0f;
             }
             for (int k = 0; k < K; k++)
-                pb[(size_t)k * QK_NR + c] = qk_float_to_e4m3(row[k] / s);
+                pb[(size_t)k * nr + c] = qk_float_to_e4m3(row[k] / s);
             break;
         }
         default: break;
@@ -241,15 +256,16 @@ static float raw(const qk_weights *w, int n, int k)
         default: return (((const uint32_t *)w->q)[(size_t)(k / 8) * N + n] >> (4 * (k % 8))) & 15;
         }
     }
-    const uint8_t *pb = qk_panel(w, n / QK_NR);
-    int c = n % QK_NR;
+    const int nr = w->nr;
+    const uint8_t *pb = qk_panel(w, n / nr);
+    int c = n % nr;
     switch (p->scheme) {
-    case QK_FP16: return qk_half_to_float(((const uint16_t *)pb)[(size_t)k * QK_NR + c]);
-    case QK_W8A16: return ((const int8_t *)pb)[(size_t)k * QK_NR + c];
-    case QK_W8A8: return ((const int8_t *)pb)[((size_t)(k / 4) * QK_NR + c) * 4 + k % 4];
+    case QK_FP16: return qk_half_to_float(((const uint16_t *)pb)[(size_t)k * nr + c]);
+    case QK_W8A16: return ((const int8_t *)pb)[(size_t)k * nr + c];
+    case QK_W8A8: return ((const int8_t *)pb)[((size_t)(k / 4) * nr + c) * 4 + k % 4];
     case QK_W4A16:
-    case QK_W4A8: return qk_int4_at(pb, c, k);
-    case QK_FP8: return qk_e4m3_to_float(pb[(size_t)k * QK_NR + c]);
+    case QK_W4A8: return qk_int4_at(pb, nr, c, k);
+    case QK_FP8: return qk_e4m3_to_float(pb[(size_t)k * nr + c]);
     default: return 0;
     }
 }
@@ -262,7 +278,7 @@ void qk_weights_dequant(const qk_weights *w, float *out)
         for (int k = 0; k < p->k; k++) {
             float v = raw(w, n, k);
             if (qk_scheme_grouped(p->scheme)) {
-                size_t at = cuda ? (size_t)(k / g) * p->n + n : ((size_t)(n / QK_NR) * G + k / g) * QK_NR + n % QK_NR;
+                size_t at = cuda ? (size_t)(k / g) * p->n + n : ((size_t)(n / w->nr) * G + k / g) * w->nr + n % w->nr;
                 float z = w->gzero ? w->gzero[at] : 8.0f;
                 v = (v - z) * qk_half_to_float(w->gscale[at]);
             } else if (p->scheme != QK_FP16) {
@@ -291,7 +307,7 @@ static void *dup(const void *src, size_t bytes, int *ok)
 int qk_weights_copy(const qk_weights *w, qk_weights *out, qc_msgs *err)
 {
     *out = *w;
-    size_t np = (size_t)w->panels * QK_NR, gs = np * (size_t)qk_groups(&w->p);
+    size_t np = w->layout == QK_LAYOUT_CPU ? (size_t)w->panels * w->nr : (size_t)w->p.n, gs = np * (size_t)qk_groups(&w->p);
     int ok = 1;
     out->q = qk_alloc(w->q_bytes);
     if (out->q)

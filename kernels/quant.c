@@ -25,6 +25,8 @@ int qk_scheme_parse(const char *name, qk_scheme *out)
 
 int qk_scheme_grouped(qk_scheme s) { return s == QK_W4A16 || s == QK_W4A8; }
 
+const char *qk_scheme_list(void) { return "fp16, w8a16, w4a16, w8a8, w4a8, fp8"; }
+
 int qk_problem_group(const qk_problem *p)
 {
     return qk_scheme_grouped(p->scheme) && p->group > 0 ? p->group : p->k;
@@ -33,7 +35,7 @@ int qk_problem_group(const qk_problem *p)
 int qk_problem_check(const qk_problem *p, qc_msgs *err)
 {
     if ((unsigned)p->scheme >= QK_SCHEME_COUNT) {
-        qc_msgs_addf(err, "unknown scheme (use fp16, w8a16, w4a16, w8a8, w4a8 or fp8)");
+        qc_msgs_addf(err, "unknown scheme (use %s)", qk_scheme_list());
         return QC_EINPUT;
     }
     if (p->m <= 0 || p->n <= 0 || p->k <= 0) {
@@ -72,24 +74,37 @@ int qk_problem_check(const qk_problem *p, qc_msgs *err)
     return QC_OK;
 }
 
-qk_cost qk_problem_cost(const qk_problem *p)
+qk_cost_terms qk_cost_terms_of(const qk_problem *p)
 {
-    double m = p->m, n = p->n, k = p->k;
-    double groups = k / qk_problem_group(p);
-    qk_cost c = {0};
+    qk_cost_terms t = {.mk = 2, .mn = p->out_f32 ? 4 : 2, .mnk = 2};
     switch (p->scheme) {
-    case QK_FP16: c.weight_bytes = 2 * n * k; break;
+    case QK_FP16: t.nk = 2; break;
     case QK_W8A16:
-    case QK_W8A8: c.weight_bytes = n * k + 4 * n; break;
+    case QK_W8A8: t.nk = 1, t.n = 4; break; /* int8 values, a float scale per channel */
     case QK_W4A16:
-    case QK_W4A8: c.weight_bytes = n * k / 2 + n * groups * (p->asym ? 3 : 2); break;
-    case QK_FP8: c.weight_bytes = n * k + (p->fp8_channel ? 4 * n : 4); break;
+    case QK_W4A8: t.nk = 0.5, t.ngroup = p->asym ? 3 : 2; break; /* fp16 scale (and uint8 zero) per group */
+    case QK_FP8:
+        t.nk = 1;
+        if (p->fp8_channel)
+            t.n = 4;
+        else
+            t.tensor = 4;
+        break;
     default: break;
     }
-    c.act_bytes = 2 * m * k;
-    c.out_bytes = m * n * (p->out_f32 ? 4 : 2);
+    return t;
+}
+
+qk_cost qk_problem_cost(const qk_problem *p)
+{
+    const qk_cost_terms t = qk_cost_terms_of(p);
+    const double m = p->m, n = p->n, k = p->k, groups = k / qk_problem_group(p);
+    qk_cost c;
+    c.weight_bytes = t.nk * n * k + t.ngroup * n * groups + t.n * n + t.tensor;
+    c.act_bytes = t.mk * m * k;
+    c.out_bytes = t.mn * m * n;
     c.bytes = c.weight_bytes + c.act_bytes + c.out_bytes;
-    c.flops = 2 * m * n * k;
+    c.flops = t.mnk * m * n * k;
     return c;
 }
 

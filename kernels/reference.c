@@ -25,16 +25,19 @@ void qk_reference_gemm(int m, int n, int k, const float *x, const float *w, doub
     }
 }
 
-double qk_relative_error(const qk_problem *p, const void *y, const double *ref, int rows, const int *rows_at)
+double qk_relative_error(const qk_problem *p, const void *y, const double *ref, int rows, const int *rows_at,
+                         int cols, const int *cols_at)
 {
     double num = 0, den = 0;
+    if (!cols_at)
+        cols = p->n;
     for (int i = 0; i < rows; i++)
-        for (int c = 0; c < p->n; c++) {
-            size_t at = (size_t)(rows_at ? rows_at[i] : i) * p->n + c;
+        for (int j = 0; j < cols; j++) {
+            size_t at = (size_t)(rows_at ? rows_at[i] : i) * p->n + (cols_at ? cols_at[j] : j);
             double v = p->out_f32 ? ((const float *)y)[at] : qk_half_to_float(((const uint16_t *)y)[at]);
-            double d = v - ref[(size_t)i * p->n + c];
+            double r = ref[(size_t)i * cols + j], d = v - r;
             num += d * d;
-            den += ref[(size_t)i * p->n + c] * ref[(size_t)i * p->n + c];
+            den += r * r;
         }
     if (!isfinite(num))
         return INFINITY;

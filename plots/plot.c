@@ -1,9 +1,13 @@
 /* gnuplot templates and the code that feeds them. */
 #include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include "kernels/qk.h"
 #include "plots/plot.h"
@@ -11,86 +15,214 @@
 /* one colour per scheme, the same in every picture */
 static const char *const colour[QK_SCHEME_COUNT] = {"#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b"};
 
+/* The gnuplot program on PATH, or NULL. */
+static const char *gnuplot_path(char *buf, size_t len)
+{
+    const char *path = getenv("PATH");
+    char *copy = qc_strdup(path ? path : "/usr/bin:/bin"), *save = NULL;
+    const char *found = NULL;
+    for (char *d = strtok_r(copy, ":", &save); d && !found; d = strtok_r(NULL, ":", &save)) {
+        snprintf(buf, len, "%s/gnuplot", *d ? d : ".");
+        if (access(buf, X_OK) == 0)
+            found = buf;
+    }
+    free(copy);
+    return found;
+}
+
 int qv_available(char *why, size_t len)
 {
-    int rc = system("command -v gnuplot >/dev/null 2>&1");
-    if (rc != 0) {
+    char buf[4096];
+    if (!gnuplot_path(buf, sizeof buf)) {
         snprintf(why, len, "gnuplot is not installed (apt-get install gnuplot-nox)");
         return 0;
     }
     return 1;
 }
 
-static FILE *open_in(const char *dir, const char *name, char *path, size_t len, qc_msgs *err)
+/* s inside a single-quoted gnuplot string: a quote doubled, nothing that ends the line. No
+ * substitution happens inside single quotes. */
+static void gp_quote(char *out, size_t len, const char *s)
 {
-    snprintf(path, len, "%s/%s", dir, name);
-    FILE *f = fopen(path, "w");
-    if (!f)
-        qc_msgs_addf(err, "%s: %s", path, strerror(errno));
-    return f;
+    size_t o = 0;
+    out[o++] = '\'';
+    for (const unsigned char *c = (const unsigned char *)s; *c && o + 4 < len; c++) {
+        if (*c == '\'')
+            out[o++] = '\'', out[o++] = '\'';
+        else
+            out[o++] = *c < 0x20 || *c == 0x7f ? '?' : (char)*c;
+    }
+    out[o++] = '\'';
+    out[o] = '\0';
 }
 
-static int run_gnuplot(const char *script, qc_msgs *err)
+/* A picture's files: its data and script are written whole (temporary name, then rename);
+ * gnuplot draws into temporary names that are renamed when it succeeds. */
+typedef struct pic {
+    const char *dir;
+    char base[128];
+    qc_outfile dat, gp;
+} pic;
+
+static int pic_open(pic *p, const char *dir, const char *base, qc_msgs *err)
 {
-    char cmd[4200];
-    snprintf(cmd, sizeof cmd, "gnuplot '%s' 2>&1", script);
-    FILE *p = popen(cmd, "r");
-    char out[2048] = "";
-    size_t got = p ? fread(out, 1, sizeof out - 1, p) : 0;
+    memset(p, 0, sizeof *p);
+    p->dir = dir;
+    snprintf(p->base, sizeof p->base, "%s", base);
+    char path[4300];
+    snprintf(path, sizeof path, "%s/%s.dat", dir, base);
+    if (qc_outfile_open(&p->dat, path, err))
+        return QC_ERUNTIME;
+    snprintf(path, sizeof path, "%s/%s.gp", dir, base);
+    if (qc_outfile_open(&p->gp, path, err)) {
+        qc_outfile_abort(&p->dat);
+        return QC_ERUNTIME;
+    }
+    return QC_OK;
+}
+
+/* The data file's name in the script (quoted). */
+static void pic_dat(const pic *p, char *out, size_t len)
+{
+    char path[4300];
+    snprintf(path, sizeof path, "%s/%s.dat", p->dir, p->base);
+    gp_quote(out, len, path);
+}
+
+/* Runs gnuplot on the script, without a shell, its output captured for the message; `set`
+ * is a gnuplot statement run first (the pictures' temporary names). */
+static int run_gnuplot(const char *set, const char *script, qc_msgs *err)
+{
+    char exe[4096];
+    if (!gnuplot_path(exe, sizeof exe)) {
+        qc_msgs_addf(err, "gnuplot is not installed (apt-get install gnuplot-nox)");
+        return QC_ERUNTIME;
+    }
+    int fds[2];
+    if (pipe(fds) != 0) {
+        qc_msgs_addf(err, "gnuplot: %s", strerror(errno));
+        return QC_ERUNTIME;
+    }
+    pid_t pid = fork();
+    if (pid == 0) {
+        dup2(fds[1], 1);
+        dup2(fds[1], 2);
+        close(fds[0]);
+        close(fds[1]);
+        int null = open("/dev/null", O_RDONLY);
+        if (null >= 0)
+            dup2(null, 0);
+        execl(exe, "gnuplot", "-e", set, script, (char *)NULL);
+        _exit(127);
+    }
+    close(fds[1]);
+    char out[2048];
+    size_t got = 0;
+    ssize_t r;
+    char sink[1024];
+    while ((r = read(fds[0], got < sizeof out - 1 ? out + got : sink,
+                     got < sizeof out - 1 ? sizeof out - 1 - got : sizeof sink)) > 0)
+        if (got < sizeof out - 1)
+            got += (size_t)r;
     out[got] = '\0';
-    int rc = p ? pclose(p) : -1;
-    if (rc != 0 || strstr(out, "error")) {
+    close(fds[0]);
+    int status = 0;
+    if (pid < 0 || waitpid(pid, &status, 0) < 0 || !WIFEXITED(status) || WEXITSTATUS(status) != 0 ||
+        strstr(out, "error")) {
         qc_msgs_addf(err, "gnuplot failed on %s: %s", script, out[0] ? out : "(no output)");
         return QC_ERUNTIME;
     }
     return QC_OK;
 }
 
-/* Each picture is one script drawing it twice: PNG, then SVG. */
-static void terminals(FILE *g, const char *dir, const char *base, const char *body)
+/* Commits the data and the script (which draws `body` as PNG, then SVG, into temporary
+ * names), runs gnuplot, and renames the pictures into place. */
+static int pic_draw(pic *p, const char *body, qc_msgs *err)
 {
+    char png[4300], svg[4300], tpng[4400], tsvg[4400], q1[4400], q2[4400], script[4300], set[9000];
+    snprintf(png, sizeof png, "%s/%s.png", p->dir, p->base);
+    snprintf(svg, sizeof svg, "%s/%s.svg", p->dir, p->base);
+    snprintf(tpng, sizeof tpng, "%s/.%s.png.tmp-%ld", p->dir, p->base, (long)getpid());
+    snprintf(tsvg, sizeof tsvg, "%s/.%s.svg.tmp-%ld", p->dir, p->base, (long)getpid());
+    snprintf(script, sizeof script, "%s", p->gp.path);
+    /* the script draws into png and svg: the final names, unless the caller names others */
+    gp_quote(q1, sizeof q1, png);
+    gp_quote(q2, sizeof q2, svg);
+    fprintf(p->gp.f, "if (!exists('png')) png = %s\nif (!exists('svg')) svg = %s\n", q1, q2);
     /* noenhanced: names like fp32_fma are text, not subscripts */
-    fprintf(g, "set terminal pngcairo size 1100,700 noenhanced font 'DejaVu Sans,11'\nset output '%s/%s.png'\n%s", dir,
-            base, body);
-    fprintf(g, "set terminal svg size 1100,700 dynamic noenhanced font 'DejaVu Sans,11'\nset output '%s/%s.svg'\nreplot\n",
-            dir, base);
+    fprintf(p->gp.f, "set terminal pngcairo size 1100,700 noenhanced font 'DejaVu Sans,11'\nset output png\n%s",
+            body);
+    fprintf(p->gp.f, "set terminal svg size 1100,700 dynamic noenhanced font 'DejaVu Sans,11'\nset output svg\n"
+                     "replot\n");
+    gp_quote(q1, sizeof q1, tpng);
+    gp_quote(q2, sizeof q2, tsvg);
+    snprintf(set, sizeof set, "png = %s; svg = %s", q1, q2);
+    int rc = qc_outfile_commit(&p->dat, err);
+    if (rc) {
+        qc_outfile_abort(&p->gp);
+        return rc;
+    }
+    if ((rc = qc_outfile_commit(&p->gp, err)))
+        return rc;
+    rc = run_gnuplot(set, script, err);
+    if (!rc && (rename(tpng, png) != 0 || rename(tsvg, svg) != 0)) {
+        qc_msgs_addf(err, "%s: %s", png, strerror(errno));
+        rc = QC_ERUNTIME;
+    }
+    if (rc) {
+        unlink(tpng);
+        unlink(tsvg);
+    }
+    return rc;
 }
 
-static int has_scheme(const qv_input *in, int s, int n, int k)
+static int has_scheme(const qv_input *in, int s)
 {
     for (int i = 0; i < in->n_points; i++)
-        if (in->points[i].scheme == s && in->points[i].gflops > 0 && (!n || (in->points[i].n == n && in->points[i].k == k)))
+        if (in->points[i].scheme == s && in->points[i].gflops > 0)
             return 1;
     return 0;
 }
 
-/* ", " between plot items: the list is built item by item, some left out */
-static int sep(char *body, size_t len, int o, int *first)
+/* Appends to a growing text. */
+typedef struct text {
+    char *s;
+    size_t n, cap;
+} text;
+
+__attribute__((format(printf, 2, 3))) static void add(text *t, const char *fmt, ...)
 {
-    int w = *first ? 0 : snprintf(body + o, len - (size_t)o, ", ");
-    *first = 0;
-    return w;
+    va_list ap;
+    for (;;) {
+        va_start(ap, fmt);
+        int w = vsnprintf(t->s ? t->s + t->n : NULL, t->s ? t->cap - t->n : 0, fmt, ap);
+        va_end(ap);
+        if (w >= 0 && t->s && t->n + (size_t)w < t->cap) {
+            t->n += (size_t)w;
+            return;
+        }
+        t->cap = t->cap * 2 + (size_t)(w > 0 ? w : 0) + 256;
+        t->s = qc_xrealloc(t->s, t->cap);
+    }
 }
 
 static int plot_roofline(const qv_input *in, const char *dir, qc_msgs *err)
 {
-    char dat[4096], gp[4096];
-    FILE *d = open_in(dir, "roofline.dat", dat, sizeof dat, err);
-    if (!d)
+    pic p;
+    if (pic_open(&p, dir, "roofline", err))
         return QC_ERUNTIME;
     for (int s = 0; s < QK_SCHEME_COUNT; s++) {
-        fprintf(d, "# %s\n", qk_scheme_name((qk_scheme)s));
+        fprintf(p.dat.f, "# %s\n", qk_scheme_name((qk_scheme)s));
         int any = 0;
         for (int i = 0; i < in->n_points; i++)
             if (in->points[i].scheme == s && in->points[i].gflops > 0) {
-                fprintf(d, "%.6g %.6g\n", in->points[i].intensity, in->points[i].gflops);
+                fprintf(p.dat.f, "%.6g %.6g\n", in->points[i].intensity, in->points[i].gflops);
                 any = 1;
             }
         if (!any)
-            fprintf(d, "nan nan\n");
-        fprintf(d, "\n\n");
+            fprintf(p.dat.f, "nan nan\n");
+        fprintf(p.dat.f, "\n\n");
     }
-    fclose(d);
     double ymax = 1, ymin = 1e30, xmin = 1e9, xmax = 1;
     for (int i = 0; i < in->n_ceilings; i++)
         if (in->ceilings[i].gops > ymax)
@@ -105,116 +237,94 @@ static int plot_roofline(const qv_input *in, const char *dir, qc_msgs *err)
     }
     if (ymin > ymax)
         ymin = ymax / 100;
-    FILE *g = open_in(dir, "roofline.gp", gp, sizeof gp, err);
-    if (!g)
-        return QC_ERUNTIME;
-    char body[16384];
-    int o = snprintf(body, sizeof body,
-                     "set title 'Roofline: %s (measured ceilings, every run)'\nset logscale xy\n"
-                     "set xlabel 'arithmetic intensity (FLOP/byte)'\nset ylabel 'GFLOP/s'\n"
-                     "set xrange [%g:%g]\nset yrange [%g:%g]\nset key outside right top\nset grid\nset samples 400\n"
-                     "roof(bw, x) = bw * x < %g ? bw * x : %g\n",
-                     in->device, xmin / 4, xmax * 4, ymin / 3, ymax * 3, ymax, ymax);
-    o += snprintf(body + o, sizeof body - (size_t)o, "plot ");
+    char dev[256], dat[4400], q[128];
+    gp_quote(dev, sizeof dev, in->device);
+    pic_dat(&p, dat, sizeof dat);
+    text b = {0};
+    add(&b, "set title 'Roofline: '.%s.' (measured ceilings, every run)'\nset logscale xy\n"
+            "set xlabel 'arithmetic intensity (FLOP/byte)'\nset ylabel 'GFLOP/s'\n"
+            "set xrange [%g:%g]\nset yrange [%g:%g]\nset key outside right top\nset grid\nset samples 400\n"
+            "roof(bw, x) = bw * x < %g ? bw * x : %g\nplot ",
+        dev, xmin / 4, xmax * 4, ymin / 3, ymax * 3, ymax, ymax);
     int first = 1;
     for (int i = 0; i < in->n_ceilings; i++) { /* memory roofs meet the highest compute roof */
         const qv_ceiling *c = &in->ceilings[i];
-        o += sep(body, sizeof body, o, &first);
+        add(&b, "%s", first ? "" : ", ");
+        first = 0;
+        gp_quote(q, sizeof q, c->label);
         if (c->gbs > 0)
-            o += snprintf(body + o, sizeof body - (size_t)o, "roof(%g, x) w l lw 1.5 dt 2 lc rgb '#555555' t '%s'",
-                          c->gbs, c->label);
+            add(&b, "roof(%g, x) w l lw 1.5 dt 2 lc rgb '#555555' t %s", c->gbs, q);
         else
-            o += snprintf(body + o, sizeof body - (size_t)o, "%g w l lw 1.5 dt 3 lc rgb '#999999' t '%s'", c->gops,
-                          c->label);
+            add(&b, "%g w l lw 1.5 dt 3 lc rgb '#999999' t %s", c->gops, q);
     }
     for (int s = 0; s < QK_SCHEME_COUNT; s++)
-        if (has_scheme(in, s, 0, 0)) {
-            o += sep(body, sizeof body, o, &first);
-            o += snprintf(body + o, sizeof body - (size_t)o, "'%s' index %d w p pt 7 ps 1.2 lc rgb '%s' t '%s'", dat, s,
-                          colour[s], qk_scheme_name((qk_scheme)s));
+        if (has_scheme(in, s)) {
+            add(&b, "%s%s index %d w p pt 7 ps 1.2 lc rgb '%s' t '%s'", first ? "" : ", ", dat, s, colour[s],
+                qk_scheme_name((qk_scheme)s));
+            first = 0;
         }
-    o += snprintf(body + o, sizeof body - (size_t)o, "\n");
-    terminals(g, dir, "roofline", body);
-    fclose(g);
-    return run_gnuplot(gp, err);
+    add(&b, "\n");
+    int rc = pic_draw(&p, b.s, err);
+    free(b.s);
+    return rc;
 }
 
-static int plot_throughput(const qv_input *in, const char *dir, int n, int k, qc_msgs *err)
+static int plot_throughput(const qv_input *in, const qv_shape *sh, const char *dir, qc_msgs *err)
 {
-    char name[64], dat[4096], gp[4096];
-    snprintf(name, sizeof name, "throughput-%dx%d.dat", n, k);
-    FILE *d = open_in(dir, name, dat, sizeof dat, err);
-    if (!d)
+    char base[128];
+    snprintf(base, sizeof base, "throughput-%s", sh->name);
+    for (char *c = base; *c; c++) /* a file name */
+        if (*c == '/' || *c == ' ')
+            *c = '_';
+    pic p;
+    if (pic_open(&p, dir, base, err))
         return QC_ERUNTIME;
-    for (int s = 0; s < QK_SCHEME_COUNT; s++) {
-        fprintf(d, "# %s: M, best GFLOP/s\n", qk_scheme_name((qk_scheme)s));
-        /* the best configuration per M, in ascending M */
-        int last = 0, any = 0;
-        for (;;) {
-            int m = 0;
-            double best = 0;
-            for (int i = 0; i < in->n_points; i++) {
-                const qv_point *p = &in->points[i];
-                if (p->scheme == s && p->n == n && p->k == k && p->m > last && (!m || p->m < m))
-                    m = p->m;
-            }
-            if (!m)
-                break;
-            for (int i = 0; i < in->n_points; i++) {
-                const qv_point *p = &in->points[i];
-                if (p->scheme == s && p->n == n && p->k == k && p->m == m && p->gflops > best)
-                    best = p->gflops;
-            }
-            fprintf(d, "%d %.6g\n", m, best);
-            any = 1;
-            last = m;
-        }
-        if (!any)
-            fprintf(d, "nan nan\n");
-        fprintf(d, "\n\n");
+    for (int l = 0; l < sh->n_lines; l++) {
+        fprintf(p.dat.f, "# %d: M, GFLOP/s (tuned)\n", l);
+        for (int i = 0; i < sh->lines[l].n; i++)
+            fprintf(p.dat.f, "%.0f %.6g\n", sh->lines[l].m[i], sh->lines[l].gflops[i]);
+        if (!sh->lines[l].n)
+            fprintf(p.dat.f, "nan nan\n");
+        fprintf(p.dat.f, "\n\n");
     }
-    fclose(d);
-    snprintf(name, sizeof name, "throughput-%dx%d.gp", n, k);
-    FILE *g = open_in(dir, name, gp, sizeof gp, err);
-    if (!g)
-        return QC_ERUNTIME;
-    char body[8192];
-    int o = snprintf(body, sizeof body,
-                     "set title 'Throughput against M: N=%d K=%d on %s (where the schemes cross)'\nset logscale xy\n"
-                     "set logscale x 2\nset xlabel 'M (tokens)'\nset ylabel 'GFLOP/s (best configuration)'\n"
-                     "set key outside right top\nset grid\nplot ",
-                     n, k, in->device);
+    char dev[256], name[128], dat[4400], q[128];
+    gp_quote(dev, sizeof dev, in->device);
+    gp_quote(name, sizeof name, sh->name);
+    pic_dat(&p, dat, sizeof dat);
+    text b = {0};
+    add(&b, "set title 'Throughput against M: '.%s.' on '.%s.' (where the schemes cross)'\nset logscale xy\n"
+            "set logscale x 2\nset xlabel 'M (tokens)'\nset ylabel 'GFLOP/s (tuned configuration)'\n"
+            "set key outside right top\nset grid\nplot ",
+        name, dev);
     int first = 1;
-    for (int s = 0; s < QK_SCHEME_COUNT; s++)
-        if (has_scheme(in, s, n, k)) {
-            o += sep(body, sizeof body, o, &first);
-            o += snprintf(body + o, sizeof body - (size_t)o, "'%s' index %d w lp pt 7 lw 2 lc rgb '%s' t '%s'", dat, s,
-                          colour[s], qk_scheme_name((qk_scheme)s));
-        }
-    snprintf(body + o, sizeof body - (size_t)o, "\n");
-    snprintf(name, sizeof name, "throughput-%dx%d", n, k);
-    terminals(g, dir, name, body);
-    fclose(g);
-    return run_gnuplot(gp, err);
+    for (int l = 0; l < sh->n_lines; l++) {
+        const qv_line *ln = &sh->lines[l];
+        gp_quote(q, sizeof q, ln->label);
+        add(&b, "%s%s index %d w lp pt 7 lw 2 lc rgb '%s' t %s", first ? "" : ", ", dat, l,
+            colour[(unsigned)ln->scheme % QK_SCHEME_COUNT], q);
+        first = 0;
+    }
+    add(&b, "\n");
+    int rc = pic_draw(&p, b.s, err);
+    free(b.s);
+    return rc;
 }
 
 static int plot_winners(const qv_input *in, const char *dir, qc_msgs *err)
 {
-    /* rows: shapes; columns: M buckets; each cell coloured by the winning scheme */
-    int shapes[64][2], ns = 0, ms[64], nm = 0;
+    /* rows: shapes (with their options); columns: M buckets; each cell coloured by the winner */
+    const char **rows = qc_xcalloc((size_t)in->n_winners + 1, sizeof *rows);
+    int *ms = qc_xcalloc((size_t)in->n_winners + 1, sizeof *ms), nr = 0, nm = 0;
     for (int i = 0; i < in->n_winners; i++) {
         const qv_cell *c = &in->winners[i];
         int s = 0, m = 0;
-        while (s < ns && !(shapes[s][0] == c->n && shapes[s][1] == c->k))
+        while (s < nr && strcmp(rows[s], c->row))
             s++;
-        if (s == ns && ns < 64) {
-            shapes[ns][0] = c->n;
-            shapes[ns][1] = c->k;
-            ns++;
-        }
+        if (s == nr)
+            rows[nr++] = c->row;
         while (m < nm && ms[m] != c->m_hi)
             m++;
-        if (m == nm && nm < 64)
+        if (m == nm)
             ms[nm++] = c->m_hi;
     }
     for (int i = 1; i < nm; i++)
@@ -223,44 +333,46 @@ static int plot_winners(const qv_input *in, const char *dir, qc_msgs *err)
             ms[j] = ms[j - 1];
             ms[j - 1] = t;
         }
-    char dat[4096], gp[4096];
-    FILE *d = open_in(dir, "winners.dat", dat, sizeof dat, err);
-    if (!d)
-        return QC_ERUNTIME;
-    fprintf(d, "# column (M bucket), row (shape), winning scheme\n");
-    for (int s = 0; s < ns; s++)
-        for (int m = 0; m < nm; m++) {
-            int w = -1;
-            for (int i = 0; i < in->n_winners; i++)
-                if (in->winners[i].n == shapes[s][0] && in->winners[i].k == shapes[s][1] && in->winners[i].m_hi == ms[m])
-                    w = in->winners[i].scheme;
-            if (w >= 0)
-                fprintf(d, "%d %d %d \"%s\"\n", m, s, w, qk_scheme_name((qk_scheme)w));
-        }
-    fclose(d);
-    FILE *g = open_in(dir, "winners.gp", gp, sizeof gp, err);
-    if (!g)
-        return QC_ERUNTIME;
-    char body[16384];
-    int o = snprintf(body, sizeof body,
-                     "set title 'Fastest scheme per M bucket and shape on %s'\nset xlabel 'M (bucket upper bound)'\n"
-                     "set ylabel 'layer shape (N x K)'\nset xrange [-0.5:%d.5]\nset yrange [-0.5:%d.5]\n"
-                     "set cbrange [-0.5:%d.5]\nunset colorbox\nset key off\nset palette defined (",
-                     in->device, nm - 1, ns - 1, QK_SCHEME_COUNT - 1);
+    pic p;
+    int rc = pic_open(&p, dir, "winners", err);
+    if (rc) {
+        free(rows), free(ms);
+        return rc;
+    }
+    fprintf(p.dat.f, "# column (M bucket), row (shape), winning scheme\n");
+    for (int i = 0; i < in->n_winners; i++) {
+        const qv_cell *c = &in->winners[i];
+        int s = 0, m = 0;
+        while (strcmp(rows[s], c->row))
+            s++;
+        while (ms[m] != c->m_hi)
+            m++;
+        fprintf(p.dat.f, "%d %d %d \"%s\"\n", m, s, c->scheme, qk_scheme_name((qk_scheme)c->scheme));
+    }
+    char dev[256], dat[4400], q[128];
+    gp_quote(dev, sizeof dev, in->device);
+    pic_dat(&p, dat, sizeof dat);
+    text b = {0};
+    add(&b, "set title 'Fastest scheme per M bucket and shape on '.%s\nset xlabel 'M (bucket upper bound)'\n"
+            "set ylabel 'layer shape (N x K)'\nset xrange [-0.5:%d.5]\nset yrange [-0.5:%d.5]\n"
+            "set cbrange [-0.5:%d.5]\nunset colorbox\nset key off\nset palette defined (",
+        dev, nm - 1, nr - 1, QK_SCHEME_COUNT - 1);
     for (int s = 0; s < QK_SCHEME_COUNT; s++)
-        o += snprintf(body + o, sizeof body - (size_t)o, "%d '%s'%s", s, colour[s], s + 1 < QK_SCHEME_COUNT ? ", " : ")\n");
-    o += snprintf(body + o, sizeof body - (size_t)o, "set xtics (");
+        add(&b, "%d '%s'%s", s, colour[s], s + 1 < QK_SCHEME_COUNT ? ", " : ")\n");
+    add(&b, "set xtics (");
     for (int m = 0; m < nm; m++)
-        o += snprintf(body + o, sizeof body - (size_t)o, "'%d' %d%s", ms[m], m, m + 1 < nm ? ", " : ")\n");
-    o += snprintf(body + o, sizeof body - (size_t)o, "set ytics (");
-    for (int s = 0; s < ns; s++)
-        o += snprintf(body + o, sizeof body - (size_t)o, "'%dx%d' %d%s", shapes[s][0], shapes[s][1], s,
-                      s + 1 < ns ? ", " : ")\n");
-    snprintf(body + o, sizeof body - (size_t)o,
-             "plot '%s' using 1:2:3 with image, '' using 1:2:4 with labels font ',10' tc rgb 'white'\n", dat);
-    terminals(g, dir, "winners", body);
-    fclose(g);
-    return run_gnuplot(gp, err);
+        add(&b, "'%d' %d%s", ms[m], m, m + 1 < nm ? ", " : ")\n");
+    add(&b, "set ytics (");
+    for (int s = 0; s < nr; s++) {
+        gp_quote(q, sizeof q, rows[s]);
+        add(&b, "%s %d%s", q, s, s + 1 < nr ? ", " : ")\n");
+    }
+    add(&b, "plot %s using 1:2:3 with image, '' using 1:2:4 with labels font ',10' tc rgb 'white'\n", dat);
+    rc = pic_draw(&p, b.s, err);
+    free(b.s);
+    free(rows);
+    free(ms);
+    return rc;
 }
 
 int qv_plot(const qv_input *in, const char *dir, int *written, qc_msgs *err)
@@ -278,22 +390,10 @@ int qv_plot(const qv_input *in, const char *dir, int *written, qc_msgs *err)
     int rc = plot_roofline(in, dir, err);
     if (!rc)
         ++*written;
-    int shapes[64][2], ns = 0;
-    for (int i = 0; i < in->n_points && !rc; i++) {
-        int s = 0;
-        while (s < ns && !(shapes[s][0] == in->points[i].n && shapes[s][1] == in->points[i].k))
-            s++;
-        if (s == ns && ns < 64) {
-            shapes[ns][0] = in->points[i].n;
-            shapes[ns][1] = in->points[i].k;
-            ns++;
-            if (!(rc = plot_throughput(in, dir, shapes[s][0], shapes[s][1], err)))
-                ++*written;
-        }
-    }
-    if (!rc && in->n_winners) {
-        if (!(rc = plot_winners(in, dir, err)))
+    for (int i = 0; i < in->n_shapes && !rc; i++)
+        if (!(rc = plot_throughput(in, &in->shapes[i], dir, err)))
             ++*written;
-    }
+    if (!rc && in->n_winners && !(rc = plot_winners(in, dir, err)))
+        ++*written;
     return rc;
 }

@@ -856,39 +856,40 @@ const qp_peak *qp_profile_peak(const qp_profile *p, const char *format, int thre
     return best;
 }
 
-void qp_profile_ceilings(const qp_profile *p, const char *scheme, const char *isa, int threads, double *gbs,
-                         double *gops, const char **source)
+/* The datasheet figure of a number format's peak, and its scale to GOP/s. */
+static const struct {
+    const char *format;
+    qp_spec_id id;
+} spec_peaks[] = {
+    {"fp32_fma", QP_FP32_TFLOPS},    {"fp16_tensor", QP_FP16_TFLOPS}, {"bf16_tensor", QP_BF16_TFLOPS},
+    {"int8_tensor", QP_INT8_TOPS},   {"fp8_tensor", QP_FP8_TFLOPS},
+};
+
+double qp_profile_peak_gops(const qp_profile *p, const char *format, int threads, const char **source)
 {
-    *gbs = *gops = 0;
+    const qp_peak *k = qp_profile_peak(p, format, threads);
+    if (k) {
+        *source = "measured";
+        return k->gops;
+    }
     *source = "spec";
-    const int int8 = !strcmp(scheme, "w8a8"), int4 = !strcmp(scheme, "w4a8"), fp8 = !strcmp(scheme, "fp8");
-    const qp_bandwidth *b = qp_profile_bandwidth(p, "DRAM", threads);
-    if (b && p->match.backend == QP_BACKEND_CUDA) {
-        /* a GPU, probed: weight-only schemes dequantize to fp16 for the tensor cores */
-        const qp_peak *k = qp_profile_peak(p, int8 || int4 ? "int8_tensor" : fp8 ? "fp8_tensor" : "fp16_tensor", 0);
-        *gbs = b->read_gbs;
-        *gops = k ? k->gops : 0;
-        *source = "measured";
-        return;
-    }
+    for (size_t i = 0; i < sizeof spec_peaks / sizeof spec_peaks[0]; i++)
+        if (!strcmp(spec_peaks[i].format, format) && p->spec[spec_peaks[i].id].present)
+            return p->spec[spec_peaks[i].id].value * 1000;
+    return 0;
+}
+
+double qp_profile_bandwidth_gbs(const qp_profile *p, const char *level, int threads, const char **source)
+{
+    const qp_bandwidth *b = qp_profile_bandwidth(p, level, threads);
     if (b) {
-        /* a CPU: the float schemes dequantize to fp32 and FMA (or use bf16 dot products), the
-         * integer ones use int8 dot products: w4a8 unpacks its nibbles once per panel row and
-         * reuses them across the register tile's rows, so when it is compute-bound the int8
-         * dot rate is its roof (the int4 unpack + dot peak, unpacking for every use, is below) */
-        const char *format = int8 || int4 ? "int8_dot" : !strcmp(isa, "avx512bf16") ? "bf16_dot" : "fp32_fma";
-        const qp_peak *k = qp_profile_peak(p, format, threads ? threads : b->threads);
-        *gbs = b->read_gbs;
-        *gops = k ? k->gops : 0;
         *source = "measured";
-        return;
+        return b->read_gbs;
     }
-    /* a GPU's datasheet: weight-only schemes dequantize to fp16 for the tensor cores */
-    if (p->spec[QP_MEMORY_BANDWIDTH_GBS].present)
-        *gbs = p->spec[QP_MEMORY_BANDWIDTH_GBS].value;
-    const qp_figure *f = int8 || int4 ? &p->spec[QP_INT8_TOPS] : fp8 ? &p->spec[QP_FP8_TFLOPS] : &p->spec[QP_FP16_TFLOPS];
-    if (f->present)
-        *gops = f->value * 1000;
+    *source = "spec";
+    if (!strcmp(level, "DRAM") && p->spec[QP_MEMORY_BANDWIDTH_GBS].present)
+        return p->spec[QP_MEMORY_BANDWIDTH_GBS].value;
+    return 0;
 }
 
 void qp_profile_set_fit(qp_profile *p, const char *results, const qp_fit_model *m, int n)
@@ -914,19 +915,4 @@ const qp_fit_model *qp_profile_fit(const qp_profile *p, const char *scheme)
         if (!strcmp(p->fit.model[i].scheme, scheme))
             return &p->fit.model[i];
     return NULL;
-}
-
-void qp_profile_model(const qp_profile *p, const char *scheme, const char *isa, int threads, double *bw_gbs,
-                      double *peak_gops, double *t0_s, const char **source)
-{
-    const qp_fit_model *f = qp_profile_fit(p, scheme);
-    if (f) {
-        *bw_gbs = f->bw_gbs;
-        *peak_gops = f->peak_gops;
-        *t0_s = f->t0_s;
-        *source = "fit";
-        return;
-    }
-    *t0_s = 0;
-    qp_profile_ceilings(p, scheme, isa, threads, bw_gbs, peak_gops, source);
 }

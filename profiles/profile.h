@@ -28,8 +28,9 @@
  *     date: 2026-11-21T10:30:00Z
  *     qbench_version: 0.1.0
  *     results: 3f2a9c0d4e5b6a71       #   hash of the results file it was fitted to
- *     models:                         #   t = t0 + max(bytes / bw, flops / peak), per scheme
+ *     models:                         #   t = t0 + max(bytes / bw, flops / peak), per scheme (a name
  *       - {scheme: w4a16, bw_gbs: 33.1, peak_gops: 120.5, t0_s: 2.1e-05, residual: 0.04, points: 10}
+ *                                     #   the tuner gives; profiles/ does not interpret it)
  *
  * Unknown keys, duplicate keys, wrong types, missing required keys and non-positive
  * figures are errors reported as "<file>:<line>: <what> (<what to do>)". */
@@ -149,19 +150,13 @@ void qp_profile_add_peak(qp_profile *p, const qp_peak *k);
 const qp_bandwidth *qp_profile_bandwidth(const qp_profile *p, const char *level, int threads);
 const qp_peak *qp_profile_peak(const qp_profile *p, const char *format, int threads);
 
-/* The roofline ceilings a GEMM scheme ("w4a16", ...) meets on this device, computed by a kernel
- * of instruction set `isa` ("avx2", "avx512bf16", "avx512vnni", "cuda", ...) on `threads` threads
- * (0: the most measured): the memory bandwidth (GB/s) and the peak of the number format it
- * computes in (GOP/s, a multiply-add counting 2). Measured ceilings win over the spec; *source
- * says which ("measured" or "spec"). 0 where the profile has no such figure: a GPU without FP8,
- * or a host profile that was never probed. */
-void qp_profile_ceilings(const qp_profile *p, const char *scheme, const char *isa, int threads, double *gbs,
-                         double *gops, const char **source);
-
-/* The roofline model of a scheme on this device: the fitted one when the profile has a fit for
- * it (*source "fit"), else its ceilings with no fixed cost ("measured" or "spec"). */
-void qp_profile_model(const qp_profile *p, const char *scheme, const char *isa, int threads, double *bw_gbs,
-                      double *peak_gops, double *t0_s, const char **source);
+/* The peak of a number format ("fp32_fma", "bf16_dot", "int8_dot", "fp16_tensor", "int8_tensor",
+ * "fp8_tensor", ...; a multiply-add counts 2) in GOP/s, and the streaming read bandwidth of a
+ * memory level ("DRAM", "L3", ...) in GB/s, at `threads` (0: the most threads measured).
+ * Measured figures win over the datasheet's; *source says which ("measured" or "spec"). 0 when
+ * the profile has no such figure: a GPU without FP8, or a host profile never probed. */
+double qp_profile_peak_gops(const qp_profile *p, const char *format, int threads, const char **source);
+double qp_profile_bandwidth_gbs(const qp_profile *p, const char *level, int threads, const char **source);
 
 /* Does this profile describe a local device? cc < 0: not a CUDA device. */
 int qp_profile_matches(const qp_profile *p, qp_backend backend, const char *device_name, int cc_major,
@@ -222,5 +217,17 @@ typedef struct qp_target {
 int qp_target_resolve(const char *device, const qp_catalog *cat, const struct qh_host *h,
                       const struct qh_cuda *cuda, qp_target *t, qc_msgs *err);
 void qp_target_free(qp_target *t);
+
+/* ---- probing: measuring a local device's ceilings into its profile (profiles/probe.c) ---- */
+/* The host: bandwidth per memory level and peak per number format (hardware/ceilings.h), on all
+ * hardware threads and on one, written into p->measured (which must already carry date, host,
+ * version and device). quick: fewer working sets and shorter repetitions (a few seconds
+ * instead of about half a minute). log (may be NULL) receives one line per step. */
+int qp_probe_host(qp_profile *p, const struct qh_host *h, int quick, FILE *log, qc_msgs *err);
+/* CUDA device `index`: HBM (a read kernel and a device-to-device copy), L2 (the same inside
+ * it), and tensor throughput (fp16, int8, and fp8 where the device has it) from cuBLASLt. */
+int qp_probe_cuda(qp_profile *p, int index, int cc_major, int cc_minor, int quick, FILE *log, qc_msgs *err);
+/* A table of the measured ceilings beside the datasheet's, for people. */
+void qp_print_ceilings(const qp_profile *p, FILE *f);
 
 #endif

@@ -7,6 +7,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,6 +16,7 @@
 #include <unistd.h>
 
 #include "tests/testutil.h"
+#include "tuner/roofline.h"
 
 static const char *qbench;
 
@@ -435,6 +437,62 @@ static void test_sweep_interrupt_and_resume(void **state)
     assert_int_equal(system(cmd), 0);
 }
 
+/* qbench run is a one-point sweep: the same point run both ways gives the same check (the same
+ * data, the same sampled rows and channels, bit for bit the same errors), the same cold copies,
+ * and times within the measured noise. */
+static void test_run_is_a_one_point_sweep(void **state)
+{
+    (void)state;
+    ensure_host_profile();
+    char dir[] = "/tmp/qbench-one-XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    const char *run[] = {"run", "--scheme", "w4a16", "--group", "64", "-m", "11", "-n", "300", "-k", "512",
+                         "--min-time", "0.3", "--json", NULL};
+    const char *sweep[] = {"sweep", "--schemes", "w4a16", "--group", "64", "--shapes", "300x512", "--batch", "11",
+                           "--min-time", "0.03", "--repetitions", "10", "-o", dir, NULL};
+    char *out, *err;
+    assert_int_equal(tu_run(qbench, run, &out, &err), 0);
+    json_t *r = json_loads(out, 0, NULL);
+    assert_non_null(r);
+    free(out), free(err);
+    assert_int_equal(tu_run(qbench, sweep, &out, &err), 0);
+    free(out), free(err);
+    char path[300];
+    snprintf(path, sizeof path, "%s/results.json", dir);
+    json_t *doc = json_load_file(path, 0, NULL), *e = NULL, *it;
+    size_t i;
+    assert_non_null(doc);
+    json_array_foreach(json_object_get(doc, "benchmarks"), i, it)
+        if (!e && json_object_get(it, "kernel_error"))
+            e = it;
+    assert_non_null(e);
+    assert_true(json_is_true(json_object_get(r, "correct")));
+    assert_string_equal(json_string_value(json_object_get(e, "status")), "ok");
+    assert_string_equal(json_string_value(json_object_get(r, "config")), json_string_value(json_object_get(e, "config")));
+    double ke[2] = {json_real_value(json_object_get(r, "kernel_error")), json_real_value(json_object_get(e, "kernel_error"))};
+    double qe[2] = {json_real_value(json_object_get(r, "quant_error")), json_real_value(json_object_get(e, "quant_error"))};
+    print_message("run: kernel error %.6e, quantization error %.6e; sweep: %.6e, %.6e\n", ke[0], qe[0], ke[1], qe[1]);
+    assert_true(ke[0] == ke[1] && qe[0] == qe[1]);
+    json_t *chk = json_object_get(e, "checked");
+    assert_int_equal(json_integer_value(json_object_get(r, "checked_rows")), json_integer_value(json_object_get(chk, "rows")));
+    assert_int_equal(json_integer_value(json_object_get(r, "checked_cols")), json_integer_value(json_object_get(chk, "cols")));
+    assert_int_equal(json_integer_value(json_object_get(json_object_get(r, "weights"), "copies")),
+                     json_integer_value(json_object_get(e, "weight_copies")));
+    double t[2] = {json_real_value(json_object_get(json_object_get(r, "time"), "median_s")),
+                   json_real_value(json_object_get(e, "time_median_s"))};
+    double cv[2] = {json_real_value(json_object_get(json_object_get(r, "time"), "cv")),
+                    json_real_value(json_object_get(e, "time_cv"))};
+    double noise = 4 * sqrt(pow(cv[0] * t[0], 2) + pow(cv[1] * t[1], 2)), floor = 0.25 * fmin(t[0], t[1]);
+    print_message("run %.4g ms (cv %.1f%%), sweep %.4g ms (cv %.1f%%): difference %.4g ms, allowed %.4g ms\n",
+                  t[0] * 1e3, 100 * cv[0], t[1] * 1e3, 100 * cv[1], fabs(t[0] - t[1]) * 1e3, fmax(noise, floor) * 1e3);
+    assert_true(fabs(t[0] - t[1]) <= fmax(noise, floor));
+    json_decref(doc);
+    json_decref(r);
+    char cmd[300];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    assert_int_equal(system(cmd), 0);
+}
+
 static void test_sweep_predict_and_refusal(void **state)
 {
     (void)state;
@@ -492,7 +550,7 @@ static void test_sweep_predict_and_refusal(void **state)
     assert_int_equal(system(cmd), 0);
 }
 
-/* A copy of the golden results (fit writes into the file it reads). */
+/* A copy of the golden results: the tests change some of them. */
 static char *golden_copy(void)
 {
     char *text = tu_slurp("tests/golden/results.json");
@@ -508,7 +566,8 @@ static void test_fit_tune_emit_plot(void **state)
     char *res = golden_copy(), *out, *err;
     char prof[256];
     snprintf(prof, sizeof prof, "%s.profile.yaml", res);
-    /* fit: a table of fitted against probed ceilings, efficiencies, crossovers; into profile and results */
+    char *before = tu_slurp(res);
+    /* fit: a table of fitted against probed ceilings, efficiencies, crossovers; into the profile */
     assert_int_equal(tu_run(qbench, (const char *[]){"fit", res, "--report", "-o", prof, NULL}, &out, &err), 0);
     assert_non_null(strstr(out, "fit GB/s"));
     assert_non_null(strstr(out, "efficiency"));
@@ -516,13 +575,32 @@ static void test_fit_tune_emit_plot(void **state)
     free(out), free(err);
     assert_int_equal(tu_run(qbench, (const char *[]){"profile", "validate", prof, NULL}, &out, &err), 0);
     free(out), free(err);
+    /* forward only: the results are as the sweep wrote them, byte for byte, and the profile's
+     * provenance names them (the hash of these very bytes) */
+    char *after = tu_slurp(res);
+    assert_string_equal(before, after);
+    char hash[17], line[64];
+    qt_hash_bytes(after, strlen(after), hash);
+    snprintf(line, sizeof line, "results: \"%s\"\n", hash);
     char *y = tu_slurp(prof);
     assert_non_null(strstr(y, "\nfit:\n"));
     assert_non_null(strstr(y, "{scheme: w4a16, bw_gbs: "));
+    if (!strstr(y, line))
+        print_error("profile:\n%s\nwanted: %s", y, line);
+    assert_non_null(strstr(y, line));
     free(y);
-    json_t *doc = json_load_file(res, 0, NULL);
-    assert_true(json_array_size(json_object_get(json_object_get(json_object_get(doc, "context"), "qbench"), "fit")) > 0);
-    json_decref(doc);
+    /* the dispatch table names the same file */
+    char hdr[300];
+    snprintf(hdr, sizeof hdr, "%s.h", res);
+    assert_int_equal(tu_run(qbench, (const char *[]){"emit", res, "--format", "header", "-o", hdr, NULL}, &out, &err),
+                     0);
+    free(out), free(err);
+    char *h = tu_slurp(hdr);
+    assert_non_null(strstr(h, hash));
+    free(h);
+    unlink(hdr);
+    free(before);
+    free(after);
     /* tune */
     assert_int_equal(tu_run(qbench, (const char *[]){"tune", res, "--max-error", "0.05", NULL}, &out, &err), 0);
     assert_non_null(strstr(out, "roofline pruning"));
@@ -723,6 +801,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_devices_matches_kernel_view),
         cmocka_unit_test(test_run_bad_arguments),
         cmocka_unit_test(test_run_checks_and_times),
+        cmocka_unit_test(test_run_is_a_one_point_sweep),
         cmocka_unit_test(test_sweep_predict_and_refusal),
         cmocka_unit_test(test_sweep_interrupt_and_resume),
         cmocka_unit_test(test_fit_tune_emit_plot),

@@ -119,7 +119,7 @@ static void check_problem(const qk_problem *p, const qk_kernel *k, const char *c
     qk_fill_activations(x, NULL, p->m, p->k, (uint64_t)p->m * 17 + p->k);
     qk_weights qw;
     qc_msgs err = {0};
-    assert_int_equal(qk_weights_pack(p, w, &qw, &err), QC_OK);
+    assert_int_equal(qk_weights_pack(&k->packing, p, w, &qw, &err), QC_OK);
     qk_weights_dequant(&qw, wd);
     qk_activations_dequant(p, x, xd);
     qk_reference_gemm(p->m, p->n, p->k, xd, wd, ref);
@@ -131,10 +131,10 @@ static void check_problem(const qk_problem *p, const qk_kernel *k, const char *c
             qc_msgs_print(&err, stderr);
             fail();
         }
-        void *work = qk_alloc(k->workspace(p, &cfg));
+        void *work = qk_alloc(qk_kernel_workspace(k, p, &cfg));
         memset(y, 0xff, ybytes); /* NaN in fp16 and fp32: an unwritten element poisons the error */
         assert_int_equal(qk_gemm(k, &cfg, &qw, x, p->m, y, work, &err), QC_OK);
-        double e = qk_relative_error(p, y, ref, p->m, NULL);
+        double e = qk_relative_error(p, y, ref, p->m, NULL, 0, NULL);
         if (!(e <= qk_error_limit(p)))
             print_error("%s %s g%d %s out_%s M=%d N=%d K=%d config '%s': kernel error %g\n", k->name,
                         qk_scheme_name(p->scheme), p->group, p->asym ? "asym" : "sym", p->out_f32 ? "f32" : "f16",
@@ -234,13 +234,13 @@ static double quant_error(qk_scheme s, int group)
     qk_fill_activations(x, x32, p.m, p.k, 6);
     qk_reference_gemm(p.m, p.n, p.k, x32, w, ref);
     qk_weights qw;
-    qk_weights_pack(&p, w, &qw, NULL);
     const qk_kernel *k = qk_kernel_best(s);
+    qk_weights_pack(&k->packing, &p, w, &qw, NULL);
     qk_config cfg;
-    k->defaults(&p, &cfg);
-    void *work = qk_alloc(k->workspace(&p, &cfg));
+    qk_kernel_defaults(k, &p, &cfg);
+    void *work = qk_alloc(qk_kernel_workspace(k, &p, &cfg));
     assert_int_equal(qk_gemm(k, &cfg, &qw, x, p.m, y, work, NULL), QC_OK);
-    double e = qk_relative_error(&p, y, ref, p.m, NULL);
+    double e = qk_relative_error(&p, y, ref, p.m, NULL, 0, NULL);
     free(work);
     qk_weights_free(&qw);
     free(w);
@@ -316,8 +316,8 @@ static void test_cuda_layouts(void **state)
                 float *w = malloc(nk * 4), *a = malloc(nk * 4), *b = malloc(nk * 4);
                 qk_fill_weights(w, nk, 99);
                 qk_weights cpu, gpu;
-                assert_int_equal(qk_weights_pack(&p, w, &cpu, NULL), QC_OK);
-                assert_int_equal(qk_weights_pack_layout(&p, w, QK_LAYOUT_CUDA, &gpu, NULL), QC_OK);
+                assert_int_equal(qk_weights_pack(&(qk_packing){QK_LAYOUT_CPU, 16}, &p, w, &cpu, NULL), QC_OK);
+                assert_int_equal(qk_weights_pack(&(qk_packing){QK_LAYOUT_CUDA, 0}, &p, w, &gpu, NULL), QC_OK);
                 assert_int_equal(gpu.layout, QK_LAYOUT_CUDA);
                 qk_weights_dequant(&cpu, a);
                 qk_weights_dequant(&gpu, b);
@@ -373,12 +373,56 @@ static void test_registry(void **state)
         qk_problem p = {.scheme = k->scheme, .m = 5, .n = 64, .k = 256, .group = 64}; /* valid for every kernel */
         qk_config cfg;
         char text[128];
-        k->defaults(&p, &cfg);
+        qk_kernel_defaults(k, &p, &cfg);
         qk_config_format(k, &cfg, text, sizeof text);
         qk_config back;
         assert_int_equal(qk_config_parse(k, &p, text, &back, NULL), QC_OK);
         assert_memory_equal(&cfg, &back, sizeof cfg);
+        /* every kernel names its compute roof and its packing */
+        static const char *const formats[] = {"fp32_fma", "bf16_dot", "int8_dot", "fp16_tensor", "int8_tensor",
+                                              "fp8_tensor"};
+        const char *f = qk_kernel_format(k, &cfg);
+        int known = 0;
+        for (int j = 0; j < 6; j++)
+            known |= f && !strcmp(f, formats[j]);
+        if (!known)
+            print_error("%s: format %s\n", k->name, f ? f : "(none)");
+        assert_true(known);
+        assert_true(qk_kernel_is_cuda(k) ? k->packing.layout == QK_LAYOUT_CUDA
+                                         : k->packing.layout == QK_LAYOUT_CPU && k->packing.nr > 0);
+        /* parameters by name */
+        for (int j = 0; j < k->n_params; j++) {
+            assert_int_equal(qk_param_index(k, k->params[j].name), j);
+            assert_int_equal(qk_config_get(k, &cfg, k->params[j].name, -7), cfg.v[j]);
+        }
+        assert_int_equal(qk_config_get(k, &cfg, "no-such-parameter", -7), -7);
     }
+    /* a configuration that picks another inner loop meets another roof */
+    const qk_kernel *bf = qk_kernel_find("w4a16.avx512bf16");
+    qk_problem p = {.scheme = QK_W4A16, .m = 1, .n = 64, .k = 256, .group = 64};
+    qk_config cfg;
+    assert_int_equal(qk_config_parse(bf, &p, "predequant=0", &cfg, NULL), QC_OK);
+    assert_string_equal(qk_kernel_format(bf, &cfg), "bf16_dot");
+    assert_int_equal(qk_config_parse(bf, &p, "predequant=1", &cfg, NULL), QC_OK);
+    assert_string_equal(qk_kernel_format(bf, &cfg), "fp32_fma");
+    assert_string_equal(qk_kernel_format(qk_kernel_find("w8a8.avx512vnni"), &cfg), "int8_dot");
+    /* weights packed for another panel width are refused, not misread */
+    const qk_kernel *k = qk_kernel_find("fp16.generic");
+    float w[64 * 32];
+    qk_fill_weights(w, 64 * 32, 1);
+    qk_weights qw;
+    p = (qk_problem){.scheme = QK_FP16, .m = 1, .n = 64, .k = 32};
+    assert_int_equal(qk_weights_pack(&(qk_packing){QK_LAYOUT_CPU, 8}, &p, w, &qw, NULL), QC_OK);
+    uint16_t x[32] = {0x3c00};
+    uint16_t y[64];
+    qc_msgs err = {0};
+    qk_kernel_defaults(k, &p, &cfg);
+    void *work = qk_alloc(qk_kernel_workspace(k, &p, &cfg));
+    assert_int_equal(qk_gemm(k, &cfg, &qw, x, 1, y, work, &err), QC_EINPUT);
+    assert_non_null(strstr(err.v[0], "panels of 16 channels"));
+    free(work);
+    qk_weights_free(&qw);
+    qc_msgs_free(&err);
 }
 
 int main(void)

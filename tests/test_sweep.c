@@ -115,6 +115,7 @@ static qb_point sample_point(int m, int status)
     p.p = (qk_problem){.scheme = QK_W4A16, .m = m, .n = 4096, .k = 14336, .group = 128};
     snprintf(p.kernel, sizeof p.kernel, "w4a16.avx2");
     snprintf(p.config, sizeof p.config, "threads=2,mr=1");
+    p.smooth = -1;
     qb_point_name(&p);
     p.status = status;
     qk_cost c = qk_problem_cost(&p.p);
@@ -139,14 +140,12 @@ static qb_point sample_point(int m, int status)
         p.pct_of_ceiling = 91.2;
         snprintf(p.cache_mode, sizeof p.cache_mode, "cold");
         p.copies = 9;
-        p.n_counters = 2;
-        snprintf(p.counters[0].name, 48, "perf::TASK-CLOCK");
-        snprintf(p.counters[0].source, 8, "papi");
-        p.counters[0].available = 1;
-        p.counters[0].value = 2.4e6;
-        snprintf(p.counters[1].name, 48, "PAPI_TOT_CYC");
-        snprintf(p.counters[1].source, 8, "papi");
-        snprintf(p.counters[1].reason, 256, "cannot count on this machine");
+        snprintf(p.format, sizeof p.format, "bf16_dot");
+        p.checked_rows = m < 8 ? m : 8;
+        p.checked_cols = 256;
+        p.iterations = 10;
+        qb_point_add_counter(&p, "perf::TASK-CLOCK", "papi", 2.4e6, NULL);
+        qb_point_add_counter(&p, "PAPI_TOT_CYC", "papi", 0, "cannot count on this machine");
         /* Google Benchmark's entries: two repetitions and a median aggregate */
         p.entries = json_pack("[{s:s, s:s, s:i, s:f, s:s}, {s:s, s:s, s:i, s:f, s:s}, {s:s, s:s, s:s, s:f, s:s}]",
                               "name", "x/real_time", "run_type", "iteration", "iterations", 10, "real_time", 1.2e6,
@@ -182,11 +181,16 @@ static void test_results_round_trip(void **state)
         assert_true(a->median_s == b->median_s && a->min_s == b->min_s && a->cv == b->cv);
         assert_true(a->gbs == b->gbs && a->gflops == b->gflops && a->pct_of_ceiling == b->pct_of_ceiling);
         assert_true(a->kernel_error == b->kernel_error && a->quant_error == b->quant_error);
+        assert_string_equal(a->format, b->format);
+        assert_int_equal(a->checked_rows, b->checked_rows);
+        assert_int_equal(a->checked_cols, b->checked_cols);
+        assert_true(b->smooth < 0);
         assert_int_equal(a->n_counters, b->n_counters);
         for (int c = 0; c < a->n_counters; c++) {
             assert_string_equal(a->counters[c].name, b->counters[c].name);
             assert_int_equal(a->counters[c].available, b->counters[c].available);
             assert_true(a->counters[c].value == b->counters[c].value);
+            assert_string_equal(a->counters[c].reason, b->counters[c].reason);
         }
         assert_int_equal(json_array_size(b->entries), a->status == QB_OK ? 3 : 0);
     }
@@ -196,6 +200,7 @@ static void test_results_round_trip(void **state)
     char *t1 = tu_slurp(path), *t2 = tu_slurp(path2);
     assert_string_equal(t1, t2);
     assert_non_null(qb_results_find(&back, r.v[1].name));
+    qb_results_free(&back);
 
     /* truncated: named, with where and why */
     FILE *f = fopen(path2, "w");

@@ -69,7 +69,9 @@ static void test_crossover_matches_brute_force(void **state)
     const qt_model w8 = {.bw_gbs = 35, .peak_gops = 900, .t0_s = 5e-6}; /* int8 dot products */
     int shapes[][2] = {{4096, 14336}, {4096, 4096}, {1024, 4096}};
     for (int i = 0; i < 3; i++) {
-        int dir, m = qt_crossover(&w4, &w8, QK_W4A16, QK_W8A8, shapes[i][0], shapes[i][1], 128, 1 << 16, &dir);
+        qk_problem a4 = {.scheme = QK_W4A16, .n = shapes[i][0], .k = shapes[i][1], .group = 128};
+        qk_problem a8 = {.scheme = QK_W8A8, .n = shapes[i][0], .k = shapes[i][1]};
+        int dir, m = qt_crossover(&w4, &a4, &w8, &a8, 1 << 16, &dir);
         /* brute force: the first M where w8a8 becomes faster */
         int want = 0;
         for (int mm = 1; mm <= 1 << 16 && !want; mm++) {
@@ -88,23 +90,20 @@ static void test_crossover_matches_brute_force(void **state)
     /* models that never cross */
     const qt_model slow = {.bw_gbs = 10, .peak_gops = 50, .t0_s = 5e-6};
     int dir;
-    assert_int_equal(qt_crossover(&w8, &slow, QK_W8A8, QK_W8A8, 4096, 4096, 0, 1 << 16, &dir), 0);
+    qk_problem p8 = {.scheme = QK_W8A8, .n = 4096, .k = 4096};
+    assert_int_equal(qt_crossover(&w8, &p8, &slow, &p8, 1 << 16, &dir), 0);
 }
 
 static qt_obs obs(int scheme, const char *config, int m, double t, double cv, double qerr, int is_default)
 {
     qt_obs o;
     memset(&o, 0, sizeof o);
-    o.scheme = scheme;
     snprintf(o.kernel, sizeof o.kernel, "k%d", scheme);
     snprintf(o.config, sizeof o.config, "%s", config);
     o.threads = strstr(config, "threads=1") ? 1 : 2;
-    o.m = m;
-    o.n = 4096;
-    o.k = 4096;
-    o.group = scheme == QK_W4A16 ? 128 : 0;
-    qk_problem p = {.scheme = (qk_scheme)scheme, .m = m, .n = 4096, .k = 4096, .group = o.group};
-    qk_cost c = qk_problem_cost(&p);
+    o.p = (qk_problem){.scheme = (qk_scheme)scheme, .m = m, .n = 4096, .k = 4096,
+                       .group = scheme == QK_W4A16 ? 128 : 0};
+    qk_cost c = qk_problem_cost(&o.p);
     o.bytes = c.bytes;
     o.flops = c.flops;
     o.time_s = t;
@@ -117,7 +116,7 @@ static qt_obs obs(int scheme, const char *config, int m, double t, double cv, do
 static const qt_winner *find(const qt_tuned *t, int scheme, int m_hi)
 {
     for (int i = 0; i < t->n; i++)
-        if (t->v[i].scheme == scheme && t->v[i].m_hi == m_hi)
+        if ((int)t->v[i].p.scheme == scheme && t->v[i].m_hi == m_hi)
             return &t->v[i];
     return NULL;
 }
@@ -149,7 +148,7 @@ static void test_tune_winners_ties_and_limits(void **state)
     assert_non_null(w4);
     assert_false(w4->tie);
     assert_string_equal(w4->config, "threads=2,mr=3");
-    assert_int_equal(w4->m_measured, 4);
+    assert_int_equal(w4->p.m, 4);
     assert_int_equal(w4->m_lo, 2);
     assert_non_null(find(&t, QK_W4A16, 1));
     qt_tuned_free(&t);
@@ -213,6 +212,117 @@ static void test_pruning_report(void **state)
     qt_tuned_free(&t);
 }
 
+/* The one answer to "what bounds this point": the kernel's number format, in its configuration,
+ * against the profile's peak of that format and its DRAM read bandwidth. */
+static void test_roof_is_the_kernels_format(void **state)
+{
+    (void)state;
+    qp_profile *cpu = qp_profile_new("test-cpu", "Example", QP_BACKEND_CPU, "*");
+    qp_bandwidth b2 = {.level = "DRAM", .threads = 2, .read_gbs = 37.0}, b1 = {.level = "DRAM", .threads = 1,
+                                                                              .read_gbs = 28.0};
+    qp_profile_add_bandwidth(cpu, &b2);
+    qp_profile_add_bandwidth(cpu, &b1);
+    const qp_peak peaks[] = {{"fp32_fma", "avx2", 2, 235, 0}, {"bf16_dot", "avx512bf16", 2, 472, 0},
+                             {"int8_dot", "avx512vnni", 2, 944, 0}, {"fp32_fma", "avx2", 1, 118, 0}};
+    for (int i = 0; i < 4; i++)
+        qp_profile_add_peak(cpu, &peaks[i]);
+    const qk_kernel *bf = qk_kernel_find("w4a16.avx512bf16"), *vnni = qk_kernel_find("w8a8.avx512vnni");
+    qk_problem p = {.scheme = QK_W4A16, .m = 1, .n = 4096, .k = 4096, .group = 128};
+    qk_config cfg;
+    qt_roof r;
+    assert_int_equal(qk_config_parse(bf, &p, "threads=2,predequant=0", &cfg, NULL), QC_OK);
+    assert_true(qt_roof_of(cpu, bf, &cfg, &r));
+    assert_string_equal(r.format, "bf16_dot");
+    assert_true(r.model.bw_gbs == 37.0 && r.model.peak_gops == 472);
+    assert_string_equal(r.source, "measured");
+    assert_int_equal(qk_config_parse(bf, &p, "threads=1,predequant=1", &cfg, NULL), QC_OK);
+    assert_true(qt_roof_of(cpu, bf, &cfg, &r)); /* the dequantize-once loop: fp32 FMA, on one thread */
+    assert_string_equal(r.format, "fp32_fma");
+    assert_true(r.model.bw_gbs == 28.0 && r.model.peak_gops == 118);
+    double att;
+    qk_cost c = qk_problem_cost(&p);
+    assert_string_equal(qt_place(&r, c.bytes, c.flops, &att), "memory");
+    assert_true(fabs(att - c.flops / (c.bytes / 28e9) / 1e9) < 1e-9 * att);
+    p.scheme = QK_W8A8;
+    p.group = 0;
+    qk_kernel_defaults(vnni, &p, &cfg);
+    assert_true(qt_roof_of(cpu, vnni, &cfg, &r));
+    assert_true(r.model.peak_gops == 944);
+    /* a GPU known by its datasheet only: the CUDA kernels' formats against the spec */
+    qp_profile *gpu = qp_profile_new("test-gpu", "Example", QP_BACKEND_CUDA, "*");
+    qp_profile_set(gpu, QP_MEMORY_BANDWIDTH_GBS, 3350, "sheet", NULL);
+    qp_profile_set(gpu, QP_FP16_TFLOPS, 989, "sheet", NULL);
+    qp_profile_set(gpu, QP_INT8_TOPS, 1979, "sheet", NULL);
+    const qk_kernel *w4 = qt_kernel_for(gpu, QK_W4A16), *lt8 = qt_kernel_for(gpu, QK_W8A8), *f8 = qt_kernel_for(gpu, QK_FP8);
+    assert_string_equal(w4->name, "w4a16.cuda");
+    p = (qk_problem){.scheme = QK_W4A16, .m = 1, .n = 4096, .k = 4096, .group = 128};
+    qk_kernel_defaults(w4, &p, &cfg);
+    assert_true(qt_roof_of(gpu, w4, &cfg, &r));
+    assert_true(r.model.bw_gbs == 3350 && r.model.peak_gops == 989000);
+    assert_string_equal(r.source, "spec");
+    qk_kernel_defaults(lt8, &p, &cfg);
+    assert_true(qt_roof_of(gpu, lt8, &cfg, &r) && r.model.peak_gops == 1979000);
+    qk_kernel_defaults(f8, &p, &cfg);
+    assert_false(qt_roof_of(gpu, f8, &cfg, &r)); /* no fp8 figure: no roof, never a guess */
+    /* the model to predict with: the fit when the profile has one for the scheme */
+    qt_model m;
+    const char *basis;
+    qk_kernel_defaults(w4, &p, &cfg);
+    assert_true(qt_model_of(gpu, w4, &cfg, &m, &basis));
+    assert_string_equal(basis, "spec");
+    qp_fit_model fm = {.scheme = "w4a16", .bw_gbs = 3000, .peak_gops = 500000, .t0_s = 4e-6, .points = 9};
+    qp_profile_set_fit(gpu, "0123456789abcdef", &fm, 1);
+    assert_true(qt_model_of(gpu, w4, &cfg, &m, &basis));
+    assert_string_equal(basis, "fit");
+    assert_true(m.bw_gbs == 3000 && m.t0_s == 4e-6);
+    qp_profile_free(cpu);
+    qp_profile_free(gpu);
+}
+
+/* The tuner's key carries the options (zero points, output type, fp8 scale), and the winning
+ * scheme of a cell is chosen among the schemes whose options match it: an int4 group is not
+ * compared with another group. */
+static void test_keys_and_cells(void **state)
+{
+    (void)state;
+    qt_obs o[] = {
+        obs(QK_FP16, "threads=2", 1, 1.0e-3, 0.01, 2e-4, 1),
+        obs(QK_W4A16, "threads=2", 1, 0.5e-3, 0.01, 0.1, 1),
+        obs(QK_W4A16, "threads=2", 1, 2.0e-3, 0.01, 0.1, 1),
+        obs(QK_W4A16, "threads=2", 1, 0.4e-3, 0.01, 0.1, 1),
+        obs(QK_FP16, "threads=2", 1, 1.5e-3, 0.01, 2e-4, 1),
+    };
+    o[2].p.group = 32;                      /* slower at g32 */
+    o[3].p.asym = 1;                        /* asymmetric: another key */
+    o[4].p.out_f32 = 1;                     /* fp32 output: another key */
+    qt_tune_opts opt = {0};
+    qt_tuned t;
+    assert_int_equal(qt_tune(o, 5, &opt, &t, NULL), QC_OK);
+    assert_int_equal(t.n, 5); /* every key its own winner */
+    qt_cell *cells;
+    int n;
+    assert_int_equal(qt_cells(&t, &cells, &n), QC_OK);
+    /* f16 output: (g128 sym), (g32 sym), (g128 asym); f32 output: the same three, fp16 alone */
+    assert_int_equal(n, 6);
+    for (int i = 0; i < n; i++) {
+        const qt_cell *c = &cells[i];
+        print_message("cell g%d%s %s: %s of %d\n", c->key.group, c->key.asym ? " asym" : "", c->key.out_f32 ? "f32" : "f16",
+                      qk_scheme_name((qk_scheme)c->scheme), c->candidates);
+        if (c->key.out_f32) {
+            assert_int_equal(c->scheme, QK_FP16);
+            assert_int_equal(c->candidates, 1);
+        } else if (c->key.group == 32) {
+            assert_int_equal(c->scheme, QK_FP16); /* w4a16 g32 is slower: g128's speed does not count here */
+            assert_int_equal(c->candidates, 2);
+        } else {
+            assert_int_equal(c->scheme, QK_W4A16);
+            assert_true(c->w->p.asym == c->key.asym);
+        }
+    }
+    free(cells);
+    qt_tuned_free(&t);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -220,6 +330,8 @@ int main(void)
         cmocka_unit_test(test_crossover_matches_brute_force),
         cmocka_unit_test(test_tune_winners_ties_and_limits),
         cmocka_unit_test(test_pruning_report),
+        cmocka_unit_test(test_roof_is_the_kernels_format),
+        cmocka_unit_test(test_keys_and_cells),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -6,19 +6,6 @@
 #include "kernels/qk.h"
 #include "tuner/roofline.h"
 
-double qt_predict(const qt_model *m, double bytes, double flops)
-{
-    if (!(m->bw_gbs > 0) || !(m->peak_gops > 0))
-        return 0;
-    double tm = bytes / (m->bw_gbs * 1e9), tc = flops / (m->peak_gops * 1e9);
-    return m->t0_s + (tm > tc ? tm : tc);
-}
-
-const char *qt_bound(const qt_model *m, double bytes, double flops)
-{
-    return bytes / (m->bw_gbs * 1e9) >= flops / (m->peak_gops * 1e9) ? "memory" : "compute";
-}
-
 typedef struct data {
     const double *b, *f, *t;
     int n;
@@ -149,7 +136,7 @@ void qt_fit_schemes(const qt_obs *obs, int n, qt_scheme_fit fits[], qc_msgs *err
                *t = malloc(sizeof(double) * (size_t)(n + 1));
         int c = 0;
         for (int i = 0; i < n; i++)
-            if (obs[i].scheme == s && obs[i].time_s > 0) {
+            if (obs[i].p.scheme == (qk_scheme)s && obs[i].time_s > 0) {
                 b[c] = obs[i].bytes;
                 f[c] = obs[i].flops;
                 t[c] = obs[i].time_s;
@@ -165,22 +152,23 @@ void qt_fit_schemes(const qt_obs *obs, int n, qt_scheme_fit fits[], qc_msgs *err
     }
 }
 
-static double predict_at(const qt_model *m, int scheme, int mm, int n, int k, int group)
+/* a's predicted time minus b's, at M = m */
+static double diff_at(const qt_model *ma, const qk_problem *a, const qt_model *mb, const qk_problem *b, int m)
 {
-    qk_problem p = {.scheme = (qk_scheme)scheme, .m = mm, .n = n, .k = k, .group = group};
-    qk_cost c = qk_problem_cost(&p);
-    return qt_predict(m, c.bytes, c.flops);
+    qk_problem pa = *a, pb = *b;
+    pa.m = pb.m = m;
+    qk_cost ca = qk_problem_cost(&pa), cb = qk_problem_cost(&pb);
+    return qt_predict(ma, ca.bytes, ca.flops) - qt_predict(mb, cb.bytes, cb.flops);
 }
 
-int qt_crossover(const qt_model *a, const qt_model *b, int sa, int sb, int n, int k, int group, int max_m,
+int qt_crossover(const qt_model *ma, const qk_problem *a, const qt_model *mb, const qk_problem *b, int max_m,
                  int *direction)
 {
-    double d1 = predict_at(a, sa, 1, n, k, group) - predict_at(b, sb, 1, n, k, group);
+    double d1 = diff_at(ma, a, mb, b, 1);
     *direction = d1 < 0 ? +1 : -1; /* a faster at M = 1: a→b */
     int lo = 1, hi = 0;
     for (int m = 2; m <= max_m; m *= 2) {
-        double d = predict_at(a, sa, m, n, k, group) - predict_at(b, sb, m, n, k, group);
-        if ((d < 0) != (d1 < 0)) {
+        if ((diff_at(ma, a, mb, b, m) < 0) != (d1 < 0)) {
             hi = m;
             break;
         }
@@ -190,8 +178,7 @@ int qt_crossover(const qt_model *a, const qt_model *b, int sa, int sb, int n, in
         return 0;
     while (hi - lo > 1) { /* the first M where the order has changed */
         int mid = lo + (hi - lo) / 2;
-        double d = predict_at(a, sa, mid, n, k, group) - predict_at(b, sb, mid, n, k, group);
-        if ((d < 0) != (d1 < 0))
+        if ((diff_at(ma, a, mb, b, mid) < 0) != (d1 < 0))
             hi = mid;
         else
             lo = mid;

@@ -1,15 +1,20 @@
-/* tuner/: the roofline model, its fit, autotuning and the dispatch-table emitters.
+/* tuner/: the roofline model (which ceiling bounds a point, and what it can attain), its fit,
+ * autotuning (the winner per bucket and per cell), and the dispatch-table emitters.
  *
- * The model of a device and number format: a call that moves B bytes and does F operations
- * takes t = t0 + max(B / BW, F / P). Bytes and operations come from the one cost function
- * (kernels/qk.h, qk_problem_cost). The tuner reads observations (measured or predicted points,
- * from a results file); it never runs kernels. Prefix qt_. */
+ * The model of a device and a kernel: a call that moves B bytes and does F operations takes
+ * t = t0 + max(B / BW, F / P). Bytes and operations come from the one cost function
+ * (kernels/qk.h, qk_problem_cost); BW and P come from the profile (profiles/profile.h): the
+ * bandwidth the weights stream from and the peak of the number format the kernel's inner loop
+ * computes in (the registry row says which). The tuner reads observations (measured or
+ * predicted points); it never runs kernels. Prefix qt_. */
 #ifndef QBENCH_TUNER_ROOFLINE_H
 #define QBENCH_TUNER_ROOFLINE_H
 
 #include <stdio.h>
 
 #include "common/qc.h"
+#include "kernels/qk.h"
+#include "profiles/profile.h"
 
 typedef struct qt_model {
     double bw_gbs;    /* memory bandwidth, GB/s */
@@ -22,6 +27,28 @@ double qt_predict(const qt_model *m, double bytes, double flops);
 /* "memory" or "compute": which term of the max bounds it. */
 const char *qt_bound(const qt_model *m, double bytes, double flops);
 
+/* ---- what bounds a point: the one answer (sweep placement, predict, fit, tune, plots) ---- */
+typedef struct qt_roof {
+    qt_model model;      /* the ceilings, t0 = 0 */
+    char format[16];     /* the number format the kernel computes in ("fp32_fma", ...) */
+    const char *source;  /* "measured", "spec", or "measured+spec" */
+    int threads;         /* the thread count the ceilings were taken at (0: the profile's most) */
+} qt_roof;
+
+/* The ceilings kernel k in configuration cfg meets on the profile's device: DRAM read
+ * bandwidth and the peak of qk_kernel_format(k, cfg), at the configuration's "threads".
+ * Returns 1 when both are known, else 0 (a figure the profile lacks is 0). */
+int qt_roof_of(const qp_profile *prof, const qk_kernel *k, const qk_config *cfg, qt_roof *out);
+/* Where a call of `bytes` and `flops` sits under a roof: the bound ("memory" or "compute") and
+ * the GFLOP/s attainable there. */
+const char *qt_place(const qt_roof *r, double bytes, double flops, double *attainable_gflops);
+/* The kernel the profile's device runs for a scheme by default (CPU: the best this CPU runs;
+ * CUDA: the registry's CUDA row). */
+const qk_kernel *qt_kernel_for(const qp_profile *prof, qk_scheme s);
+/* The model to predict with: the profile's fit for k's scheme when it has one (*basis "fit"),
+ * else the roof of k with no fixed cost (*basis "measured", "spec", ...). 1 when usable. */
+int qt_model_of(const qp_profile *prof, const qk_kernel *k, const qk_config *cfg, qt_model *m, const char **basis);
+
 /* Fits BW, P and t0 to n points by robust least squares in log space (Huber loss on
  * ln t − ln model, so that small and large runs weigh alike and outliers do not pull);
  * *residual is the RMS of ln t − ln model (≈ relative error). QC_EINPUT when fewer than 3
@@ -31,11 +58,12 @@ int qt_fit(const double *bytes, const double *flops, const double *time_s, int n
 
 /* ---- observations: what the tuner reads ---- */
 typedef struct qt_obs {
-    int scheme;          /* qk_scheme */
-    char kernel[32];     /* "roofline" for predicted points */
+    qk_problem p;        /* scheme, M, N, K, group and the flags: the tuner's key */
+    const qk_kernel *k;  /* the registry's row */
+    qk_config cfg;
+    char kernel[32];
     char config[128];
     int threads;
-    int m, n, k, group;
     double bytes, flops;
     double time_s, cv;   /* median and its coefficient of variation */
     double quant_error;  /* < 0 when unknown */
@@ -52,17 +80,20 @@ typedef struct qt_scheme_fit {
 /* One fit per scheme that has at least 3 observations. */
 void qt_fit_schemes(const qt_obs *obs, int n, qt_scheme_fit fits[], qc_msgs *err);
 
-/* The smallest M ≥ 1 (up to max_m) where scheme b's predicted time becomes lower than a's,
- * given a is faster at M = 1 (or the reverse: *direction = +1 when a→b, −1 when b→a);
- * 0 when the order never changes up to max_m. */
-int qt_crossover(const qt_model *a, const qt_model *b, int sa, int sb, int n, int k, int group, int max_m,
+/* The smallest M ≥ 1 (up to max_m) where problem b's predicted time becomes lower than a's,
+ * given a is faster at M = 1 (or the reverse: *direction = +1 when a→b, −1 when b→a); 0
+ * when the order never changes up to max_m. a and b give the schemes, shapes and flags (their
+ * M is ignored). */
+int qt_crossover(const qt_model *ma, const qk_problem *a, const qt_model *mb, const qk_problem *b, int max_m,
                  int *direction);
 
 /* ---- tuning ---- */
+/* Do two problems share a tuning key: scheme, N, K, group (grouped schemes) and flags? */
+int qt_same_key(const qk_problem *a, const qk_problem *b);
+
 typedef struct qt_winner {
-    int scheme, n, k, group;
+    qk_problem p;          /* the key (p.m: the M the winner was measured at) */
     int m_lo, m_hi;        /* the M bucket: lo < M ≤ hi (lo = 0 for the first) */
-    int m_measured;        /* the M the winner was measured at */
     char kernel[32], config[128];
     double time_s, cv;
     int tie;               /* the runner-up was within the noise: the simpler configuration stands */
@@ -71,7 +102,7 @@ typedef struct qt_winner {
 } qt_winner;
 
 typedef struct qt_tune_opts {
-    int *bucket_edges;     /* ascending upper bounds of M buckets; NULL: powers of two */
+    const int *bucket_edges; /* ascending upper bounds of M buckets; NULL: powers of two */
     int n_edges;
     double max_error;      /* exclude schemes whose quantization error exceeds it; ≤ 0: no limit */
     double noise_sigmas;   /* a winner must beat the runner-up by more than this many σ (default 2) */
@@ -81,7 +112,7 @@ typedef struct qt_tune_opts {
 typedef struct qt_tuned {
     qt_winner *v;
     int n;
-    int excluded[16];      /* schemes excluded by max_error */
+    int excluded[QK_SCHEME_COUNT]; /* schemes excluded by max_error */
     /* roofline pruning, on the same observations */
     int points, points_kept, same_winners, cells;
 } qt_tuned;
@@ -90,6 +121,24 @@ typedef struct qt_tuned {
 int qt_bucket(const qt_tune_opts *o, int m, int *lo);
 int qt_tune(const qt_obs *obs, int n, const qt_tune_opts *o, qt_tuned *out, qc_msgs *err);
 void qt_tuned_free(qt_tuned *t);
+
+/* ---- the winning scheme per cell ----
+ * A cell is what a caller of a dispatch table asks: a shape, an M bucket, an output type and
+ * the quantization options of the schemes that have them (the int4 group and zero points, the
+ * fp8 scale). Every tuned winner whose options match competes; the fastest wins. One cell per
+ * (shape, bucket, output type) and per combination of options present in the table. */
+typedef struct qt_cell {
+    qk_problem key;        /* n, k, out_f32; group and asym of the int4 schemes (0 when none);
+                            * fp8_channel of fp8 */
+    int m_lo, m_hi;
+    int scheme;            /* the winner */
+    const qt_winner *w;
+    int candidates;        /* schemes that competed */
+} qt_cell;
+
+/* Does winner w compete in cell key c? */
+int qt_cell_matches(const qk_problem *c, const qk_problem *w);
+int qt_cells(const qt_tuned *t, qt_cell **out, int *n);
 
 /* ---- emitters ---- */
 typedef struct qt_emit_info {
@@ -102,7 +151,7 @@ typedef struct qt_emit_info {
 /* "header": qbench_dispatch_<device>.h, self-contained C99/C++ (stddef.h, stdint.h only);
  * "json": the same content; "vllm": per-device JSON keyed by M. Deterministic bytes. */
 int qt_emit(const qt_emit_info *info, const char *format, FILE *f, qc_msgs *err);
-/* FNV-1a 64 of a file's bytes, as 16 hex digits. */
-int qt_hash_file(const char *path, char out[17], qc_msgs *err);
+/* FNV-1a 64 of bytes, as 16 hex digits. */
+void qt_hash_bytes(const void *data, size_t len, char out[17]);
 
 #endif

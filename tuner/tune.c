@@ -1,11 +1,10 @@
-/* Autotuning: the fastest correct configuration per (scheme, N, K, group, M bucket), with
- * ties within the measured noise going to the simpler configuration, and a report of what
- * roofline pruning would have saved. */
+/* Autotuning: the fastest correct configuration per (scheme, N, K, group, flags, M bucket),
+ * with ties within the measured noise going to the simpler configuration, a report of what
+ * roofline pruning would have saved, and the winning scheme per cell. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "kernels/qk.h"
 #include "tuner/roofline.h"
 
 int qt_bucket(const qt_tune_opts *o, int m, int *lo)
@@ -29,29 +28,34 @@ int qt_bucket(const qt_tune_opts *o, int m, int *lo)
     return hi;
 }
 
-typedef struct cellkey {
-    int scheme, n, k, group, hi;
-} cellkey;
-
-static int same_cell(const cellkey *a, const cellkey *b)
+int qt_same_key(const qk_problem *a, const qk_problem *b)
 {
-    return a->scheme == b->scheme && a->n == b->n && a->k == b->k && a->group == b->group && a->hi == b->hi;
+    int grouped = qk_scheme_grouped(a->scheme);
+    return a->scheme == b->scheme && a->n == b->n && a->k == b->k && (!grouped || a->group == b->group) &&
+           a->asym == b->asym && a->out_f32 == b->out_f32 && a->fp8_channel == b->fp8_channel;
 }
 
-static int cmp_winner(const void *x, const void *y)
+static int cmp_problem(const qk_problem *a, const qk_problem *b)
 {
-    const qt_winner *a = x, *b = y;
-    int d[] = {a->scheme - b->scheme, a->n - b->n, a->k - b->k, a->group - b->group, a->m_hi - b->m_hi};
-    for (int i = 0; i < 5; i++)
+    int d[] = {a->scheme - b->scheme, a->n - b->n, a->k - b->k, a->group - b->group, a->asym - b->asym,
+               a->out_f32 - b->out_f32, a->fp8_channel - b->fp8_channel};
+    for (size_t i = 0; i < sizeof d / sizeof d[0]; i++)
         if (d[i])
             return d[i];
     return 0;
 }
 
+static int cmp_winner(const void *x, const void *y)
+{
+    const qt_winner *a = x, *b = y;
+    int d = cmp_problem(&a->p, &b->p);
+    return d ? d : a->m_hi - b->m_hi;
+}
+
 /* The roofline model of each (scheme, kernel, threads): a prediction per configuration. */
 typedef struct variant {
     int scheme, threads;
-    char kernel[32];
+    const char *kernel;
     qt_model m;
     int fitted;
 } variant;
@@ -59,9 +63,15 @@ typedef struct variant {
 static variant *variant_of(variant *v, int nv, const qt_obs *o)
 {
     for (int i = 0; i < nv; i++)
-        if (v[i].scheme == o->scheme && v[i].threads == o->threads && !strcmp(v[i].kernel, o->kernel))
+        if (v[i].scheme == (int)o->p.scheme && v[i].threads == o->threads && !strcmp(v[i].kernel, o->kernel))
             return &v[i];
     return NULL;
+}
+
+static int in_cell(const qt_obs *a, const qt_obs *b, const qt_tune_opts *o)
+{
+    int l1, l2;
+    return qt_same_key(&a->p, &b->p) && qt_bucket(o, a->p.m, &l1) == qt_bucket(o, b->p.m, &l2);
 }
 
 int qt_tune(const qt_obs *obs, int n, const qt_tune_opts *o, qt_tuned *out, qc_msgs *err)
@@ -69,30 +79,32 @@ int qt_tune(const qt_obs *obs, int n, const qt_tune_opts *o, qt_tuned *out, qc_m
     memset(out, 0, sizeof *out);
     double sig = o->noise_sigmas > 0 ? o->noise_sigmas : 2.0, margin = o->prune_margin > 1 ? o->prune_margin : 1.25;
     /* usable observations: timed, and within the error budget */
-    int *use = calloc((size_t)n + 1, sizeof *use), any_scheme[16] = {0}, kept_scheme[16] = {0};
+    int *use = qc_xcalloc((size_t)n + 1, sizeof *use), any_scheme[QK_SCHEME_COUNT] = {0},
+        kept_scheme[QK_SCHEME_COUNT] = {0};
     for (int i = 0; i < n; i++) {
-        if (!(obs[i].time_s > 0))
+        if (!(obs[i].time_s > 0) || (unsigned)obs[i].p.scheme >= QK_SCHEME_COUNT)
             continue;
-        any_scheme[obs[i].scheme] = 1;
+        any_scheme[obs[i].p.scheme] = 1;
         if (o->max_error > 0 && !(obs[i].quant_error >= 0 && obs[i].quant_error <= o->max_error))
             continue;
         use[i] = 1;
-        kept_scheme[obs[i].scheme] = 1;
+        kept_scheme[obs[i].p.scheme] = 1;
     }
     for (int s = 0; s < QK_SCHEME_COUNT; s++)
         out->excluded[s] = any_scheme[s] && !kept_scheme[s];
     /* variants and their fits, for pruning */
-    variant *var = calloc((size_t)n + 1, sizeof *var);
+    variant *var = qc_xcalloc((size_t)n + 1, sizeof *var);
+    double *b = qc_xcalloc((size_t)n + 1, sizeof *b), *f = qc_xcalloc((size_t)n + 1, sizeof *f),
+           *t = qc_xcalloc((size_t)n + 1, sizeof *t);
     int nv = 0;
     for (int i = 0; i < n; i++)
         if (use[i] && !variant_of(var, nv, &obs[i])) {
             variant *v = &var[nv++];
-            v->scheme = obs[i].scheme;
+            v->scheme = obs[i].p.scheme;
             v->threads = obs[i].threads;
-            snprintf(v->kernel, sizeof v->kernel, "%s", obs[i].kernel);
-            double *b = malloc(sizeof(double) * (size_t)n), *f = malloc(sizeof(double) * (size_t)n),
-                   *t = malloc(sizeof(double) * (size_t)n), res;
+            v->kernel = obs[i].kernel;
             int c = 0;
+            double res;
             for (int j = 0; j < n; j++)
                 if (use[j] && variant_of(var, nv, &obs[j]) == v) {
                     b[c] = obs[j].bytes;
@@ -101,31 +113,27 @@ int qt_tune(const qt_obs *obs, int n, const qt_tune_opts *o, qt_tuned *out, qc_m
                     c++;
                 }
             v->fitted = c >= 3 && qt_fit(b, f, t, c, &v->m, &res, NULL) == QC_OK;
-            free(b), free(f), free(t);
         }
+    free(b), free(f), free(t);
     /* cells */
-    int *done = calloc((size_t)n + 1, sizeof *done), *member = calloc((size_t)n + 1, sizeof *member);
-    out->v = calloc((size_t)n + 1, sizeof *out->v);
+    int *done = qc_xcalloc((size_t)n + 1, sizeof *done), *member = qc_xcalloc((size_t)n + 1, sizeof *member);
+    out->v = qc_xcalloc((size_t)n + 1, sizeof *out->v);
     for (int i = 0; i < n; i++) {
         if (!use[i] || done[i])
             continue;
-        int lo;
-        cellkey key = {obs[i].scheme, obs[i].n, obs[i].k, obs[i].group, qt_bucket(o, obs[i].m, &lo)};
+        int lo, hi = qt_bucket(o, obs[i].p.m, &lo);
         /* the cell's members; its representative M is the largest measured in the bucket */
         int mrep = 0, nmem = 0;
-        for (int j = i; j < n; j++) {
-            int l2;
-            cellkey kj = {obs[j].scheme, obs[j].n, obs[j].k, obs[j].group, qt_bucket(o, obs[j].m, &l2)};
-            if (use[j] && same_cell(&key, &kj)) {
+        for (int j = i; j < n; j++)
+            if (use[j] && in_cell(&obs[i], &obs[j], o)) {
                 done[j] = 1;
                 member[nmem++] = j;
-                if (obs[j].m > mrep)
-                    mrep = obs[j].m;
+                if (obs[j].p.m > mrep)
+                    mrep = obs[j].p.m;
             }
-        }
         int kept = 0; /* only the representative M competes */
         for (int a = 0; a < nmem; a++)
-            if (obs[member[a]].m == mrep)
+            if (obs[member[a]].p.m == mrep)
                 member[kept++] = member[a];
         nmem = kept;
         int best = -1, second = -1;
@@ -148,13 +156,12 @@ int qt_tune(const qt_obs *obs, int n, const qt_tune_opts *o, qt_tuned *out, qc_m
                     pick = member[a];
         }
         qt_winner *w = &out->v[out->n++];
-        w->scheme = key.scheme;
-        w->n = key.n;
-        w->k = key.k;
-        w->group = key.group;
+        w->p = obs[pick].p;
+        w->p.m = mrep;
+        if (!qk_scheme_grouped(w->p.scheme))
+            w->p.group = 0;
         w->m_lo = lo;
-        w->m_hi = key.hi;
-        w->m_measured = mrep;
+        w->m_hi = hi;
         snprintf(w->kernel, sizeof w->kernel, "%s", obs[pick].kernel);
         snprintf(w->config, sizeof w->config, "%s", obs[pick].config);
         w->time_s = obs[pick].time_s;
@@ -194,8 +201,8 @@ int qt_tune(const qt_obs *obs, int n, const qt_tune_opts *o, qt_tuned *out, qc_m
     free(done);
     free(member);
     if (!out->n) {
-        qc_msgs_addf(err, "no correct, timed point to tune from%s (run a sweep; failed and predicted-only points "
-                          "cannot choose a winner)", o->max_error > 0 ? " within --max-error" : "");
+        qc_msgs_addf(err, "no correct, timed point to tune from%s (run a sweep; failed points cannot choose a winner)",
+                     o->max_error > 0 ? " within --max-error" : "");
         qt_tuned_free(out);
         return QC_EINPUT;
     }
@@ -207,4 +214,86 @@ void qt_tuned_free(qt_tuned *t)
 {
     free(t->v);
     memset(t, 0, sizeof *t);
+}
+
+/* ------------------------------------------------------------------ cells */
+
+int qt_cell_matches(const qk_problem *c, const qk_problem *w)
+{
+    if (c->n != w->n || c->k != w->k || c->out_f32 != w->out_f32)
+        return 0;
+    if (qk_scheme_grouped(w->scheme))
+        return c->group == w->group && c->asym == w->asym;
+    if (w->scheme == QK_FP8)
+        return c->fp8_channel == w->fp8_channel;
+    return 1;
+}
+
+static int cmp_cell(const void *x, const void *y)
+{
+    const qt_cell *a = x, *b = y;
+    int d[] = {a->key.n - b->key.n, a->key.k - b->key.k, a->key.out_f32 - b->key.out_f32, a->key.group - b->key.group,
+               a->key.asym - b->key.asym, a->key.fp8_channel - b->key.fp8_channel, a->m_hi - b->m_hi};
+    for (size_t i = 0; i < sizeof d / sizeof d[0]; i++)
+        if (d[i])
+            return d[i];
+    return 0;
+}
+
+int qt_cells(const qt_tuned *t, qt_cell **out, int *n)
+{
+    /* the option combinations present: int4 (group, asym) and fp8 scale; one "none" each when absent */
+    int (*int4)[2] = qc_xcalloc((size_t)t->n + 1, sizeof *int4), n4 = 0, fp8[2], n8 = 0;
+    for (int i = 0; i < t->n; i++) {
+        const qk_problem *p = &t->v[i].p;
+        if (qk_scheme_grouped(p->scheme)) {
+            int seen = 0;
+            for (int j = 0; j < n4; j++)
+                seen |= int4[j][0] == p->group && int4[j][1] == p->asym;
+            if (!seen)
+                int4[n4][0] = p->group, int4[n4++][1] = p->asym;
+        } else if (p->scheme == QK_FP8) {
+            int seen = 0;
+            for (int j = 0; j < n8; j++)
+                seen |= fp8[j] == p->fp8_channel;
+            if (!seen)
+                fp8[n8++] = p->fp8_channel;
+        }
+    }
+    if (!n4)
+        int4[n4][0] = int4[n4][1] = 0, n4++;
+    if (!n8)
+        fp8[n8++] = 0;
+    int cap = 16;
+    qt_cell *cells = qc_xcalloc((size_t)cap, sizeof *cells);
+    int nc = 0;
+    for (int i = 0; i < t->n; i++)
+        for (int a = 0; a < n4; a++)
+            for (int b = 0; b < n8; b++) {
+                const qt_winner *w = &t->v[i];
+                qk_problem key = {.n = w->p.n, .k = w->p.k, .out_f32 = w->p.out_f32, .group = int4[a][0],
+                                  .asym = int4[a][1], .fp8_channel = fp8[b]};
+                if (!qt_cell_matches(&key, &w->p))
+                    continue;
+                qt_cell *c = NULL;
+                for (int j = 0; j < nc && !c; j++)
+                    if (cells[j].m_hi == w->m_hi && !cmp_cell(&cells[j], &(qt_cell){.key = key, .m_hi = w->m_hi}))
+                        c = &cells[j];
+                if (!c) {
+                    if (nc == cap)
+                        cells = qc_xrealloc(cells, sizeof *cells * (size_t)(cap *= 2));
+                    c = &cells[nc++];
+                    *c = (qt_cell){.key = key, .m_lo = w->m_lo, .m_hi = w->m_hi};
+                }
+                c->candidates++;
+                if (!c->w || w->time_s < c->w->time_s) {
+                    c->w = w;
+                    c->scheme = w->p.scheme;
+                }
+            }
+    free(int4);
+    qsort(cells, (size_t)nc, sizeof *cells, cmp_cell);
+    *out = cells;
+    *n = nc;
+    return QC_OK;
 }

@@ -11,7 +11,7 @@
 static int run_layer(int scheme, int m, int n, int k, int group)
 {
     qbd_host_choice c;
-    if (!qbd_host_lookup(scheme, m, n, k, group, &c)) {
+    if (!qbd_host_lookup(scheme, 0, m, n, k, group, &c)) {
         printf("%-6s M=%-4d %5dx%-5d: the table has nothing for this scheme\n", qbd_host_scheme_names[scheme], m, n,
                k);
         return 1;
@@ -38,8 +38,8 @@ static int run_layer(int scheme, int m, int n, int k, int group)
     qk_fill_weights(w, nk, 11);
     qk_fill_activations(x, NULL, m, k, 12);
     qk_weights qw;
-    int rc = qk_weights_pack(&p, w, &qw, &err);
-    void *work = qk_alloc(kern->workspace(&p, &cfg));
+    int rc = qk_weights_pack(&kern->packing, &p, w, &qw, &err);
+    void *work = qk_alloc(qk_kernel_workspace(kern, &p, &cfg));
     if (!rc)
         rc = qk_gemm(kern, &cfg, &qw, x, m, y, work, &err);
     double e = 1;
@@ -47,7 +47,7 @@ static int run_layer(int scheme, int m, int n, int k, int group)
         qk_weights_dequant(&qw, wd);
         qk_activations_dequant(&p, x, xd);
         qk_reference_gemm(m, n, k, xd, wd, ref);
-        e = qk_relative_error(&p, y, ref, m, NULL);
+        e = qk_relative_error(&p, y, ref, m, NULL, 0, NULL);
     }
     int ok = !rc && e <= qk_error_limit(&p);
     printf("%-6s M=%-4d %5dx%-5d: %-18s %-44s predicted %8.1f us (%s)%s: error %.1e %s\n",
@@ -70,7 +70,7 @@ int main(void)
             qbd_host_choice best = {0, 0, NULL, NULL, 0, 0};
             /* the fastest scheme of the set this engine supports: w4a16, w8a8, fp16 */
             unsigned allowed = (1u << QBD_HOST_W4A16) | (1u << QBD_HOST_W8A8) | (1u << QBD_HOST_FP16);
-            if (!qbd_host_best_scheme(allowed, batch[b], layers[l].n, layers[l].k, 128, &best)) {
+            if (!qbd_host_best_scheme(allowed, 0, batch[b], layers[l].n, layers[l].k, 128, &best)) {
                 printf("no scheme for %dx%d\n", layers[l].n, layers[l].k);
                 bad++;
                 continue;

@@ -48,7 +48,7 @@ static void plan_free(plan *pl)
 }
 
 /* The plan for (problem, configuration): made once, then reused by every timed call. */
-static plan *plan_get(const qk_problem *p, const qk_config *cfg)
+static plan *plan_get(const qk_kernel *k, const qk_problem *p, const qk_config *cfg)
 {
     for (int i = 0; i < CACHE; i++)
         if (cache[i].used && !memcmp(&cache[i].p, p, sizeof *p) && !memcmp(&cache[i].cfg, cfg, sizeof *cfg))
@@ -106,7 +106,7 @@ static plan *plan_get(const qk_problem *p, const qk_config *cfg)
     cublasStatus_t st = cublasLtMatmulAlgoGetHeuristic(handle, pl->op, pl->a, pl->b, pl->c, pl->c, pref, HEURISTICS,
                                                        res, &found);
     cublasLtMatmulPreferenceDestroy(pref);
-    const int rank = cfg->v[QK_CUDA_P_ALGO];
+    const int rank = qk_config_get(k, cfg, "algo", 0);
     if (st != CUBLAS_STATUS_SUCCESS || found <= rank) {
         qk_cuda_set_error("cuBLASLt offers %d algorithm%s for this problem; algo=%d is not one of them", found,
                           found == 1 ? "" : "s", rank);
@@ -114,7 +114,7 @@ static plan *plan_get(const qk_problem *p, const qk_config *cfg)
         return NULL;
     }
     pl->algo = res[rank].algo;
-    int splitk = cfg->v[QK_CUDA_P_LT_SPLITK], swizzle = cfg->v[QK_CUDA_P_SWIZZLE];
+    int splitk = qk_config_get(k, cfg, "splitk", 0), swizzle = qk_config_get(k, cfg, "swizzle", 0);
     if (splitk > 0)
         cublasLtMatmulAlgoConfigSetAttribute(&pl->algo, CUBLASLT_ALGO_CONFIG_SPLITK_NUM, &splitk, sizeof splitk);
     cublasLtMatmulAlgoConfigSetAttribute(&pl->algo, CUBLASLT_ALGO_CONFIG_CTA_SWIZZLING, &swizzle, sizeof swizzle);
@@ -130,9 +130,9 @@ static plan *plan_get(const qk_problem *p, const qk_config *cfg)
 }
 
 /* Workspace: cuBLASLt's, the quantized activations and their scales, and the raw product. */
-size_t qk_cuda_lt_work(const qk_problem *p, const qk_config *cfg)
+size_t qk_cuda_lt_work(const qk_kernel *k, const qk_problem *p, const qk_config *cfg)
 {
-    (void)cfg;
+    (void)k, (void)cfg;
     return LT_WORKSPACE + qk_align64((size_t)p->m * p->k) + qk_align64((size_t)p->m * 4 + 64) +
            qk_align64((size_t)p->m * p->n * 4);
 }
@@ -142,7 +142,7 @@ void qk_cuda_lt(const qk_run_args *a)
     const qk_weights *w = a->w;
     qk_problem p = w->p;
     p.m = a->m;
-    plan *pl = plan_get(&p, a->cfg);
+    plan *pl = plan_get(a->kernel, &p, a->cfg);
     if (!pl)
         return;
     char *work = a->work, *lt_ws = work, *xq = work + LT_WORKSPACE;

@@ -33,6 +33,6 @@ static void unavailable(void) {}
 void qk_cuda_wonly(const qk_run_args *a) { (void)a, unavailable(); }
 void qk_cuda_lt(const qk_run_args *a) { (void)a, unavailable(); }
 void qk_cuda_w4a8(const qk_run_args *a) { (void)a, unavailable(); }
-size_t qk_cuda_wonly_work(const qk_problem *p, const qk_config *cfg) { return (void)p, (void)cfg, 0; }
-size_t qk_cuda_lt_work(const qk_problem *p, const qk_config *cfg) { return (void)p, (void)cfg, 0; }
-size_t qk_cuda_w4a8_work(const qk_problem *p, const qk_config *cfg) { return (void)p, (void)cfg, 0; }
+size_t qk_cuda_wonly_work(const qk_kernel *k, const qk_problem *p, const qk_config *cfg) { return (void)k, (void)p, (void)cfg, 0; }
+size_t qk_cuda_lt_work(const qk_kernel *k, const qk_problem *p, const qk_config *cfg) { return (void)k, (void)p, (void)cfg, 0; }
+size_t qk_cuda_w4a8_work(const qk_kernel *k, const qk_problem *p, const qk_config *cfg) { return (void)k, (void)p, (void)cfg, 0; }

@@ -25,13 +25,13 @@ void qk_cuda_set_error(const char *fmt, ...);
  * registers, a cp.async pipeline of `stages` shared-memory stages, split-K into fp32 partials.
  * tile: 0 = 16×128 (4 warps), 1 = 32×128 (4 warps), 2 = 64×128 (8 warps), 3 = 128×128 (8 warps). */
 void qk_cuda_wonly(const qk_run_args *a);
-size_t qk_cuda_wonly_work(const qk_problem *p, const qk_config *cfg);
+size_t qk_cuda_wonly_work(const qk_kernel *k, const qk_problem *p, const qk_config *cfg);
 /* w8a8, fp16, fp8 through cuBLASLt (its algorithm space is the configuration). */
 void qk_cuda_lt(const qk_run_args *a);
-size_t qk_cuda_lt_work(const qk_problem *p, const qk_config *cfg);
+size_t qk_cuda_lt_work(const qk_kernel *k, const qk_problem *p, const qk_config *cfg);
 /* w4a8: int4 weights × per-token int8 activations, dp4a on CUDA cores. */
 void qk_cuda_w4a8(const qk_run_args *a);
-size_t qk_cuda_w4a8_work(const qk_problem *p, const qk_config *cfg);
+size_t qk_cuda_w4a8_work(const qk_kernel *k, const qk_problem *p, const qk_config *cfg);
 
 /* ---- pieces shared by the launchers (kernels/cuda/quant.cu) ---- */
 /* X (fp16, M×K) → int8 per token: q [M][K], scale [M], per-group sums [M][K/g] (g = group or K). */

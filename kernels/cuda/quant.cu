@@ -238,8 +238,8 @@ __global__ void w4a8_kernel(const uint32_t *w, const __half *gscale, const uint8
         reinterpret_cast<__half *>(y)[(size_t)row * n + col] = __float2half_rn(v);
 }
 
-extern "C" size_t qk_cuda_w4a8_work(const qk_problem *p, const qk_config *cfg) {
-    (void)cfg;
+extern "C" size_t qk_cuda_w4a8_work(const qk_kernel *k, const qk_problem *p, const qk_config *cfg) {
+    (void)k, (void)cfg;
     const size_t g = (size_t)p->k / qk_problem_group(p);
     return qk_align64((size_t)p->m * p->k) + qk_align64((size_t)p->m * 4) + qk_align64((size_t)p->m * g * 4);
 }
@@ -253,7 +253,7 @@ extern "C" void qk_cuda_w4a8(const qk_run_args *a) {
     int32_t *gsum = reinterpret_cast<int32_t *>(reinterpret_cast<char *>(xs) + qk_align64((size_t)a->m * 4));
     (void)groups;
     qk_cuda_quantize_rows(a->x, a->m, p->k, group, xq, xs, gsum, a->stream);
-    const int block = a->cfg->v[QK_CUDA_P_BLOCK];
+    const int block = qk_config_get(a->kernel, a->cfg, "block", 128);
     dim3 grid((p->n + block - 1) / block, a->m);
     w4a8_kernel<<<grid, block, 0, static_cast<cudaStream_t>(a->stream)>>>(
         reinterpret_cast<const uint32_t *>(w->q), reinterpret_cast<const __half *>(w->gscale), w->gzero, xq, xs, gsum,

@@ -230,8 +230,8 @@ template <bool INT4> void by_stages(int stages, int tile, const Params &p, int s
 
 } // namespace
 
-extern "C" size_t qk_cuda_wonly_work(const qk_problem *p, const qk_config *cfg) {
-    int splits = cfg->v[QK_CUDA_P_SPLITK];
+extern "C" size_t qk_cuda_wonly_work(const qk_kernel *k, const qk_problem *p, const qk_config *cfg) {
+    int splits = qk_config_get(k, cfg, "splitk", 1);
     return splits > 1 ? (size_t)splits * p->m * p->n * sizeof(float) : 0;
 }
 
@@ -239,8 +239,8 @@ extern "C" void qk_cuda_wonly(const qk_run_args *a) {
     const qk_weights *w = a->w;
     const qk_problem *q = &w->p;
     const int int4 = q->scheme == QK_W4A16;
-    const int tile = a->cfg->v[QK_CUDA_P_TILE], stages = a->cfg->v[QK_CUDA_P_STAGES];
-    int splits = a->cfg->v[QK_CUDA_P_SPLITK];
+    const int tile = qk_config_get(a->kernel, a->cfg, "tile", 0), stages = qk_config_get(a->kernel, a->cfg, "stages", 3);
+    int splits = qk_config_get(a->kernel, a->cfg, "splitk", 1);
     const int kt = q->k / BK;
     splits = splits < 1 ? 1 : splits > kt ? kt : splits;
     Params p = {};

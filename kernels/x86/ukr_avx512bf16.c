@@ -1,4 +1,5 @@
-/* AVX-512 BF16 kernel for w4a16 at small M (Zen 4, Sapphire Rapids and later).
+/* AVX-512 BF16 small-M micro-kernels for w4a16 (Zen 4, Sapphire Rapids and later); its
+ * large-M path is the AVX2 family's (registry.c pairs them).
  *
  * The int4 layout (qk.h) keeps 8 consecutive k of a channel in one 32-bit word; nibbles 16
  * bits apart form the pairs (k0,k2), (k4,k6), (k1,k3), (k5,k7). A shift and one vpternlogd
@@ -8,10 +9,11 @@
  * the same pair order, so the products are those of the fp16 activations. Per group,
  * Σ x·q = 16·Σ x·(1 + q/16) − 16·Σ x, and the scale and zero point are applied once. */
 #include <immintrin.h>
-#include <omp.h>
 #include <string.h>
 
 #include "kernels/internal.h"
+
+enum { NR = 16 };
 
 #define TGT __attribute__((target("avx512f,avx512bw,avx512vl,avx512bf16,avx2,fma,f16c")))
 #define INLINE static inline __attribute__((always_inline, target("avx512f,avx512bw,avx512vl,avx512bf16,avx2,fma,f16c")))
@@ -55,9 +57,12 @@ INLINE __m512bh pair_as_bf16(__m512i w, int t)
     return (__m512bh)_mm512_ternarylogic_epi32(v, _mm512_set1_epi32(0x00780078), _mm512_set1_epi32(0x3f803f80), 0xea);
 }
 
-INLINE void panel_bf16(int MR, const qk_weights *w, int panel, const uint32_t *xh, const uint32_t *xl, int pstride,
-                       const float *xsum, int G, float *y)
+/* Rows r0.. of X: the hi pairs [K/2] then the lo pairs [K/2], x->stride bytes per row. */
+INLINE void panel_bf16(int MR, const qk_weights *w, int panel, const qk_xf *x, int r0, float *y)
 {
+    const int G = x->G, pstride = (int)(x->stride / 4);
+    const uint32_t *xh = (const uint32_t *)((const uint8_t *)x->extra + (size_t)r0 * x->stride), *xl = xh + x->k / 2;
+    const float *xsum = x->xsum + (size_t)r0 * G;
     const int U = MR == 1 ? 4 : MR == 2 ? 2 : 1; /* accumulator sets over the pairs t */
     const uint8_t *pb = qk_panel(w, panel);
     const int g = qk_problem_group(&w->p);
@@ -83,11 +88,11 @@ INLINE void panel_bf16(int MR, const qk_weights *w, int panel, const uint32_t *x
                 }
             }
         }
-        __m512 s = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(w->gscale + ((size_t)panel * G + gi) * QK_NR)));
+        __m512 s = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(w->gscale + ((size_t)panel * G + gi) * NR)));
         __m512 z = _mm512_set1_ps(8.0f);
         if (w->gzero)
             z = _mm512_cvtepi32_ps(
-                _mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)(w->gzero + ((size_t)panel * G + gi) * QK_NR))));
+                _mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)(w->gzero + ((size_t)panel * G + gi) * NR))));
         __m512 s16 = _mm512_mul_ps(s, _mm512_set1_ps(16.0f));
         __m512 m = _mm512_mul_ps(_mm512_sub_ps(_mm512_setzero_ps(), _mm512_add_ps(z, _mm512_set1_ps(16.0f))), s);
         UNROLL for (int r = 0; r < MR; r++)
@@ -97,54 +102,34 @@ INLINE void panel_bf16(int MR, const qk_weights *w, int panel, const uint32_t *x
             yacc[r] = _mm512_fmadd_ps(m, _mm512_set1_ps(xsum[(size_t)r * G + gi]), _mm512_fmadd_ps(s16, a, yacc[r]));
         }
     }
-    UNROLL for (int r = 0; r < MR; r++) _mm512_storeu_ps(y + r * QK_NR, yacc[r]);
+    UNROLL for (int r = 0; r < MR; r++) _mm512_storeu_ps(y + r * NR, yacc[r]);
 }
 
-typedef void (*panel_fn)(const qk_weights *, int, const uint32_t *, const uint32_t *, int, const float *, int,
-                         float *);
 #define PANEL(MR)                                                                                                 \
-    TGT static void panel_bf16_##MR(const qk_weights *w, int panel, const uint32_t *xh, const uint32_t *xl,       \
-                                    int pstride, const float *xsum, int G, float *y)                              \
+    TGT static void panel_bf16_##MR(const qk_weights *w, int panel, const qk_xf *x, int r0, float *y)             \
     {                                                                                                             \
-        panel_bf16(MR, w, panel, xh, xl, pstride, xsum, G, y);                                                    \
+        panel_bf16(MR, w, panel, x, r0, y);                                                                       \
     }
 PANEL(1) PANEL(2) PANEL(3) PANEL(4)
-static const panel_fn panel_table[5] = {NULL, panel_bf16_1, panel_bf16_2, panel_bf16_3, panel_bf16_4};
 
-size_t qk_work_w4a16_bf16(const qk_problem *p, const qk_config *cfg)
+static size_t extra_per_row(const qk_problem *p) { return (size_t)p->k * 4; }
+
+/* X as fp32, its group sums, and its bf16 hi/lo pairs, row by row. */
+TGT static float prepare(const qk_problem *p, const uint16_t *x, int m, float *xf, float *xsum, void *extra)
 {
-    /* the float workspace (X as fp32, group sums, tiles) plus the hi and lo pair arrays */
-    return qk_work_float(p, cfg) + 2 * qk_align64((size_t)p->m * p->k * 2) + 128;
+    const int K = p->k, G = qk_groups(p), g = qk_problem_group(p);
+    for (int r = 0; r < m; r++) {
+        uint32_t *hi = (uint32_t *)((uint8_t *)extra + (size_t)r * extra_per_row(p));
+        prepare_row(x + (size_t)r * K, K, g, xf + (size_t)r * K, hi, hi + K / 2, xsum + (size_t)r * G);
+    }
+    return 1.0f;
 }
 
-TGT void qk_run_w4a16_bf16(const qk_run_args *a)
-{
-    if (a->cfg->v[QK_P_PREDEQUANT]) { /* large M: the dequantize-once path does not need BF16 */
-        qk_run_float_avx2(a);
-        return;
-    }
-    const qk_weights *w = a->w;
-    qk_problem p = w->p;
-    p.m = a->m;
-    const int M = a->m, K = p.k, G = qk_groups(&p), g = qk_problem_group(&p), T = a->cfg->v[QK_P_THREADS];
-    const int MR = a->cfg->v[QK_P_MR], pstride = K / 2; /* uint32 pairs per row: K/8 octets × 4 */
-    float *xf = (float *)a->work, *xsum = xf + (size_t)M * K;
-    uint8_t *base = (uint8_t *)a->work + qk_work_float(&p, a->cfg);
-    uint32_t *xh = (uint32_t *)(((uintptr_t)base + 63) & ~(uintptr_t)63);
-    uint32_t *xl = xh + qk_align64((size_t)M * K * 2) / 4;
-    for (int r = 0; r < M; r++)
-        prepare_row(a->x + (size_t)r * K, K, g, xf + (size_t)r * K, xh + (size_t)r * pstride,
-                    xl + (size_t)r * pstride, xsum + (size_t)r * G);
-#pragma omp parallel for num_threads(T) schedule(static)
-    for (int panel = 0; panel < w->panels; panel++) {
-        float y[4 * QK_NR];
-        int n0 = panel * QK_NR, count = p.n - n0 < QK_NR ? p.n - n0 : QK_NR;
-        for (int r0 = 0; r0 < M; r0 += MR) {
-            int mr = M - r0 < MR ? M - r0 : MR;
-            panel_table[mr](w, panel, xh + (size_t)r0 * pstride, xl + (size_t)r0 * pstride, pstride,
-                            xsum + (size_t)r0 * G, G, y);
-            for (int r = 0; r < mr; r++)
-                qk_store_row(&p, a->y, r0 + r, n0, y + r * QK_NR, count);
-        }
-    }
-}
+const qk_float_small qk_small_avx512bf16 = {
+    .nr = NR,
+    .mr_max = 4,
+    .format = "bf16_dot",
+    .run = {[QK_W4A16] = {NULL, panel_bf16_1, panel_bf16_2, panel_bf16_3, panel_bf16_4}},
+    .extra_per_row = extra_per_row,
+    .prepare = prepare,
+};

@@ -2,7 +2,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "bench/cli.h"
+#include "cli/cli.h"
 #include "hardware/counters.h"
 #include "hardware/hardware.h"
 #include "profiles/profile.h"

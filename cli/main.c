@@ -5,7 +5,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "bench/cli.h"
+#include "cli/cli.h"
 
 typedef struct command {
     const char *name;

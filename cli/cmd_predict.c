@@ -3,7 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "bench/cli.h"
+#include "cli/cli.h"
 #include "hardware/hardware.h"
 #include "kernels/qk.h"
 #include "profiles/profile.h"
@@ -16,13 +16,15 @@ static const char help[] =
     "Without --scheme, every scheme. --crossovers prints, for the shape, the M where each pair of\n"
     "schemes swaps order. The device need not be here.\n";
 
-static int model_for(const qp_profile *p, int s, qt_model *m, const char **source)
+/* The model of the kernel the device runs for this problem, in its default configuration. */
+static int model_for(const qp_profile *p, const qk_problem *pr, qt_model *m, const char **source)
 {
-    /* on a CPU profile, the kernel this machine would run decides the compute roof */
-    const qk_kernel *k = p->match.backend == QP_BACKEND_CPU ? qk_kernel_best((qk_scheme)s) : NULL;
-    qp_profile_model(p, qk_scheme_name((qk_scheme)s), k ? k->isa : "cuda", 0, &m->bw_gbs, &m->peak_gops, &m->t0_s,
-                     source);
-    return m->bw_gbs > 0 && m->peak_gops > 0;
+    const qk_kernel *k = qt_kernel_for(p, pr->scheme);
+    if (!k)
+        return 0;
+    qk_config cfg;
+    qk_kernel_defaults(k, pr, &cfg);
+    return qt_model_of(p, k, &cfg, m, source);
 }
 
 int cmd_predict(int argc, char **argv)
@@ -79,7 +81,7 @@ int cmd_predict(int argc, char **argv)
         }
         qt_model md;
         const char *source;
-        if (!model_for(p, s, &md, &source)) {
+        if (!model_for(p, &pr, &md, &source)) {
             printf("%-6s %12s %8s %-9s profile %s has no ceiling for this scheme\n", qk_scheme_name((qk_scheme)s), "-",
                    "-", "-", p->name);
             shown++;
@@ -101,9 +103,14 @@ int cmd_predict(int argc, char **argv)
             for (int b = a + 1; b < QK_SCHEME_COUNT; b++) {
                 qt_model ma, mb;
                 const char *sa, *sb;
-                if (!model_for(p, a, &ma, &sa) || !model_for(p, b, &mb, &sb))
+                qk_problem pa = {.scheme = (qk_scheme)a, .m = 1, .n = n, .k = k,
+                                 .group = qk_scheme_grouped((qk_scheme)a) ? group : 0};
+                qk_problem pb = {.scheme = (qk_scheme)b, .m = 1, .n = n, .k = k,
+                                 .group = qk_scheme_grouped((qk_scheme)b) ? group : 0};
+                if (qk_problem_check(&pa, NULL) || qk_problem_check(&pb, NULL) || !model_for(p, &pa, &ma, &sa) ||
+                    !model_for(p, &pb, &mb, &sb))
                     continue;
-                int dir, x = qt_crossover(&ma, &mb, a, b, n, k, group, 1 << 16, &dir);
+                int dir, x = qt_crossover(&ma, &pa, &mb, &pb, 1 << 16, &dir);
                 if (x)
                     printf("  %s → %s at M≈%d\n", qk_scheme_name((qk_scheme)(dir > 0 ? a : b)),
                            qk_scheme_name((qk_scheme)(dir > 0 ? b : a)), x);

@@ -1,7 +1,8 @@
-/* The qbench CLI's commands (bench/). Each returns an exit code: 0, 1 runtime failure,
- * 2 bad input. argv[0] is the command's name. */
-#ifndef QBENCH_BENCH_CLI_H
-#define QBENCH_BENCH_CLI_H
+/* cli/: the qbench command line, above every stage (no stage includes cli/). One file per
+ * command; cli/pipeline.c chains the stages. Each command returns an exit code: 0, 1 runtime
+ * failure, 2 bad input. argv[0] is the command's name. Prefix cli_. */
+#ifndef QBENCH_CLI_CLI_H
+#define QBENCH_CLI_CLI_H
 
 #include <getopt.h>
 #include <stdio.h>
@@ -19,11 +20,6 @@ int cmd_tune(int argc, char **argv);
 int cmd_emit(int argc, char **argv);
 int cmd_plot(int argc, char **argv);
 int cmd_predict(int argc, char **argv);
-
-/* After a sweep: fit (into DIR/profile-NAME.yaml and the results), tune, emit the dispatch
- * tables and plot, all into DIR; each output is named on log. */
-struct qp_profile;
-int qb_chain(const char *dir, const char *results, const struct qp_profile *profile, FILE *log, qc_msgs *err);
 
 /* Shared option handling: getopt_long with our own messages. Returns the option, or
  * -1 at the end; an unknown option or a missing argument prints

@@ -2,8 +2,8 @@
  * multiplies 16 channels × 4 k of u8 × s8 and accumulates into int32 in one instruction.
  * w8a8: the activations go in as x + 128 (u8) against signed weights; 128·Σ_k w[n,k], kept
  * per channel at packing time, is subtracted at the end. w4a8: the weights are the u8 operand
- * (nibbles 0..15) against signed activations; zero points come off per group. The blocked
- * loop around these micro-kernels is the AVX2 kernels' (qk_run_int_blocked). */
+ * (nibbles 0..15) against signed activations; zero points come off per group. NR = 16
+ * channels (one zmm); the loop around them is kernels/cpu/loop_int.c. */
 #include <immintrin.h>
 #include <string.h>
 
@@ -61,7 +61,7 @@ INLINE void vnni_w4a8(int MR, int kl, const int8_t *A, int lda, const uint8_t *B
                 hi[r] = _mm512_dpbusd_epi32(hi[r], bh, _mm512_set1_epi32(word_at(x + 4)));
             }
         }
-        const size_t at = gat + (size_t)gi * QK_NR;
+        const size_t at = gat + (size_t)gi * 16;
         __m512 s = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(w->gscale + at)));
         __m512 z = w->gzero ? _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)(w->gzero + at))))
                             : _mm512_set1_ps(8.0f);
@@ -88,10 +88,12 @@ INLINE void vnni_w4a8(int MR, int kl, const int8_t *A, int lda, const uint8_t *B
     }
 UKR(1) UKR(2) UKR(3) UKR(4)
 
-static const qk_int_ukrs vnni = {
+const qk_ukr_int qk_int_vnni = {
+    .nr = 16,
+    .mr_max = 4,
+    .format = "int8_dot",
     .w8a8 = {NULL, w8a8_1, w8a8_2, w8a8_3, w8a8_4},
     .w4a8 = {NULL, w4a8_1, w4a8_2, w4a8_3, w4a8_4},
     .w8a8_offset = 1,
+    .store = qk_store_avx2,
 };
-
-void qk_run_int_vnni(const qk_run_args *a) { qk_run_int_blocked(a, &vnni); }

@@ -1,21 +1,23 @@
-/* AVX2 + FMA + F16C kernels, compiled per function with target attributes and chosen at
- * run time from CPUID (the registry's `needs`). Layouts: kernels/qk.h.
+/* AVX2 + FMA + F16C micro-kernels (NR = 16 channels: two ymm), compiled per function with
+ * target attributes and chosen at run time from CPUID (the registry's `needs`). The loops
+ * around them are kernels/cpu/loop_float.c and loop_int.c; the layouts are in kernels/qk.h.
  *
  * Float schemes (fp16, w8a16, w4a16, fp8):
- *  - small M ("direct"): each 16-channel panel row is decoded in registers to its raw
- *    values (fp8 as e4m3/256; int4 as 1 + q/16, by moving the nibble into the mantissa of
- *    1.0, which needs no int→float conversion) and multiplied with MR broadcast rows of X;
- *    scales (and zero points, through per-row group sums of X) are applied once per group.
- *  - large M ("predequant"): a kc×nc block of weights is dequantized exactly to fp32 once,
- *    then a 6×16 register-tiled fp32 micro-kernel runs over every row of X.
- * Integer schemes (w8a8, w4a8): X is quantized per token inside the call; int8 dot products
- * go through vpmaddubsw + vpmaddwd (w8a8 with the sign trick: |w| · sign(x, w), which cannot
- * saturate; w4a8 with unsigned nibbles, zero points subtracted per group). */
+ *  - small M: each panel row is decoded in registers to its raw values (fp8 as e4m3/256; int4
+ *    as 1 + q/16, by moving the nibble into the mantissa of 1.0, which needs no int→float
+ *    conversion) and multiplied with MR broadcast rows of X; group scales (and zero points,
+ *    through per-row group sums of X) are applied once per group.
+ *  - large M: decode dequantizes a K block exactly to fp32; a 6×16 register-tiled fp32
+ *    micro-kernel runs over it.
+ * Integer schemes (w8a8, w4a8): int8 dot products go through vpmaddubsw + vpmaddwd (w8a8 with
+ * the sign trick: |w| · sign(x, w), which cannot saturate; w4a8 with unsigned nibbles, zero
+ * points subtracted per group). */
 #include <immintrin.h>
-#include <omp.h>
 #include <string.h>
 
 #include "kernels/internal.h"
+
+enum { NR = 16 };
 
 #define TGT __attribute__((target("avx2,fma,f16c")))
 #define INLINE static inline __attribute__((always_inline, target("avx2,fma,f16c")))
@@ -76,9 +78,10 @@ INLINE void group_sm(const qk_weights *w, size_t at, __m256 *s0, __m256 *s1, __m
 }
 
 /* Small M: rows r0..r0+MR-1 of X against one panel; y gets MR×16 unscaled sums. */
-INLINE void direct_panel(qk_scheme S, int MR, const qk_weights *w, int panel, const float *x, int K,
-                         const float *xsum, int G, float *y)
+INLINE void direct_panel(qk_scheme S, int MR, const qk_weights *w, int panel, const qk_xf *xv, int r0, float *y)
 {
+    const int K = xv->k, G = xv->G;
+    const float *x = xv->x + (size_t)r0 * K, *xsum = xv->xsum + (size_t)r0 * G;
     enum { U_MAX = 4 };
     const int U = MR == 1 ? 4 : MR == 2 ? 2 : 1; /* independent accumulator sets: hide FMA latency */
     const uint8_t *pb = qk_panel(w, panel);
@@ -139,7 +142,7 @@ INLINE void direct_panel(qk_scheme S, int MR, const qk_weights *w, int panel, co
         if (grouped) {
             /* Σ x·q = 16·Σ x·(1 + q/16) − 16·Σx, so y += 16s·acc − (16 + z)s·Σx = 16s·acc + (m − 16s)·Σx */
             __m256 s0, s1, m0, m1;
-            group_sm(w, ((size_t)panel * G + gi) * QK_NR, &s0, &s1, &m0, &m1);
+            group_sm(w, ((size_t)panel * G + gi) * NR, &s0, &s1, &m0, &m1);
             s0 = _mm256_mul_ps(s0, _mm256_set1_ps(16.0f));
             s1 = _mm256_mul_ps(s1, _mm256_set1_ps(16.0f));
             m0 = _mm256_sub_ps(m0, s0);
@@ -158,34 +161,39 @@ INLINE void direct_panel(qk_scheme S, int MR, const qk_weights *w, int panel, co
             }
         }
     }
+    /* fp8 was decoded as e4m3/256: scale back (a power of two, exact) */
+    const __m256 back = _mm256_set1_ps(S == QK_FP8 ? 256.0f : 1.0f);
     UNROLL for (int r = 0; r < MR; r++)
     {
-        _mm256_storeu_ps(y + r * QK_NR, yacc[r][0]);
-        _mm256_storeu_ps(y + r * QK_NR + 8, yacc[r][1]);
+        _mm256_storeu_ps(y + r * NR, _mm256_mul_ps(yacc[r][0], back));
+        _mm256_storeu_ps(y + r * NR + 8, _mm256_mul_ps(yacc[r][1], back));
     }
 }
 
-typedef void (*direct_fn)(const qk_weights *, int, const float *, int, const float *, int, float *);
 #define DIRECT(S, MR)                                                                                             \
-    TGT static void direct_##S##_##MR(const qk_weights *w, int panel, const float *x, int K, const float *xsum,   \
-                                      int G, float *y)                                                            \
+    TGT static void direct_##S##_##MR(const qk_weights *w, int panel, const qk_xf *x, int r0, float *y)           \
     {                                                                                                             \
-        direct_panel(S, MR, w, panel, x, K, xsum, G, y);                                                          \
+        direct_panel(S, MR, w, panel, x, r0, y);                                                                  \
     }
 #define DIRECT4(S) DIRECT(S, 1) DIRECT(S, 2) DIRECT(S, 3) DIRECT(S, 4)
 DIRECT4(QK_FP16)
 DIRECT4(QK_W8A16)
 DIRECT4(QK_W4A16)
 DIRECT4(QK_FP8)
-#define ROW(S) {direct_##S##_1, direct_##S##_2, direct_##S##_3, direct_##S##_4}
-static const direct_fn direct_table[QK_SCHEME_COUNT][4] = {
-    [QK_FP16] = ROW(QK_FP16), [QK_W8A16] = ROW(QK_W8A16), [QK_W4A16] = ROW(QK_W4A16), [QK_FP8] = ROW(QK_FP8)};
+#define ROW(S) {NULL, direct_##S##_1, direct_##S##_2, direct_##S##_3, direct_##S##_4}
+
+const qk_float_small qk_small_avx2 = {
+    .nr = NR,
+    .mr_max = 4,
+    .format = "fp32_fma",
+    .run = {[QK_FP16] = ROW(QK_FP16), [QK_W8A16] = ROW(QK_W8A16), [QK_W4A16] = ROW(QK_W4A16), [QK_FP8] = ROW(QK_FP8)},
+};
 
 /* Exact fp32 weights of panel rows kb..kb+kl-1 into B [kl][16] (what qk_weights_dequant gives). */
 INLINE void decode_block(qk_scheme S, const qk_weights *w, int panel, int kb, int kl, float *B)
 {
     const uint8_t *pb = qk_panel(w, panel);
-    int n0 = panel * QK_NR;
+    int n0 = panel * NR;
     __m256 s0 = _mm256_set1_ps(1.0f), s1 = s0, m0 = _mm256_setzero_ps(), m1 = m0;
     if (S == QK_W8A16 || (S == QK_FP8 && w->cscale)) {
         s0 = _mm256_loadu_ps(w->cscale + n0);
@@ -204,7 +212,7 @@ INLINE void decode_block(qk_scheme S, const qk_weights *w, int panel, int kb, in
         if (S == QK_W4A16) {
             if (k / g != cur) {
                 cur = k / g;
-                group_sm(w, ((size_t)panel * G + cur) * QK_NR, &s0, &s1, &m0, &m1);
+                group_sm(w, ((size_t)panel * G + cur) * NR, &s0, &s1, &m0, &m1);
             }
             /* (q − z)·s: q·s + m is exact here (both are short products) */
             v0 = _mm256_fmadd_ps(v0, s0, m0);
@@ -213,12 +221,11 @@ INLINE void decode_block(qk_scheme S, const qk_weights *w, int panel, int kb, in
             v0 = _mm256_mul_ps(v0, s0);
             v1 = _mm256_mul_ps(v1, s1);
         }
-        _mm256_storeu_ps(B + (size_t)(k - kb) * QK_NR, v0);
-        _mm256_storeu_ps(B + (size_t)(k - kb) * QK_NR + 8, v1);
+        _mm256_storeu_ps(B + (size_t)(k - kb) * NR, v0);
+        _mm256_storeu_ps(B + (size_t)(k - kb) * NR + 8, v1);
     }
 }
 
-typedef void (*decode_fn)(const qk_weights *, int, int, int, float *);
 #define DECODE(S)                                                                                                 \
     TGT static void decode_##S(const qk_weights *w, int panel, int kb, int kl, float *B)                          \
     {                                                                                                             \
@@ -228,8 +235,6 @@ DECODE(QK_FP16)
 DECODE(QK_W8A16)
 DECODE(QK_W4A16)
 DECODE(QK_FP8)
-static const decode_fn decode_table[QK_SCHEME_COUNT] = {
-    [QK_FP16] = decode_QK_FP16, [QK_W8A16] = decode_QK_W8A16, [QK_W4A16] = decode_QK_W4A16, [QK_FP8] = decode_QK_FP8};
 
 /* C[MR][16] += A[MR][kl] · B[kl][16], C with row stride ldc, A with row stride lda. */
 INLINE void ukr_f32(int MR, int kl, const float *A, int lda, const float *B, float *C, int ldc)
@@ -241,7 +246,7 @@ INLINE void ukr_f32(int MR, int kl, const float *A, int lda, const float *B, flo
         c[r][1] = _mm256_loadu_ps(C + (size_t)r * ldc + 8);
     }
     for (int k = 0; k < kl; k++) {
-        __m256 b0 = _mm256_loadu_ps(B + (size_t)k * QK_NR), b1 = _mm256_loadu_ps(B + (size_t)k * QK_NR + 8);
+        __m256 b0 = _mm256_loadu_ps(B + (size_t)k * NR), b1 = _mm256_loadu_ps(B + (size_t)k * NR + 8);
         UNROLL for (int r = 0; r < MR; r++)
         {
             __m256 a = _mm256_broadcast_ss(A + (size_t)r * lda + k);
@@ -256,23 +261,32 @@ INLINE void ukr_f32(int MR, int kl, const float *A, int lda, const float *B, flo
     }
 }
 
-typedef void (*ukr_fn)(int, const float *, int, const float *, float *, int);
 #define UKR(MR)                                                                                                   \
     TGT static void ukr_f32_##MR(int kl, const float *A, int lda, const float *B, float *C, int ldc)              \
     {                                                                                                             \
         ukr_f32(MR, kl, A, lda, B, C, ldc);                                                                       \
     }
 UKR(1) UKR(2) UKR(3) UKR(4) UKR(5) UKR(6)
-static const ukr_fn ukr_table[7] = {NULL, ukr_f32_1, ukr_f32_2, ukr_f32_3, ukr_f32_4, ukr_f32_5, ukr_f32_6};
 
-/* Store one row of 16 (or fewer, at the edge) outputs scaled by post[0..15]. */
-TGT static void store16(const qk_problem *p, void *y, int r, int n0, const float *v, const float *post)
+/* fp16 → fp32 with F16C */
+TGT static void load_x(const uint16_t *x, size_t count, float *xf)
 {
-    int count = p->n - n0 < QK_NR ? p->n - n0 : QK_NR;
+    size_t i = 0;
+    for (; i + 8 <= count; i += 8)
+        _mm256_storeu_ps(xf + i, _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(x + i))));
+    for (; i < count; i++)
+        xf[i] = qk_half_to_float(x[i]);
+}
+
+/* One row of 16 (or fewer, at the edge) outputs scaled by post[0..15]. */
+TGT void qk_store_avx2(const qk_problem *p, void *y, int r, int n0, int nr, const float *v, const float *post)
+{
+    (void)nr; /* 16 */
+    int count = p->n - n0 < NR ? p->n - n0 : NR;
     __m256 a = _mm256_mul_ps(_mm256_loadu_ps(v), _mm256_loadu_ps(post));
     __m256 b = _mm256_mul_ps(_mm256_loadu_ps(v + 8), _mm256_loadu_ps(post + 8));
     size_t at = (size_t)r * p->n + n0;
-    if (count == QK_NR) {
+    if (count == NR) {
         if (p->out_f32) {
             _mm256_storeu_ps((float *)y + at, a);
             _mm256_storeu_ps((float *)y + at + 8, b);
@@ -282,89 +296,22 @@ TGT static void store16(const qk_problem *p, void *y, int r, int n0, const float
         }
         return;
     }
-    float t[QK_NR];
+    float t[NR];
     _mm256_storeu_ps(t, a);
     _mm256_storeu_ps(t + 8, b);
     qk_store_row(p, y, r, n0, t, count);
 }
 
-TGT void qk_run_float_avx2(const qk_run_args *a)
-{
-    const qk_weights *w = a->w;
-    qk_problem p = w->p;
-    p.m = a->m;
-    const qk_scheme S = p.scheme;
-    const int M = a->m, K = p.k, G = qk_groups(&p), T = a->cfg->v[QK_P_THREADS];
-    float *xf = (float *)a->work, *xsum = xf + (size_t)M * K, *tiles = xsum + (size_t)M * G;
-    float outs;
-    if (S == QK_FP8) {
-        outs = qk_float_activations(&p, a->x, M, xf);
-    } else {
-        size_t mk = (size_t)M * K, i = 0;
-        for (; i + 8 <= mk; i += 8)
-            _mm256_storeu_ps(xf + i, _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(a->x + i))));
-        for (; i < mk; i++)
-            xf[i] = qk_half_to_float(a->x[i]);
-        outs = 1.0f;
-    }
-
-    if (!a->cfg->v[QK_P_PREDEQUANT]) {
-        const int MR = a->cfg->v[QK_P_MR], g = qk_problem_group(&p);
-        if (S == QK_W4A16)
-            for (int r = 0; r < M; r++)
-                for (int gi = 0; gi < G; gi++) {
-                    float s = 0;
-                    for (int k = gi * g; k < (gi + 1) * g; k++)
-                        s += xf[(size_t)r * K + k];
-                    xsum[(size_t)r * G + gi] = s;
-                }
-#pragma omp parallel for num_threads(T) schedule(static)
-        for (int panel = 0; panel < w->panels; panel++) {
-            float y[4 * QK_NR], post[QK_NR];
-            int n0 = panel * QK_NR;
-            for (int c = 0; c < QK_NR; c++)
-                post[c] = (n0 + c < p.n ? qk_channel_scale(w, n0 + c) : 0.0f) * outs * (S == QK_FP8 ? 256.0f : 1.0f);
-            for (int r0 = 0; r0 < M; r0 += MR) {
-                int mr = M - r0 < MR ? M - r0 : MR;
-                direct_table[S][mr - 1](w, panel, xf + (size_t)r0 * K, K, xsum + (size_t)r0 * G, G, y);
-                for (int r = 0; r < mr; r++)
-                    store16(&p, a->y, r0 + r, n0, y + r * QK_NR, post);
-            }
-        }
-        return;
-    }
-
-    const int kc = a->cfg->v[QK_P_KC], nc = a->cfg->v[QK_P_NC], ncp = nc / QK_NR;
-    const int nblocks = (w->panels + ncp - 1) / ncp;
-    float post[QK_NR];
-    for (int c = 0; c < QK_NR; c++)
-        post[c] = outs;
-#pragma omp parallel num_threads(T)
-    {
-        float *B = tiles + (size_t)omp_get_thread_num() * ((size_t)kc * nc + (size_t)M * nc + 64);
-        float *C = B + (size_t)kc * nc;
-#pragma omp for schedule(static)
-        for (int blk = 0; blk < nblocks; blk++) {
-            int p0 = blk * ncp, np = w->panels - p0 < ncp ? w->panels - p0 : ncp;
-            for (int r = 0; r < M; r++)
-                memset(C + (size_t)r * nc, 0, sizeof(float) * (size_t)np * QK_NR);
-            for (int kb = 0; kb < K; kb += kc) {
-                int kl = K - kb < kc ? K - kb : kc;
-                for (int j = 0; j < np; j++)
-                    decode_table[S](w, p0 + j, kb, kl, B + (size_t)j * kc * QK_NR);
-                for (int r0 = 0; r0 < M; r0 += 6) {
-                    int mr = M - r0 < 6 ? M - r0 : 6;
-                    for (int j = 0; j < np; j++)
-                        ukr_table[mr](kl, xf + (size_t)r0 * K + kb, K, B + (size_t)j * kc * QK_NR,
-                                      C + (size_t)r0 * nc + j * QK_NR, nc);
-                }
-            }
-            for (int r = 0; r < M; r++)
-                for (int j = 0; j < np; j++)
-                    store16(&p, a->y, r, (p0 + j) * QK_NR, C + (size_t)r * nc + j * QK_NR, post);
-        }
-    }
-}
+const qk_float_large qk_large_avx2 = {
+    .nr = NR,
+    .mr = 6,
+    .format = "fp32_fma",
+    .decode = {[QK_FP16] = decode_QK_FP16, [QK_W8A16] = decode_QK_W8A16, [QK_W4A16] = decode_QK_W4A16,
+               [QK_FP8] = decode_QK_FP8},
+    .gemm = {NULL, ukr_f32_1, ukr_f32_2, ukr_f32_3, ukr_f32_4, ukr_f32_5, ukr_f32_6},
+    .load_x = load_x,
+    .store = qk_store_avx2,
+};
 
 /* ------------------------------------------------------------------ integer schemes */
 
@@ -427,7 +374,7 @@ INLINE void ukr_w4a8(int MR, int kl, const int8_t *A, int lda, const uint8_t *B,
             }
         }
         __m256 s0, s1, m0, m1; /* m = −z·s */
-        group_sm(w, gat + (size_t)gi * QK_NR, &s0, &s1, &m0, &m1);
+        group_sm(w, gat + (size_t)gi * NR, &s0, &s1, &m0, &m1);
         UNROLL for (int r = 0; r < MR; r++)
         {
             __m256 xs = _mm256_set1_ps((float)gsum[(size_t)r * G + gi]);
@@ -450,69 +397,11 @@ INLINE void ukr_w4a8(int MR, int kl, const int8_t *A, int lda, const uint8_t *B,
         ukr_w4a8(MR, kl, A, lda, B, C, ldc, w, gat, g, gsum, G);                                                  \
     }
 UKR_INT(1) UKR_INT(2) UKR_INT(3) UKR_INT(4)
-static const qk_int_ukrs avx2_int = {
+const qk_ukr_int qk_int_avx2 = {
+    .nr = NR,
+    .mr_max = 4,
+    .format = "int8_dot",
     .w8a8 = {NULL, ukr_w8a8_1, ukr_w8a8_2, ukr_w8a8_3, ukr_w8a8_4},
     .w4a8 = {NULL, ukr_w4a8_1, ukr_w4a8_2, ukr_w4a8_3, ukr_w4a8_4},
+    .store = qk_store_avx2,
 };
-
-void qk_run_int_avx2(const qk_run_args *a) { qk_run_int_blocked(a, &avx2_int); }
-
-/* The blocked loop of the integer schemes: nc channels × kc k per block, MR rows at a time. */
-void qk_run_int_blocked(const qk_run_args *a, const qk_int_ukrs *u)
-{
-    const qk_weights *w = a->w;
-    qk_problem p = w->p;
-    p.m = a->m;
-    const int M = a->m, T = a->cfg->v[QK_P_THREADS], MR = a->cfg->v[QK_P_MR], nc = a->cfg->v[QK_P_NC];
-    const int ncp = nc / QK_NR, K4 = qk_k4(&p) * 4, G = qk_groups(&p), g = qk_problem_group(&p);
-    const int w8 = p.scheme == QK_W8A8, Kp = w8 ? K4 : p.k;
-    int kc = a->cfg->v[QK_P_KC];
-    if (!w8 && g == p.k)
-        kc = p.k; /* one group per channel: a K block must hold it whole */
-    kc = kc < Kp ? kc : Kp;
-    qk_int_act act = qk_int_activations(&p, a->x, M, T, a->work);
-    if (w8 && u->w8a8_offset) /* x + 128 as u8: flip the sign bit */
-        for (size_t i = 0; i < (size_t)M * K4; i++)
-            act.q[i] ^= (int8_t)0x80;
-    const int nblocks = (w->panels + ncp - 1) / ncp;
-    const size_t pbytes = qk_panel_bytes(&p);
-#pragma omp parallel num_threads(T)
-    {
-        uint8_t *Cb = (uint8_t *)act.rest + (size_t)omp_get_thread_num() * qk_align64((size_t)M * nc * 4 + 64);
-#pragma omp for schedule(static)
-        for (int blk = 0; blk < nblocks; blk++) {
-            int p0 = blk * ncp, np = w->panels - p0 < ncp ? w->panels - p0 : ncp;
-            for (int r = 0; r < M; r++)
-                memset(Cb + (size_t)r * nc * 4, 0, (size_t)np * QK_NR * 4);
-            for (int kb = 0; kb < Kp; kb += kc) {
-                int kl = Kp - kb < kc ? Kp - kb : kc;
-                for (int r0 = 0; r0 < M; r0 += MR) {
-                    int mr = M - r0 < MR ? M - r0 : MR;
-                    const int8_t *A = act.q + (size_t)r0 * K4 + kb;
-                    for (int j = 0; j < np; j++) {
-                        const uint8_t *pb = (const uint8_t *)w->q + (size_t)(p0 + j) * pbytes;
-                        if (w8)
-                            u->w8a8[mr](kl, A, K4, (const int8_t *)pb + (size_t)kb * QK_NR,
-                                           (int32_t *)Cb + (size_t)r0 * nc + j * QK_NR, nc);
-                        else
-                            u->w4a8[mr](kl, A, K4, pb + (size_t)kb / 8 * 64, (float *)Cb + (size_t)r0 * nc + j * QK_NR,
-                                           nc, w, ((size_t)(p0 + j) * G + kb / g) * QK_NR, g,
-                                           act.gsum + (size_t)r0 * G + kb / g, G);
-                    }
-                }
-            }
-            for (int r = 0; r < M; r++)
-                for (int j = 0; j < np; j++) {
-                    int n0 = (p0 + j) * QK_NR;
-                    float v[QK_NR], post[QK_NR];
-                    for (int c = 0; c < QK_NR; c++) {
-                        size_t at = (size_t)r * nc + j * QK_NR + c;
-                        int32_t off = w8 && u->w8a8_offset && n0 + c < p.n ? 128 * w->csum[n0 + c] : 0;
-                        v[c] = w8 ? (float)(((int32_t *)Cb)[at] - off) : ((float *)Cb)[at];
-                        post[c] = act.s[r] * (w8 && n0 + c < p.n ? w->cscale[n0 + c] : 1.0f);
-                    }
-                    store16(&p, a->y, r, n0, v, post);
-                }
-        }
-    }
-}

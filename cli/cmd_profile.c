@@ -3,7 +3,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "bench/cli.h"
+#include "cli/cli.h"
 #include "hardware/hardware.h"
 #include "profiles/profile.h"
 

@@ -1,10 +1,12 @@
-/* Measuring the host's ceilings into its profile. */
+/* Measuring a local device's ceilings into its profile: the probe stage of the pipeline. The
+ * micro-benchmarks are hardware/'s; this file names what they measured in the profile's terms. */
 #include <math.h>
 #include <string.h>
 
-#include "bench/probe.h"
 #include "hardware/ceilings.h"
 #include "hardware/cuda_ceilings.h"
+#include "hardware/hardware.h"
+#include "profiles/profile.h"
 
 /* v rounded to `digits` decimals, as the double nearest that decimal (so it prints as such) */
 static double round_to(double v, int digits)
@@ -13,7 +15,7 @@ static double round_to(double v, int digits)
     return round(v * k) / k;
 }
 
-int qb_probe_host(qp_profile *p, const qh_host *h, int quick, FILE *log, qc_msgs *err)
+int qp_probe_host(qp_profile *p, const qh_host *h, int quick, FILE *log, qc_msgs *err)
 {
     int counts[2] = {h->threads, 1};
     int nt = h->threads > 1 ? 2 : 1;
@@ -54,7 +56,7 @@ int qb_probe_host(qp_profile *p, const qh_host *h, int quick, FILE *log, qc_msgs
     return QC_OK;
 }
 
-int qb_probe_cuda(qp_profile *p, int index, int cc_major, int cc_minor, int quick, FILE *log, qc_msgs *err)
+int qp_probe_cuda(qp_profile *p, int index, int cc_major, int cc_minor, int quick, FILE *log, qc_msgs *err)
 {
     const double t = quick ? 0.2 : 1.0;
     const size_t l2 = qh_cuda_l2_size(index), big = (size_t)(quick ? 1 : 2) << 30;
@@ -94,7 +96,7 @@ int qb_probe_cuda(qp_profile *p, int index, int cc_major, int cc_minor, int quic
     return QC_OK;
 }
 
-void qb_print_ceilings(const qp_profile *p, FILE *f)
+void qp_print_ceilings(const qp_profile *p, FILE *f)
 {
     fprintf(f, "%-6s %7s %12s %10s %6s %10s %6s\n", "level", "threads", "working set", "read GB/s", "cv",
             "r+w GB/s", "cv");

@@ -1,10 +1,9 @@
-/* qbench probe: identify a device and write its profile. Ceiling micro-benchmarks come
- * later; `measured:` holds only what this run really established. */
+/* qbench probe: identify a device, measure its ceilings and write its profile; `measured:`
+ * holds only what this run really established. */
 #include <stdio.h>
 #include <string.h>
 
-#include "bench/cli.h"
-#include "bench/probe.h"
+#include "cli/cli.h"
 #include "hardware/hardware.h"
 #include "profiles/profile.h"
 
@@ -65,15 +64,15 @@ int cmd_probe(int argc, char **argv)
     }
     qp_profile_set_measured(t.profile, t.device_name);
     if (t.cuda_index < 0)
-        rc = qb_probe_host(t.profile, &h, quick, stderr, &err);
+        rc = qp_probe_host(t.profile, &h, quick, stderr, &err);
     else
-        rc = qb_probe_cuda(t.profile, t.cuda_index, cuda.dev[t.cuda_index].cc_major, cuda.dev[t.cuda_index].cc_minor,
+        rc = qp_probe_cuda(t.profile, t.cuda_index, cuda.dev[t.cuda_index].cc_major, cuda.dev[t.cuda_index].cc_minor,
                            quick, stderr, &err);
     if (rc) {
         qp_target_free(&t);
         return cli_fail(&err, rc);
     }
-    qb_print_ceilings(t.profile, stderr);
+    qp_print_ceilings(t.profile, stderr);
     rc = qp_profile_write(t.profile, out, &err);
     if (rc == QC_OK && strcmp(out, "-") != 0)
         fprintf(stderr, "qbench: wrote profile %s for %s to %s\n", t.profile->name, t.device_name, out);

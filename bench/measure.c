@@ -1,0 +1,394 @@
+/* The one way a point is measured, in a sweep or alone (`qbench run`):
+ *  1. data: LLM-like weights for (scheme, shape, options), quantized and packed as the kernel
+ *     wants, and copied enough times to exceed the last-level cache 8× (cold weights; on a
+ *     GPU the L2 is flushed instead); activations for M. A session keeps the weights for the
+ *     next point that shares them.
+ *  2. check: one call, compared on a sample (8 rows × 256 channels, always the last panel; or
+ *     everything with full_check) against the fp64 reference on the dequantized operands (the
+ *     kernel's error, which must be within qk_error_limit) and on the original operands (what
+ *     the scheme costs). A wrong result is recorded and not timed.
+ *  3. time: Google Benchmark through cbench (on a GPU, CUDA events as manual time), rotating
+ *     among the copies.
+ *  4. count: PAPI's counters (CUPTI's on a GPU), each unavailable one with its reason, beside
+ *     the cost model's bytes.
+ *  5. place: the roof of the kernel's number format (tuner/roofline.h). */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "bench/cbench.h"
+#include "bench/gpu.h"
+#include "bench/sweep.h"
+#include "hardware/counters.h"
+#include "hardware/hardware.h"
+#include "tuner/roofline.h"
+
+enum { CHECK_ROWS = 8, CHECK_COLS = 256, MAX_COPIES = 512 };
+
+/* The weights of a point, reusable by the next point with the same key. */
+typedef struct dataset {
+    int valid;
+    qk_problem key;      /* M counts only with SmoothQuant (it scales W by X's columns) */
+    double smooth;
+    qk_packing packing;
+    qk_weights *copies;
+    int n_copies;
+    int *cols, n_cols;   /* the checked output channels */
+    float *wd_cols;      /* their dequantized weights [n_cols][K] */
+    float *w_cols;       /* their original weights [n_cols][K] */
+    uint16_t *x;         /* activations of the key's M when smoothed (the smoothed ones), else NULL */
+    float *x32;          /* the original activations as fp32 (smoothed sets) */
+} dataset;
+
+struct qb_bench {
+    qb_measure_opts o;
+    double llc;          /* bytes of last-level cache */
+    dataset d;
+};
+
+static void dataset_free(dataset *d)
+{
+    for (int i = 0; i < d->n_copies; i++)
+        qk_weights_free(&d->copies[i]);
+    free(d->copies);
+    free(d->cols);
+    free(d->wd_cols);
+    free(d->w_cols);
+    free(d->x);
+    free(d->x32);
+    memset(d, 0, sizeof *d);
+}
+
+qb_bench *qb_bench_create(const qb_measure_opts *o)
+{
+    qb_bench *b = qc_xcalloc(1, sizeof *b);
+    b->o = *o;
+    qh_host h;
+    if (qh_host_discover(&h, NULL) == QC_OK)
+        b->llc = qh_host_llc_bytes(&h);
+    if (!(b->llc > 0))
+        b->llc = 32.0 * 1024 * 1024;
+    return b;
+}
+
+void qb_bench_destroy(qb_bench *b)
+{
+    if (!b)
+        return;
+    dataset_free(&b->d);
+    free(b);
+}
+
+static uint64_t weight_seed(const qk_problem *p, uint64_t seed)
+{
+    return (uint64_t)p->n * 7919 + (uint64_t)p->k + seed * 0x9e3779b97f4a7c15ull;
+}
+
+static uint64_t act_seed(const qk_problem *p, uint64_t seed)
+{
+    return (uint64_t)p->m * 31 + (uint64_t)p->k + seed * 0xbf58476d1ce4e5b9ull;
+}
+
+static int same_data(const dataset *d, const qb_task *t)
+{
+    const qk_problem *a = &d->key, *b = &t->p;
+    return d->valid && a->scheme == b->scheme && a->n == b->n && a->k == b->k && a->group == b->group &&
+           a->asym == b->asym && a->fp8_channel == b->fp8_channel && d->smooth == t->smooth &&
+           (t->smooth < 0 || a->m == b->m) && d->packing.layout == t->kernel->packing.layout &&
+           d->packing.nr == t->kernel->packing.nr;
+}
+
+static double avail_bytes(void)
+{
+    return (double)sysconf(_SC_AVPHYS_PAGES) * (double)sysconf(_SC_PAGESIZE);
+}
+
+/* Generates, quantizes, packs and copies the weights of t (smoothed with t's activations when
+ * SmoothQuant is on). */
+static int dataset_prepare(qb_bench *b, const qb_task *t, qc_msgs *err)
+{
+    dataset *d = &b->d;
+    dataset_free(d);
+    const qk_problem *p = &t->p;
+    const int cuda = qk_kernel_is_cuda(t->kernel), full = b->o.full_check;
+    size_t nk = (size_t)p->n * p->k, mk = (size_t)p->m * p->k;
+    float *w = malloc(nk * 4), *wd = malloc(nk * 4);
+    d->n_cols = full || p->n < CHECK_COLS ? p->n : CHECK_COLS;
+    d->cols = malloc(sizeof(int) * (size_t)d->n_cols);
+    d->wd_cols = malloc((size_t)d->n_cols * p->k * 4);
+    d->w_cols = malloc((size_t)d->n_cols * p->k * 4);
+    int rc = QC_OK;
+    if (!w || !wd || !d->cols || !d->wd_cols || !d->w_cols) {
+        qc_msgs_addf(err, "out of memory for %d x %d weights", p->n, p->k);
+        rc = QC_ERUNTIME;
+        goto done;
+    }
+    qk_fill_weights(w, nk, weight_seed(p, b->o.seed));
+    /* the sampled channels: spread over N, always including the last (the padded panel) */
+    for (int i = 0; i < d->n_cols; i++)
+        d->cols[i] = d->n_cols == p->n ? i : (int)((long)i * (p->n - 1) / (d->n_cols - 1));
+    for (int i = 0; i < d->n_cols; i++)
+        memcpy(d->w_cols + (size_t)i * p->k, w + (size_t)d->cols[i] * p->k, (size_t)p->k * 4);
+    if (t->smooth >= 0) { /* SmoothQuant needs this M's activations: they belong to the set */
+        d->x = malloc(mk * 2);
+        d->x32 = malloc(mk * 4);
+        if (!d->x || !d->x32) {
+            qc_msgs_addf(err, "out of memory for the activations");
+            rc = QC_ERUNTIME;
+            goto done;
+        }
+        qk_fill_activations(d->x, d->x32, p->m, p->k, act_seed(p, b->o.seed));
+        qk_smooth(p->m, p->n, p->k, (float)t->smooth, d->x, w);
+    }
+    qk_weights first;
+    if ((rc = qk_weights_pack(&t->kernel->packing, p, w, &first, err)))
+        goto done;
+    qk_weights_dequant(&first, wd);
+    for (int i = 0; i < d->n_cols; i++)
+        memcpy(d->wd_cols + (size_t)i * p->k, wd + (size_t)d->cols[i] * p->k, (size_t)p->k * 4);
+    /* cold: copies covering 8× the last-level cache, within a quarter of free memory */
+    int want = cuda ? 1 : (int)ceil(8 * b->llc / (double)first.bytes);
+    int fit = (int)(0.25 * avail_bytes() / (double)first.bytes);
+    d->n_copies = want < 1 ? 1 : want > MAX_COPIES ? MAX_COPIES : want;
+    if (d->n_copies > fit)
+        d->n_copies = fit > 1 ? fit : 1;
+    d->copies = qc_xcalloc((size_t)d->n_copies, sizeof *d->copies);
+    d->copies[0] = first;
+    for (int c = 1; c < d->n_copies; c++)
+        if ((rc = qk_weights_copy(&first, &d->copies[c], err))) {
+            d->n_copies = c;
+            goto done;
+        }
+    d->key = *p;
+    d->smooth = t->smooth;
+    d->packing = t->kernel->packing;
+    d->valid = 1;
+done:
+    free(w);
+    free(wd);
+    if (rc)
+        dataset_free(d);
+    return rc;
+}
+
+/* Bytes this point needs besides the weight copies: what refusing it early is based on. */
+static double bytes_needed(const qb_task *t, int full)
+{
+    const qk_problem *p = &t->p;
+    double nk = (double)p->n * p->k, mk = (double)p->m * p->k, mn = (double)p->m * p->n;
+    double rows = full ? p->m : fmin(p->m, CHECK_ROWS), cols = full ? p->n : fmin(p->n, CHECK_COLS);
+    double ws = qk_kernel_is_cuda(t->kernel) ? 0 : (double)qk_kernel_workspace(t->kernel, p, &t->cfg);
+    return 8 * nk + qk_problem_cost(p).weight_bytes + 10 * mk + 4 * mn + 16 * rows * cols + 8 * rows * p->k + ws;
+}
+
+typedef struct call {
+    const qk_kernel *k;
+    const qk_config *cfg;
+    const qk_weights *copies;
+    int n_copies, next;
+    const uint16_t *x;
+    int m;
+    void *y, *work;
+} call;
+
+static double one_call(void *ctx)
+{
+    call *c = ctx;
+    qk_gemm(c->k, c->cfg, &c->copies[c->next], c->x, c->m, c->y, c->work, NULL);
+    c->next = (c->next + 1) % c->n_copies;
+    return -1;
+}
+
+static void fail(qb_point *pt, const qc_msgs *why, const char *fallback)
+{
+    pt->status = QB_FAILED;
+    snprintf(pt->error, sizeof pt->error, "%s", why->n ? why->v[why->n - 1] : fallback);
+}
+
+/* The roof of the point's kernel: where it sits, and the share of what it can attain. */
+static void place(qb_point *pt, const qp_profile *prof, const qb_task *t)
+{
+    qt_roof r;
+    if (!prof || !qt_roof_of(prof, t->kernel, &t->cfg, &r))
+        return;
+    pt->ceiling_gbs = r.model.bw_gbs;
+    pt->ceiling_gops = r.model.peak_gops;
+    snprintf(pt->format, sizeof pt->format, "%s", r.format);
+    snprintf(pt->bound, sizeof pt->bound, "%s", qt_place(&r, pt->bytes, pt->flops, &pt->attainable_gflops));
+    if (pt->status == QB_OK)
+        pt->pct_of_ceiling = 100 * pt->gflops / pt->attainable_gflops;
+}
+
+static int predict(qb_bench *b, const qb_task *t, qb_point *pt)
+{
+    const qp_profile *prof = b->o.profile;
+    qt_model m;
+    const char *basis;
+    int ok = qt_model_of(prof, t->kernel, &t->cfg, &m, &basis);
+    double ts = ok ? qt_predict(&m, pt->bytes, pt->flops) : 0;
+    if (ts > 0) {
+        pt->status = QB_PREDICTED;
+        pt->median_s = pt->min_s = ts;
+        pt->gbs = pt->bytes / ts / 1e9;
+        pt->gflops = pt->flops / ts / 1e9;
+    } else {
+        pt->status = QB_FAILED;
+        snprintf(pt->error, sizeof pt->error, "profile %s has no %s ceiling for %s (the device has no such path, or "
+                 "the figure is missing)", prof->name, m.bw_gbs > 0 ? "compute" : "bandwidth",
+                 qk_scheme_name(t->p.scheme));
+    }
+    place(pt, prof, t);
+    qb_point_add_counter(pt, "bytes_moved", "model", pt->bytes, NULL);
+    return QC_OK;
+}
+
+int qb_measure(qb_bench *b, const qb_task *t, qb_point *pt, qc_msgs *err)
+{
+    const qk_problem *p = &t->p;
+    *pt = t->point;
+    pt->entries = NULL;
+    pt->counters = NULL;
+    pt->n_counters = 0;
+    qk_cost cost = qk_problem_cost(p);
+    pt->bytes = cost.bytes;
+    pt->flops = cost.flops;
+    pt->intensity = cost.flops / cost.bytes;
+    if (b->o.predict)
+        return predict(b, t, pt);
+
+    qc_msgs why = {0};
+    char text[256];
+    const int cuda = qk_kernel_is_cuda(t->kernel), full = b->o.full_check;
+    if (qk_problem_check(p, &why) || qk_kernel_check(t->kernel, p, &t->cfg, text, sizeof text)) {
+        if (!why.n)
+            qc_msgs_addf(&why, "%s: invalid configuration: %s", t->kernel->name, text);
+        fail(pt, &why, "");
+        qc_msgs_addf(err, "%s", pt->error);
+        qc_msgs_free(&why);
+        return QC_EINPUT;
+    }
+    double need = bytes_needed(t, full), avail = avail_bytes();
+    if (need > 0.9 * avail) {
+        char b1[32], b2[32];
+        qc_msgs_addf(&why, "M=%d N=%d K=%d would need %s of memory; %s is available (use smaller sizes)", p->m, p->n,
+                     p->k, qc_format_bytes(need, b1, sizeof b1), qc_format_bytes(avail, b2, sizeof b2));
+        fail(pt, &why, "");
+        qc_msgs_addf(err, "%s", pt->error);
+        qc_msgs_free(&why);
+        return QC_EINPUT;
+    }
+    int rc;
+    if (!same_data(&b->d, t) && (rc = dataset_prepare(b, t, &why))) {
+        fail(pt, &why, "could not prepare the weights");
+        qc_msgs_addf(err, "%s", pt->error);
+        qc_msgs_free(&why);
+        return rc;
+    }
+    const dataset *d = &b->d;
+
+    /* activations: this M's (the smoothed set's own when SmoothQuant is on) */
+    size_t mk = (size_t)p->m * p->k, ybytes = (size_t)p->m * p->n * (p->out_f32 ? 4 : 2);
+    const int nr = full || p->m < CHECK_ROWS ? p->m : CHECK_ROWS, nc = d->n_cols;
+    uint16_t *x = d->x ? NULL : malloc(mk * 2);
+    float *x32 = d->x32 ? NULL : malloc(mk * 4), *xd = malloc(mk * 4);
+    int *rows = malloc(sizeof(int) * (size_t)nr);
+    float *xs = malloc((size_t)nr * p->k * 4), *xo = malloc((size_t)nr * p->k * 4);
+    double *ref_d = malloc((size_t)nr * nc * 8), *ref_o = malloc((size_t)nr * nc * 8);
+    void *y = qk_alloc(ybytes), *work = cuda ? NULL : qk_alloc(qk_kernel_workspace(t->kernel, p, &t->cfg));
+    if ((!d->x && (!x || !x32)) || !xd || !rows || !xs || !xo || !ref_d || !ref_o || !y || (!cuda && !work)) {
+        qc_msgs_addf(&why, "out of memory for M=%d N=%d K=%d", p->m, p->n, p->k);
+        fail(pt, &why, "");
+        qc_msgs_addf(err, "%s", pt->error);
+        rc = QC_ERUNTIME;
+        goto done;
+    }
+    const uint16_t *xin = d->x ? d->x : x;
+    const float *xorig = d->x32 ? d->x32 : x32;
+    if (!d->x)
+        qk_fill_activations(x, x32, p->m, p->k, act_seed(p, b->o.seed));
+    qk_activations_dequant(p, xin, xd);
+
+    /* check first: a wrong result is recorded and not timed */
+    for (int i = 0; i < nr; i++) {
+        rows[i] = (int)((long)i * p->m / nr);
+        memcpy(xs + (size_t)i * p->k, xd + (size_t)rows[i] * p->k, (size_t)p->k * 4);
+        memcpy(xo + (size_t)i * p->k, xorig + (size_t)rows[i] * p->k, (size_t)p->k * 4);
+    }
+    qk_reference_gemm(nr, nc, p->k, xs, d->wd_cols, ref_d); /* what the kernel must compute */
+    qk_reference_gemm(nr, nc, p->k, xo, d->w_cols, ref_o);  /* what quantization costs */
+    pt->checked_rows = nr;
+    pt->checked_cols = nc;
+    memset(y, 0xff, ybytes); /* NaN: an element the kernel forgets to write fails the check */
+    cbench_result r = {0};
+    /* a GPU point is checked and timed in one go; the check below decides whether the time stands */
+    rc = cuda ? qb_gpu_measure(t->kernel, &t->cfg, &d->copies[0], xin, p->m, y, b->o.min_time, b->o.repetitions,
+                               pt->name, &r, pt, &why)
+              : qk_gemm(t->kernel, &t->cfg, &d->copies[0], xin, p->m, y, work, &why);
+    if (rc) {
+        fail(pt, &why, "the kernel refused the problem");
+        qc_msgs_addf(err, "%s", pt->error);
+        cbench_result_free(&r);
+        goto done;
+    }
+    pt->kernel_error = qk_relative_error(p, y, ref_d, nr, rows, nc, d->cols);
+    pt->quant_error = qk_relative_error(p, y, ref_o, nr, rows, nc, d->cols);
+    if (!(pt->kernel_error <= qk_error_limit(p))) {
+        pt->status = QB_FAILED;
+        snprintf(pt->error, sizeof pt->error, "wrong result: kernel error %.3g exceeds %.0e; not timed",
+                 pt->kernel_error, qk_error_limit(p));
+        cbench_result_free(&r); /* a wrong GPU result: its timing does not stand */
+        goto done;
+    }
+
+    call c = {.k = t->kernel, .cfg = &t->cfg, .copies = d->copies, .n_copies = d->n_copies, .x = xin, .m = p->m,
+              .y = y, .work = work};
+    if (!cuda) {
+        cbench_options co = {.min_time = b->o.min_time, .repetitions = b->o.repetitions};
+        if ((rc = cbench_run(pt->name, one_call, &c, &co, &r, &why))) {
+            fail(pt, &why, "Google Benchmark failed");
+            qc_msgs_addf(err, "%s", pt->error);
+            goto done;
+        }
+    }
+    pt->median_s = r.median_s;
+    pt->min_s = r.min_s;
+    pt->cv = r.cv;
+    pt->repetitions = r.repetitions;
+    pt->iterations = r.iterations;
+    pt->gbs = cost.bytes / r.median_s / 1e9;
+    pt->gflops = cost.flops / r.median_s / 1e9;
+    json_error_t je;
+    json_t *doc = json_loads(r.json, 0, &je);
+    pt->entries = json_incref(json_object_get(doc, "benchmarks"));
+    json_decref(doc);
+    cbench_result_free(&r);
+    double copies_bytes = d->n_copies * (double)d->copies[0].bytes;
+    snprintf(pt->cache_mode, sizeof pt->cache_mode, "%s",
+             cuda ? "l2-flush" : copies_bytes >= 8 * b->llc ? "cold" : "warm");
+    pt->copies = d->n_copies;
+
+    /* counters: per call, over a few calls; each unavailable one says why (GPU: CUPTI, above) */
+    qh_counters *hc;
+    if (!cuda && qh_counters_create(&hc, qh_cpu_events, qh_n_cpu_events, NULL) == QC_OK) {
+        const int calls = 3;
+        qh_counters_start(hc);
+        for (int i = 0; i < calls; i++)
+            one_call(&c);
+        qh_counters_stop(hc);
+        for (int i = 0; i < qh_counters_count(hc); i++) {
+            const qh_counter *k = qh_counters_get(hc, i);
+            qb_point_add_counter(pt, k->name, "papi", k->available ? (double)k->value / calls : 0,
+                                 k->available ? NULL : k->reason);
+        }
+        qh_counters_destroy(hc);
+    }
+    rc = QC_OK;
+done:
+    /* the cost model's bytes stand beside any measured ones */
+    qb_point_add_counter(pt, "bytes_moved", "model", cost.bytes, NULL);
+    place(pt, b->o.profile, t);
+    qc_msgs_free(&why);
+    free(x), free(x32), free(xd), free(rows), free(xs), free(xo), free(ref_d), free(ref_o), free(y), free(work);
+    return rc;
+}

@@ -1,0 +1,66 @@
+/* qbench fit: the roofline per scheme, fitted to a results file, written into the profile. */
+#include <stdio.h>
+#include <string.h>
+
+#include "cli/cli.h"
+#include "cli/pipeline.h"
+
+static const char help[] =
+    "usage: qbench fit RESULTS [--profile NAME|FILE] [-o PROFILE] [--report]\n\n"
+    "Fits t = t0 + max(bytes/BW, flops/P) per scheme to the results by robust least squares in log\n"
+    "space, prints the fitted BW and P beside the ceilings the scheme's kernels meet (DRAM read and\n"
+    "the peak of the number format they compute in), each kernel's efficiency (measured ÷\n"
+    "attainable) and the fit's residual, and writes the fit into the profile (fit:, with the\n"
+    "results file's hash). The results file is left as it is. --report adds the crossovers: the\n"
+    "M where each pair of schemes swaps order, per shape. The profile defaults to the one the\n"
+    "results were made with; it is written to -o, to its own file when it came from one, else\n"
+    "beside the results (profile-NAME.yaml).\n";
+
+int cmd_fit(int argc, char **argv)
+{
+    static const struct option lo[] = {{"profile", required_argument, 0, 'p'}, {"output", required_argument, 0, 'o'},
+                                       {"report", no_argument, 0, 'r'},        {"help", no_argument, 0, 'h'},
+                                       {0, 0, 0, 0}};
+    const char *want = NULL, *out = NULL;
+    int report = 0, o;
+    while ((o = cli_getopt(argc, argv, "p:o:rh", lo)) != -1) {
+        switch (o) {
+        case 'p': want = optarg; break;
+        case 'o': out = optarg; break;
+        case 'r': report = 1; break;
+        case 'h': fputs(help, stdout); return 0;
+        default: return QC_EINPUT;
+        }
+    }
+    if (optind + 1 != argc)
+        return cli_usage_error(argv[0], "give one results file");
+    qc_msgs err = {0};
+    cli_results r;
+    qt_scheme_fit fits[QK_SCHEME_COUNT];
+    qp_profile *prof = NULL;
+    int rc = cli_results_load(&r, argv[optind], &err);
+    if (!rc)
+        rc = cli_profile_for(want, r.device, &prof, &err);
+    if (!rc)
+        rc = cli_fit(&r, fits, &err);
+    if (!rc) {
+        cli_fit_report(&r, fits, prof, stdout, report);
+        char def[4200];
+        if (!out) {
+            if (want && strcmp(prof->origin ? prof->origin : "", "built-in") && strchr(prof->origin, '/')) {
+                out = prof->origin;
+            } else {
+                const char *slash = strrchr(r.path, '/');
+                snprintf(def, sizeof def, "%.*sprofile-%s.yaml", slash ? (int)(slash - r.path + 1) : 0, r.path,
+                         prof->name);
+                out = def;
+            }
+        }
+        rc = cli_fit_write(&r, fits, prof, out, &err);
+        if (!rc)
+            printf("\nwrote the fit into %s (fitted to %s, hash %s)\n", out, r.path, r.hash);
+    }
+    qp_profile_free(prof);
+    cli_results_free(&r);
+    return rc ? cli_fail(&err, rc) : 0;
+}

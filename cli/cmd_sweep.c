@@ -1,0 +1,127 @@
+/* qbench sweep: the whole pipeline over a grid of schemes × shapes × M × groups × configurations
+ * (cli/pipeline.c). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/cli.h"
+#include "cli/pipeline.h"
+
+static const char help[] =
+    "usage: qbench sweep [--device host|NAME] [--quick] [axes] [-o FILE] [--resume FILE] [--predict]\n\n"
+    "Runs every point of the axes' cartesian product (group only for grouped schemes; M = batch ×\n"
+    "seq, deduplicated): checks it against the fp64 reference (a wrong result is recorded as\n"
+    "failed and not timed), times it through Google Benchmark with the weights cold, reads the\n"
+    "PAPI counters it can, and places it against the profile's ceilings (probing them first,\n"
+    "quickly, when the profile has none). DIR/results.json is written after every point\n"
+    "(atomically); Ctrl-C stops after the current point with everything finished written.\n"
+    "Then, into DIR: the roofline fit (profile-NAME.yaml), the tuned dispatch tables\n"
+    "(qbench_dispatch_NAME.h, .json, vllm_NAME.json) and the plots (plots/, with gnuplot).\n\n"
+    "  --device NAME     host (default) or a profile: a profile no local device matches can only\n"
+    "                    be predicted (--predict)\n"
+    "  --quick           a small grid: batch 1,4,16,64,256; seq 1; group 128; every scheme;\n"
+    "                    llama-3-8b q (4096x4096) and down (4096x14336); short timings\n"
+    "  --batch LIST      e.g. 1,2,4 or 1:256 (powers of two) or 1:256:*4 or 64:512:64\n"
+    "  --seq LIST        sequence lengths (1 is decode; prefill is batch × seq)\n"
+    "  --group LIST      int4 group sizes, -1 for per channel (default 128; quick 128)\n"
+    "  --schemes LIST    fp16,w8a16,w4a16,w8a8,w4a8,fp8 (default: all)\n"
+    "  --shapes LIST     NxK or llama-2-7b, llama-3-8b, mistral-7b, qwen2.5-7b, llama-2-70b,\n"
+    "                    llama-3-70b (each also -fused)\n"
+    "  --configs C       default (each scheme's best kernel, default configuration), pruned\n"
+    "                    (every SIMD kernel, each parameter varied alone), all (every combination)\n"
+    "  --min-time S      seconds per repetition (default 0.1; quick 0.03)\n"
+    "  --repetitions N   Google Benchmark repetitions (default 5; quick 3)\n"
+    "  -o, --output DIR  where everything goes (default out)\n"
+    "  --resume FILE     keep FILE's finished points and run the rest into it (and its directory)\n"
+    "  --predict         fill the results from the profile's ceilings through the roofline model,\n"
+    "                    every point marked predicted\n"
+    "Exit: 0 done, 2 bad input, 1 failure, 130 interrupted (resume with --resume FILE).\n";
+
+int cmd_sweep(int argc, char **argv)
+{
+    enum { O_DEVICE = 256, O_QUICK, O_BATCH, O_SEQ, O_GROUP, O_SCHEMES, O_SHAPES, O_CONFIGS, O_MINTIME, O_REPS,
+           O_RESUME, O_PREDICT };
+    static const struct option lo[] = {
+        {"device", required_argument, 0, O_DEVICE},   {"quick", no_argument, 0, O_QUICK},
+        {"batch", required_argument, 0, O_BATCH},     {"seq", required_argument, 0, O_SEQ},
+        {"group", required_argument, 0, O_GROUP},     {"schemes", required_argument, 0, O_SCHEMES},
+        {"shapes", required_argument, 0, O_SHAPES},   {"configs", required_argument, 0, O_CONFIGS},
+        {"min-time", required_argument, 0, O_MINTIME}, {"repetitions", required_argument, 0, O_REPS},
+        {"output", required_argument, 0, 'o'},        {"resume", required_argument, 0, O_RESUME},
+        {"predict", no_argument, 0, O_PREDICT},       {"help", no_argument, 0, 'h'},
+        {0, 0, 0, 0}};
+    const char *device = "host", *out = NULL, *resume = NULL;
+    const char *batch = NULL, *seq = NULL, *group = NULL, *schemes = NULL, *shapes = NULL, *configs = NULL;
+    int quick = 0, predict = 0, reps = 0, o;
+    double min_time = 0;
+    while ((o = cli_getopt(argc, argv, "o:h", lo)) != -1) {
+        char *end;
+        switch (o) {
+        case O_DEVICE: device = optarg; break;
+        case O_QUICK: quick = 1; break;
+        case O_BATCH: batch = optarg; break;
+        case O_SEQ: seq = optarg; break;
+        case O_GROUP: group = optarg; break;
+        case O_SCHEMES: schemes = optarg; break;
+        case O_SHAPES: shapes = optarg; break;
+        case O_CONFIGS: configs = optarg; break;
+        case O_MINTIME:
+            min_time = strtod(optarg, &end);
+            if (*end || !(min_time > 0 && min_time <= 60))
+                return cli_usage_error(argv[0], "--min-time '%s': seconds, more than 0", optarg);
+            break;
+        case O_REPS:
+            reps = (int)strtol(optarg, &end, 10);
+            if (*end || reps < 1 || reps > 100)
+                return cli_usage_error(argv[0], "--repetitions '%s': 1 to 100", optarg);
+            break;
+        case 'o': out = optarg; break;
+        case O_RESUME: resume = optarg; break;
+        case O_PREDICT: predict = 1; break;
+        case 'h': fputs(help, stdout); return 0;
+        default: return QC_EINPUT;
+        }
+    }
+    if (optind < argc)
+        return cli_usage_error(argv[0], "unexpected argument '%s'", argv[optind]);
+    cli_sweep_args a = {.device = device, .resume = resume != NULL, .predict = predict};
+    char dir[4096], results[4200];
+    if (resume) { /* the results file and its directory */
+        const char *slash = strrchr(resume, '/');
+        snprintf(dir, sizeof dir, "%.*s", slash ? (int)(slash - resume) : 1, slash ? resume : ".");
+        snprintf(results, sizeof results, "%s", resume);
+    } else {
+        snprintf(dir, sizeof dir, "%s", out ? out : "out");
+        snprintf(results, sizeof results, "%s/results.json", dir);
+    }
+    a.dir = dir;
+    a.results = results;
+
+    qc_msgs err = {0};
+    if (quick)
+        qb_axes_quick(&a.axes);
+    else
+        qb_axes_default(&a.axes);
+    int rc = 0;
+    if (batch)
+        rc = qb_parse_ints("--batch", batch, 1, 1 << 20, a.axes.batch, &a.axes.n_batch, &err);
+    if (!rc && seq)
+        rc = qb_parse_ints("--seq", seq, 1, 1 << 20, a.axes.seq, &a.axes.n_seq, &err);
+    if (!rc && group)
+        rc = qb_parse_ints("--group", group, -1, 1 << 20, a.axes.group, &a.axes.n_group, &err);
+    if (!rc && schemes)
+        rc = qb_parse_schemes(schemes, &a.axes, &err);
+    if (!rc && shapes)
+        rc = qb_parse_shapes(shapes, &a.axes, &err);
+    if (!rc && configs)
+        rc = qb_parse_configs(configs, &a.axes, &err);
+    if (rc)
+        return cli_fail(&err, QC_EINPUT);
+    a.measure.min_time = min_time > 0 ? min_time : quick ? 0.03 : 0.1;
+    a.measure.repetitions = reps ? reps : quick ? 3 : 5;
+    rc = cli_pipeline(&a, &err);
+    if (rc && rc != 130)
+        return cli_fail(&err, rc);
+    qc_msgs_free(&err);
+    return rc;
+}

@@ -1,0 +1,736 @@
+/* The pipeline: probe → sweep → fit → tune → emit → plot. cli_pipeline at the end of this file
+ * is the chain `qbench sweep` runs; the stage functions above it are also what `qbench fit`,
+ * `tune`, `emit` and `plot` call on a saved results file. */
+#include <errno.h>
+#include <jansson.h>
+#include <math.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "bench/cbench.h"
+#include "cli/pipeline.h"
+#include "hardware/hardware.h"
+#include "plots/plot.h"
+
+/* ------------------------------------------------------------------ results → observations */
+
+int cli_results_load(cli_results *r, const char *path, qc_msgs *err)
+{
+    memset(r, 0, sizeof *r);
+    r->path = path;
+    char *text;
+    size_t len;
+    int rc = qc_read_file(path, &text, &len, err);
+    if (rc)
+        return rc == QC_ERUNTIME ? rc : QC_EINPUT;
+    qt_hash_bytes(text, len, r->hash);
+    rc = qb_results_parse(text, len, path, &r->res, err);
+    free(text);
+    if (rc)
+        return rc;
+    const char *dev = json_string_value(json_object_get(json_object_get(r->res.context, "qbench"), "profile"));
+    snprintf(r->device, sizeof r->device, "%s", dev ? dev : "unknown");
+    if (r->res.n == 0) {
+        qc_msgs_addf(err, "%s: no points (run a sweep into it first)", path);
+        return QC_EINPUT;
+    }
+    r->obs = qc_xcalloc((size_t)r->res.n, sizeof *r->obs);
+    for (int i = 0; i < r->res.n; i++) {
+        const qb_point *p = &r->res.v[i];
+        const qk_kernel *k = qk_kernel_find(p->kernel);
+        if (!k) {
+            qc_msgs_addf(err, "%s: point %s names kernel '%s', which this qbench does not have (results of another "
+                              "version? see 'qbench kernels')", path, p->name, p->kernel);
+            return QC_EINPUT;
+        }
+        if (k->scheme != p->p.scheme) {
+            qc_msgs_addf(err, "%s: point %s: kernel %s computes %s, not %s", path, p->name, k->name,
+                         qk_scheme_name(k->scheme), qk_scheme_name(p->p.scheme));
+            return QC_EINPUT;
+        }
+        if (p->status == QB_FAILED || !(p->median_s > 0))
+            continue;
+        qt_obs *o = &r->obs[r->n_obs++];
+        o->p = p->p;
+        o->k = k;
+        qk_config d;
+        qk_kernel_defaults(k, &p->p, &d);
+        o->cfg = d;
+        if (qk_config_apply(k, p->config, &o->cfg, err)) {
+            qc_msgs_addf(err, "%s: point %s has a configuration %s cannot read", path, p->name, k->name);
+            return QC_EINPUT;
+        }
+        o->is_default = !memcmp(&o->cfg, &d, sizeof d);
+        o->threads = qk_config_get(k, &o->cfg, "threads", 1);
+        snprintf(o->kernel, sizeof o->kernel, "%s", p->kernel);
+        snprintf(o->config, sizeof o->config, "%s", p->config);
+        o->bytes = p->bytes;
+        o->flops = p->flops;
+        o->time_s = p->median_s;
+        o->cv = p->cv;
+        o->quant_error = p->quant_error;
+    }
+    if (r->n_obs == 0) {
+        qc_msgs_addf(err, "%s: all %d points failed; there is nothing to fit or tune (see each point's 'error')", path,
+                     r->res.n);
+        return QC_EINPUT;
+    }
+    return QC_OK;
+}
+
+void cli_results_free(cli_results *r)
+{
+    qb_results_free(&r->res);
+    free(r->obs);
+    memset(r, 0, sizeof *r);
+}
+
+/* ------------------------------------------------------------------ fit */
+
+int cli_fit(const cli_results *r, qt_scheme_fit fits[QK_SCHEME_COUNT], qc_msgs *err)
+{
+    qt_fit_schemes(r->obs, r->n_obs, fits, NULL);
+    for (int s = 0; s < QK_SCHEME_COUNT; s++)
+        if (fits[s].present)
+            return QC_OK;
+    qc_msgs_addf(err, "%s: no scheme has 3 timed points to fit (sweep more M values)", r->path);
+    return QC_EINPUT;
+}
+
+/* The roof most of a scheme's points met on this profile. */
+static int scheme_roof(const cli_results *r, int s, const qp_profile *prof, qt_roof *out)
+{
+    int best = 0;
+    for (int i = 0; i < r->n_obs; i++) {
+        qt_roof a;
+        if (r->obs[i].p.scheme != (qk_scheme)s || !qt_roof_of(prof, r->obs[i].k, &r->obs[i].cfg, &a))
+            continue;
+        int count = 0;
+        for (int j = 0; j < r->n_obs; j++) {
+            qt_roof b;
+            count += r->obs[j].p.scheme == (qk_scheme)s && qt_roof_of(prof, r->obs[j].k, &r->obs[j].cfg, &b) &&
+                     !strcmp(a.format, b.format) && a.threads == b.threads;
+        }
+        if (count > best) {
+            best = count;
+            *out = a;
+        }
+    }
+    return best > 0;
+}
+
+void cli_fit_report(const cli_results *r, const qt_scheme_fit *fits, const qp_profile *prof, FILE *f,
+                    int crossovers)
+{
+    fprintf(f, "%-6s %6s %12s %12s %10s %9s   %12s %12s %s\n", "scheme", "points", "fit GB/s", "fit GOP/s", "t0 (us)",
+            "residual", "probed GB/s", "probed GOP/s", "(format)");
+    for (int s = 0; s < QK_SCHEME_COUNT; s++) {
+        const qt_scheme_fit *ft = &fits[s];
+        if (!ft->present)
+            continue;
+        qt_roof roof = {0};
+        int have = prof && scheme_roof(r, s, prof, &roof);
+        fprintf(f, "%-6s %6d %12.2f %12.2f %10.2f %8.1f%%   %12.2f %12.2f %s\n", qk_scheme_name((qk_scheme)s), ft->n,
+                ft->model.bw_gbs, ft->model.peak_gops, ft->model.t0_s * 1e6, 100 * ft->residual, roof.model.bw_gbs,
+                roof.model.peak_gops, have ? roof.format : "-");
+    }
+    /* each kernel's efficiency: measured ÷ attainable under the ceilings it was placed against */
+    fprintf(f, "\n%-20s %7s %22s\n", "kernel", "points", "efficiency (mean, min)");
+    for (int i = 0; i < r->res.n; i++) {
+        const char *kn = r->res.v[i].kernel;
+        int first = 1;
+        for (int j = 0; j < i; j++)
+            first &= strcmp(r->res.v[j].kernel, kn) != 0;
+        if (!first)
+            continue;
+        double sum = 0, mn = INFINITY;
+        int c = 0;
+        for (int j = i; j < r->res.n; j++)
+            if (!strcmp(r->res.v[j].kernel, kn) && r->res.v[j].status == QB_OK && r->res.v[j].pct_of_ceiling > 0) {
+                sum += r->res.v[j].pct_of_ceiling;
+                mn = fmin(mn, r->res.v[j].pct_of_ceiling);
+                c++;
+            }
+        if (c)
+            fprintf(f, "%-20s %7d %14.1f%% %5.1f%%\n", kn, c, sum / c, mn);
+    }
+    if (!crossovers)
+        return;
+    fprintf(f, "\ncrossovers (fitted models): where one scheme overtakes another as M grows\n");
+    for (int i = 0; i < r->n_obs; i++) {
+        const qk_problem *shape = &r->obs[i].p;
+        int first = 1; /* each shape once */
+        for (int j = 0; j < i; j++)
+            first &= !(r->obs[j].p.n == shape->n && r->obs[j].p.k == shape->k);
+        if (!first)
+            continue;
+        /* each scheme's problem on this shape: the first of its points here */
+        const qk_problem *at[QK_SCHEME_COUNT] = {0};
+        for (int j = 0; j < r->n_obs; j++)
+            if (r->obs[j].p.n == shape->n && r->obs[j].p.k == shape->k && !at[r->obs[j].p.scheme])
+                at[r->obs[j].p.scheme] = &r->obs[j].p;
+        for (int a = 0; a < QK_SCHEME_COUNT; a++)
+            for (int b = a + 1; b < QK_SCHEME_COUNT; b++) {
+                if (!fits[a].present || !fits[b].present || !at[a] || !at[b])
+                    continue;
+                int dir, m = qt_crossover(&fits[a].model, at[a], &fits[b].model, at[b], 1 << 16, &dir);
+                if (m)
+                    fprintf(f, "  %s → %s at M≈%d for %dx%d\n", qk_scheme_name((qk_scheme)(dir > 0 ? a : b)),
+                            qk_scheme_name((qk_scheme)(dir > 0 ? b : a)), m, shape->n, shape->k);
+            }
+    }
+}
+
+int cli_fit_write(const cli_results *r, const qt_scheme_fit *fits, const qp_profile *prof, const char *path,
+                  qc_msgs *err)
+{
+    qp_fit_model m[QK_SCHEME_COUNT];
+    int n = 0;
+    for (int s = 0; s < QK_SCHEME_COUNT; s++) {
+        const qt_scheme_fit *ft = &fits[s];
+        if (!ft->present)
+            continue;
+        qp_fit_model *x = &m[n++];
+        snprintf(x->scheme, sizeof x->scheme, "%s", qk_scheme_name((qk_scheme)s));
+        x->bw_gbs = ft->model.bw_gbs;
+        x->peak_gops = ft->model.peak_gops;
+        x->t0_s = ft->model.t0_s;
+        x->residual = ft->residual;
+        x->points = ft->n;
+    }
+    qp_profile *copy = qp_profile_copy(prof);
+    qp_profile_set_fit(copy, r->hash, m, n);
+    int rc = qp_profile_write(copy, path, err);
+    qp_profile_free(copy);
+    return rc;
+}
+
+int cli_profile_for(const char *want, const char *device, qp_profile **out, qc_msgs *err)
+{
+    *out = NULL;
+    const char *name = want ? want : device;
+    struct stat st;
+    if (want && (strchr(want, '/') || (stat(want, &st) == 0 && S_ISREG(st.st_mode)))) {
+        int rc = qp_profile_load(want, out, err);
+        if (rc)
+            return rc;
+    } else {
+        qp_catalog cat;
+        qp_catalog_load_with_host(&cat, NULL);
+        const qp_profile *p = qp_catalog_find(&cat, name);
+        if (p)
+            *out = qp_profile_copy(p);
+        qp_catalog_free(&cat);
+        if (!*out) {
+            qc_msgs_addf(err, "no profile named '%s' ('qbench profile list' shows the known ones)", name);
+            return QC_EINPUT;
+        }
+    }
+    if (strcmp((*out)->name, device) && !qp_profile_named(*out, device)) {
+        qc_msgs_addf(err, "the results were made on %s, the profile is %s (fit results against the profile of the "
+                          "device they were measured on)", device, (*out)->name);
+        qp_profile_free(*out);
+        *out = NULL;
+        return QC_EINPUT;
+    }
+    return QC_OK;
+}
+
+/* ------------------------------------------------------------------ tune, emit */
+
+int cli_tune_option(int o, const char *arg, cli_tune_args *t, qc_msgs *err)
+{
+    char *end;
+    if (o == 'b') {
+        int rc = qb_parse_ints("--buckets", arg, 1, 1 << 30, t->edges, &t->n_edges, err);
+        for (int i = 1; i < t->n_edges; i++) /* ascending */
+            for (int j = i; j > 0 && t->edges[j] < t->edges[j - 1]; j--) {
+                int x = t->edges[j];
+                t->edges[j] = t->edges[j - 1];
+                t->edges[j - 1] = x;
+            }
+        return rc;
+    }
+    t->max_error = strtod(arg, &end);
+    if (*end || !(t->max_error > 0)) {
+        qc_msgs_addf(err, "--max-error '%s': a relative error such as 0.01", arg);
+        return QC_EINPUT;
+    }
+    return QC_OK;
+}
+
+int cli_tune(const cli_results *r, const cli_tune_args *a, qt_tuned *out, qc_msgs *err)
+{
+    qt_tune_opts o = {.bucket_edges = a->n_edges ? a->edges : NULL, .n_edges = a->n_edges, .max_error = a->max_error};
+    return qt_tune(r->obs, r->n_obs, &o, out, err);
+}
+
+/* "g128", "g-1 asym", "fp8 per channel", "f32": a winner's options, for tables and labels. */
+static void options_text(const qk_problem *p, char *buf, size_t len)
+{
+    int o = 0;
+    buf[0] = '\0';
+    if (qk_scheme_grouped(p->scheme) || p->group)
+        o += snprintf(buf + o, len - (size_t)o, "g%d%s", p->group, p->asym ? " asym" : "");
+    if (p->fp8_channel)
+        o += snprintf(buf + o, len - (size_t)o, "%sfp8 per channel", o ? " " : "");
+    if (p->out_f32)
+        snprintf(buf + o, len - (size_t)o, "%sf32", o ? " " : "");
+}
+
+void cli_tune_report(const qt_tuned *t, FILE *f)
+{
+    fprintf(f, "%-6s %-14s %-14s %-12s %-18s %-44s %10s %s\n", "scheme", "N x K", "options", "M bucket", "kernel",
+            "configuration", "time (us)", "");
+    for (int i = 0; i < t->n; i++) {
+        const qt_winner *w = &t->v[i];
+        char shape[32], bucket[32], opts[64];
+        snprintf(shape, sizeof shape, "%dx%d", w->p.n, w->p.k);
+        snprintf(bucket, sizeof bucket, "(%d, %d]", w->m_lo, w->m_hi);
+        options_text(&w->p, opts, sizeof opts);
+        fprintf(f, "%-6s %-14s %-14s %-12s %-18s %-44s %10.1f %s\n", qk_scheme_name(w->p.scheme), shape,
+                opts[0] ? opts : "-", bucket, w->kernel, w->config, w->time_s * 1e6,
+                w->tie ? "tie: the simpler configuration stands" : "");
+    }
+    for (int s = 0; s < QK_SCHEME_COUNT; s++)
+        if (t->excluded[s])
+            fprintf(f, "excluded: %s (its quantization error exceeds --max-error)\n", qk_scheme_name((qk_scheme)s));
+    fprintf(f, "\nroofline pruning (time only configurations predicted within 1.25x of the best): %d of %d points "
+               "timed (%d saved); the same winner in %d of %d cells\n",
+            t->points_kept, t->points, t->points - t->points_kept, t->same_winners, t->cells);
+}
+
+int cli_emit(const cli_results *r, const qt_tuned *t, const char *format, const char *path, qc_msgs *err)
+{
+    qt_scheme_fit fits[QK_SCHEME_COUNT];
+    qt_fit_schemes(r->obs, r->n_obs, fits, NULL);
+    qt_emit_info info = {.device = r->device, .source_hash = r->hash, .fits = fits, .tuned = t};
+    qc_outfile o;
+    int rc = qc_outfile_open(&o, path, err);
+    if (rc)
+        return rc;
+    if ((rc = qt_emit(&info, format, o.f, err))) {
+        qc_outfile_abort(&o);
+        return rc;
+    }
+    return qc_outfile_commit(&o, err);
+}
+
+/* ------------------------------------------------------------------ per-M tables: summary, plot */
+
+/* The results tuned at every M measured: one winner per (scheme, options, M). */
+static int tune_per_m(const cli_results *r, qt_tuned *t)
+{
+    int *ms = qc_xcalloc((size_t)r->n_obs + 1, sizeof *ms), nm = 0;
+    for (int i = 0; i < r->n_obs; i++) {
+        int seen = 0;
+        for (int j = 0; j < nm; j++)
+            seen |= ms[j] == r->obs[i].p.m;
+        if (!seen)
+            ms[nm++] = r->obs[i].p.m;
+    }
+    for (int i = 1; i < nm; i++)
+        for (int j = i; j > 0 && ms[j] < ms[j - 1]; j--) {
+            int x = ms[j];
+            ms[j] = ms[j - 1];
+            ms[j - 1] = x;
+        }
+    qt_tune_opts o = {.bucket_edges = ms, .n_edges = nm};
+    int rc = qt_tune(r->obs, r->n_obs, &o, t, NULL);
+    free(ms);
+    return rc;
+}
+
+/* "4096x14336" or "4096x14336 g128" (the options of a cell) */
+static void cell_label(const qk_problem *key, char *buf, size_t len)
+{
+    char opts[40];
+    options_text(key, opts, sizeof opts);
+    snprintf(buf, len, "%dx%d%s%s", key->n, key->k, opts[0] ? " " : "", opts);
+}
+
+static int failed_at(const cli_results *r, const qk_problem *key, int scheme, int m)
+{
+    for (int i = 0; i < r->res.n; i++) {
+        const qb_point *p = &r->res.v[i];
+        if (p->status == QB_FAILED && (int)p->p.scheme == scheme && p->p.m == m && qt_cell_matches(key, &p->p))
+            return 1;
+    }
+    return 0;
+}
+
+void cli_summary(const cli_results *r, FILE *f)
+{
+    qt_tuned t;
+    qt_cell *cells = NULL;
+    int nc = 0;
+    if (tune_per_m(r, &t) || qt_cells(&t, &cells, &nc))
+        return;
+    const int predicted = r->res.n && r->res.v[0].status == QB_PREDICTED;
+    for (int c = 0; c < nc; c++) {
+        const qk_problem *key = &cells[c].key;
+        int first = 1; /* one table per cell key, its rows the M buckets */
+        for (int j = 0; j < c; j++)
+            first &= !!memcmp(&cells[j].key, key, sizeof *key);
+        if (!first)
+            continue;
+        char label[96];
+        cell_label(key, label, sizeof label);
+        fprintf(f, "\n%s: median time per call in microseconds (tuned configuration)%s\n", label,
+                predicted ? ", predicted" : "");
+        fprintf(f, "%7s", "M");
+        for (int s = 0; s < QK_SCHEME_COUNT; s++)
+            fprintf(f, " %10s", qk_scheme_name((qk_scheme)s));
+        fprintf(f, "  %-8s %14s %14s\n", "fastest", "w4a16 vs fp16", "w4a16 vs w8a8");
+        for (int d = c; d < nc; d++) {
+            if (memcmp(&cells[d].key, key, sizeof *key))
+                continue;
+            const int m = cells[d].m_hi;
+            double best[QK_SCHEME_COUNT] = {0};
+            for (int i = 0; i < t.n; i++)
+                if (t.v[i].m_hi == m && qt_cell_matches(key, &t.v[i].p))
+                    best[t.v[i].p.scheme] = t.v[i].time_s;
+            fprintf(f, "%7d", m);
+            for (int s = 0; s < QK_SCHEME_COUNT; s++) {
+                if (best[s])
+                    fprintf(f, " %10.1f", best[s] * 1e6);
+                else
+                    fprintf(f, " %10s", failed_at(r, key, s, m) ? "FAILED" : "-");
+            }
+            double w4 = best[QK_W4A16];
+            char r1[24] = "-", r2[24] = "-";
+            if (w4 && best[QK_FP16])
+                snprintf(r1, sizeof r1, "%.2fx %s", best[QK_FP16] / w4, w4 < best[QK_FP16] ? "faster" : "slower");
+            if (w4 && best[QK_W8A8])
+                snprintf(r2, sizeof r2, "%.2fx %s", best[QK_W8A8] / w4, w4 < best[QK_W8A8] ? "faster" : "slower");
+            fprintf(f, "  %-8s %14s %14s\n", qk_scheme_name((qk_scheme)cells[d].scheme), r1, r2);
+        }
+    }
+    free(cells);
+    qt_tuned_free(&t);
+}
+
+int cli_plot(const cli_results *r, const qt_tuned *t, const char *dir, int *written, qc_msgs *err)
+{
+    /* the roofline: every run, and the ceilings recorded with the sweep */
+    qv_point *pts = qc_xcalloc((size_t)r->n_obs + 1, sizeof *pts);
+    for (int i = 0; i < r->n_obs; i++)
+        pts[i] = (qv_point){r->obs[i].p.scheme, r->obs[i].flops / r->obs[i].bytes,
+                            r->obs[i].flops / r->obs[i].time_s / 1e9};
+    json_t *c = json_object_get(json_object_get(r->res.context, "qbench"), "ceilings");
+    json_t *bw = json_object_get(c, "bandwidth"), *pk = json_object_get(c, "peak");
+    size_t nceil = json_array_size(bw) + json_array_size(pk), i;
+    qv_ceiling *ceil = qc_xcalloc(nceil + 1, sizeof *ceil);
+    int nc = 0;
+    json_t *e;
+    json_array_foreach(bw, i, e)
+    {
+        double v = json_number_value(json_object_get(e, "gbs"));
+        const char *level = json_string_value(json_object_get(e, "level"));
+        snprintf(ceil[nc].label, sizeof ceil[nc].label, "%s %.1f GB/s", level ? level : "?", v);
+        ceil[nc++].gbs = v;
+    }
+    json_array_foreach(pk, i, e)
+    {
+        double v = json_number_value(json_object_get(e, "gops"));
+        const char *format = json_string_value(json_object_get(e, "format"));
+        snprintf(ceil[nc].label, sizeof ceil[nc].label, "%s %.0f GOP/s", format ? format : "?", v);
+        ceil[nc++].gops = v;
+    }
+    /* throughput against M: per shape, one line per scheme and options, from the per-M tuning
+     * (sorted by key, then M: a line is a run of winners with the same key) */
+    qt_tuned pm = {0};
+    tune_per_m(r, &pm);
+    qv_line *lines = qc_xcalloc((size_t)pm.n + 1, sizeof *lines), *grouped = qc_xcalloc((size_t)pm.n + 1, sizeof *grouped);
+    qv_shape *shapes = qc_xcalloc((size_t)pm.n + 1, sizeof *shapes);
+    int *line_shape = qc_xcalloc((size_t)pm.n + 1, sizeof *line_shape), ns = 0, nl = 0, ng = 0;
+    double *ms = qc_xcalloc((size_t)pm.n + 1, sizeof *ms), *gf = qc_xcalloc((size_t)pm.n + 1, sizeof *gf);
+    for (int a = 0; a < pm.n; a++) {
+        const qt_winner *w = &pm.v[a];
+        if (!a || !qt_same_key(&w->p, &pm.v[a - 1].p)) {
+            qv_line *l = &lines[nl];
+            char opts[24], name[48];
+            options_text(&w->p, opts, sizeof opts);
+            snprintf(l->label, sizeof l->label, "%s%s%s", qk_scheme_name(w->p.scheme), opts[0] ? " " : "", opts);
+            l->scheme = w->p.scheme;
+            l->m = ms + a;
+            l->gflops = gf + a;
+            snprintf(name, sizeof name, "%dx%d", w->p.n, w->p.k);
+            int sh = 0;
+            while (sh < ns && strcmp(shapes[sh].name, name))
+                sh++;
+            if (sh == ns)
+                snprintf(shapes[ns++].name, sizeof shapes[0].name, "%s", name);
+            line_shape[nl++] = sh;
+        }
+        ms[a] = w->p.m;
+        gf[a] = qk_problem_cost(&w->p).flops / w->time_s / 1e9;
+        lines[nl - 1].n++;
+    }
+    for (int sh = 0; sh < ns; sh++) {
+        shapes[sh].lines = grouped + ng;
+        for (int l = 0; l < nl; l++)
+            if (line_shape[l] == sh) {
+                grouped[ng++] = lines[l];
+                shapes[sh].n_lines++;
+            }
+    }
+    qv_input in = {.device = r->device, .points = pts, .n_points = r->n_obs, .ceilings = ceil, .n_ceilings = nc,
+                   .shapes = shapes, .n_shapes = ns};
+    /* the winners: the fastest scheme per cell of the table being emitted */
+    qt_cell *cells = NULL;
+    int ncell = 0;
+    qt_cells(t, &cells, &ncell);
+    qv_cell *win = qc_xcalloc((size_t)ncell + 1, sizeof *win);
+    for (int a = 0; a < ncell; a++) {
+        cell_label(&cells[a].key, win[a].row, sizeof win[a].row);
+        win[a].m_hi = cells[a].m_hi;
+        win[a].scheme = cells[a].scheme;
+    }
+    in.winners = win;
+    in.n_winners = ncell;
+    int rc = qv_plot(&in, dir, written, err);
+    free(pts), free(ceil), free(shapes), free(lines), free(grouped), free(line_shape), free(ms), free(gf);
+    free(cells), free(win);
+    qt_tuned_free(&pm);
+    return rc;
+}
+
+/* ------------------------------------------------------------------ the chain of `qbench sweep` */
+
+static volatile sig_atomic_t stop_flag;
+
+static void on_signal(int sig)
+{
+    (void)sig;
+    stop_flag = 1;
+}
+
+static double noop(void *ctx)
+{
+    (void)ctx;
+    return -1;
+}
+
+/* Google Benchmark's context (host, CPUs, caches, ...) plus a qbench section: the version, the
+ * device and profile, and the ceilings the points were placed against (drawn by qbench plot). */
+static json_t *make_context(const qp_profile *prof, const char *device, int predict)
+{
+    json_t *context = NULL;
+    cbench_options o = {.min_time = 0.001, .repetitions = 1};
+    cbench_result r;
+    if (cbench_run("qbench/context", noop, NULL, &o, &r, NULL) == QC_OK) {
+        json_error_t je;
+        json_t *doc = json_loads(r.json, 0, &je);
+        context = json_incref(json_object_get(doc, "context"));
+        json_decref(doc);
+        cbench_result_free(&r);
+    }
+    if (!context)
+        context = json_object();
+    char date[32];
+    qc_utc_now(date, sizeof date);
+    json_t *q = json_pack("{s:s, s:s, s:s, s:s, s:b}", "version", QBENCH_VERSION, "device", device, "profile",
+                          prof->name, "created", date, "predicted", predict);
+    json_t *bw = json_array(), *pk = json_array();
+    for (int i = 0; i < prof->measured.n_bw; i++)
+        if (prof->measured.bw[i].threads == prof->measured.threads)
+            json_array_append_new(bw, json_pack("{s:s, s:f}", "level", prof->measured.bw[i].level, "gbs",
+                                                prof->measured.bw[i].read_gbs));
+    for (int i = 0; i < prof->measured.n_peak; i++)
+        if (prof->measured.peak[i].threads == prof->measured.threads)
+            json_array_append_new(pk, json_pack("{s:s, s:f}", "format", prof->measured.peak[i].format, "gops",
+                                                prof->measured.peak[i].gops));
+    if (!prof->measured.n_bw && prof->spec[QP_MEMORY_BANDWIDTH_GBS].present)
+        json_array_append_new(bw, json_pack("{s:s, s:f}", "level", "memory (spec)", "gbs",
+                                            prof->spec[QP_MEMORY_BANDWIDTH_GBS].value));
+    static const qp_spec_id tensor[] = {QP_FP16_TFLOPS, QP_INT8_TOPS, QP_FP8_TFLOPS};
+    for (int i = 0; i < 3 && !prof->measured.n_peak; i++)
+        if (prof->spec[tensor[i]].present)
+            json_array_append_new(pk, json_pack("{s:s, s:f}", "format", qp_spec_key(tensor[i]), "gops",
+                                                prof->spec[tensor[i]].value * 1000));
+    json_object_set_new(q, "ceilings", json_pack("{s:o, s:o}", "bandwidth", bw, "peak", pk));
+    json_object_set_new(context, "qbench", q);
+    return context;
+}
+
+int cli_device_profile(const char *device, int predict, int probe, qp_target *t, qc_msgs *err)
+{
+    memset(t, 0, sizeof *t);
+    qh_host h;
+    if (qh_host_discover(&h, err))
+        return QC_ERUNTIME;
+    qh_cuda cuda;
+    qh_cuda_discover(&cuda);
+    qp_catalog cat;
+    qp_catalog_load(&cat);
+    int rc = qp_target_resolve(device, &cat, &h, &cuda, t, err);
+    if (!rc && !t->local && !predict) {
+        qc_msgs_addf(err, "cannot measure on --device %s: %s (add --predict to fill the results from the profile's "
+                          "ceilings through the roofline model; every point is then marked predicted)",
+                     device, t->why);
+        rc = QC_EINPUT;
+    }
+    if (!rc && t->local && t->cuda_index > 0) {
+        qc_msgs_addf(err, "--device %s: the GPU kernels run on CUDA device 0 (set CUDA_VISIBLE_DEVICES to choose "
+                          "another)", device);
+        rc = QC_EINPUT;
+    }
+    if (rc) {
+        qp_catalog_free(&cat);
+        return rc;
+    }
+    if (!strcmp(device, "host")) { /* a measured profile of this CPU on the search path wins */
+        const qp_profile *file = qp_catalog_find(&cat, "host");
+        if (file && file->measured.n_bw && qp_profile_matches(file, QP_BACKEND_CPU, h.cpu.model, -1, -1)) {
+            qp_profile_free(t->profile);
+            t->profile = qp_profile_copy(file);
+        }
+    }
+    qp_catalog_free(&cat);
+    if (probe && t->local && !t->profile->measured.n_bw) {
+        fprintf(stderr, "qbench: profile %s has no measured ceilings: probing them (--quick)\n", t->profile->name);
+        qp_profile_set_measured(t->profile, t->device_name);
+        if (t->cuda_index == 0)
+            rc = qp_probe_cuda(t->profile, 0, cuda.dev[0].cc_major, cuda.dev[0].cc_minor, 1, NULL, err);
+        else
+            rc = qp_probe_host(t->profile, &h, 1, NULL, err);
+    }
+    return rc;
+}
+
+/* fit, tune, emit and plot a results file into dir, naming each output on log */
+static int after_sweep(const char *dir, const char *results, const qp_profile *profile, FILE *log, qc_msgs *err)
+{
+    cli_results r;
+    int rc = cli_results_load(&r, results, err);
+    if (rc) {
+        cli_results_free(&r);
+        return rc;
+    }
+    char path[4200];
+    qt_scheme_fit fits[QK_SCHEME_COUNT];
+    if (cli_fit(&r, fits, NULL) == QC_OK) {
+        snprintf(path, sizeof path, "%s/profile-%s.yaml", dir, profile->name);
+        if (!(rc = cli_fit_write(&r, fits, profile, path, err))) {
+            fprintf(log, "  profile with ceilings and fit  %s\n", path);
+            cli_fit_report(&r, fits, profile, log, 1);
+        }
+    } else {
+        fprintf(log, "  (no scheme has 3 timed points: no fit)\n");
+    }
+    qt_tuned t = {0};
+    cli_tune_args ta = {0};
+    if (!rc)
+        rc = cli_tune(&r, &ta, &t, err);
+    if (!rc) {
+        fprintf(log, "  results                        %s\n", results);
+        static const struct { const char *format, *name; } outs[] = {
+            {"header", "qbench_dispatch_%s.h"}, {"json", "qbench_dispatch_%s.json"}, {"vllm", "vllm_%s.json"}};
+        for (int i = 0; i < 3 && !rc; i++) {
+            char name[128];
+            snprintf(name, sizeof name, outs[i].name, r.device);
+            snprintf(path, sizeof path, "%s/%s", dir, name);
+            if (!(rc = cli_emit(&r, &t, outs[i].format, path, err)))
+                fprintf(log, "  dispatch table (%-6s)         %s\n", outs[i].format, path);
+        }
+    }
+    if (!rc) {
+        char why[256];
+        snprintf(path, sizeof path, "%s/plots", dir);
+        int written = 0;
+        if (!qv_available(why, sizeof why))
+            fprintf(log, "  plots: skipped: %s\n", why);
+        else if (!(rc = cli_plot(&r, &t, path, &written, err)))
+            fprintf(log, "  plots (%d, PNG and SVG)         %s\n", written, path);
+    }
+    qt_tuned_free(&t);
+    cli_results_free(&r);
+    return rc;
+}
+
+int cli_pipeline(cli_sweep_args *a, qc_msgs *err)
+{
+    /* probe: the device, its profile, its ceilings */
+    qp_target t;
+    int rc = cli_device_profile(a->device, a->predict, !a->predict, &t, err);
+    if (rc) {
+        qp_target_free(&t);
+        return rc;
+    }
+    a->axes.cuda = t.local && t.cuda_index == 0;
+    const qp_profile *prof = t.profile;
+
+    /* sweep: the run set, into results.json after every point */
+    qb_task *tasks = NULL;
+    int n = 0;
+    if ((rc = qb_plan(&a->axes, a->predict ? prof : NULL, &tasks, &n, err))) {
+        qp_target_free(&t);
+        return rc;
+    }
+    qb_results res;
+    if (a->resume) {
+        if ((rc = qb_results_read(a->results, &res, err))) {
+            free(tasks);
+            qp_target_free(&t);
+            return rc;
+        }
+        const char *was = json_string_value(json_object_get(json_object_get(res.context, "qbench"), "profile"));
+        if (!was || strcmp(was, prof->name)) {
+            qc_msgs_addf(err, "%s: these results were made with profile %s, not %s (resume on the same device)",
+                         a->results, was ? was : "?", prof->name);
+            qb_results_free(&res);
+            free(tasks);
+            qp_target_free(&t);
+            return QC_EINPUT;
+        }
+    } else {
+        qb_results_init(&res, make_context(prof, a->device, a->predict));
+    }
+    if (mkdir(a->dir, 0755) != 0 && errno != EEXIST) {
+        qc_msgs_addf(err, "%s: cannot create it: %s", a->dir, strerror(errno));
+        rc = QC_EINPUT;
+    }
+    int done = 0;
+    if (!rc) {
+        struct sigaction sa = {.sa_handler = on_signal};
+        sigemptyset(&sa.sa_mask);
+        sigaction(SIGINT, &sa, NULL);
+        a->measure.profile = prof;
+        a->measure.predict = a->predict;
+        qb_bench *b = qb_bench_create(&a->measure);
+        qb_sweep_opts so = {.out = a->results, .log = stderr, .tty = isatty(2), .stop = &stop_flag};
+        if (!a->predict)
+            fprintf(stderr, "qbench: sweep of %d points on %s (%s) into %s\n", n, t.device_name, prof->name,
+                    a->results);
+        rc = qb_sweep_run(b, tasks, n, &res, &so, &done, err);
+        qb_bench_destroy(b);
+        signal(SIGINT, SIG_DFL);
+        if (!rc && res.n == 0)
+            rc = qb_results_write(&res, a->results, err); /* an empty sweep still leaves a valid file */
+    }
+    int interrupted = stop_flag && !rc, total = res.n;
+    qb_results_free(&res);
+    free(tasks);
+    if (!rc) {
+        cli_results r;
+        if (cli_results_load(&r, a->results, NULL) == QC_OK)
+            cli_summary(&r, stdout);
+        cli_results_free(&r);
+        printf("\n%d point%s run now, %d in %s\n", done, done == 1 ? "" : "s", total, a->results);
+    }
+    if (interrupted)
+        fprintf(stderr, "qbench: interrupted: the finished points are in %s; run again with --resume %s\n",
+                a->results, a->results);
+    /* fit, tune, emit, plot */
+    if (!rc && !interrupted) {
+        printf("\nfit, tuned and drawn into %s:\n", a->dir);
+        fflush(stdout);
+        rc = after_sweep(a->dir, a->results, prof, stdout, err);
+    }
+    qp_target_free(&t);
+    return rc ? rc : interrupted ? 130 : 0;
+}

@@ -1,0 +1,82 @@
+/* cli/pipeline: the stages as the command line drives them, and the chain `qbench sweep` runs:
+ * probe (when the profile has no ceilings) → sweep → fit → tune → emit → plot. The stages
+ * after the sweep read a results file; each one is also a command of its own (fit, tune,
+ * emit, plot), through the same functions. Nothing here writes back into an earlier stage's
+ * file: the fit goes into the profile, results.json stays as the sweep wrote it. */
+#ifndef QBENCH_CLI_PIPELINE_H
+#define QBENCH_CLI_PIPELINE_H
+
+#include <stdio.h>
+
+#include "bench/results.h"
+#include "bench/sweep.h"
+#include "profiles/profile.h"
+#include "tuner/roofline.h"
+
+/* A results file as the later stages read it: its bytes read once (and hashed: the provenance
+ * every output names), its points as the tuner's observations. */
+typedef struct cli_results {
+    const char *path;
+    qb_results res;
+    qt_obs *obs;          /* the timed points (measured or predicted) */
+    int n_obs;
+    char hash[17];
+    char device[64];      /* the profile the results were made with */
+} cli_results;
+
+int cli_results_load(cli_results *r, const char *path, qc_msgs *err);
+void cli_results_free(cli_results *r);
+
+/* ---- fit ---- */
+/* One fit per scheme with 3 or more timed points; QC_EINPUT when no scheme has. */
+int cli_fit(const cli_results *r, qt_scheme_fit fits[QK_SCHEME_COUNT], qc_msgs *err);
+/* Fitted against probed ceilings, each kernel's efficiency, and (crossovers) where the
+ * schemes swap order. */
+void cli_fit_report(const cli_results *r, const qt_scheme_fit *fits, const qp_profile *prof, FILE *f,
+                    int crossovers);
+/* Writes the fit into a copy of prof, at path (the results' hash as its provenance). */
+int cli_fit_write(const cli_results *r, const qt_scheme_fit *fits, const qp_profile *prof, const char *path,
+                  qc_msgs *err);
+/* The profile to fit against: `want` (a file, or a name on the search path), or the one the
+ * results were made with; it must be that device's. */
+int cli_profile_for(const char *want, const char *device, qp_profile **out, qc_msgs *err);
+
+/* ---- tune, emit, plot ---- */
+typedef struct cli_tune_args {
+    int edges[QB_MAX_AXIS], n_edges; /* --buckets, ascending */
+    double max_error;                /* --max-error */
+} cli_tune_args;
+
+/* --buckets (o = 'b') and --max-error (o = 'e'). */
+int cli_tune_option(int o, const char *arg, cli_tune_args *t, qc_msgs *err);
+int cli_tune(const cli_results *r, const cli_tune_args *a, qt_tuned *out, qc_msgs *err);
+void cli_tune_report(const qt_tuned *t, FILE *f);
+/* The dispatch table (header, json or vllm) at path, atomically. */
+int cli_emit(const cli_results *r, const qt_tuned *t, const char *format, const char *path, qc_msgs *err);
+/* The pictures into dir; *written counts them. */
+int cli_plot(const cli_results *r, const qt_tuned *t, const char *dir, int *written, qc_msgs *err);
+/* Per shape and option set: the tuned time of each scheme at each M measured, the fastest
+ * scheme, and how w4a16 compares with fp16 and w8a8. */
+void cli_summary(const cli_results *r, FILE *f);
+
+/* ---- the device ---- */
+/* What --device names (host, cuda:N, or a profile) and its profile; for the host, a measured
+ * profile of this CPU on the search path. Not local: an error unless predict. probe: measure
+ * the ceilings (quickly) when the profile has none. */
+int cli_device_profile(const char *device, int predict, int probe, qp_target *t, qc_msgs *err);
+
+/* ---- the chain of `qbench sweep` ---- */
+typedef struct cli_sweep_args {
+    const char *device;      /* --device */
+    const char *dir;         /* where everything goes */
+    const char *results;     /* the results file (dir/results.json, or --resume's) */
+    int resume, predict;
+    qb_axes axes;
+    qb_measure_opts measure; /* min_time, repetitions */
+} cli_sweep_args;
+
+/* Runs the chain. Returns an exit code; 130 when a signal stopped the sweep (everything
+ * finished is in the results file). */
+int cli_pipeline(cli_sweep_args *a, qc_msgs *err);
+
+#endif
