@@ -3,7 +3,9 @@
 #   ./quickstart.sh        install what is missing, build, run the main job: a quick sweep of
 #                          every scheme on this machine, then the fit, the tuned dispatch
 #                          tables and the plots, all in out/ (about a minute)
-#   ./quickstart.sh test   install what is missing, build, run the tests
+#   ./quickstart.sh test   install what is missing, build, run the tests; then build again with
+#                          clang under ASan + UBSan and run them there too, with the fuzz
+#                          targets replaying their corpora
 # Installing needs root or sudo; without either it prints the apt-get line and stops.
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -16,6 +18,11 @@ esac
 
 packages=(build-essential cmake pkg-config libhwloc-dev libpapi-dev libyaml-dev
           libbenchmark-dev libbenchmark-tools python3-scipy libjansson-dev libcmocka-dev gnuplot-nox)
+# the tests also build everything with clang under AddressSanitizer and UndefinedBehaviorSanitizer,
+# with the fuzz targets (libFuzzer) replaying their corpora
+if [ "$mode" = test ]; then
+  packages+=(clang libclang-rt-14-dev libomp-14-dev)
+fi
 
 if ! command -v dpkg-query >/dev/null; then
   echo "qbench: this script installs Debian packages; on another system install: ${packages[*]}" >&2
@@ -52,6 +59,13 @@ cmake --build build -j "$jobs"
 
 if [ "$mode" = test ]; then
   ctest --test-dir build --output-on-failure -j "$jobs"
+  # the same suite again, built with clang under ASan + UBSan (any finding stops the test), plus
+  # the fuzz targets replaying every seed and saved reproducer (tests/fuzz/README.md)
+  CC=clang CXX=clang++ cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DQBENCH_CUDA=OFF \
+    -DQBENCH_SANITIZE=ON -DQBENCH_FUZZ=ON
+  cmake --build build-asan -j "$jobs"
+  ASAN_OPTIONS=detect_leaks=1:halt_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
+    ctest --test-dir build-asan --output-on-failure -j "$jobs"
 else
   ./build/qbench devices
   echo

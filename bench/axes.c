@@ -1,57 +1,70 @@
 /* Sweep axes: integer lists and ranges, schemes, layer-shape sets of common LLMs, and the
  * quick and default grids. */
 #include <errno.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "bench/sweep.h"
 
+/* One piece of a range, strictly a whole number. */
+static int piece(const char *opt, const char *text, const char *item, const char *p, long *v, qc_msgs *err)
+{
+    if (qc_parse_long(p, LONG_MIN, LONG_MAX, opt, v, NULL) == QC_OK)
+        return QC_OK;
+    qc_msgs_addf(err, "%s '%s': '%s' is not a number, a list (1,2,4) or a range (1:64, 1:64:*4, 128:1024:128)", opt,
+                 text, item);
+    return QC_EINPUT;
+}
+
 int qb_parse_ints(const char *opt, const char *text, int lo, int hi, int *out, int *n, qc_msgs *err)
 {
     *n = 0;
-    char *copy = strdup(text), *save = NULL;
+    char *copy = qc_strdup(text), *save = NULL;
     int rc = QC_OK;
     for (char *item = strtok_r(copy, ",", &save); item && !rc; item = strtok_r(NULL, ",", &save)) {
-        long a, b = 0, step = 0;
-        char mul = 0, tail;
-        int fields;
-        if ((fields = sscanf(item, "%ld:%ld:*%ld%c", &a, &b, &step, &tail)) == 3)
-            mul = 1;
-        else if ((fields = sscanf(item, "%ld:%ld:%ld%c", &a, &b, &step, &tail)) == 3)
-            mul = 0;
-        else if ((fields = sscanf(item, "%ld:%ld%c", &a, &b, &tail)) == 2) {
-            mul = 1;
-            step = 2;
-        } else if ((fields = sscanf(item, "%ld%c", &a, &tail)) == 1) {
-            b = a;
-            step = 1;
-        } else {
-            qc_msgs_addf(err, "%s '%s': '%s' is not a number, a list (1,2,4) or a range (1:64, 1:64:*4, 128:1024:128)",
-                         opt, text, item);
-            rc = QC_EINPUT;
-            break;
+        /* a, a:b (powers of two), a:b:step, a:b:*factor */
+        char *part[3] = {item, NULL, NULL}, *orig = qc_strdup(item);
+        int np = 1;
+        for (char *c = item; *c; c++)
+            if (*c == ':') {
+                *c = '\0';
+                if (np == 3) /* a fourth part: no such range */
+                    np = 4;
+                else
+                    part[np++] = c + 1;
+            }
+        long a = 0, b = 0, step = 2;
+        int mul = 1;
+        rc = piece(opt, text, orig, np == 4 ? "" : part[0], &a, err);
+        if (!rc)
+            rc = np > 1 ? piece(opt, text, orig, part[1], &b, err) : (b = a, QC_OK);
+        if (!rc && np == 3) {
+            mul = part[2][0] == '*';
+            rc = piece(opt, text, orig, part[2] + mul, &step, err);
         }
-        if (a < lo || b > hi || a > b || (mul ? step < 2 : step < 1)) {
+        if (np == 1)
+            mul = 0, step = 1;
+        if (!rc && (a < lo || b > hi || a > b || (mul ? step < 2 : step < 1))) {
             qc_msgs_addf(err, "%s '%s': '%s' must stay within %d..%d, go upwards, and step by at least %s", opt, text,
-                         item, lo, hi, mul ? "*2" : "1");
+                         orig, lo, hi, mul ? "*2" : "1");
             rc = QC_EINPUT;
-            break;
         }
-        for (long v = a; v <= b; v = mul ? v * step : v + step) {
+        for (long v = a; !rc && v <= b;) {
             int seen = 0;
             for (int i = 0; i < *n; i++)
                 seen |= out[i] == v;
-            if (seen)
-                continue;
-            if (*n == QB_MAX_AXIS) {
-                qc_msgs_addf(err, "%s '%s': more than %d values", opt, text, QB_MAX_AXIS);
+            if (!seen && *n == QB_MAX_AXIS) {
+                qc_msgs_addf(err, "%s '%s': more than %d values (qbench's limit for an axis)", opt, text, QB_MAX_AXIS);
                 rc = QC_EINPUT;
-                break;
+            } else if (!seen) {
+                out[(*n)++] = (int)v;
             }
-            out[(*n)++] = (int)v;
-            if (mul && v > hi / step)
+            if (mul ? v > b / step : v > b - step) /* the next value would pass b (or overflow) */
                 break;
+            v = mul ? v * step : v + step;
         }
+        free(orig);
     }
     free(copy);
     if (!rc && *n == 0) {
@@ -61,10 +74,22 @@ int qb_parse_ints(const char *opt, const char *text, int lo, int hi, int *out, i
     return rc;
 }
 
+int qb_parse_groups(const char *text, qb_axes *a, qc_msgs *err)
+{
+    int rc = qb_parse_ints("--group", text, -1, 1 << 20, a->group, &a->n_group, err);
+    for (int i = 0; i < a->n_group && !rc; i++)
+        if (a->group[i] != -1 && (a->group[i] < 8 || a->group[i] % 8)) {
+            qc_msgs_addf(err, "--group '%s': group %d: use -1 (per channel) or a multiple of 8 such as 32, 64, 128",
+                         text, a->group[i]);
+            rc = QC_EINPUT;
+        }
+    return rc;
+}
+
 int qb_parse_schemes(const char *text, qb_axes *a, qc_msgs *err)
 {
     a->n_scheme = 0;
-    char *copy = strdup(text), *save = NULL;
+    char *copy = qc_strdup(text), *save = NULL;
     for (char *item = strtok_r(copy, ",", &save); item; item = strtok_r(NULL, ",", &save)) {
         qk_scheme s;
         if (qk_scheme_parse(item, &s)) {
@@ -123,16 +148,19 @@ static int add_shape(qb_axes *a, const char *name, int n, int k, qc_msgs *err)
 int qb_parse_shapes(const char *text, qb_axes *a, qc_msgs *err)
 {
     a->n_shape = 0;
-    char *copy = strdup(text), *save = NULL;
+    char *copy = qc_strdup(text), *save = NULL;
     int rc = QC_OK;
     for (char *item = strtok_r(copy, ",", &save); item && !rc; item = strtok_r(NULL, ",", &save)) {
-        int n, k;
-        char tail;
-        if (sscanf(item, "%dx%d%c", &n, &k, &tail) == 2) {
-            if (n <= 0 || k <= 0) {
-                qc_msgs_addf(err, "--shapes: '%s': N and K must be positive", item);
+        char *x = strchr(item, 'x');
+        if (x && item[0] >= '0' && item[0] <= '9') { /* NxK */
+            int n, k;
+            *x = '\0';
+            if (qc_parse_int(item, 1, 1 << 30, "N", &n, NULL) || qc_parse_int(x + 1, 1, 1 << 30, "K", &k, NULL)) {
+                *x = 'x';
+                qc_msgs_addf(err, "--shapes: '%s': N and K are whole numbers from 1 to %d", item, 1 << 30);
                 rc = QC_EINPUT;
             } else {
+                *x = 'x';
                 rc = add_shape(a, item, n, k, err);
             }
             continue;

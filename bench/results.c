@@ -50,13 +50,37 @@ void qb_results_init(qb_results *r, json_t *context)
     r->context = context ? context : json_object();
 }
 
+static unsigned name_hash(const char *s)
+{
+    unsigned h = 2166136261u;
+    for (; *s; s++)
+        h = (h ^ (unsigned char)*s) * 16777619u;
+    return h;
+}
+
+static void index_put(qb_results *r, int i)
+{
+    unsigned at = name_hash(r->v[i].name) & (unsigned)(r->n_slots - 1);
+    while (r->slots[at])
+        at = (at + 1) & (unsigned)(r->n_slots - 1);
+    r->slots[at] = i + 1;
+}
+
 void qb_results_add(qb_results *r, qb_point *p)
 {
     if (r->n == r->cap) {
         r->cap = r->cap ? 2 * r->cap : 64;
         r->v = qc_xrealloc(r->v, sizeof *r->v * (size_t)r->cap);
     }
+    if (2 * (r->n + 1) > r->n_slots) { /* keep the index at most half full */
+        free(r->slots);
+        r->n_slots = r->n_slots ? 2 * r->n_slots : 128;
+        r->slots = qc_xcalloc((size_t)r->n_slots, sizeof *r->slots);
+        for (int i = 0; i < r->n; i++)
+            index_put(r, i);
+    }
     r->v[r->n++] = *p;
+    index_put(r, r->n - 1);
     p->entries = NULL;
     p->counters = NULL;
     p->n_counters = 0;
@@ -64,9 +88,12 @@ void qb_results_add(qb_results *r, qb_point *p)
 
 const qb_point *qb_results_find(const qb_results *r, const char *name)
 {
-    for (int i = 0; i < r->n; i++)
-        if (!strcmp(r->v[i].name, name))
-            return &r->v[i];
+    if (!r->n_slots)
+        return NULL;
+    for (unsigned at = name_hash(name) & (unsigned)(r->n_slots - 1); r->slots[at];
+         at = (at + 1) & (unsigned)(r->n_slots - 1))
+        if (!strcmp(r->v[r->slots[at] - 1].name, name))
+            return &r->v[r->slots[at] - 1];
     return NULL;
 }
 
@@ -75,6 +102,7 @@ void qb_results_free(qb_results *r)
     for (int i = 0; i < r->n; i++)
         qb_point_free(&r->v[i]);
     free(r->v);
+    free(r->slots);
     json_decref(r->context);
     memset(r, 0, sizeof *r);
 }
@@ -336,6 +364,24 @@ static void read_point(rd *c, json_t *e, qb_point *p)
         snprintf(p->cache_mode, sizeof p->cache_mode, "%s", get_str(c, e, "cache_mode"));
         p->copies = get_int(c, e, "weight_copies", 1);
     }
+    /* what the fields say must be possible: a kernel of this qbench, computing this scheme, on
+     * a problem qbench accepts; and the point's name is made of them */
+    const qk_kernel *k = c->bad ? NULL : qk_kernel_find(p->kernel);
+    qc_msgs why = {0};
+    if (!c->bad && !k)
+        bad(c, "kernel '%s' is not one of this qbench's (results of another version? see 'qbench kernels')",
+            p->kernel);
+    else if (!c->bad && k->scheme != p->p.scheme)
+        bad(c, "kernel %s computes %s, not %s", k->name, qk_scheme_name(k->scheme), qk_scheme_name(p->p.scheme));
+    else if (!c->bad && qk_problem_check(&p->p, &why))
+        bad(c, "%s", why.v[0]);
+    qc_msgs_free(&why);
+    if (!c->bad) {
+        qb_point q = *p;
+        qb_point_name(&q);
+        if (strcmp(q.name, p->name))
+            bad(c, "'point' is %s, but its fields make %s", p->name, q.name);
+    }
     json_t *counters = json_object_get(e, "counters");
     if (counters && !json_is_object(counters))
         bad(c, "'counters' must be an object");
@@ -352,17 +398,35 @@ static void read_point(rd *c, json_t *e, qb_point *p)
     }
 }
 
+size_t qb_results_max_bytes(void)
+{
+    int mb;
+    const char *env = getenv("QBENCH_RESULTS_MAX_MB");
+    if (env && qc_parse_int(env, 1, 1 << 20, "QBENCH_RESULTS_MAX_MB", &mb, NULL) == QC_OK)
+        return (size_t)mb << 20;
+    return (size_t)1 << 30;
+}
+
 int qb_results_read(const char *path, qb_results *r, qc_msgs *err)
 {
     memset(r, 0, sizeof *r);
     char *text;
     size_t len;
-    int rc = qc_read_file(path, &text, &len, err);
+    int rc = qc_read_file(path, qb_results_max_bytes(), "a results file (raise QBENCH_RESULTS_MAX_MB for a larger one)",
+                          &text, &len, err);
     if (rc)
         return rc;
     rc = qb_results_parse(text, len, path, r, err);
     free(text);
     return rc;
+}
+
+/* Do two entries of one point say the same point? */
+static int same_point(const qb_point *a, const qb_point *b)
+{
+    return !memcmp(&a->p, &b->p, sizeof a->p) && !strcmp(a->kernel, b->kernel) && !strcmp(a->config, b->config) &&
+           a->status == b->status && (a->median_s == b->median_s || (isnan(a->median_s) && isnan(b->median_s))) &&
+           a->smooth == b->smooth;
 }
 
 int qb_results_parse(const char *text, size_t len, const char *path, qb_results *r, qc_msgs *err)
@@ -406,15 +470,19 @@ int qb_results_parse(const char *text, size_t len, const char *path, qb_results 
             break;
         }
         qb_point *prev = (qb_point *)qb_results_find(r, c.name);
-        if (prev) { /* another repetition or aggregate of the same point */
-            json_array_append(prev->entries, e);
-            continue;
-        }
         qb_point p;
         read_point(&c, e, &p);
-        if (c.bad) {
+        if (!c.bad && prev && prev != &r->v[r->n - 1])
+            bad(&c, "point %s appears again after other points (each point's entries stand together)", c.name);
+        if (!c.bad && prev && !same_point(prev, &p))
+            bad(&c, "an entry of point %s that disagrees with its first entry (m, n, k, kernel, configuration, "
+                    "status or median time)", c.name);
+        if (c.bad || prev) {
             qb_point_free(&p);
-            break;
+            if (c.bad)
+                break;
+            json_array_append(prev->entries, e); /* another repetition or aggregate of the same point */
+            continue;
         }
         int synthetic = !json_is_integer(json_object_get(e, "iterations")) ||
                         json_integer_value(json_object_get(e, "iterations")) == 0;

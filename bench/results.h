@@ -67,6 +67,7 @@ typedef struct qb_results {
     json_t *context; /* owned */
     qb_point *v;
     int n, cap;
+    int *slots, n_slots; /* points by name: an open-addressing hash of indices + 1 */
 } qb_results;
 
 void qb_results_init(qb_results *r, json_t *context /* taken */);
@@ -75,10 +76,14 @@ void qb_results_init(qb_results *r, json_t *context /* taken */);
 void qb_results_add(qb_results *r, qb_point *p);
 const qb_point *qb_results_find(const qb_results *r, const char *name);
 int qb_results_write(const qb_results *r, const char *path, qc_msgs *err);
-/* QC_EINPUT with "<path>: <what is wrong>" for a missing, truncated, corrupt or foreign file.
- * parse reads the file's bytes (name: for messages). */
+/* QC_EINPUT with "<path>: <what is wrong>" for a missing, truncated, corrupt or foreign file,
+ * or one that says something impossible (a point's entries that disagree, a name that does not
+ * match its fields, an unknown kernel, a problem qbench would refuse). parse reads the file's
+ * bytes (name: for messages). */
 int qb_results_read(const char *path, qb_results *r, qc_msgs *err);
 int qb_results_parse(const char *text, size_t len, const char *name, qb_results *r, qc_msgs *err);
+/* The largest results file qbench reads: $QBENCH_RESULTS_MAX_MB MiB, else 1 GiB. */
+size_t qb_results_max_bytes(void);
 void qb_results_free(qb_results *r);
 
 /* "w4a16/g128/sym/f16/m1/n4096/k14336/w4a16.avx512bf16/threads=2,mr=1,..."; fp8 per-channel

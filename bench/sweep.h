@@ -42,6 +42,8 @@ typedef struct qb_axes {
  * "128:1024:128" (steps of 128). Values outside [lo, hi] are errors; more than QB_MAX_AXIS
  * values too. */
 int qb_parse_ints(const char *opt, const char *text, int lo, int hi, int *out, int *n, qc_msgs *err);
+/* int4 group sizes: -1 (per channel) or multiples of 8. */
+int qb_parse_groups(const char *text, qb_axes *a, qc_msgs *err);
 int qb_parse_schemes(const char *text, qb_axes *a, qc_msgs *err);
 /* Named sets (llama-2-7b, llama-3-8b, mistral-7b, qwen2.5-7b, llama-2-70b, llama-3-70b, each also
  * "-fused") or explicit NxK, comma-separated; distinct N×K only. */

@@ -38,9 +38,9 @@ static void print_counters(void)
         return;
     }
     qh_counters_start(c);
-    volatile double x = 0;
+    volatile double x = 0; /* work to count */
     for (int i = 0; i < 100000; i++)
-        x += i;
+        x = x + i;
     qh_counters_stop(c);
     printf("  counters: %s\n", qh_counters_backend());
     for (int i = 0; i < qh_counters_count(c); i++) {

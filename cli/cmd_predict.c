@@ -34,19 +34,22 @@ int cmd_predict(int argc, char **argv)
                                        {"group", required_argument, 0, O_GROUP},   {"crossovers", no_argument, 0, O_CROSS},
                                        {"help", no_argument, 0, 'h'},              {0, 0, 0, 0}};
     const char *device = NULL, *scheme = NULL;
-    int m = 1, n = 0, k = 0, group = 128, cross = 0, o;
+    int m = 1, n = 0, k = 0, group = 128, cross = 0, o, bad = 0;
+    qc_msgs err = {0};
     while ((o = cli_getopt(argc, argv, "m:n:k:h", lo)) != -1) {
         switch (o) {
         case O_DEVICE: device = optarg; break;
         case O_SCHEME: scheme = optarg; break;
-        case O_GROUP: group = atoi(optarg); break;
+        case O_GROUP: bad |= qc_parse_int(optarg, -1, 1 << 30, "--group", &group, &err); break;
         case O_CROSS: cross = 1; break;
-        case 'm': m = atoi(optarg); break;
-        case 'n': n = atoi(optarg); break;
-        case 'k': k = atoi(optarg); break;
+        case 'm': bad |= qc_parse_int(optarg, 1, 1 << 30, "-m", &m, &err); break;
+        case 'n': bad |= qc_parse_int(optarg, 1, 1 << 30, "-n", &n, &err); break;
+        case 'k': bad |= qc_parse_int(optarg, 1, 1 << 30, "-k", &k, &err); break;
         case 'h': fputs(help, stdout); return 0;
         default: return QC_EINPUT;
         }
+        if (bad)
+            return cli_fail(&err, QC_EINPUT);
     }
     if (optind < argc)
         return cli_usage_error(argv[0], "unexpected argument '%s'", argv[optind]);
@@ -55,7 +58,6 @@ int cmd_predict(int argc, char **argv)
     qk_scheme only = QK_SCHEME_COUNT;
     if (scheme && qk_scheme_parse(scheme, &only))
         return cli_usage_error(argv[0], "unknown scheme '%s'", scheme);
-    qc_msgs err = {0};
     qp_catalog cat;
     qp_catalog_load_with_host(&cat, NULL);
     const qp_profile *p = qp_catalog_find(&cat, device);

@@ -2,6 +2,7 @@
  * goes through the sweep's own measure path (bench/measure.c): the same data, the same check,
  * the same cold copies, the same timing, counters and placement. */
 #include <jansson.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -36,16 +37,6 @@ static const char help[] =
     "                    format in this run, and report the kernel against them\n"
     "  --seed N          mixed into the data (default 0: the data a sweep uses)\n"
     "  --json            print one JSON object instead of text\n";
-
-static int parse_int(const char *opt, const char *s, long lo, long hi, int *out)
-{
-    char *end;
-    long v = strtol(s, &end, 10);
-    if (!*s || *end || v < lo || v > hi)
-        return cli_usage_error("run", "%s '%s': expected an integer from %ld to %ld", opt, s, lo, hi);
-    *out = (int)v;
-    return 0;
-}
 
 /* The streaming read and the peak of the kernel's format, measured in this run. */
 typedef struct ceilings {
@@ -192,26 +183,16 @@ int cmd_run(int argc, char **argv)
     const char *scheme = NULL, *kernel_name = NULL, *config = NULL, *device = "host";
     int threads = 0, ceil_asked = 0, json = 0, seed = 0, have_group = 0, full = 0;
     double min_time = 1.0, smooth = -1;
-    int o;
+    int o, bad = 0;
+    qc_msgs err = {0};
     while ((o = cli_getopt(argc, argv, "m:n:k:h", lo)) != -1) {
-        char *end;
         switch (o) {
-        case 'm':
-            if (parse_int("-m", optarg, -(1L << 31) + 1, (1L << 31) - 1, &p.m))
-                return QC_EINPUT;
-            break;
-        case 'n':
-            if (parse_int("-n", optarg, -(1L << 31) + 1, (1L << 31) - 1, &p.n))
-                return QC_EINPUT;
-            break;
-        case 'k':
-            if (parse_int("-k", optarg, -(1L << 31) + 1, (1L << 31) - 1, &p.k))
-                return QC_EINPUT;
-            break;
+        case 'm': bad |= qc_parse_int(optarg, INT_MIN + 1, INT_MAX, "-m", &p.m, &err); break;
+        case 'n': bad |= qc_parse_int(optarg, INT_MIN + 1, INT_MAX, "-n", &p.n, &err); break;
+        case 'k': bad |= qc_parse_int(optarg, INT_MIN + 1, INT_MAX, "-k", &p.k, &err); break;
         case O_SCHEME: scheme = optarg; break;
         case O_GROUP:
-            if (parse_int("--group", optarg, -1, 1 << 30, &p.group))
-                return QC_EINPUT;
+            bad |= qc_parse_int(optarg, -1, 1 << 30, "--group", &p.group, &err);
             have_group = 1;
             break;
         case O_ASYM: p.asym = 1; break;
@@ -220,11 +201,7 @@ int cmd_run(int argc, char **argv)
                 return cli_usage_error(argv[0], "--fp8-scale '%s': use tensor or channel", optarg);
             p.fp8_channel = !strcmp(optarg, "channel");
             break;
-        case O_SMOOTH:
-            smooth = strtod(optarg, &end);
-            if (*end || !(smooth >= 0 && smooth <= 1))
-                return cli_usage_error(argv[0], "--smooth '%s': alpha is a number from 0 to 1", optarg);
-            break;
+        case O_SMOOTH: bad |= qc_parse_double(optarg, 0, 1, "--smooth", &smooth, &err); break;
         case O_OUT:
             if (strcmp(optarg, "f16") && strcmp(optarg, "f32"))
                 return cli_usage_error(argv[0], "--out '%s': use f16 or f32", optarg);
@@ -232,20 +209,10 @@ int cmd_run(int argc, char **argv)
             break;
         case O_KERNEL: kernel_name = optarg; break;
         case O_CONFIG: config = optarg; break;
-        case O_THREADS:
-            if (parse_int("--threads", optarg, 1, 1024, &threads))
-                return QC_EINPUT;
-            break;
-        case O_MINTIME:
-            min_time = strtod(optarg, &end);
-            if (*end || !(min_time > 0 && min_time <= 3600))
-                return cli_usage_error(argv[0], "--min-time '%s': seconds, more than 0", optarg);
-            break;
+        case O_THREADS: bad |= qc_parse_int(optarg, 1, 1024, "--threads", &threads, &err); break;
+        case O_MINTIME: bad |= qc_parse_double(optarg, 1e-6, 3600, "--min-time", &min_time, &err); break;
         case O_CEIL: ceil_asked = 1; break;
-        case O_SEED:
-            if (parse_int("--seed", optarg, 0, 1L << 30, &seed))
-                return QC_EINPUT;
-            break;
+        case O_SEED: bad |= qc_parse_int(optarg, 0, 1 << 30, "--seed", &seed, &err); break;
         case O_JSON: json = 1; break;
         case O_FULL: full = 1; break;
         case O_DEVICE:
@@ -256,6 +223,8 @@ int cmd_run(int argc, char **argv)
         case 'h': fputs(help, stdout); return 0;
         default: return QC_EINPUT;
         }
+        if (bad)
+            return cli_fail(&err, QC_EINPUT);
     }
     if (optind < argc)
         return cli_usage_error(argv[0], "unexpected argument '%s'", argv[optind]);
@@ -270,7 +239,6 @@ int cmd_run(int argc, char **argv)
     }
     if (smooth >= 0 && p.scheme != QK_W8A8 && p.scheme != QK_W4A8)
         return cli_usage_error(argv[0], "--smooth applies to the int8-activation schemes w8a8 and w4a8");
-    qc_msgs err = {0};
     if (qk_problem_check(&p, &err))
         return cli_fail(&err, QC_EINPUT);
     const int gpu = strcmp(device, "host") != 0;
@@ -310,7 +278,7 @@ int cmd_run(int argc, char **argv)
 
     /* the device's profile places the point (no probing: a run is one point) */
     qp_target t;
-    int rc = cli_device_profile(device, 0, 0, &t, &err);
+    int rc = cli_device_profile(device, 0, &t, &err);
     if (rc) {
         qp_target_free(&t);
         return cli_fail(&err, rc);

@@ -14,7 +14,8 @@ static const char help[] =
     "failed and not timed), times it through Google Benchmark with the weights cold, reads the\n"
     "PAPI counters it can, and places it against the profile's ceilings (probing them first,\n"
     "quickly, when the profile has none). DIR/results.json is written after every point\n"
-    "(atomically); Ctrl-C stops after the current point with everything finished written.\n"
+    "(atomically); Ctrl-C (or SIGTERM, SIGHUP) stops after the current point with everything\n"
+    "finished written.\n"
     "Then, into DIR: the roofline fit (profile-NAME.yaml), the tuned dispatch tables\n"
     "(qbench_dispatch_NAME.h, .json, vllm_NAME.json) and the plots (plots/, with gnuplot).\n\n"
     "  --device NAME     host (default) or a profile: a profile no local device matches can only\n"
@@ -35,7 +36,9 @@ static const char help[] =
     "  --resume FILE     keep FILE's finished points and run the rest into it (and its directory)\n"
     "  --predict         fill the results from the profile's ceilings through the roofline model,\n"
     "                    every point marked predicted\n"
-    "Exit: 0 done, 2 bad input, 1 failure, 130 interrupted (resume with --resume FILE).\n";
+    "Exit: 0 done, 2 bad input, 1 failure, 128 + the signal when SIGINT (130), SIGTERM (143) or SIGHUP\n"
+    "(129) stopped it after the current point (resume with --resume FILE). One sweep at a time writes\n"
+    "into a folder: a second one is refused, naming the first.\n";
 
 int cmd_sweep(int argc, char **argv)
 {
@@ -54,8 +57,8 @@ int cmd_sweep(int argc, char **argv)
     const char *batch = NULL, *seq = NULL, *group = NULL, *schemes = NULL, *shapes = NULL, *configs = NULL;
     int quick = 0, predict = 0, reps = 0, o;
     double min_time = 0;
+    qc_msgs err = {0};
     while ((o = cli_getopt(argc, argv, "o:h", lo)) != -1) {
-        char *end;
         switch (o) {
         case O_DEVICE: device = optarg; break;
         case O_QUICK: quick = 1; break;
@@ -66,14 +69,12 @@ int cmd_sweep(int argc, char **argv)
         case O_SHAPES: shapes = optarg; break;
         case O_CONFIGS: configs = optarg; break;
         case O_MINTIME:
-            min_time = strtod(optarg, &end);
-            if (*end || !(min_time > 0 && min_time <= 60))
-                return cli_usage_error(argv[0], "--min-time '%s': seconds, more than 0", optarg);
+            if (qc_parse_double(optarg, 1e-6, 60, "--min-time", &min_time, &err))
+                return cli_fail(&err, QC_EINPUT);
             break;
         case O_REPS:
-            reps = (int)strtol(optarg, &end, 10);
-            if (*end || reps < 1 || reps > 100)
-                return cli_usage_error(argv[0], "--repetitions '%s': 1 to 100", optarg);
+            if (qc_parse_int(optarg, 1, 100, "--repetitions", &reps, &err))
+                return cli_fail(&err, QC_EINPUT);
             break;
         case 'o': out = optarg; break;
         case O_RESUME: resume = optarg; break;
@@ -84,7 +85,10 @@ int cmd_sweep(int argc, char **argv)
     }
     if (optind < argc)
         return cli_usage_error(argv[0], "unexpected argument '%s'", argv[optind]);
-    cli_sweep_args a = {.device = device, .resume = resume != NULL, .predict = predict};
+    char command[1024] = "qbench";
+    for (int i = 0; i < argc; i++)
+        snprintf(command + strlen(command), sizeof command - strlen(command), " %s", argv[i]);
+    cli_sweep_args a = {.command = command, .device = device, .resume = resume != NULL, .predict = predict};
     char dir[4096], results[4200];
     if (resume) { /* the results file and its directory */
         const char *slash = strrchr(resume, '/');
@@ -97,7 +101,6 @@ int cmd_sweep(int argc, char **argv)
     a.dir = dir;
     a.results = results;
 
-    qc_msgs err = {0};
     if (quick)
         qb_axes_quick(&a.axes);
     else
@@ -108,7 +111,7 @@ int cmd_sweep(int argc, char **argv)
     if (!rc && seq)
         rc = qb_parse_ints("--seq", seq, 1, 1 << 20, a.axes.seq, &a.axes.n_seq, &err);
     if (!rc && group)
-        rc = qb_parse_ints("--group", group, -1, 1 << 20, a.axes.group, &a.axes.n_group, &err);
+        rc = qb_parse_groups(group, &a.axes, &err);
     if (!rc && schemes)
         rc = qb_parse_schemes(schemes, &a.axes, &err);
     if (!rc && shapes)
@@ -120,7 +123,7 @@ int cmd_sweep(int argc, char **argv)
     a.measure.min_time = min_time > 0 ? min_time : quick ? 0.03 : 0.1;
     a.measure.repetitions = reps ? reps : quick ? 3 : 5;
     rc = cli_pipeline(&a, &err);
-    if (rc && rc != 130)
+    if (rc && rc < 128)
         return cli_fail(&err, rc);
     qc_msgs_free(&err);
     return rc;

@@ -1,4 +1,5 @@
 /* qbench: the command line. `qbench <command> [options]`; see `qbench help`. */
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -109,9 +110,30 @@ static void pin_threads(char **argv)
     execv("/proc/self/exe", argv); /* returns only on failure: go on unpinned */
 }
 
+/* What a command printed must have reached standard output: a full disk, a closed pipe or
+ * /dev/full is a failure, never exit 0. */
+static int finish(int rc)
+{
+    int bad = fflush(stdout) != 0 || ferror(stdout);
+    int saved = errno;
+    bad |= fclose(stdout) != 0;
+    if (bad) {
+        fprintf(stderr, "qbench: standard output: write failed: %s\n", strerror(saved ? saved : EIO));
+        return rc ? rc : QC_ERUNTIME;
+    }
+    return rc;
+}
+
+static int dispatch(int argc, char **argv);
+
 int main(int argc, char **argv)
 {
     pin_threads(argv);
+    return finish(dispatch(argc, argv));
+}
+
+static int dispatch(int argc, char **argv)
+{
     if (argc < 2) {
         usage(stderr);
         return QC_EINPUT;

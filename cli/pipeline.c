@@ -23,7 +23,8 @@ int cli_results_load(cli_results *r, const char *path, qc_msgs *err)
     r->path = path;
     char *text;
     size_t len;
-    int rc = qc_read_file(path, &text, &len, err);
+    int rc = qc_read_file(path, qb_results_max_bytes(),
+                          "a results file (raise QBENCH_RESULTS_MAX_MB for a larger one)", &text, &len, err);
     if (rc)
         return rc == QC_ERUNTIME ? rc : QC_EINPUT;
     qt_hash_bytes(text, len, r->hash);
@@ -32,7 +33,12 @@ int cli_results_load(cli_results *r, const char *path, qc_msgs *err)
     if (rc)
         return rc;
     const char *dev = json_string_value(json_object_get(json_object_get(r->res.context, "qbench"), "profile"));
-    snprintf(r->device, sizeof r->device, "%s", dev ? dev : "unknown");
+    if (!qp_name_valid(dev)) {
+        qc_msgs_addf(err, "%s: context.qbench.profile is not a profile name (1 to 64 of a-z, 0-9, '.', '_', '-'): the "
+                          "file was not written by qbench as it is", path);
+        return QC_EINPUT;
+    }
+    snprintf(r->device, sizeof r->device, "%s", dev);
     if (r->res.n == 0) {
         qc_msgs_addf(err, "%s: no points (run a sweep into it first)", path);
         return QC_EINPUT;
@@ -40,17 +46,7 @@ int cli_results_load(cli_results *r, const char *path, qc_msgs *err)
     r->obs = qc_xcalloc((size_t)r->res.n, sizeof *r->obs);
     for (int i = 0; i < r->res.n; i++) {
         const qb_point *p = &r->res.v[i];
-        const qk_kernel *k = qk_kernel_find(p->kernel);
-        if (!k) {
-            qc_msgs_addf(err, "%s: point %s names kernel '%s', which this qbench does not have (results of another "
-                              "version? see 'qbench kernels')", path, p->name, p->kernel);
-            return QC_EINPUT;
-        }
-        if (k->scheme != p->p.scheme) {
-            qc_msgs_addf(err, "%s: point %s: kernel %s computes %s, not %s", path, p->name, k->name,
-                         qk_scheme_name(k->scheme), qk_scheme_name(p->p.scheme));
-            return QC_EINPUT;
-        }
+        const qk_kernel *k = qk_kernel_find(p->kernel); /* the reader checked it is one */
         if (p->status == QB_FAILED || !(p->median_s > 0))
             continue;
         qt_obs *o = &r->obs[r->n_obs++];
@@ -243,7 +239,6 @@ int cli_profile_for(const char *want, const char *device, qp_profile **out, qc_m
 
 int cli_tune_option(int o, const char *arg, cli_tune_args *t, qc_msgs *err)
 {
-    char *end;
     if (o == 'b') {
         int rc = qb_parse_ints("--buckets", arg, 1, 1 << 30, t->edges, &t->n_edges, err);
         for (int i = 1; i < t->n_edges; i++) /* ascending */
@@ -254,12 +249,7 @@ int cli_tune_option(int o, const char *arg, cli_tune_args *t, qc_msgs *err)
             }
         return rc;
     }
-    t->max_error = strtod(arg, &end);
-    if (*end || !(t->max_error > 0)) {
-        qc_msgs_addf(err, "--max-error '%s': a relative error such as 0.01", arg);
-        return QC_EINPUT;
-    }
-    return QC_OK;
+    return qc_parse_double(arg, 1e-12, 1e6, "--max-error", &t->max_error, err);
 }
 
 int cli_tune(const cli_results *r, const cli_tune_args *a, qt_tuned *out, qc_msgs *err)
@@ -312,11 +302,12 @@ int cli_emit(const cli_results *r, const qt_tuned *t, const char *format, const 
     int rc = qc_outfile_open(&o, path, err);
     if (rc)
         return rc;
-    if ((rc = qt_emit(&info, format, o.f, err))) {
+    if ((rc = qt_emit(&info, format, o.f, err)) == QC_EINPUT) {
         qc_outfile_abort(&o);
         return rc;
     }
-    return qc_outfile_commit(&o, err);
+    int crc = qc_outfile_commit(&o, err); /* a failed write: the file is left as it was, and why is said */
+    return crc ? crc : rc;
 }
 
 /* ------------------------------------------------------------------ per-M tables: summary, plot */
@@ -505,8 +496,7 @@ static volatile sig_atomic_t stop_flag;
 
 static void on_signal(int sig)
 {
-    (void)sig;
-    stop_flag = 1;
+    stop_flag = sig;
 }
 
 static double noop(void *ctx)
@@ -557,7 +547,7 @@ static json_t *make_context(const qp_profile *prof, const char *device, int pred
     return context;
 }
 
-int cli_device_profile(const char *device, int predict, int probe, qp_target *t, qc_msgs *err)
+int cli_device_profile(const char *device, int predict, qp_target *t, qc_msgs *err)
 {
     memset(t, 0, sizeof *t);
     qh_host h;
@@ -591,15 +581,24 @@ int cli_device_profile(const char *device, int predict, int probe, qp_target *t,
         }
     }
     qp_catalog_free(&cat);
-    if (probe && t->local && !t->profile->measured.n_bw) {
-        fprintf(stderr, "qbench: profile %s has no measured ceilings: probing them (--quick)\n", t->profile->name);
-        qp_profile_set_measured(t->profile, t->device_name);
-        if (t->cuda_index == 0)
-            rc = qp_probe_cuda(t->profile, 0, cuda.dev[0].cc_major, cuda.dev[0].cc_minor, 1, NULL, err);
-        else
-            rc = qp_probe_host(t->profile, &h, 1, NULL, err);
-    }
     return rc;
+}
+
+/* A local device's profile without measured ceilings gets them, quickly. */
+static int probe_if_missing(qp_target *t, qc_msgs *err)
+{
+    if (!t->local || t->profile->measured.n_bw)
+        return QC_OK;
+    fprintf(stderr, "qbench: profile %s has no measured ceilings: probing them (--quick)\n", t->profile->name);
+    qp_profile_set_measured(t->profile, t->device_name);
+    qh_host h;
+    qh_cuda cuda;
+    if (qh_host_discover(&h, err))
+        return QC_ERUNTIME;
+    qh_cuda_discover(&cuda);
+    if (t->cuda_index == 0)
+        return qp_probe_cuda(t->profile, 0, cuda.dev[0].cc_major, cuda.dev[0].cc_minor, 1, NULL, err);
+    return qp_probe_host(t->profile, &h, 1, NULL, err);
 }
 
 /* fit, tune, emit and plot a results file into dir, naming each output on log */
@@ -652,53 +651,73 @@ static int after_sweep(const char *dir, const char *results, const qp_profile *p
     return rc;
 }
 
+/* The results to resume: readable, of this device's profile, and measured on this host. */
+static int resume_results(const cli_sweep_args *a, qb_results *res, qc_msgs *err)
+{
+    int rc = qb_results_read(a->results, res, err);
+    if (rc)
+        return rc;
+    char host[256] = "";
+    gethostname(host, sizeof host);
+    host[sizeof host - 1] = '\0';
+    const char *was = json_string_value(json_object_get(res->context, "host_name"));
+    if (!a->predict && was && strcmp(was, host)) {
+        qc_msgs_addf(err, "%s: these results were measured on host %s, this is %s (resume on the machine that "
+                          "started them, or start a new sweep)", a->results, was, host);
+        qb_results_free(res);
+        return QC_EINPUT;
+    }
+    return QC_OK;
+}
+
 int cli_pipeline(cli_sweep_args *a, qc_msgs *err)
 {
-    /* probe: the device, its profile, its ceilings */
-    qp_target t;
-    int rc = cli_device_profile(a->device, a->predict, !a->predict, &t, err);
+    /* what is asked first: the device, a results file to resume, a folder no one else writes */
+    qb_results res = {0};
+    qp_target t = {0};
+    int rc = cli_device_profile(a->device, a->predict, &t, err);
+    if (!rc && a->resume)
+        rc = resume_results(a, &res, err);
+    if (!rc && mkdir(a->dir, 0755) != 0 && errno != EEXIST) {
+        qc_msgs_addf(err, "%s: cannot create it: %s", a->dir, strerror(errno));
+        rc = QC_EINPUT;
+    }
+    qc_dirlock lock = {-1};
+    if (!rc)
+        rc = qc_dirlock_take(&lock, a->dir, a->command ? a->command : "qbench sweep", err);
+    /* probe: the device's ceilings, when its profile has none */
+    if (!rc && !a->predict)
+        rc = probe_if_missing(&t, err);
     if (rc) {
+        qb_results_free(&res);
         qp_target_free(&t);
+        qc_dirlock_release(&lock);
         return rc;
     }
     a->axes.cuda = t.local && t.cuda_index == 0;
     const qp_profile *prof = t.profile;
-
-    /* sweep: the run set, into results.json after every point */
-    qb_task *tasks = NULL;
-    int n = 0;
-    if ((rc = qb_plan(&a->axes, a->predict ? prof : NULL, &tasks, &n, err))) {
-        qp_target_free(&t);
-        return rc;
-    }
-    qb_results res;
     if (a->resume) {
-        if ((rc = qb_results_read(a->results, &res, err))) {
-            free(tasks);
-            qp_target_free(&t);
-            return rc;
-        }
         const char *was = json_string_value(json_object_get(json_object_get(res.context, "qbench"), "profile"));
         if (!was || strcmp(was, prof->name)) {
             qc_msgs_addf(err, "%s: these results were made with profile %s, not %s (resume on the same device)",
                          a->results, was ? was : "?", prof->name);
-            qb_results_free(&res);
-            free(tasks);
-            qp_target_free(&t);
-            return QC_EINPUT;
+            rc = QC_EINPUT;
         }
     } else {
         qb_results_init(&res, make_context(prof, a->device, a->predict));
     }
-    if (mkdir(a->dir, 0755) != 0 && errno != EEXIST) {
-        qc_msgs_addf(err, "%s: cannot create it: %s", a->dir, strerror(errno));
-        rc = QC_EINPUT;
-    }
-    int done = 0;
+
+    /* sweep: the run set, into results.json after every point */
+    qb_task *tasks = NULL;
+    int n = 0, done = 0, sig = 0;
+    if (!rc)
+        rc = qb_plan(&a->axes, a->predict ? prof : NULL, &tasks, &n, err);
     if (!rc) {
-        struct sigaction sa = {.sa_handler = on_signal};
+        static const int sigs[] = {SIGINT, SIGTERM, SIGHUP};
+        struct sigaction sa = {.sa_handler = on_signal}, old[3];
         sigemptyset(&sa.sa_mask);
-        sigaction(SIGINT, &sa, NULL);
+        for (int i = 0; i < 3; i++)
+            sigaction(sigs[i], &sa, &old[i]);
         a->measure.profile = prof;
         a->measure.predict = a->predict;
         qb_bench *b = qb_bench_create(&a->measure);
@@ -708,11 +727,13 @@ int cli_pipeline(cli_sweep_args *a, qc_msgs *err)
                     a->results);
         rc = qb_sweep_run(b, tasks, n, &res, &so, &done, err);
         qb_bench_destroy(b);
-        signal(SIGINT, SIG_DFL);
+        for (int i = 0; i < 3; i++)
+            sigaction(sigs[i], &old[i], NULL);
         if (!rc && res.n == 0)
             rc = qb_results_write(&res, a->results, err); /* an empty sweep still leaves a valid file */
+        sig = rc ? 0 : stop_flag;
     }
-    int interrupted = stop_flag && !rc, total = res.n;
+    int total = res.n;
     qb_results_free(&res);
     free(tasks);
     if (!rc) {
@@ -722,15 +743,17 @@ int cli_pipeline(cli_sweep_args *a, qc_msgs *err)
         cli_results_free(&r);
         printf("\n%d point%s run now, %d in %s\n", done, done == 1 ? "" : "s", total, a->results);
     }
-    if (interrupted)
-        fprintf(stderr, "qbench: interrupted: the finished points are in %s; run again with --resume %s\n",
-                a->results, a->results);
+    if (sig)
+        fprintf(stderr, "qbench: interrupted: SIG%s stopped the sweep after the current point; the finished points "
+                        "are in %s; run again with --resume %s\n",
+                sig == SIGTERM ? "TERM" : sig == SIGHUP ? "HUP" : "INT", a->results, a->results);
     /* fit, tune, emit, plot */
-    if (!rc && !interrupted) {
+    if (!rc && !sig) {
         printf("\nfit, tuned and drawn into %s:\n", a->dir);
         fflush(stdout);
         rc = after_sweep(a->dir, a->results, prof, stdout, err);
     }
     qp_target_free(&t);
-    return rc ? rc : interrupted ? 130 : 0;
+    qc_dirlock_release(&lock);
+    return rc ? rc : sig ? 128 + sig : 0;
 }

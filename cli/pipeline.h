@@ -61,12 +61,12 @@ void cli_summary(const cli_results *r, FILE *f);
 
 /* ---- the device ---- */
 /* What --device names (host, cuda:N, or a profile) and its profile; for the host, a measured
- * profile of this CPU on the search path. Not local: an error unless predict. probe: measure
- * the ceilings (quickly) when the profile has none. */
-int cli_device_profile(const char *device, int predict, int probe, qp_target *t, qc_msgs *err);
+ * profile of this CPU on the search path. Not local: an error unless predict. */
+int cli_device_profile(const char *device, int predict, qp_target *t, qc_msgs *err);
 
 /* ---- the chain of `qbench sweep` ---- */
 typedef struct cli_sweep_args {
+    const char *command;     /* the command line, for whoever finds the folder locked */
     const char *device;      /* --device */
     const char *dir;         /* where everything goes */
     const char *results;     /* the results file (dir/results.json, or --resume's) */
@@ -75,8 +75,9 @@ typedef struct cli_sweep_args {
     qb_measure_opts measure; /* min_time, repetitions */
 } cli_sweep_args;
 
-/* Runs the chain. Returns an exit code; 130 when a signal stopped the sweep (everything
- * finished is in the results file). */
+/* Runs the chain, holding the output folder's lock. Returns an exit code; 128 + the signal
+ * when SIGINT, SIGTERM or SIGHUP stopped the sweep (everything finished is in the results
+ * file). */
 int cli_pipeline(cli_sweep_args *a, qc_msgs *err);
 
 #endif

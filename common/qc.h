@@ -28,13 +28,19 @@ void qc_msgs_vaddf(qc_msgs *m, const char *fmt, va_list ap);
 void qc_msgs_print(const qc_msgs *m, FILE *f);
 void qc_msgs_free(qc_msgs *m);
 
-/* Atomic output file: written under a temporary name in the target's directory,
- * renamed into place by commit. An interrupted or failed write never leaves a
- * truncated file at `path`. path "-" means standard output (no rename). */
+/* Atomic output file: written under a temporary name in the target's directory, renamed into
+ * place by commit, so an interrupted or failed write never leaves a truncated file at `path`.
+ *  - "-" is standard output;
+ *  - a path that exists and is not a regular file (a device such as /dev/null, a FIFO, a
+ *    terminal; anything under /dev or /proc, such as /dev/stdout) is written in place;
+ *  - a symbolic link is followed: the file it names is replaced, the link stays;
+ *  - a file that exists keeps its permissions; a new one gets 0666 less the umask;
+ *  - a directory is refused. */
 typedef struct qc_outfile {
     FILE *f;
-    char *path;
-    char *tmp; /* NULL for stdout */
+    char *path;    /* as given, for messages */
+    char *target;  /* what commit renames onto (the link's file); NULL when written in place */
+    char *tmp;     /* NULL when written in place */
 } qc_outfile;
 
 int qc_outfile_open(qc_outfile *o, const char *path, qc_msgs *err);
@@ -42,8 +48,25 @@ int qc_outfile_open(qc_outfile *o, const char *path, qc_msgs *err);
 int qc_outfile_commit(qc_outfile *o, qc_msgs *err);
 void qc_outfile_abort(qc_outfile *o);
 
-/* Read a whole file into a NUL-terminated buffer (len excludes the NUL). */
-int qc_read_file(const char *path, char **data, size_t *len, qc_msgs *err);
+/* An output folder for one writer at a time: dir/.qbench.lock, held (flock) until released or
+ * the process ends. A second taker is refused with a message naming the holder (its pid, host,
+ * start time and command line, which `who` describes). Holding it, the holder removes the
+ * temporary files an interrupted run of qbench left in the folder (qc_outfile's names). */
+typedef struct qc_dirlock {
+    int fd;
+} qc_dirlock;
+int qc_dirlock_take(qc_dirlock *l, const char *dir, const char *who, qc_msgs *err);
+void qc_dirlock_release(qc_dirlock *l);
+
+/* Read a whole file (a FIFO too) into a NUL-terminated buffer (len excludes the NUL); more
+ * than max bytes is an error naming the limit, `what` saying what the file should be. */
+int qc_read_file(const char *path, size_t max, const char *what, char **data, size_t *len, qc_msgs *err);
+
+/* The one strict number parser: the whole text is a number (no trailing characters, no
+ * empty text), within [lo, hi]; QC_EINPUT otherwise, with `what` naming it in the message. */
+int qc_parse_long(const char *text, long lo, long hi, const char *what, long *out, qc_msgs *err);
+int qc_parse_int(const char *text, int lo, int hi, const char *what, int *out, qc_msgs *err);
+int qc_parse_double(const char *text, double lo, double hi, const char *what, double *out, qc_msgs *err);
 
 char *qc_strdup(const char *s); /* NULL-safe; aborts on out-of-memory */
 void *qc_xcalloc(size_t n, size_t size);

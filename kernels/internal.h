@@ -70,16 +70,17 @@ enum { QK_MR_SMALL = 4, QK_MR_LARGE = 6 };
 
 /* X as the small-M micro-kernels read it. */
 typedef struct qk_xf {
-    const float *x;     /* [M][K] fp32 */
-    const float *xsum;  /* [M][G]: per-(row, group) sums (w4a16) */
+    const float *x;     /* [M][K] fp32 (families without prepare()) */
     const void *extra;  /* what the family's prepare() made, `stride` bytes per row */
     size_t stride;
     int k, G;
 } qk_xf;
 
 /* y[mr][NR] = the unscaled sums Σ_k x[r0+i][k] · v(n,k) over the whole K for one panel, where v
- * is the weight before its per-channel or per-tensor scale (int4: with its group scale and zero
- * applied; fp8: the e4m3 value). The loop applies the channel scales. */
+ * is the weight before its per-channel or per-tensor scale (int4: (q − z)·s, with its group
+ * scale and zero; fp8: the e4m3 value). The loop applies the channel scales. No micro-kernel
+ * may take a large term off another large term (Σ x·(q + c) − c·Σ x): the test data sets with
+ * one channel of W or X 1000× the rest catch it. */
 typedef void (*qk_small_fn)(const qk_weights *w, int panel, const qk_xf *x, int r0, float *y);
 /* B[kl][NR] = the exact fp32 weights (scales applied) of panel rows kb..kb+kl-1. */
 typedef void (*qk_decode_fn)(const qk_weights *w, int panel, int kb, int kl, float *B);
@@ -90,10 +91,11 @@ typedef struct qk_float_small {
     int nr, mr_max;
     const char *format;                                /* the compute roof of this path */
     qk_small_fn run[QK_SCHEME_COUNT][QK_MR_SMALL + 1]; /* by scheme and rows; NULL: not offered */
-    /* optional: bytes per row of X it prepares, and the preparation: fills xf, xsum and extra
-     * for the schemes it offers and returns the output factor (as qk_float_activations) */
+    /* optional: bytes per row of X it prepares, and the preparation: fills extra (instead of
+     * X as fp32) for the schemes it offers and returns the output factor (as
+     * qk_float_activations) */
     size_t (*extra_per_row)(const qk_problem *p);
-    float (*prepare)(const qk_problem *p, const uint16_t *x, int m, float *xf, float *xsum, void *extra);
+    float (*prepare)(const qk_problem *p, const uint16_t *x, int m, void *extra);
 } qk_float_small;
 
 typedef struct qk_float_large {

@@ -102,18 +102,15 @@ static int relayout_cuda(qk_weights *out, qc_msgs *err)
     g.gzero = NULL;
     g.cscale = NULL;
     g.csum = NULL;
-    g.bytes = bytes;
     size_t gs = (size_t)G * N;
     if (cpu.gscale) {
         g.gscale = malloc(gs * 2);
-        g.bytes += gs * 2;
         for (int gi = 0; gi < G; gi++)
             for (int n = 0; n < N; n++)
                 g.gscale[(size_t)gi * N + n] = cpu.gscale[((size_t)(n / nr) * G + gi) * nr + n % nr];
     }
     if (cpu.gzero) {
         g.gzero = malloc(gs);
-        g.bytes += gs;
         for (int gi = 0; gi < G; gi++)
             for (int n = 0; n < N; n++)
                 g.gzero[(size_t)gi * N + n] = cpu.gzero[((size_t)(n / nr) * G + gi) * nr + n % nr];
@@ -121,14 +118,11 @@ static int relayout_cuda(qk_weights *out, qc_msgs *err)
     if (cpu.cscale) {
         g.cscale = malloc((size_t)N * 4);
         memcpy(g.cscale, cpu.cscale, (size_t)N * 4);
-        g.bytes += (size_t)N * 4;
     }
     if (cpu.csum) {
         g.csum = malloc((size_t)N * 4);
         memcpy(g.csum, cpu.csum, (size_t)N * 4);
     }
-    if (p->scheme == QK_FP8 && !cpu.cscale)
-        g.bytes += 4;
     g.panels = 0;
     g.nr = 0;
     qk_weights_free(&cpu);
@@ -154,18 +148,14 @@ static int pack_cpu(const qk_problem *p, int nr, const float *w, qk_weights *out
     }
     memset(out->q, 0, out->q_bytes);
     size_t NP = (size_t)P * nr;
-    out->bytes = out->q_bytes;
     if (qk_scheme_grouped(p->scheme)) {
         out->gscale = calloc(NP * (size_t)G, sizeof *out->gscale);
-        out->bytes += NP * G * 2;
         if (p->asym) {
             out->gzero = calloc(NP * (size_t)G, 1);
-            out->bytes += NP * G;
         }
     }
     if (p->scheme == QK_W8A16 || p->scheme == QK_W8A8 || (p->scheme == QK_FP8 && p->fp8_channel)) {
         out->cscale = calloc(NP, sizeof *out->cscale);
-        out->bytes += NP * 4;
     }
     if (p->scheme == QK_W8A8)
         out->csum = calloc(NP, sizeof *out->csum);
@@ -174,7 +164,6 @@ static int pack_cpu(const qk_problem *p, int nr, const float *w, qk_weights *out
         for (size_t i = 0; i < (size_t)N * K; i++)
             amax = fmaxf(amax, fabsf(w[i]));
         out->tscale = amax > 0 ? amax / 448.0f : 1.0f;
-        out->bytes += 4;
     }
 
     uint8_t *qg = malloc((size_t)K), *base = out->q;
@@ -239,6 +228,7 @@ static int pack_cpu(const qk_problem *p, int nr, const float *w, qk_weights *out
     }
     /* padded channels of grouped schemes: q = 0 with z = 0 and s = 0 contribute nothing */
     free(qg);
+    out->bytes = (size_t)qk_problem_cost(p).weight_bytes; /* one figure with the cost function */
     return QC_OK;
 }
 

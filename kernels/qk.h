@@ -36,10 +36,13 @@
  * operand is fp16((q − z)·s) (qk_weights_dequant gives exactly that for this layout).
  *
  * Weight values dequantize as w = (q − z) · s (int4: q in 0..15, symmetric means z = 8;
- * int8: z = 0, q in −127..127), fp8 as e4m3(q) · s, fp16 as itself. Activations:
- * fp16 for the *a16 schemes and fp16; int8 per token (s_m = absmax/127, q = rne(x·127/absmax))
- * for w8a8/w4a8, quantized inside the kernel call; e4m3 per tensor (s = absmax/448) for fp8,
- * also inside the call. Accumulation is fp32 (float schemes) or int32 (integer schemes). */
+ * int8: z = 0, q in −127..127), fp8 as e4m3(q) · s, fp16 as itself. Activations: fp16 for the
+ * *a16 schemes and fp16; int8 per token for w8a8/w4a8, quantized inside the kernel call:
+ * s_m = fl(absmax/127) and q = rne(fl(x · r)) with r = fl(127/absmax), the float nearest
+ * 127/absmax (an fp32 multiplication, as every kernel and qk_quantize_row_int8 do; at an exact
+ * tie it may differ by one quantum from rounding x·127/absmax itself); e4m3 per tensor for fp8,
+ * also inside the call: s = fl(absmax/448), values e4m3(x · fl(448/absmax)). Accumulation is
+ * fp32 (float schemes) or int32 (integer schemes). */
 #ifndef QBENCH_KERNELS_QK_H
 #define QBENCH_KERNELS_QK_H
 
@@ -123,7 +126,8 @@ typedef struct qk_weights {
     float tscale;        /* fp8 per tensor */
     int32_t *csum;       /* w8a8: Σ_k q[n,k] per channel [panels*nr] */
     float *tscale_dev;   /* on a device: fp8's per-tensor scale, in device memory */
-    size_t bytes;        /* everything a kernel reads */
+    size_t bytes;        /* the weight bytes the cost function counts (qk_problem_cost): what a
+                          * kernel reads, less the padding of the last panel and of w8a8's K */
 } qk_weights;
 
 /* Quantize W (N×K fp32, row-major) and pack it as `pk` says. QC_EINPUT when the problem is
@@ -146,7 +150,8 @@ float qk_half_to_float(uint16_t h);
 uint16_t qk_float_to_half(float f); /* round to nearest even; overflow to ±inf */
 float qk_e4m3_to_float(uint8_t b);
 uint8_t qk_float_to_e4m3(float f);  /* E4M3FN, round to nearest even, saturate to ±448; NaN → 0x7F */
-/* int8 per token: the shared definition; q has k entries, returns the scale s (x ≈ q·s). */
+/* int8 per token: the shared definition (q = rne(x · fl(127/absmax)), see above); q has k
+ * entries, returns the scale s = fl(absmax/127) (x ≈ q·s). */
 float qk_quantize_row_int8(const uint16_t *x, int k, int8_t *q);
 
 /* ---- references (fp64) ---- */

@@ -397,12 +397,15 @@ int qk_config_apply(const qk_kernel *k, const char *text, qk_config *cfg, qc_msg
     int rc = QC_OK;
     for (char *item = strtok_r(copy, ",", &save); item && !rc; item = strtok_r(NULL, ",", &save)) {
         char *eq = strchr(item, '=');
-        char *end = NULL;
-        errno = 0;
-        long v = eq ? strtol(eq + 1, &end, 10) : 0;
-        if (!eq || end == eq + 1 || *end || errno || v < INT_MIN || v > INT_MAX) {
+        int v = 0;
+        if (!eq) {
             qc_msgs_addf(err, "--config '%s': expected name=integer such as mr=4 (parameters of %s: see "
                               "'qbench kernels')", item, k->name);
+            rc = QC_EINPUT;
+            break;
+        }
+        if (qc_parse_int(eq + 1, INT_MIN, INT_MAX, "", &v, NULL)) {
+            qc_msgs_addf(err, "--config '%s': the value is not a whole number from %d to %d", item, INT_MIN, INT_MAX);
             rc = QC_EINPUT;
             break;
         }
@@ -417,7 +420,7 @@ int qk_config_apply(const qk_kernel *k, const char *text, qk_config *cfg, qc_msg
             rc = QC_EINPUT;
             break;
         }
-        cfg->v[i] = (int)v;
+        cfg->v[i] = v;
     }
     free(copy);
     return rc;

@@ -142,8 +142,24 @@ static int pic_draw(pic *p, const char *body, qc_msgs *err)
     char png[4300], svg[4300], tpng[4400], tsvg[4400], q1[4400], q2[4400], script[4300], set[9000];
     snprintf(png, sizeof png, "%s/%s.png", p->dir, p->base);
     snprintf(svg, sizeof svg, "%s/%s.svg", p->dir, p->base);
-    snprintf(tpng, sizeof tpng, "%s/.%s.png.tmp-%ld", p->dir, p->base, (long)getpid());
-    snprintf(tsvg, sizeof tsvg, "%s/.%s.svg.tmp-%ld", p->dir, p->base, (long)getpid());
+    /* the pictures' temporary names, qc_outfile's kind (an interrupted run's are found by them) */
+    snprintf(tpng, sizeof tpng, "%s/.%s.png.tmp-XXXXXX", p->dir, p->base);
+    snprintf(tsvg, sizeof tsvg, "%s/.%s.svg.tmp-XXXXXX", p->dir, p->base);
+    int f1 = mkstemp(tpng), f2 = f1 >= 0 ? mkstemp(tsvg) : -1;
+    mode_t mask = umask(0);
+    umask(mask);
+    if (f1 >= 0)
+        fchmod(f1, 0666 & ~mask), close(f1);
+    if (f2 >= 0)
+        fchmod(f2, 0666 & ~mask), close(f2);
+    if (f1 < 0 || f2 < 0) {
+        qc_msgs_addf(err, "%s: cannot create a file there: %s", p->dir, strerror(errno));
+        if (f1 >= 0)
+            unlink(tpng);
+        qc_outfile_abort(&p->dat);
+        qc_outfile_abort(&p->gp);
+        return QC_ERUNTIME;
+    }
     snprintf(script, sizeof script, "%s", p->gp.path);
     /* the script draws into png and svg: the final names, unless the caller names others */
     gp_quote(q1, sizeof q1, png);
@@ -165,6 +181,12 @@ static int pic_draw(pic *p, const char *body, qc_msgs *err)
     if ((rc = qc_outfile_commit(&p->gp, err)))
         return rc;
     rc = run_gnuplot(set, script, err);
+    struct stat st;
+    for (int i = 0; i < 2 && !rc; i++)
+        if (stat(i ? tsvg : tpng, &st) != 0 || st.st_size == 0) {
+            qc_msgs_addf(err, "%s: gnuplot wrote an empty picture (is the disk full?)", i ? svg : png);
+            rc = QC_ERUNTIME;
+        }
     if (!rc && (rename(tpng, png) != 0 || rename(tsvg, svg) != 0)) {
         qc_msgs_addf(err, "%s: %s", png, strerror(errno));
         rc = QC_ERUNTIME;

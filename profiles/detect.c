@@ -125,8 +125,7 @@ int qp_target_resolve(const char *device, const qp_catalog *cat, const qh_host *
         return QC_OK;
     }
     int idx;
-    char tail;
-    if (sscanf(device, "cuda:%d%c", &idx, &tail) == 1) {
+    if (!strncmp(device, "cuda:", 5) && qc_parse_int(device + 5, 0, 1 << 20, "", &idx, NULL) == QC_OK) {
         if (idx < 0 || idx >= cuda->n) {
             qc_msgs_addf(err, "--device %s: there is no such CUDA device here (%s; 'qbench devices' lists what is here)",
                          device, cuda->n ? "device indices start at cuda:0" : cuda->reason);

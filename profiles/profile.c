@@ -146,7 +146,7 @@ static int get_int(ctx *c, yaml_node_t *n, const char *where, int lo, int hi, in
     double v;
     if (get_number(c, n, where, &v))
         return -1;
-    if (v != (double)(long)v || v < lo || v > hi) {
+    if (!(v >= lo && v <= hi) || v != (double)(long)v) { /* the range first: (long)v of 1e20 is undefined */
         errat(c, n, "%s must be a whole number from %d to %d, got %s", where, lo, hi, (const char *)n->data.scalar.value);
         return -1;
     }
@@ -165,9 +165,9 @@ static int get_nonneg(ctx *c, yaml_node_t *n, const char *where, double *out, in
     return 0;
 }
 
-static int valid_name(const char *s)
+int qp_name_valid(const char *s)
 {
-    if (!*s)
+    if (!s || !*s || strlen(s) > 64)
         return 0;
     for (; *s; s++)
         if (!(islower((unsigned char)*s) || isdigit((unsigned char)*s) || strchr("._-", *s)))
@@ -194,9 +194,14 @@ static void parse_match(ctx *c, yaml_node_t *m, qp_profile *p)
     if (f[1].val)
         p->match.name = get_string(c, f[1].val, "match.name");
     if (f[2].val) {
-        char *cc = get_string(c, f[2].val, "match.compute_capability");
-        int maj, min, used = 0;
-        if (cc && (sscanf(cc, "%d.%d%n", &maj, &min, &used) != 2 || cc[used] || maj <= 0 || min < 0))
+        char *cc = get_string(c, f[2].val, "match.compute_capability"), *dot = cc ? strchr(cc, '.') : NULL;
+        int maj = 0, min = 0, bad = !dot;
+        if (dot) {
+            *dot = '\0';
+            bad = qc_parse_int(cc, 1, 99, "", &maj, NULL) || qc_parse_int(dot + 1, 0, 99, "", &min, NULL);
+            *dot = '.';
+        }
+        if (cc && bad)
             errat(c, f[2].val, "match.compute_capability must be MAJOR.MINOR such as \"9.0\", got '%s'", cc);
         else if (cc) {
             p->match.cc_major = maj;
@@ -422,7 +427,7 @@ static void parse_root(ctx *c, yaml_node_t *root, qp_profile *p)
     }
     if (f[F_NAME].val) {
         p->name = get_string(c, f[F_NAME].val, "name");
-        if (p->name && !valid_name(p->name))
+        if (p->name && !qp_name_valid(p->name))
             errat(c, f[F_NAME].val, "name '%s' may hold only a-z, 0-9, '.', '_' and '-' (it names files)", p->name);
     }
     if (f[F_VENDOR].val)
@@ -439,7 +444,7 @@ static void parse_root(ctx *c, yaml_node_t *root, qp_profile *p)
             for (int i = 0; i < n; i++) {
                 yaml_node_t *it = node(c, a->data.sequence.items.start[i]);
                 char *s = get_string(c, it, "each alias");
-                if (s && !valid_name(s))
+                if (s && !qp_name_valid(s))
                     errat(c, it, "alias '%s' may hold only a-z, 0-9, '.', '_' and '-'", s);
                 if (s)
                     p->aliases[p->n_aliases++] = s;
@@ -466,6 +471,91 @@ static const char *yaml_problem(const yaml_parser_t *y, char *buf, size_t len, s
     return buf;
 }
 
+/* libyaml's scanner takes time quadratic in the nesting of flow collections ([ and {): a
+ * megabyte of '[' takes minutes. Their depth is counted here first, outside quoted scalars and
+ * comments, and a profile nested deeper than QP_MAX_DEPTH is refused before libyaml reads it. */
+static int flow_depth_ok(const char *text, size_t len, const char *name, qc_msgs *err)
+{
+    int depth = 0;
+    size_t line = 1;
+    char quote = 0, prev = '\n';
+    for (size_t i = 0; i < len; prev = text[i++]) {
+        char ch = text[i];
+        if (ch == '\n')
+            line++;
+        if (quote) {
+            if (quote == '"' && ch == '\\' && i + 1 < len)
+                i++;
+            else if (ch == quote)
+                quote = quote == '\'' && i + 1 < len && text[i + 1] == '\'' ? (i++, quote) : 0;
+            continue;
+        }
+        if (ch == '#' && (prev == ' ' || prev == '\t' || prev == '\n')) { /* a comment, to the end of the line */
+            while (i + 1 < len && text[i + 1] != '\n')
+                i++;
+        } else if ((ch == '\'' || ch == '"') && strchr(" \t\n[{,:", prev)) {
+            quote = ch;
+        } else if (ch == '[' || ch == '{') {
+            if (++depth > QP_MAX_DEPTH) {
+                qc_msgs_addf(err, "%s:%zu: YAML nested more than %d levels deep (a profile is a few levels of "
+                                  "mappings; give a qbench profile)", name, line, QP_MAX_DEPTH);
+                return 0;
+            }
+        } else if ((ch == ']' || ch == '}') && depth > 0) {
+            depth--;
+        }
+    }
+    return 1;
+}
+
+/* A profile is plain YAML: no tags (!!str 2039 is not a number; !!python/object is not data),
+ * no anchors or aliases (a few lines of aliases can stand for billions of nodes), and no
+ * block nesting deeper than QP_MAX_DEPTH. Checked on libyaml's events before the document is
+ * built. */
+static int plain_yaml_ok(const char *text, size_t len, const char *name, qc_msgs *err)
+{
+    yaml_parser_t y;
+    yaml_event_t ev;
+    yaml_parser_initialize(&y);
+    yaml_parser_set_input_string(&y, (const unsigned char *)text, len);
+    int ok = 1, depth = 0;
+    for (;;) {
+        if (!yaml_parser_parse(&y, &ev))
+            break; /* a syntax error: the loader reports it with its line */
+        size_t line = ev.start_mark.line + 1;
+        const yaml_char_t *tag = ev.type == YAML_SCALAR_EVENT           ? ev.data.scalar.tag
+                                 : ev.type == YAML_SEQUENCE_START_EVENT ? ev.data.sequence_start.tag
+                                 : ev.type == YAML_MAPPING_START_EVENT  ? ev.data.mapping_start.tag
+                                                                        : NULL;
+        const yaml_char_t *anchor = ev.type == YAML_SCALAR_EVENT           ? ev.data.scalar.anchor
+                                    : ev.type == YAML_SEQUENCE_START_EVENT ? ev.data.sequence_start.anchor
+                                    : ev.type == YAML_MAPPING_START_EVENT  ? ev.data.mapping_start.anchor
+                                                                           : NULL;
+        if (tag) {
+            qc_msgs_addf(err, "%s:%zu: a YAML tag ('%s') is not part of a profile (remove it: values are plain "
+                              "numbers and strings)", name, line, (const char *)tag);
+            ok = 0;
+        } else if (anchor || ev.type == YAML_ALIAS_EVENT) {
+            qc_msgs_addf(err, "%s:%zu: YAML anchors and aliases (& and *) are not part of a profile (write the "
+                              "values out)", name, line);
+            ok = 0;
+        } else if ((ev.type == YAML_SEQUENCE_START_EVENT || ev.type == YAML_MAPPING_START_EVENT) &&
+                   ++depth > QP_MAX_DEPTH) {
+            qc_msgs_addf(err, "%s:%zu: YAML nested more than %d levels deep (a profile is a few levels of "
+                              "mappings; give a qbench profile)", name, line, QP_MAX_DEPTH);
+            ok = 0;
+        } else if (ev.type == YAML_SEQUENCE_END_EVENT || ev.type == YAML_MAPPING_END_EVENT) {
+            depth--;
+        }
+        int end = ev.type == YAML_STREAM_END_EVENT;
+        yaml_event_delete(&ev);
+        if (!ok || end)
+            break;
+    }
+    yaml_parser_delete(&y);
+    return ok;
+}
+
 int qp_profile_parse(const char *text, size_t len, const char *name, qp_profile **out, qc_msgs *err)
 {
     *out = NULL;
@@ -478,6 +568,13 @@ int qp_profile_parse(const char *text, size_t len, const char *name, qp_profile 
                           "qbench profile .yaml)", name, line);
         return QC_EINPUT;
     }
+    if (len > QP_MAX_BYTES) {
+        qc_msgs_addf(err, "%s: larger than %zu bytes, more than a device profile can be (give the right file)", name,
+                     (size_t)QP_MAX_BYTES);
+        return QC_EINPUT;
+    }
+    if (!flow_depth_ok(text, len, name, err) || !plain_yaml_ok(text, len, name, err))
+        return QC_EINPUT;
     yaml_parser_t y;
     yaml_document_t doc;
     yaml_parser_initialize(&y);
@@ -533,7 +630,7 @@ int qp_profile_load(const char *path, qp_profile **out, qc_msgs *err)
     char *text;
     size_t len;
     *out = NULL;
-    int rc = qc_read_file(path, &text, &len, err);
+    int rc = qc_read_file(path, QP_MAX_BYTES, "a device profile", &text, &len, err);
     if (rc)
         return rc;
     rc = qp_profile_parse(text, len, path, out, err);

@@ -42,6 +42,9 @@
 #include "common/qc.h"
 
 #define QP_SCHEMA_VERSION 1
+/* Limits on what a profile file may be: its size, and how deeply YAML may nest in it. */
+#define QP_MAX_BYTES ((size_t)1 << 20)
+#define QP_MAX_DEPTH 16
 
 typedef enum qp_backend { QP_BACKEND_CPU, QP_BACKEND_CUDA } qp_backend;
 const char *qp_backend_name(qp_backend b);
@@ -133,6 +136,10 @@ int qp_profile_parse(const char *text, size_t len, const char *name, qp_profile 
 /* Write as YAML: to a FILE, or atomically to a path ("-" = stdout). */
 int qp_profile_emit(const qp_profile *p, FILE *f, qc_msgs *err);
 int qp_profile_write(const qp_profile *p, const char *path, qc_msgs *err);
+
+/* Is this a profile name: 1 to 64 of a-z, 0-9, '.', '_', '-' (names go into file names and C
+ * identifiers)? */
+int qp_name_valid(const char *name);
 
 qp_profile *qp_profile_new(const char *name, const char *vendor, qp_backend backend, const char *match_name);
 void qp_profile_set(qp_profile *p, qp_spec_id id, double value, const char *source, const char *note);

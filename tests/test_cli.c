@@ -257,7 +257,7 @@ static void test_run_bad_arguments(void **state)
     expect_rc((const char *[]){"run", "--scheme", "w4a16", "-m", "0", NULL}, 2,
               "qbench: sizes must be positive, got M=0 N=4096 K=4096");
     expect_rc((const char *[]){"run", "--scheme", "fp16", "-n", "-5", NULL}, 2, "sizes must be positive");
-    expect_rc((const char *[]){"run", "--scheme", "fp16", "-k", "12x", NULL}, 2, "-k '12x': expected an integer");
+    expect_rc((const char *[]){"run", "--scheme", "fp16", "-k", "12x", NULL}, 2, "-k '12x': expected a whole number");
     expect_rc((const char *[]){"run", "--scheme", "int3", NULL}, 2, "unknown scheme 'int3'");
     expect_rc((const char *[]){"run", NULL}, 2, "--scheme is required");
     expect_rc((const char *[]){"run", "--scheme", "w4a16", "-k", "1000", "--group", "128", NULL}, 2,

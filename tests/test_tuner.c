@@ -8,6 +8,7 @@
 #include <cmocka.h>
 
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -323,6 +324,47 @@ static void test_keys_and_cells(void **state)
     qt_tuned_free(&t);
 }
 
+/* Whatever strings reach the header (the device name in its comment, configurations in string
+ * literals), it compiles and says them back exactly. */
+static void test_header_escapes(void **state)
+{
+    (void)state;
+    qt_obs o[3];
+    for (int i = 0; i < 3; i++)
+        o[i] = obs(QK_FP16, "threads=2", 1 << i, (1 + i) * 1e-3, 0.01, 2e-4, 1);
+    snprintf(o[0].config, sizeof o[0].config, "a\"b\\c?\?/*/\n#error x"); /* ?\? : no trigraph here */
+    qt_tune_opts opt = {0};
+    qt_tuned t;
+    assert_int_equal(qt_tune(o, 3, &opt, &t, NULL), QC_OK);
+    qt_scheme_fit fits[QK_SCHEME_COUNT];
+    qt_fit_schemes(o, 3, fits, NULL);
+    qt_emit_info info = {.device = "a*/\n#error injected\n/*", .source_hash = "0123456789abcdef", .fits = fits,
+                         .tuned = &t};
+    char dir[] = "/tmp/qbench-esc-XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    char hdr[128], src[128], cmd[512];
+    snprintf(hdr, sizeof hdr, "%s/d.h", dir);
+    snprintf(src, sizeof src, "%s/t.c", dir);
+    FILE *f = fopen(hdr, "w");
+    assert_int_equal(qt_emit(&info, "header", f, NULL), QC_OK);
+    fclose(f);
+    f = fopen(src, "w");
+    fprintf(f, "#include <string.h>\n#include \"d.h\"\nint main(void)\n{\n    qbd_a____error_injected____choice c;\n"
+               "    return !(qbd_a____error_injected____lookup(QBD_A____ERROR_INJECTED____FP16, 0, 1, 4096, 4096, 0, &c) &&\n"
+               "             !strcmp(c.config, \"a\\\"b\\\\c\\077\\077/*/\\n#error x\"));\n}\n");
+    fclose(f);
+    snprintf(cmd, sizeof cmd, "cc -std=c99 -Wall -Wextra -Werror -pedantic -o %s/t %s && %s/t", dir, src, dir);
+    int rc = system(cmd);
+    if (rc != 0) {
+        snprintf(cmd, sizeof cmd, "cat %s", hdr);
+        (void)system(cmd);
+    }
+    assert_int_equal(rc, 0);
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    assert_int_equal(system(cmd), 0);
+    qt_tuned_free(&t);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -332,6 +374,7 @@ int main(void)
         cmocka_unit_test(test_pruning_report),
         cmocka_unit_test(test_roof_is_the_kernels_format),
         cmocka_unit_test(test_keys_and_cells),
+        cmocka_unit_test(test_header_escapes),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -63,12 +63,13 @@ static void c_string(FILE *f, const char *s)
     fputc('"', f);
 }
 
-/* s inside a C comment: printable ASCII only, and never the end of the comment. */
+/* s inside a C comment: printable ASCII only, never the end of the comment nor the start of
+ * another. */
 static void c_comment_text(FILE *f, const char *s)
 {
     for (const unsigned char *c = (const unsigned char *)s; *c; c++) {
-        if (*c == '*' && c[1] == '/')
-            fputs("* ", f);
+        if ((*c == '*' && c[1] == '/') || (*c == '/' && c[1] == '*'))
+            fprintf(f, "%c ", *c);
         else
             fputc(*c >= 0x20 && *c <= 0x7e ? *c : '?', f);
     }
@@ -360,18 +361,12 @@ static int emit_json(const qt_emit_info *in, FILE *f, int vllm)
 
 int qt_emit(const qt_emit_info *info, const char *format, FILE *f, qc_msgs *err)
 {
-    int rc;
     if (!strcmp(format, "header"))
-        rc = emit_header(info, f);
-    else if (!strcmp(format, "json"))
-        rc = emit_json(info, f, 0);
-    else if (!strcmp(format, "vllm"))
-        rc = emit_json(info, f, 1);
-    else {
-        qc_msgs_addf(err, "--format '%s': use header, json or vllm", format);
-        return QC_EINPUT;
-    }
-    if (rc)
-        qc_msgs_addf(err, "writing the %s dispatch table failed", format);
-    return rc;
+        return emit_header(info, f);
+    if (!strcmp(format, "json"))
+        return emit_json(info, f, 0);
+    if (!strcmp(format, "vllm"))
+        return emit_json(info, f, 1);
+    qc_msgs_addf(err, "--format '%s': use header, json or vllm", format);
+    return QC_EINPUT;
 }

@@ -149,7 +149,9 @@ typedef struct qt_emit_info {
 } qt_emit_info;
 
 /* "header": qbench_dispatch_<device>.h, self-contained C99/C++ (stddef.h, stdint.h only);
- * "json": the same content; "vllm": per-device JSON keyed by M. Deterministic bytes. */
+ * "json": the same content; "vllm": per-device JSON keyed by M. Deterministic bytes.
+ * QC_EINPUT for an unknown format; QC_ERUNTIME when writing to f failed (the caller's file
+ * says why when it is closed). */
 int qt_emit(const qt_emit_info *info, const char *format, FILE *f, qc_msgs *err);
 /* FNV-1a 64 of bytes, as 16 hex digits. */
 void qt_hash_bytes(const void *data, size_t len, char out[17]);

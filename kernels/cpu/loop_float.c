@@ -55,8 +55,8 @@ static qk_blocking blocking(const qk_kernel *k, const qk_config *cfg)
     return qk_blocking_of(k, cfg, &fallback);
 }
 
-/* Workspace: X as fp32 [M][K], per-row group sums [M][G], per thread a decode buffer
- * [kc][nc] and an accumulator tile [M][nc], then what the small family prepares. */
+/* Workspace: X as fp32 [M][K], per thread a decode buffer [kc][nc] and an accumulator tile
+ * [M][nc], then what the small family prepares. */
 static size_t tiles_floats(const qk_problem *p, const qk_blocking *b)
 {
     return (size_t)b->threads * ((size_t)b->kc * b->nc + (size_t)p->m * b->nc + 64);
@@ -66,7 +66,7 @@ size_t qk_work_float(const qk_kernel *k, const qk_problem *p, const qk_config *c
 {
     const qk_ukr_float *u = k->ukr;
     qk_blocking b = blocking(k, cfg);
-    size_t floats = (size_t)p->m * p->k + (size_t)p->m * qk_groups(p) + tiles_floats(p, &b);
+    size_t floats = (size_t)p->m * p->k + tiles_floats(p, &b);
     size_t extra = u->small && u->small->extra_per_row ? (size_t)p->m * u->small->extra_per_row(p) : 0;
     return qk_align64(4 * floats) + extra + 128;
 }
@@ -83,30 +83,19 @@ static void run_small(const qk_run_args *a, const qk_ukr_float *u, const qk_bloc
     qk_problem p = w->p;
     p.m = a->m;
     const qk_float_small *s = u->small;
-    const int M = a->m, K = p.k, G = qk_groups(&p), g = qk_problem_group(&p), nr = w->nr;
-    float *xf = a->work, *xsum = xf + (size_t)M * K;
-    void *extra = (uint8_t *)a->work + qk_align64(4 * ((size_t)M * K + (size_t)M * G + tiles_floats(&p, b)));
+    const int M = a->m, K = p.k, G = qk_groups(&p), nr = w->nr;
+    float *xf = a->work;
+    void *extra = (uint8_t *)a->work + qk_align64(4 * ((size_t)M * K + tiles_floats(&p, b)));
     float outs;
-    if (s->prepare) {
-        outs = s->prepare(&p, a->x, M, xf, xsum, extra);
+    if (s->prepare)
+        outs = s->prepare(&p, a->x, M, extra);
+    else if (p.scheme != QK_FP8 && u->large->load_x) {
+        u->large->load_x(a->x, (size_t)M * K, xf);
+        outs = 1.0f;
     } else {
-        if (p.scheme != QK_FP8 && u->large->load_x) {
-            u->large->load_x(a->x, (size_t)M * K, xf);
-            outs = 1.0f;
-        } else {
-            outs = qk_float_activations(&p, a->x, M, xf);
-        }
-        if (p.scheme == QK_W4A16)
-            for (int r = 0; r < M; r++)
-                for (int gi = 0; gi < G; gi++) {
-                    float sum = 0;
-                    for (int k = gi * g; k < (gi + 1) * g; k++)
-                        sum += xf[(size_t)r * K + k];
-                    xsum[(size_t)r * G + gi] = sum;
-                }
+        outs = qk_float_activations(&p, a->x, M, xf);
     }
-    const qk_xf xv = {.x = xf, .xsum = xsum, .extra = extra,
-                      .stride = s->extra_per_row ? s->extra_per_row(&p) : 0, .k = K, .G = G};
+    const qk_xf xv = {.x = xf, .extra = extra, .stride = s->extra_per_row ? s->extra_per_row(&p) : 0, .k = K, .G = G};
     const int MR = b->mr;
 #pragma omp parallel for num_threads(b->threads) schedule(static)
     for (int panel = 0; panel < w->panels; panel++) {
@@ -129,8 +118,8 @@ static void run_large(const qk_run_args *a, const qk_ukr_float *u, const qk_bloc
     qk_problem p = w->p;
     p.m = a->m;
     const qk_float_large *L = u->large;
-    const int M = a->m, K = p.k, G = qk_groups(&p), nr = w->nr;
-    float *xf = a->work, *tiles = xf + (size_t)M * K + (size_t)M * G;
+    const int M = a->m, K = p.k, nr = w->nr;
+    float *xf = a->work, *tiles = xf + (size_t)M * K;
     float outs;
     if (p.scheme != QK_FP8 && L->load_x) {
         L->load_x(a->x, (size_t)M * K, xf);

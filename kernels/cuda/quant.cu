@@ -99,7 +99,7 @@ static bool launched(const char *what) {
 
 // ---------------------------------------------------------------- activations
 
-// One block per row: absmax, then q = rne(x · 127/absmax) (the CPU's definition), and the
+// One block per row: absmax, then q = rne(x · fl(127/absmax)) (the CPU's definition), and the
 // per-group sums of q for zero-point corrections.
 __global__ void quantize_rows(const __half *x, int k, int group, int8_t *q, float *scale, int32_t *gsum) {
     const int row = blockIdx.x;

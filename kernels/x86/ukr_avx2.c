@@ -4,9 +4,9 @@
  *
  * Float schemes (fp16, w8a16, w4a16, fp8):
  *  - small M: each panel row is decoded in registers to its raw values (fp8 as e4m3/256; int4
- *    as 1 + q/16, by moving the nibble into the mantissa of 1.0, which needs no int→float
- *    conversion) and multiplied with MR broadcast rows of X; group scales (and zero points,
- *    through per-row group sums of X) are applied once per group.
+ *    exactly as q − z, by placing the nibble in the mantissa of 2^23 and subtracting 2^23 + z,
+ *    which needs no int→float conversion) and multiplied with MR broadcast rows of X; group
+ *    scales are applied once per group.
  *  - large M: decode dequantizes a K block exactly to fp32; a 6×16 register-tiled fp32
  *    micro-kernel runs over it.
  * Integer schemes (w8a8, w4a8): int8 dot products go through vpmaddubsw + vpmaddwd (w8a8 with
@@ -52,14 +52,27 @@ INLINE void decode_raw(qk_scheme s, const uint8_t *pb, int k, __m256 *v0, __m256
     }
 }
 
-/* Nibble j (0..7) of every 32-bit lane as the float 1 + q/16: the nibble is moved into the top
- * of the mantissa of 1.0 (bits 22..19), so no int→float conversion is needed. */
-INLINE __m256 nibble_as_float(__m256i w, int j)
+/* Nibble j (0..7) of every 32-bit lane as the float 2^23 + q: the nibble sits in the low bits of
+ * the mantissa of 2^23, so no int→float conversion is needed, and subtracting 2^23 + z gives
+ * q − z exactly. */
+INLINE __m256 nibble_magic(__m256i w, int j)
 {
-    const int bit = j < 4 ? 8 * j : 8 * (j - 4) + 4, s = 19 - bit;
-    __m256i t = s >= 0 ? _mm256_slli_epi32(w, s) : _mm256_srli_epi32(w, -s);
-    return _mm256_castsi256_ps(
-        _mm256_or_si256(_mm256_and_si256(t, _mm256_set1_epi32(0x00780000)), _mm256_set1_epi32(0x3f800000)));
+    const int bit = j < 4 ? 8 * j : 8 * (j - 4) + 4;
+    __m256i t = bit ? _mm256_srli_epi32(w, bit) : w;
+    return _mm256_castsi256_ps(_mm256_or_si256(_mm256_and_si256(t, _mm256_set1_epi32(15)), _mm256_set1_epi32(0x4b000000)));
+}
+
+/* 2^23 + z of a w4a16 group for the 16 channels of a panel (z = 8 when symmetric). */
+INLINE void group_zmagic(const qk_weights *w, size_t at, __m256 *zm0, __m256 *zm1)
+{
+    __m256i z0 = _mm256_set1_epi32(8), z1 = z0;
+    if (w->gzero) {
+        __m128i z = _mm_loadu_si128((const __m128i *)(w->gzero + at));
+        z0 = _mm256_cvtepu8_epi32(z);
+        z1 = _mm256_cvtepu8_epi32(_mm_srli_si128(z, 8));
+    }
+    *zm0 = _mm256_castsi256_ps(_mm256_or_si256(z0, _mm256_set1_epi32(0x4b000000)));
+    *zm1 = _mm256_castsi256_ps(_mm256_or_si256(z1, _mm256_set1_epi32(0x4b000000)));
 }
 
 /* Group scale and m = −z·s of a w4a16 group for the 16 channels of a panel. */
@@ -81,7 +94,7 @@ INLINE void group_sm(const qk_weights *w, size_t at, __m256 *s0, __m256 *s1, __m
 INLINE void direct_panel(qk_scheme S, int MR, const qk_weights *w, int panel, const qk_xf *xv, int r0, float *y)
 {
     const int K = xv->k, G = xv->G;
-    const float *x = xv->x + (size_t)r0 * K, *xsum = xv->xsum + (size_t)r0 * G;
+    const float *x = xv->x + (size_t)r0 * K;
     enum { U_MAX = 4 };
     const int U = MR == 1 ? 4 : MR == 2 ? 2 : 1; /* independent accumulator sets: hide FMA latency */
     const uint8_t *pb = qk_panel(w, panel);
@@ -94,13 +107,15 @@ INLINE void direct_panel(qk_scheme S, int MR, const qk_weights *w, int panel, co
             _mm256_setzero_ps();
         int k = gi * g, k1 = k + g;
         if (S == QK_W4A16) {
-            /* Σ x·(1 + q/16) per group: one octet of 8 k per pair of 32-byte loads */
+            /* Σ x·(q − z) per group, exactly decoded: one octet of 8 k per pair of 32-byte loads */
+            __m256 zm0, zm1;
+            group_zmagic(w, ((size_t)panel * G + gi) * NR, &zm0, &zm1);
             for (; k < k1; k += 8) {
                 __m256i o0 = _mm256_loadu_si256((const __m256i *)(pb + (size_t)(k / 8) * 64));
                 __m256i o1 = _mm256_loadu_si256((const __m256i *)(pb + (size_t)(k / 8) * 64 + 32));
                 UNROLL for (int j = 0; j < 8; j++)
                 {
-                    __m256 w0 = nibble_as_float(o0, j), w1 = nibble_as_float(o1, j);
+                    __m256 w0 = _mm256_sub_ps(nibble_magic(o0, j), zm0), w1 = _mm256_sub_ps(nibble_magic(o1, j), zm1);
                     const int u = j % U;
                     UNROLL for (int r = 0; r < MR; r++)
                     {
@@ -139,19 +154,14 @@ INLINE void direct_panel(qk_scheme S, int MR, const qk_weights *w, int panel, co
             acc[0][r][0] = _mm256_add_ps(acc[0][r][0], acc[u][r][0]);
             acc[0][r][1] = _mm256_add_ps(acc[0][r][1], acc[u][r][1]);
         }
-        if (grouped) {
-            /* Σ x·q = 16·Σ x·(1 + q/16) − 16·Σx, so y += 16s·acc − (16 + z)s·Σx = 16s·acc + (m − 16s)·Σx */
-            __m256 s0, s1, m0, m1;
-            group_sm(w, ((size_t)panel * G + gi) * NR, &s0, &s1, &m0, &m1);
-            s0 = _mm256_mul_ps(s0, _mm256_set1_ps(16.0f));
-            s1 = _mm256_mul_ps(s1, _mm256_set1_ps(16.0f));
-            m0 = _mm256_sub_ps(m0, s0);
-            m1 = _mm256_sub_ps(m1, s1);
+        if (grouped) { /* y += s · Σ x·(q − z) */
+            const uint16_t *gs = w->gscale + ((size_t)panel * G + gi) * NR;
+            __m256 s0 = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)gs));
+            __m256 s1 = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(gs + 8)));
             UNROLL for (int r = 0; r < MR; r++)
             {
-                __m256 xs = _mm256_broadcast_ss(xsum + (size_t)r * G + gi);
-                yacc[r][0] = _mm256_fmadd_ps(m0, xs, _mm256_fmadd_ps(s0, acc[0][r][0], yacc[r][0]));
-                yacc[r][1] = _mm256_fmadd_ps(m1, xs, _mm256_fmadd_ps(s1, acc[0][r][1], yacc[r][1]));
+                yacc[r][0] = _mm256_fmadd_ps(s0, acc[0][r][0], yacc[r][0]);
+                yacc[r][1] = _mm256_fmadd_ps(s1, acc[0][r][1], yacc[r][1]);
             }
         } else {
             UNROLL for (int r = 0; r < MR; r++)
@@ -373,15 +383,24 @@ INLINE void ukr_w4a8(int MR, int kl, const int8_t *A, int lda, const uint8_t *B,
                 acc[r][1] = _mm256_add_epi32(acc[r][1], _mm256_madd_epi16(t1, ones));
             }
         }
-        __m256 s0, s1, m0, m1; /* m = −z·s */
-        group_sm(w, gat + (size_t)gi * NR, &s0, &s1, &m0, &m1);
+        /* (Σ x·q − z·Σ x) in integers, exactly; then the group scale */
+        const size_t at = gat + (size_t)gi * NR;
+        __m256 s0 = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(w->gscale + at)));
+        __m256 s1 = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(w->gscale + at + 8)));
+        __m256i z0 = _mm256_set1_epi32(8), z1 = z0;
+        if (w->gzero) {
+            __m128i z = _mm_loadu_si128((const __m128i *)(w->gzero + at));
+            z0 = _mm256_cvtepu8_epi32(z);
+            z1 = _mm256_cvtepu8_epi32(_mm_srli_si128(z, 8));
+        }
         UNROLL for (int r = 0; r < MR; r++)
         {
-            __m256 xs = _mm256_set1_ps((float)gsum[(size_t)r * G + gi]);
+            __m256i xs = _mm256_set1_epi32(gsum[(size_t)r * G + gi]);
             float *c = C + (size_t)r * ldc;
-            __m256 f0 = _mm256_cvtepi32_ps(acc[r][0]), f1 = _mm256_cvtepi32_ps(acc[r][1]);
-            _mm256_storeu_ps(c, _mm256_fmadd_ps(m0, xs, _mm256_fmadd_ps(f0, s0, _mm256_loadu_ps(c))));
-            _mm256_storeu_ps(c + 8, _mm256_fmadd_ps(m1, xs, _mm256_fmadd_ps(f1, s1, _mm256_loadu_ps(c + 8))));
+            __m256 f0 = _mm256_cvtepi32_ps(_mm256_sub_epi32(acc[r][0], _mm256_mullo_epi32(z0, xs)));
+            __m256 f1 = _mm256_cvtepi32_ps(_mm256_sub_epi32(acc[r][1], _mm256_mullo_epi32(z1, xs)));
+            _mm256_storeu_ps(c, _mm256_fmadd_ps(f0, s0, _mm256_loadu_ps(c)));
+            _mm256_storeu_ps(c + 8, _mm256_fmadd_ps(f1, s1, _mm256_loadu_ps(c + 8)));
         }
     }
 }

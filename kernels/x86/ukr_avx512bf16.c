@@ -2,12 +2,13 @@
  * large-M path is the AVX2 family's (registry.c pairs them).
  *
  * The int4 layout (qk.h) keeps 8 consecutive k of a channel in one 32-bit word; nibbles 16
- * bits apart form the pairs (k0,k2), (k4,k6), (k1,k3), (k5,k7). A shift and one vpternlogd
- * turn a pair into two bf16 values 1 + q/16 (the nibble in the top of the mantissa of 1.0),
- * and vdpbf16ps multiplies 16 channels × 2 k at once. X is split exactly into two bf16 terms,
+ * bits apart form the pairs (k0,k2), (k4,k6), (k1,k3), (k5,k7). A shift and a mask put a
+ * pair's two nibbles in the two 16-bit halves of each lane; adding 16 − z and one vpermw from
+ * a 32-entry table turn them into bf16(q − z), exactly (small integers are exact in bf16), and
+ * vdpbf16ps multiplies 16 channels × 2 k at once. X is split exactly into two bf16 terms,
  * x = hi + lo (an fp16 value has 11 significant bits; bf16 holds 8), prepared once per call in
- * the same pair order, so the products are those of the fp16 activations. Per group,
- * Σ x·q = 16·Σ x·(1 + q/16) − 16·Σ x, and the scale and zero point are applied once. */
+ * the same pair order, so the products are those of the fp16 activations and of the exact
+ * weights (q − z): nothing large cancels. The group scale is applied once per group. */
 #include <immintrin.h>
 #include <string.h>
 
@@ -22,23 +23,14 @@ enum { NR = 16 };
 #define QK_PREFETCH 2048
 #endif
 
-/* Row r of X (fp16) as fp32, its pairs and its group sums. The pairs of octet o are the
- * elements in the order 0,2,4,6,1,3,5,7 (nibbles 4t and 16 + 4t hold k-pairs (0,2), (4,6),
- * (1,3), (5,7)), as bf16: hi[o*4 + t] holds two bf16 of x, lo[...] those of x − hi. */
-TGT static void prepare_row(const uint16_t *x16, int K, int g, float *xf, uint32_t *hi, uint32_t *lo, float *xsum)
+/* Row r of X (fp16) as its pairs. The pairs of octet o are the elements in the order
+ * 0,2,4,6,1,3,5,7 (nibbles 4t and 16 + 4t hold k-pairs (0,2), (4,6), (1,3), (5,7)), as bf16:
+ * hi[o*4 + t] holds two bf16 of x, lo[...] those of x − hi. */
+TGT static void prepare_row(const uint16_t *x16, int K, uint32_t *hi, uint32_t *lo)
 {
     const __m256i order = _mm256_setr_epi32(0, 2, 4, 6, 1, 3, 5, 7);
-    __m256 gs = _mm256_setzero_ps();
     for (int o = 0; o < K / 8; o++) {
         __m256 v = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(x16 + o * 8)));
-        _mm256_storeu_ps(xf + o * 8, v);
-        gs = _mm256_add_ps(gs, v);
-        if ((o + 1) * 8 % g == 0) {
-            __m128 h = _mm_add_ps(_mm256_castps256_ps128(gs), _mm256_extractf128_ps(gs, 1));
-            h = _mm_add_ps(h, _mm_movehl_ps(h, h));
-            xsum[((o + 1) * 8 - 1) / g] = _mm_cvtss_f32(_mm_add_ss(h, _mm_movehdup_ps(h)));
-            gs = _mm256_setzero_ps();
-        }
         __m256 p = _mm256_permutevar8x32_ps(v, order);
         __m128bh bh = _mm256_cvtneps_pbh(p);
         __m256 back = _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32((__m128i)bh), 16));
@@ -48,13 +40,19 @@ TGT static void prepare_row(const uint16_t *x16, int K, int g, float *xf, uint32
     }
 }
 
-/* The pair at nibbles 4t, 16 + 4t of every lane as two bf16 values 1 + q/16. */
-INLINE __m512bh pair_as_bf16(__m512i w, int t)
+/* bf16(i − 16) for i = 0..31: the table vpermw reads q − z + 16 through */
+static const uint16_t minus16_bf16[32] __attribute__((aligned(64))) = {
+    0xc180, 0xc170, 0xc160, 0xc150, 0xc140, 0xc130, 0xc120, 0xc110, 0xc100, 0xc0e0, 0xc0c0,
+    0xc0a0, 0xc080, 0xc040, 0xc000, 0xbf80, 0x0000, 0x3f80, 0x4000, 0x4040, 0x4080, 0x40a0,
+    0x40c0, 0x40e0, 0x4100, 0x4110, 0x4120, 0x4130, 0x4140, 0x4150, 0x4160, 0x4170};
+
+/* The pair at nibbles 4t, 16 + 4t of every lane as two bf16 values q − z (zz: 16 − z in both
+ * 16-bit halves of each lane). */
+INLINE __m512bh pair_as_bf16(__m512i w, int t, __m512i zz, __m512i table)
 {
-    const int s = 3 - 4 * t;
-    __m512i v = s >= 0 ? _mm512_slli_epi32(w, s) : _mm512_srli_epi32(w, -s);
-    /* (v & 0x00780078) | 0x3f803f80 */
-    return (__m512bh)_mm512_ternarylogic_epi32(v, _mm512_set1_epi32(0x00780078), _mm512_set1_epi32(0x3f803f80), 0xea);
+    __m512i v = t ? _mm512_srli_epi32(w, 4 * t) : w;
+    v = _mm512_add_epi16(_mm512_and_si512(v, _mm512_set1_epi32(0x000f000f)), zz);
+    return (__m512bh)_mm512_permutexvar_epi16(v, table);
 }
 
 /* Rows r0.. of X: the hi pairs [K/2] then the lo pairs [K/2], x->stride bytes per row. */
@@ -62,22 +60,29 @@ INLINE void panel_bf16(int MR, const qk_weights *w, int panel, const qk_xf *x, i
 {
     const int G = x->G, pstride = (int)(x->stride / 4);
     const uint32_t *xh = (const uint32_t *)((const uint8_t *)x->extra + (size_t)r0 * x->stride), *xl = xh + x->k / 2;
-    const float *xsum = x->xsum + (size_t)r0 * G;
+    const __m512i table = _mm512_loadu_si512(minus16_bf16);
     const int U = MR == 1 ? 4 : MR == 2 ? 2 : 1; /* accumulator sets over the pairs t */
     const uint8_t *pb = qk_panel(w, panel);
     const int g = qk_problem_group(&w->p);
     __m512 yacc[4];
     UNROLL for (int r = 0; r < MR; r++) yacc[r] = _mm512_setzero_ps();
     for (int gi = 0; gi < G; gi++) {
+        const size_t at = ((size_t)panel * G + gi) * NR;
         __m512 ah[4][4], al[4][4];
         UNROLL for (int u = 0; u < U; u++) UNROLL for (int r = 0; r < MR; r++) ah[u][r] = al[u][r] =
             _mm512_setzero_ps();
+        /* 16 − z, in both 16-bit halves of each channel's lane */
+        __m512i zz = _mm512_set1_epi16(8);
+        if (w->gzero) {
+            __m512i z = _mm512_sub_epi32(_mm512_set1_epi32(16), _mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)(w->gzero + at))));
+            zz = _mm512_or_si512(z, _mm512_slli_epi32(z, 16));
+        }
         for (int o = gi * g / 8; o < (gi + 1) * g / 8; o++) {
             __m512i word = _mm512_loadu_si512(pb + (size_t)o * 64);
             _mm_prefetch((const char *)(pb + (size_t)o * 64 + QK_PREFETCH), _MM_HINT_T0);
             UNROLL for (int t = 0; t < 4; t++)
             {
-                __m512bh v = pair_as_bf16(word, t);
+                __m512bh v = pair_as_bf16(word, t, zz, table);
                 const int u = t % U;
                 UNROLL for (int r = 0; r < MR; r++)
                 {
@@ -88,18 +93,12 @@ INLINE void panel_bf16(int MR, const qk_weights *w, int panel, const qk_xf *x, i
                 }
             }
         }
-        __m512 s = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(w->gscale + ((size_t)panel * G + gi) * NR)));
-        __m512 z = _mm512_set1_ps(8.0f);
-        if (w->gzero)
-            z = _mm512_cvtepi32_ps(
-                _mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)(w->gzero + ((size_t)panel * G + gi) * NR))));
-        __m512 s16 = _mm512_mul_ps(s, _mm512_set1_ps(16.0f));
-        __m512 m = _mm512_mul_ps(_mm512_sub_ps(_mm512_setzero_ps(), _mm512_add_ps(z, _mm512_set1_ps(16.0f))), s);
+        __m512 s = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(w->gscale + at)));
         UNROLL for (int r = 0; r < MR; r++)
         {
             __m512 a = _mm512_add_ps(ah[0][r], al[0][r]);
             UNROLL for (int u = 1; u < U; u++) a = _mm512_add_ps(a, _mm512_add_ps(ah[u][r], al[u][r]));
-            yacc[r] = _mm512_fmadd_ps(m, _mm512_set1_ps(xsum[(size_t)r * G + gi]), _mm512_fmadd_ps(s16, a, yacc[r]));
+            yacc[r] = _mm512_fmadd_ps(s, a, yacc[r]);
         }
     }
     UNROLL for (int r = 0; r < MR; r++) _mm512_storeu_ps(y + r * NR, yacc[r]);
@@ -114,13 +113,13 @@ PANEL(1) PANEL(2) PANEL(3) PANEL(4)
 
 static size_t extra_per_row(const qk_problem *p) { return (size_t)p->k * 4; }
 
-/* X as fp32, its group sums, and its bf16 hi/lo pairs, row by row. */
-TGT static float prepare(const qk_problem *p, const uint16_t *x, int m, float *xf, float *xsum, void *extra)
+/* X's bf16 hi/lo pairs, row by row. */
+TGT static float prepare(const qk_problem *p, const uint16_t *x, int m, void *extra)
 {
-    const int K = p->k, G = qk_groups(p), g = qk_problem_group(p);
+    const int K = p->k;
     for (int r = 0; r < m; r++) {
         uint32_t *hi = (uint32_t *)((uint8_t *)extra + (size_t)r * extra_per_row(p));
-        prepare_row(x + (size_t)r * K, K, g, xf + (size_t)r * K, hi, hi + K / 2, xsum + (size_t)r * G);
+        prepare_row(x + (size_t)r * K, K, hi, hi + K / 2);
     }
     return 1.0f;
 }

@@ -61,17 +61,17 @@ INLINE void vnni_w4a8(int MR, int kl, const int8_t *A, int lda, const uint8_t *B
                 hi[r] = _mm512_dpbusd_epi32(hi[r], bh, _mm512_set1_epi32(word_at(x + 4)));
             }
         }
+        /* (Σ x·q − z·Σ x) in integers, exactly; then the group scale */
         const size_t at = gat + (size_t)gi * 16;
         __m512 s = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(w->gscale + at)));
-        __m512 z = w->gzero ? _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)(w->gzero + at))))
-                            : _mm512_set1_ps(8.0f);
-        __m512 m = _mm512_mul_ps(_mm512_sub_ps(_mm512_setzero_ps(), z), s);
+        __m512i z = w->gzero ? _mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)(w->gzero + at)))
+                             : _mm512_set1_epi32(8);
         UNROLL for (int r = 0; r < MR; r++)
         {
             float *c = C + (size_t)r * ldc;
-            __m512 f = _mm512_cvtepi32_ps(_mm512_add_epi32(lo[r], hi[r]));
-            __m512 xs = _mm512_set1_ps((float)gsum[(size_t)r * G + gi]);
-            _mm512_storeu_ps(c, _mm512_fmadd_ps(m, xs, _mm512_fmadd_ps(f, s, _mm512_loadu_ps(c))));
+            __m512i xz = _mm512_mullo_epi32(z, _mm512_set1_epi32(gsum[(size_t)r * G + gi]));
+            __m512 f = _mm512_cvtepi32_ps(_mm512_sub_epi32(_mm512_add_epi32(lo[r], hi[r]), xz));
+            _mm512_storeu_ps(c, _mm512_fmadd_ps(f, s, _mm512_loadu_ps(c)));
         }
     }
 }
