@@ -17,7 +17,8 @@ case "$mode" in
 esac
 
 packages=(build-essential cmake pkg-config libhwloc-dev libpapi-dev libyaml-dev
-          libbenchmark-dev libbenchmark-tools python3-scipy libjansson-dev libcmocka-dev gnuplot-nox)
+          libbenchmark-dev libbenchmark-tools python3-scipy libjansson-dev libcmocka-dev gnuplot-nox
+          libdnnl-dev)
 # the tests also build everything with clang under AddressSanitizer and UndefinedBehaviorSanitizer,
 # with the fuzz targets (libFuzzer) replaying their corpora
 if [ "$mode" = test ]; then

@@ -8,8 +8,10 @@
 
 /* ------------------------------------------------------------------ the run set */
 
-/* The kernels a scheme is swept with: the best one this CPU runs, or (pruned, all) every
- * SIMD kernel it runs; the generic C kernels only where no SIMD kernel exists. */
+/* The kernels a scheme is swept with: the best of qbench's own this CPU runs, or (pruned, all)
+ * every SIMD kernel of its own it runs (the generic C kernels only where no SIMD kernel
+ * exists); and always beside them the providers' kernels (oneDNN) of the scheme, so that every
+ * sweep measures ours against the best library in the same run. */
 static int kernels_for(qk_scheme s, int configs, int cuda, const qk_kernel **out, int max)
 {
     if (cuda) { /* one CUDA kernel per scheme: its configurations are the space */
@@ -17,14 +19,15 @@ static int kernels_for(qk_scheme s, int configs, int cuda, const qk_kernel **out
         return out[0] ? 1 : 0;
     }
     const qk_kernel *best = qk_kernel_best(s);
-    if (configs == QB_CONFIGS_DEFAULT || !best || !strcmp(best->isa, "generic")) {
-        out[0] = best;
-        return best ? 1 : 0;
-    }
+    const int own_all = configs != QB_CONFIGS_DEFAULT && best && strcmp(best->isa, "generic");
     int n = 0;
+    if (best && !own_all)
+        out[n++] = best;
     for (int i = 0; i < qk_kernel_count() && n < max; i++) {
         const qk_kernel *k = qk_kernel_get(i);
-        if (k->scheme == s && !qk_kernel_is_cuda(k) && qk_kernel_supported(k) && strcmp(k->isa, "generic"))
+        if (k->scheme != s || qk_kernel_is_cuda(k) || !qk_kernel_supported(k))
+            continue;
+        if (qk_kernel_is_provider(k) || (own_all && strcmp(k->isa, "generic")))
             out[n++] = k;
     }
     return n;

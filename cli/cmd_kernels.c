@@ -11,7 +11,9 @@ static const char help[] = "usage: qbench kernels\n\n"
                            "(the default for a scheme is the most specialised one it runs), the number format its\n"
                            "inner loop computes in (its compute roof; two when the configuration picks another\n"
                            "loop at large M), and each tunable parameter with the values the autotuner sweeps.\n"
-                           "Use them with qbench run --kernel NAME --config name=value,...\n";
+                           "Library kernels (oneDNN, cuBLASLt) are rows like the others; each kernel this machine\n"
+                           "cannot run is listed with the reason. Use them with qbench run --kernel NAME --config\n"
+                           "name=value,...\n";
 
 int cmd_kernels(int argc, char **argv)
 {
@@ -43,6 +45,19 @@ int cmd_kernels(int argc, char **argv)
             printf("}");
         }
         printf("\n");
+    }
+    printf("\nlibrary kernels (a sweep measures them beside qbench's own):");
+    for (int i = 0; i < qk_kernel_count(); i++)
+        if (qk_kernel_is_provider(qk_kernel_get(i)))
+            printf(" %s", qk_kernel_get(i)->name);
+    printf("\n");
+    for (int i = 0; i < qk_kernel_count(); i++) {
+        const qk_kernel *k = qk_kernel_get(i);
+        char why[256];
+        if (!qk_kernel_supported(k)) {
+            qk_kernel_why_not(k, why, sizeof why);
+            printf("not here: %-18s %s\n", k->name, why);
+        }
     }
     return 0;
 }

@@ -258,8 +258,11 @@ int cmd_run(int argc, char **argv)
     if (kern->scheme != p.scheme)
         return cli_usage_error(argv[0], "kernel %s computes %s, not %s", kern->name, qk_scheme_name(kern->scheme),
                                scheme);
-    if (!qk_kernel_supported(kern))
-        return cli_usage_error(argv[0], "kernel %s needs CPU features this machine lacks", kern->name);
+    if (!qk_kernel_supported(kern)) {
+        qk_kernel_why_not(kern, why, sizeof why);
+        return cli_usage_error(argv[0], "kernel %s does not run here: %s (qbench kernels lists what does)", kern->name,
+                               why);
+    }
     qk_config cfg;
     if (qk_config_parse(kern, &p, config, &cfg, &err))
         return cli_fail(&err, QC_EINPUT);

@@ -353,6 +353,55 @@ static int failed_at(const cli_results *r, const qk_problem *key, int scheme, in
     return 0;
 }
 
+/* The fastest time at (cell, scheme, M) among qbench's own kernels (provider 0) or the
+ * libraries' (provider 1); 0 when none was timed. */
+static double fastest_of(const cli_results *r, const qk_problem *key, int scheme, int m, int provider)
+{
+    double best = 0;
+    for (int i = 0; i < r->n_obs; i++) {
+        const qt_obs *o = &r->obs[i];
+        if ((int)o->p.scheme == scheme && o->p.m == m && qt_cell_matches(key, &o->p) &&
+            qk_kernel_is_provider(o->k) == provider && (!best || o->time_s < best))
+            best = o->time_s;
+    }
+    return best;
+}
+
+/* Per scheme and M of a cell: qbench's fastest kernel against the fastest library kernel
+ * measured in the same run, as a speed ratio. Nothing when no library kernel was measured. */
+static void ours_vs_library(const cli_results *r, const qt_cell *cells, int nc, int c, FILE *f)
+{
+    const qk_problem *key = &cells[c].key;
+    int with[QK_SCHEME_COUNT] = {0}, any = 0;
+    for (int d = c; d < nc; d++)
+        if (!memcmp(&cells[d].key, key, sizeof *key))
+            for (int s = 0; s < QK_SCHEME_COUNT; s++)
+                if (fastest_of(r, key, s, cells[d].m_hi, 1) > 0)
+                    any = with[s] = 1;
+    if (!any)
+        return;
+    fprintf(f, "ours / best library (speed, same run; above 1: qbench's kernel is faster)\n%7s", "M");
+    for (int s = 0; s < QK_SCHEME_COUNT; s++)
+        if (with[s])
+            fprintf(f, " %10s", qk_scheme_name((qk_scheme)s));
+    fprintf(f, "\n");
+    for (int d = c; d < nc; d++) {
+        if (memcmp(&cells[d].key, key, sizeof *key))
+            continue;
+        fprintf(f, "%7d", cells[d].m_hi);
+        for (int s = 0; s < QK_SCHEME_COUNT; s++) {
+            if (!with[s])
+                continue;
+            double ours = fastest_of(r, key, s, cells[d].m_hi, 0), lib = fastest_of(r, key, s, cells[d].m_hi, 1);
+            if (ours > 0 && lib > 0)
+                fprintf(f, " %9.2fx", lib / ours);
+            else
+                fprintf(f, " %10s", "-");
+        }
+        fprintf(f, "\n");
+    }
+}
+
 void cli_summary(const cli_results *r, FILE *f)
 {
     qt_tuned t;
@@ -399,6 +448,7 @@ void cli_summary(const cli_results *r, FILE *f)
                 snprintf(r2, sizeof r2, "%.2fx %s", best[QK_W8A8] / w4, w4 < best[QK_W8A8] ? "faster" : "slower");
             fprintf(f, "  %-8s %14s %14s\n", qk_scheme_name((qk_scheme)cells[d].scheme), r1, r2);
         }
+        ours_vs_library(r, cells, nc, c, f);
     }
     free(cells);
     qt_tuned_free(&t);

@@ -60,6 +60,12 @@ void qk_store_row(const qk_problem *p, void *y, int r, int n0, const float *v, i
  * the edge of N), as fp16 or fp32. */
 typedef void (*qk_store_fn)(const qk_problem *p, void *y, int r, int n0, int nr, const float *v, const float *post);
 void qk_store_generic(const qk_problem *p, void *y, int r, int n0, int nr, const float *v, const float *post);
+/* w8a8's epilogue for row r, channels n0 .. n0+count−1: (acc[c] − off·csum[n0+c]) · s_row ·
+ * cscale[n0+c], stored as fp16 or fp32. */
+typedef void (*qk_store_s32_fn)(const qk_problem *p, void *y, int r, int n0, int count, const int32_t *acc, int off,
+                                const int32_t *csum, float s_row, const float *cscale);
+void qk_store_s32_generic(const qk_problem *p, void *y, int r, int n0, int count, const int32_t *acc, int off,
+                          const int32_t *csum, float s_row, const float *cscale);
 
 /* ------------------------------------------------------------------ float schemes
  * fp16, w8a16, w4a16, fp8 (kernels/cpu/loop_float.c). Two paths, chosen by predequant:
@@ -132,6 +138,7 @@ typedef struct qk_ukr_int {
     qk_ukr_w4a8 w4a8[QK_MR_SMALL + 1];
     int w8a8_offset; /* w8a8 takes activations + 128 (u8) and subtracts 128·Σw per channel */
     qk_store_fn store;
+    qk_store_s32_fn store_s32; /* w8a8's epilogue */
 } qk_ukr_int;
 
 /* X quantized per token: q [M][K4*4] (zero-padded), scale s [M], per-group sums gsum [M][G]
@@ -156,5 +163,16 @@ extern const qk_ukr_int qk_int_avx2;
 extern const qk_float_small qk_small_avx512bf16;
 extern const qk_ukr_int qk_int_vnni;
 void qk_store_avx2(const qk_problem *p, void *y, int r, int n0, int nr, const float *v, const float *post);
+void qk_store_s32_avx2(const qk_problem *p, void *y, int r, int n0, int count, const int32_t *acc, int off,
+                       const int32_t *csum, float s_row, const float *cscale);
+
+/* ------------------------------------------------------------------ oneDNN (kernels/onednn/) */
+int qk_onednn_available(char *why, size_t len);
+/* Reorders CPU-packed w8a8 weights (the quantization is qbench's) into oneDNN's layout. */
+int qk_onednn_pack(qk_weights *w, qc_msgs *err);
+/* The plain N×K int8 values back from oneDNN's layout. */
+int qk_onednn_unpack(const qk_weights *w, int8_t *plain, qc_msgs *err);
+void qk_onednn_w8a8(const qk_run_args *a);
+size_t qk_onednn_work(const qk_kernel *k, const qk_problem *p, const qk_config *cfg);
 
 #endif

@@ -41,9 +41,27 @@ int qk_weights_pack(const qk_packing *pk, const qk_problem *p, const float *w, q
         qc_msgs_addf(err, "panel width %d: use a multiple of 4 up to 64", pk->nr);
         return QC_EINPUT;
     }
+    if (pk->layout == QK_LAYOUT_ONEDNN && p->scheme != QK_W8A8) {
+        memset(out, 0, sizeof *out);
+        qc_msgs_addf(err, "oneDNN's layout holds w8a8 weights, not %s", qk_scheme_name(p->scheme));
+        return QC_EINPUT;
+    }
+    /* the quantization is always the CPU packing's; other layouts move the same values */
     int rc = pack_cpu(p, pk->layout == QK_LAYOUT_CPU ? pk->nr : 16, w, out, err);
     if (rc || pk->layout == QK_LAYOUT_CPU)
         return rc;
+#ifdef QBENCH_HAVE_ONEDNN
+    if (pk->layout == QK_LAYOUT_ONEDNN) {
+        if ((rc = qk_onednn_pack(out, err)))
+            qk_weights_free(out);
+        return rc;
+    }
+#endif
+    if (pk->layout == QK_LAYOUT_ONEDNN) {
+        qk_weights_free(out);
+        qc_msgs_addf(err, "qbench was built without oneDNN (install libdnnl-dev and rebuild)");
+        return QC_ERUNTIME;
+    }
     return relayout_cuda(out, err);
 }
 
@@ -264,6 +282,19 @@ void qk_weights_dequant(const qk_weights *w, float *out)
 {
     const qk_problem *p = &w->p;
     const int G = qk_groups(p), g = qk_problem_group(p), cuda = w->layout == QK_LAYOUT_CUDA;
+    if (w->layout == QK_LAYOUT_ONEDNN) { /* oneDNN's layout is its own: reordered back first */
+        int8_t *plain = malloc((size_t)p->n * p->k);
+        int ok = plain != NULL;
+#ifdef QBENCH_HAVE_ONEDNN
+        ok = ok && qk_onednn_unpack(w, plain, NULL) == QC_OK;
+#else
+        ok = 0;
+#endif
+        for (size_t i = 0; i < (size_t)p->n * p->k; i++) /* NaN where it cannot: the check fails, visibly */
+            out[i] = ok ? plain[i] * w->cscale[i / p->k] : NAN;
+        free(plain);
+        return;
+    }
     for (int n = 0; n < p->n; n++)
         for (int k = 0; k < p->k; k++) {
             float v = raw(w, n, k);

@@ -32,6 +32,10 @@
  *                                        + float scale per channel
  *   w4a16  uint32             [K/8][N]  word = q[n,8j..8j+7], nibble b = q[n,8j+b] (q in 0..15)
  *   w4a8                                 + fp16 scale and uint8 zero per (group, channel), [K/g][N]
+ *
+ * ---- oneDNN's layout (QK_LAYOUT_ONEDNN; kernels/onednn/) ----
+ *   w8a8   int8, reordered by oneDNN into what its matmul wants (opaque)
+ *                                        + float scale and Σ_k q[n,k] per channel [N]
  * The GPU weight-only kernels dequantize to fp16 for the tensor cores, so their dequantized
  * operand is fp16((q − z)·s) (qk_weights_dequant gives exactly that for this layout).
  *
@@ -104,7 +108,8 @@ typedef struct qk_cost {
 qk_cost qk_problem_cost(const qk_problem *p);
 
 /* ---- packed weights ---- */
-typedef enum qk_layout { QK_LAYOUT_CPU, QK_LAYOUT_CUDA } qk_layout;
+/* CPU panels; CUDA's; oneDNN's own (reordered by oneDNN for its matmul, opaque to qbench) */
+typedef enum qk_layout { QK_LAYOUT_CPU, QK_LAYOUT_CUDA, QK_LAYOUT_ONEDNN } qk_layout;
 
 /* How a kernel wants its weights: the layout, and on the CPU the panel width. */
 typedef struct qk_packing {
@@ -232,8 +237,9 @@ struct qk_kernel {
     const void *ukr;      /* CPU loops: the micro-kernels they drive (kernels/internal.h) */
 };
 
-/* `needs` bit of the CUDA kernels: a CUDA device must be present. */
+/* `needs` bits: a CUDA device must be present; oneDNN must load. */
 #define QK_NEEDS_CUDA (1u << 31)
+#define QK_NEEDS_ONEDNN (1u << 30)
 
 int qk_kernel_count(void);
 const qk_kernel *qk_kernel_get(int i);
@@ -250,6 +256,10 @@ const qk_kernel *qk_kernel_best(qk_scheme s);
 const qk_kernel *qk_kernel_best_cuda(qk_scheme s);
 /* Can CUDA kernels run here? When not, *why says why (built without CUDA, no driver, no device). */
 int qk_cuda_available_here(char *why, size_t len);
+/* Why a kernel cannot run here ("" when it can): CPU features, no CUDA device, no oneDNN. */
+void qk_kernel_why_not(const qk_kernel *k, char *why, size_t len);
+/* Is it a library's kernel (a provider: oneDNN, cuBLASLt) rather than qbench's own? */
+int qk_kernel_is_provider(const qk_kernel *k);
 
 /* The number format (compute roof) of a kernel in a configuration. */
 const char *qk_kernel_format(const qk_kernel *k, const qk_config *cfg);

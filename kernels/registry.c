@@ -34,6 +34,9 @@ typedef enum qk_kernel_id {
     QK_K_W8A8_CUBLASLT,
     QK_K_FP8_CUBLASLT,
     QK_K_W4A8_CUDA,
+#ifdef QBENCH_HAVE_ONEDNN
+    QK_K_W8A8_ONEDNN,
+#endif
     QK_KERNEL_COUNT
 } qk_kernel_id;
 
@@ -60,6 +63,10 @@ static int check_cuda_w4a8(const qk_kernel *k, const qk_problem *p, const qk_con
 static void defaults_cuda_wonly(const qk_kernel *k, const qk_problem *p, qk_config *cfg);
 static void defaults_cuda_lt(const qk_kernel *k, const qk_problem *p, qk_config *cfg);
 static void defaults_cuda_w4a8(const qk_kernel *k, const qk_problem *p, qk_config *cfg);
+#ifdef QBENCH_HAVE_ONEDNN
+static int check_onednn(const qk_kernel *k, const qk_problem *p, const qk_config *cfg, char *why, size_t len);
+static void defaults_threads(const qk_kernel *k, const qk_problem *p, qk_config *cfg);
+#endif
 
 /* The micro-kernels of each CPU float kernel: its small-M and large-M families. */
 static const qk_ukr_float float_generic = {NULL, &qk_large_generic};
@@ -117,6 +124,14 @@ static const qk_kernel table[QK_KERNEL_COUNT] = {
     [QK_K_W4A8_CUDA] = {CUDA_ROW(QK_W4A8, "w4a8.cuda", "int8_tensor"), .n_params = 1, .params = {P_BLOCK},
                         .check = check_cuda_w4a8, .workspace = qk_cuda_w4a8_work, .run = qk_cuda_w4a8,
                         .defaults = defaults_cuda_w4a8},
+#ifdef QBENCH_HAVE_ONEDNN
+    /* a provider: oneDNN's u8 × s8 matmul (brgemm); weights reordered offline, activations
+     * quantized per token by qbench's own routine inside the call */
+    [QK_K_W8A8_ONEDNN] = {.name = "w8a8.onednn", .scheme = QK_W8A8, .isa = "onednn", .needs = QK_NEEDS_ONEDNN | AVX2,
+                          .packing = {QK_LAYOUT_ONEDNN, 0}, .format = "int8_dot", .n_params = 1,
+                          .params = {P_THREADS}, .check = check_onednn, .workspace = qk_onednn_work,
+                          .run = qk_onednn_w8a8, .defaults = defaults_threads},
+#endif
 };
 
 int qk_kernel_count(void) { return QK_KERNEL_COUNT; }
@@ -156,21 +171,60 @@ static int cuda_here(void)
 
 int qk_kernel_is_cuda(const qk_kernel *k) { return (k->needs & QK_NEEDS_CUDA) != 0; }
 
+int qk_kernel_is_provider(const qk_kernel *k)
+{
+    return (k->needs & QK_NEEDS_ONEDNN) || k->run == qk_cuda_lt;
+}
+
 int qk_cuda_available_here(char *why, size_t len) { return qk_cuda_available(why, len); }
+
+static int onednn_here(char *why, size_t len)
+{
+#ifdef QBENCH_HAVE_ONEDNN
+    return qk_onednn_available(why, len);
+#else
+    snprintf(why, len, "qbench was built without oneDNN");
+    return 0;
+#endif
+}
+
+void qk_kernel_why_not(const qk_kernel *k, char *why, size_t len)
+{
+    why[0] = '\0';
+    if (qk_kernel_is_cuda(k)) {
+        if (!cuda_here())
+            qk_cuda_available(why, len);
+        return;
+    }
+    if ((k->needs & QK_NEEDS_ONEDNN) && !onednn_here(why, len))
+        return;
+    uint32_t missing = k->needs & ~QK_NEEDS_ONEDNN & ~cpu_features();
+    for (int f = 0; f < QH_FEATURE_COUNT && missing; f++)
+        if (missing & (1u << f)) {
+            snprintf(why, len, "this CPU lacks %s", qh_feature_name((qh_feature)f));
+            return;
+        }
+}
 
 int qk_kernel_supported(const qk_kernel *k)
 {
+    char why[256];
     if (qk_kernel_is_cuda(k))
         return cuda_here();
-    return (cpu_features() & k->needs) == k->needs;
+    if ((k->needs & QK_NEEDS_ONEDNN) && !onednn_here(why, sizeof why))
+        return 0;
+    uint32_t cpu = k->needs & ~QK_NEEDS_ONEDNN;
+    return (cpu_features() & cpu) == cpu;
 }
 
 static const qk_kernel *best_of(qk_scheme s, int cuda)
 {
-    /* the most specialised kernel this machine runs: the one needing the most features */
+    /* the most specialised of qbench's own kernels this machine runs: the one needing the most
+     * features (a library's kernels are measured beside them, never the default) */
     const qk_kernel *best = NULL;
     for (int i = 0; i < QK_KERNEL_COUNT; i++)
-        if (table[i].scheme == s && qk_kernel_is_cuda(&table[i]) == cuda && qk_kernel_supported(&table[i]) &&
+        if (table[i].scheme == s && qk_kernel_is_cuda(&table[i]) == cuda && !(table[i].needs & QK_NEEDS_ONEDNN) &&
+            qk_kernel_supported(&table[i]) &&
             (!best || __builtin_popcount(table[i].needs) > __builtin_popcount(best->needs)))
             best = &table[i];
     return best;
@@ -302,6 +356,28 @@ static void defaults_cpu(const qk_kernel *k, const qk_problem *p, qk_config *cfg
     qk_config_set(k, cfg, "nc", 4 * k->packing.nr);
     qk_config_set(k, cfg, "predequant", p->m >= 8);
 }
+
+/* ---- the providers' CPU kernels ---- */
+
+#ifdef QBENCH_HAVE_ONEDNN
+static int check_onednn(const qk_kernel *k, const qk_problem *p, const qk_config *cfg, char *why, size_t len)
+{
+    const int t = qk_config_get(k, cfg, "threads", 1), hw = hw_threads();
+    if (t < 1 || t > 4 * hw)
+        snprintf(why, len, "threads=%d: use 1 .. %d (this machine has %d hardware threads)", t, 4 * hw, hw);
+    else if (p->k > 65536)
+        snprintf(why, len, "K=%d: int32 accumulators hold at most K = 65536 products of int8", p->k);
+    else
+        return QC_OK;
+    return QC_EINPUT;
+}
+
+static void defaults_threads(const qk_kernel *k, const qk_problem *p, qk_config *cfg)
+{
+    (void)p;
+    qk_config_set(k, cfg, "threads", hw_threads());
+}
+#endif
 
 /* ---- the CUDA kernels ---- */
 
@@ -464,7 +540,8 @@ int qk_gemm(const qk_kernel *k, const qk_config *cfg, const qk_weights *w, const
         return QC_EINPUT;
     }
     if (!qk_kernel_supported(k)) {
-        qc_msgs_addf(err, "%s needs CPU features this machine lacks (see 'qbench devices')", k->name);
+        qk_kernel_why_not(k, why, sizeof why);
+        qc_msgs_addf(err, "%s cannot run here: %s (see 'qbench devices' and 'qbench kernels')", k->name, why);
         return QC_EINPUT;
     }
     if (!qk_weights_packed_as(w, &k->packing)) {

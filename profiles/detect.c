@@ -147,7 +147,7 @@ int qp_target_resolve(const char *device, const qp_catalog *cat, const qh_host *
     if (!p) {
         char names[512] = "host, cuda:N";
         for (int i = 0; i < cat->n; i++)
-            if (cat->v[i].profile && !cat->v[i].shadowed)
+            if (cat->v[i].profile && !cat->v[i].shadowed && strcmp(cat->v[i].profile->name, "host"))
                 snprintf(names + strlen(names), sizeof names - strlen(names), ", %s", cat->v[i].profile->name);
         qc_msgs_addf(err, "--device %s: no such device or profile (known: %s; 'qbench profile list' shows where "
                           "profiles are searched)", device, names);

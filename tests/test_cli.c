@@ -388,10 +388,13 @@ static void test_sweep_interrupt_and_resume(void **state)
     assert_non_null(strstr(err, "interrupted:"));
     assert_non_null(strstr(err, "--resume"));
     free(err);
+    /* 3 schemes x 2 shapes x 7 M, and oneDNN's w8a8 beside ours where it is here */
+    const qk_kernel *lib = qk_kernel_find("w8a8.onednn");
+    const int total = 3 * 2 * 7 + (lib && qk_kernel_supported(lib) ? 2 * 7 : 0);
     double before[64];
     int done = count_points(res, before, 64);
-    print_message("interrupted after %d of %d points\n", done, 3 * 2 * 7);
-    assert_true(done >= 1 && done < 42);
+    print_message("interrupted after %d of %d points\n", done, total);
+    assert_true(done >= 1 && done < total);
     /* no temporary file is left behind */
     char cmd[1024];
     snprintf(cmd, sizeof cmd, "ls -a %s | grep -c tmp", outdir);
@@ -406,10 +409,12 @@ static void test_sweep_interrupt_and_resume(void **state)
     char *out;
     assert_int_equal(tu_run(qbench, again, &out, &err), 0);
     double after[64];
-    assert_int_equal(count_points(res, after, 64), 42);
+    assert_int_equal(count_points(res, after, 64), total);
     for (int i = 0; i < done; i++)
         assert_true(after[i] == before[i]);
-    assert_non_null(strstr(out, "run now, 42 in"));
+    char line[64];
+    snprintf(line, sizeof line, "run now, %d in", total);
+    assert_non_null(strstr(out, line));
     free(out);
     free(err);
     /* two sweeps compare with Google Benchmark's compare.py */
@@ -733,6 +738,69 @@ static char *cpuinfo(const char *key)
     return v;
 }
 
+/* Library kernels (oneDNN) are rows like any other: a sweep measures them beside qbench's own
+ * and reports ours against them; where the library cannot be loaded they are "unavailable",
+ * with the reason, and a sweep runs without them. */
+static void test_library_kernels(void **state)
+{
+    (void)state;
+    ensure_host_profile();
+    const qk_kernel *lib = qk_kernel_find("w8a8.onednn");
+    char *out, *err;
+    const char *kernels[] = {"kernels", NULL};
+    if (!lib) { /* built without oneDNN: no such row at all */
+        assert_int_equal(tu_run(qbench, kernels, &out, &err), 0);
+        assert_null(strstr(out, "onednn"));
+        free(out), free(err);
+        print_message("built without oneDNN: its rows are absent\n");
+        return;
+    }
+    char dir[] = "/tmp/qbench-lib-XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    const char *sweep[] = {"sweep", "--schemes", "w8a8", "--shapes", "256x512", "--batch", "1,16", "--min-time", "0.01",
+                           "--repetitions", "2", "-o", dir, NULL};
+    char path[300];
+    snprintf(path, sizeof path, "%s/results.json", dir);
+    if (qk_kernel_supported(lib)) {
+        assert_int_equal(tu_run(qbench, sweep, &out, &err), 0);
+        assert_non_null(strstr(out, "ours / best library"));
+        free(out), free(err);
+        json_t *doc = json_load_file(path, 0, NULL), *it;
+        size_t i;
+        int ok = 0;
+        json_array_foreach(json_object_get(doc, "benchmarks"), i, it)
+            ok += !strcmp(json_string_value(json_object_get(it, "kernel")), "w8a8.onednn") &&
+                  !strcmp(json_string_value(json_object_get(it, "status")), "ok") &&
+                  json_real_value(json_object_get(it, "kernel_error")) <= 1e-3;
+        assert_true(ok >= 2); /* both M, checked against the fp64 reference and timed */
+        json_decref(doc);
+        char cmd[300];
+        snprintf(cmd, sizeof cmd, "rm -rf %s/*", dir);
+        assert_int_equal(system(cmd), 0);
+    }
+    /* a library that cannot be loaded: unavailable, with the reason; never a crash */
+    setenv("QBENCH_ONEDNN_LIB", "/nonexistent/libdnnl.so.2", 1);
+    assert_int_equal(tu_run(qbench, kernels, &out, &err), 0);
+    assert_non_null(strstr(out, "not here: w8a8.onednn"));
+    assert_non_null(strstr(out, "unavailable: /nonexistent/libdnnl.so.2 could not be loaded"));
+    free(out), free(err);
+    const char *run[] = {"run", "--scheme", "w8a8", "--kernel", "w8a8.onednn", "-n", "64", "-k", "64", NULL};
+    assert_int_equal(tu_run(qbench, run, &out, &err), 2);
+    assert_non_null(strstr(err, "unavailable"));
+    free(out), free(err);
+    assert_int_equal(tu_run(qbench, sweep, &out, &err), 0);
+    assert_null(strstr(out, "ours / best library"));
+    free(out), free(err);
+    char *text = tu_slurp(path);
+    assert_non_null(text);
+    assert_null(strstr(text, "w8a8.onednn"));
+    free(text);
+    unsetenv("QBENCH_ONEDNN_LIB");
+    char cmd[300];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    assert_int_equal(system(cmd), 0);
+}
+
 static void test_devices_matches_kernel_view(void **state)
 {
     (void)state;
@@ -784,6 +852,7 @@ int main(int argc, char **argv)
     qbench = argv[1];
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_good_profile_validates),
+        cmocka_unit_test(test_library_kernels),
         cmocka_unit_test(test_unknown_key),
         cmocka_unit_test(test_wrong_type),
         cmocka_unit_test(test_missing_required_key),

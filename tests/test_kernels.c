@@ -147,7 +147,7 @@ static void fill_data(dataset d, const qk_problem *p, float *w, uint16_t *x)
 }
 
 /* Asserts every configuration is within tolerance on the data set. */
-static void check_problem_on(dataset data, const qk_problem *p, const qk_kernel *k, const char *const *configs,
+static void check_problem_on(dataset data, const qk_problem *p, const qk_kernel *k, const qk_config *configs,
                              int n_configs)
 {
     size_t nk = (size_t)p->n * p->k, mk = (size_t)p->m * p->k, mn = (size_t)p->m * p->n;
@@ -164,11 +164,9 @@ static void check_problem_on(dataset data, const qk_problem *p, const qk_kernel 
     size_t ybytes = mn * (p->out_f32 ? 4 : 2);
     void *y = malloc(ybytes);
     for (int c = 0; c < n_configs; c++) {
-        qk_config cfg;
-        if (qk_config_parse(k, p, configs[c], &cfg, &err) != QC_OK) {
-            qc_msgs_print(&err, stderr);
-            fail();
-        }
+        const qk_config cfg = configs[c];
+        char text[128];
+        qk_config_format(k, &cfg, text, sizeof text);
         void *work = qk_alloc(qk_kernel_workspace(k, p, &cfg));
         memset(y, 0xff, ybytes); /* NaN in fp16 and fp32: an unwritten element poisons the error */
         assert_int_equal(qk_gemm(k, &cfg, &qw, x, p->m, y, work, &err), QC_OK);
@@ -176,7 +174,7 @@ static void check_problem_on(dataset data, const qk_problem *p, const qk_kernel 
         if (!(e <= qk_error_limit(p)))
             print_error("%s %s g%d %s out_%s M=%d N=%d K=%d config '%s', %s data: kernel error %g\n", k->name,
                         qk_scheme_name(p->scheme), p->group, p->asym ? "asym" : "sym", p->out_f32 ? "f32" : "f16",
-                        p->m, p->n, p->k, configs[c], data_names[data], e);
+                        p->m, p->n, p->k, text, data_names[data], e);
         assert_true(e <= qk_error_limit(p));
         free(work);
     }
@@ -195,11 +193,34 @@ static void check_problem_on(dataset data, const qk_problem *p, const qk_kernel 
 static const shape shapes[] = {{1, 37, 96},  {3, 16, 64}, {7, 50, 128},  {13, 33, 256}, {1, 5, 24},
                                {20, 70, 160}, {5, 19, 37}, {9, 40, 101}, {1, 17, 384}, {5, 17, 128}};
 
-static const char *const float_avx2_configs[] = {
-    "default",          "predequant=0,mr=1", "predequant=0,mr=2", "predequant=0,mr=3",
-    "predequant=0,mr=4", "predequant=1,kc=64,nc=16", "predequant=1,kc=16,nc=32,threads=1", "predequant=1,kc=512,nc=128"};
-static const char *const int_avx2_configs[] = {"default", "mr=1", "mr=2,nc=16", "mr=3,threads=1", "mr=4,nc=128"};
-static const char *const generic_configs[] = {"default", "threads=1"};
+/* The configurations a kernel is checked in: its defaults for the problem, then each parameter
+ * at each of its listed values with the others at their defaults (what the kernel accepts for
+ * the problem), so that every path a parameter selects (register tile rows, K and N blocks,
+ * the pre-dequantized path, one thread) runs; then a few blockings no list holds. */
+enum { MAX_CONFIGS = 64 };
+static int configs_of(const qk_kernel *k, const qk_problem *p, qk_config *out)
+{
+    static const char *const extra[] = {"kc=16,nc=32,threads=1", "mr=1,kc=24", "predequant=1,kc=16,nc=32,threads=1",
+                                        "predequant=1,kc=40,nc=48"};
+    char why[256];
+    int n = 0;
+    qk_kernel_defaults(k, p, &out[n++]);
+    for (int i = 0; i < k->n_params; i++) {
+        int vals[16], nv = qk_param_values(k, i, vals, 16);
+        for (int j = 0; j < nv && n < MAX_CONFIGS; j++) {
+            qk_config c = out[0];
+            c.v[i] = vals[j];
+            if (memcmp(&c, &out[0], sizeof c) && !qk_kernel_check(k, p, &c, why, sizeof why))
+                out[n++] = c;
+        }
+    }
+    for (size_t e = 0; e < sizeof extra / sizeof extra[0] && n < MAX_CONFIGS; e++) {
+        qk_config c = out[0];
+        if (qk_config_apply(k, extra[e], &c, NULL) == QC_OK && !qk_kernel_check(k, p, &c, why, sizeof why))
+            out[n++] = c;
+    }
+    return n;
+}
 
 static void run_scheme(qk_scheme s)
 {
@@ -209,17 +230,12 @@ static void run_scheme(qk_scheme s)
         if (k->scheme != s)
             continue;
         if (!qk_kernel_supported(k)) {
-            print_message("%s: not supported on this CPU, skipped\n", k->name);
+            char why[256];
+            qk_kernel_why_not(k, why, sizeof why);
+            print_message("%s: not supported here (%s), skipped\n", k->name, why);
             continue;
         }
-        const char *const *cfgs = generic_configs;
-        int ncfg = 2;
-        if (strcmp(k->isa, "generic")) {
-            int is_int = s == QK_W8A8 || s == QK_W4A8;
-            cfgs = is_int ? int_avx2_configs : float_avx2_configs;
-            ncfg = is_int ? 5 : 8;
-        }
-        int cases = 0;
+        int cases = 0, configs = 0;
         for (size_t si = 0; si < sizeof shapes / sizeof shapes[0]; si++)
             for (int gi = 0; gi < (qk_scheme_grouped(s) ? 5 : 1); gi++)
                 for (int asym = 0; asym <= qk_scheme_grouped(s); asym++)
@@ -230,27 +246,15 @@ static void run_scheme(qk_scheme s)
                                             .out_f32 = f32, .fp8_channel = ch};
                             if (qk_problem_check(&p, NULL) != QC_OK)
                                 continue; /* K not a multiple of this group: covered by test_bad_problems */
-                            if (p.scheme == QK_W4A8 && p.group > 0 && strcmp(k->isa, "generic")) {
-                                /* kc must hold whole groups: give the kernel one that does */
-                                static char buf[8][64];
-                                const char *gc[8];
-                                int n = 0;
-                                for (int c = 0; c < ncfg; c++) {
-                                    snprintf(buf[n], sizeof buf[n], "%s%skc=%d", strcmp(cfgs[c], "default") ? cfgs[c] : "",
-                                             strcmp(cfgs[c], "default") ? "," : "", p.group * (1 + c % 3));
-                                    gc[n] = buf[n];
-                                    n++;
-                                }
-                                for (int d = 0; d < DATA_COUNT; d++)
-                                    check_problem_on((dataset)d, &p, k, gc, n);
-                            } else {
-                                for (int d = 0; d < DATA_COUNT; d++)
-                                    check_problem_on((dataset)d, &p, k, cfgs, ncfg);
-                            }
+                            qk_config cfgs[MAX_CONFIGS];
+                            int n = configs_of(k, &p, cfgs);
+                            for (int d = 0; d < DATA_COUNT; d++)
+                                check_problem_on((dataset)d, &p, k, cfgs, n);
                             cases++;
+                            configs += n;
                         }
-        print_message("%s: %d problems, each in every configuration and on each of %d data sets, within tolerance\n",
-                      k->name, cases, DATA_COUNT);
+        print_message("%s: %d problems in %d configurations in all, each on %d data sets, within tolerance\n",
+                      k->name, cases, configs, DATA_COUNT);
     }
 }
 
@@ -429,8 +433,12 @@ static void test_registry(void **state)
         if (!known)
             print_error("%s: format %s\n", k->name, f ? f : "(none)");
         assert_true(known);
-        assert_true(qk_kernel_is_cuda(k) ? k->packing.layout == QK_LAYOUT_CUDA
-                                         : k->packing.layout == QK_LAYOUT_CPU && k->packing.nr > 0);
+        if (qk_kernel_is_cuda(k))
+            assert_int_equal(k->packing.layout, QK_LAYOUT_CUDA);
+        else if (k->packing.layout == QK_LAYOUT_ONEDNN)
+            assert_true(qk_kernel_is_provider(k));
+        else
+            assert_true(k->packing.layout == QK_LAYOUT_CPU && k->packing.nr > 0);
         /* parameters by name */
         for (int j = 0; j < k->n_params; j++) {
             assert_int_equal(qk_param_index(k, k->params[j].name), j);

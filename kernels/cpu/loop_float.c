@@ -47,6 +47,18 @@ void qk_store_generic(const qk_problem *p, void *y, int r, int n0, int nr, const
     qk_store_row(p, y, r, n0, t, count);
 }
 
+void qk_store_s32_generic(const qk_problem *p, void *y, int r, int n0, int count, const int32_t *acc, int off,
+                          const int32_t *csum, float s_row, const float *cscale)
+{
+    float t[NR_MAX];
+    for (int c0 = 0; c0 < count; c0 += NR_MAX) {
+        int cn = count - c0 < NR_MAX ? count - c0 : NR_MAX;
+        for (int c = 0; c < cn; c++)
+            t[c] = (float)(acc[c0 + c] - off * csum[n0 + c0 + c]) * s_row * cscale[n0 + c0 + c];
+        qk_store_row(p, y, r, n0 + c0, t, cn);
+    }
+}
+
 static qk_blocking blocking(const qk_kernel *k, const qk_config *cfg)
 {
     const qk_ukr_float *u = k->ukr;

@@ -102,18 +102,19 @@ void qk_run_int(const qk_run_args *a)
                     }
                 }
             }
-            for (int r = 0; r < M; r++)
-                for (int j = 0; j < np; j++) {
-                    int n0 = (p0 + j) * nr;
-                    float v[NR_MAX], post[NR_MAX];
-                    for (int c = 0; c < nr; c++) {
-                        size_t at = (size_t)r * nc + j * nr + c;
-                        int32_t off = w8 && u->w8a8_offset && n0 + c < p.n ? 128 * w->csum[n0 + c] : 0;
-                        v[c] = w8 ? (float)(((int32_t *)Cb)[at] - off) : ((float *)Cb)[at];
-                        post[c] = act.s[r] * (w8 && n0 + c < p.n ? w->cscale[n0 + c] : 1.0f);
-                    }
-                    u->store(&p, a->y, r, n0, nr, v, post);
+            const int n0 = p0 * nr, count = p.n - n0 < np * nr ? p.n - n0 : np * nr;
+            for (int r = 0; r < M; r++) {
+                if (w8) { /* (acc − 128·Σw) · s_m · s_n */
+                    u->store_s32(&p, a->y, r, n0, count, (int32_t *)Cb + (size_t)r * nc, u->w8a8_offset ? 128 : 0,
+                                 w->csum, act.s[r], w->cscale);
+                    continue;
                 }
+                float post[NR_MAX]; /* w4a8: the groups are scaled; the token's scale is left */
+                for (int c = 0; c < nr; c++)
+                    post[c] = act.s[r];
+                for (int j = 0; j < np; j++)
+                    u->store(&p, a->y, r, (p0 + j) * nr, nr, (float *)Cb + (size_t)r * nc + j * nr, post);
+            }
         }
     }
 }

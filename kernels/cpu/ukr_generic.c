@@ -115,4 +115,5 @@ const qk_ukr_int qk_int_generic = {
     .w8a8 = {NULL, w8a8_1, w8a8_2, w8a8_3, w8a8_4},
     .w4a8 = {NULL, w4a8_1, w4a8_2, w4a8_3, w4a8_4},
     .store = qk_store_generic,
+    .store_s32 = qk_store_s32_generic,
 };

@@ -312,6 +312,26 @@ TGT void qk_store_avx2(const qk_problem *p, void *y, int r, int n0, int nr, cons
     qk_store_row(p, y, r, n0, t, count);
 }
 
+TGT void qk_store_s32_avx2(const qk_problem *p, void *y, int r, int n0, int count, const int32_t *acc, int off,
+                           const int32_t *csum, float s_row, const float *cscale)
+{
+    const __m256 sr = _mm256_set1_ps(s_row);
+    const __m256i o = _mm256_set1_epi32(off);
+    const size_t at = (size_t)r * p->n + n0;
+    int c = 0;
+    for (; c + 8 <= count; c += 8) {
+        __m256i a = _mm256_sub_epi32(_mm256_loadu_si256((const __m256i *)(acc + c)),
+                                     _mm256_mullo_epi32(o, _mm256_loadu_si256((const __m256i *)(csum + n0 + c))));
+        __m256 v = _mm256_mul_ps(_mm256_mul_ps(_mm256_cvtepi32_ps(a), sr), _mm256_loadu_ps(cscale + n0 + c));
+        if (p->out_f32)
+            _mm256_storeu_ps((float *)y + at + c, v);
+        else
+            _mm_storeu_si128((__m128i *)((uint16_t *)y + at + c), _mm256_cvtps_ph(v, _MM_FROUND_TO_NEAREST_INT));
+    }
+    if (c < count)
+        qk_store_s32_generic(p, y, r, n0 + c, count - c, acc + c, off, csum, s_row, cscale);
+}
+
 const qk_float_large qk_large_avx2 = {
     .nr = NR,
     .mr = 6,
@@ -423,4 +443,5 @@ const qk_ukr_int qk_int_avx2 = {
     .w8a8 = {NULL, ukr_w8a8_1, ukr_w8a8_2, ukr_w8a8_3, ukr_w8a8_4},
     .w4a8 = {NULL, ukr_w4a8_1, ukr_w4a8_2, ukr_w4a8_3, ukr_w4a8_4},
     .store = qk_store_avx2,
+    .store_s32 = qk_store_s32_avx2,
 };

@@ -96,4 +96,5 @@ const qk_ukr_int qk_int_vnni = {
     .w4a8 = {NULL, w4a8_1, w4a8_2, w4a8_3, w4a8_4},
     .w8a8_offset = 1,
     .store = qk_store_avx2,
+    .store_s32 = qk_store_s32_avx2,
 };

@@ -1,0 +1,328 @@
+/* kernels/onednn: oneDNN (Debian's libdnnl 2.6) as a provider of kernels, rows of the registry
+ * like any other: checked against the fp64 reference, timed, placed and tuned as every kernel.
+ *
+ * w8a8.onednn: u8 × s8 → s32 matmul (brgemm with AVX-512 VNNI where the CPU has it). The
+ * weights are quantized by qbench's own quantizer (int8 per channel) and reordered offline, at
+ * packing, into the layout the matmul wants (which does not depend on M); the activations are
+ * quantized per token by qbench's own routine inside the call, as for qbench's kernels, and
+ * enter as x + 128 (u8); the epilogue takes 128·Σw off and applies the token and channel
+ * scales. So the two compute the same thing from the same bytes.
+ *
+ * libdnnl.so.2 (or the library $QBENCH_ONEDNN_LIB names) is loaded at run time: where it is
+ * missing, the rows say so and never run. */
+#include <dlfcn.h>
+#include <omp.h>
+#include <oneapi/dnnl/dnnl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "kernels/internal.h"
+
+/* ---- the library, loaded at run time ---- */
+
+#define DNNL_FUNCTIONS(X)                                                                                          \
+    X(dnnl_engine_create)                                                                                          \
+    X(dnnl_stream_create)                                                                                          \
+    X(dnnl_stream_wait)                                                                                            \
+    X(dnnl_memory_desc_init_by_tag)                                                                                \
+    X(dnnl_memory_desc_equal)                                                                                      \
+    X(dnnl_memory_desc_get_size)                                                                                   \
+    X(dnnl_matmul_desc_init)                                                                                       \
+    X(dnnl_primitive_desc_create)                                                                                  \
+    X(dnnl_primitive_desc_destroy)                                                                                 \
+    X(dnnl_primitive_desc_query_md)                                                                                \
+    X(dnnl_reorder_primitive_desc_create)                                                                          \
+    X(dnnl_primitive_create)                                                                                       \
+    X(dnnl_primitive_destroy)                                                                                      \
+    X(dnnl_primitive_execute)                                                                                      \
+    X(dnnl_memory_create)                                                                                          \
+    X(dnnl_memory_destroy)                                                                                         \
+    X(dnnl_memory_set_data_handle)                                                                                 \
+    X(dnnl_version)
+
+static struct {
+#define FIELD(f) __typeof__(&f) f;
+    DNNL_FUNCTIONS(FIELD)
+#undef FIELD
+} api;
+
+static int loaded = -1; /* unknown, 0 unavailable, 1 loaded */
+static char load_why[256];
+static dnnl_engine_t engine;
+static dnnl_stream_t stream;
+
+static int load(void)
+{
+    if (loaded >= 0)
+        return loaded;
+    loaded = 0;
+    const char *name = getenv("QBENCH_ONEDNN_LIB");
+    if (!name || !*name)
+        name = "libdnnl.so.2";
+    void *lib = dlopen(name, RTLD_NOW | RTLD_LOCAL);
+    if (!lib) {
+        snprintf(load_why, sizeof load_why, "unavailable: %s could not be loaded (Debian: apt-get install libdnnl2.6; "
+                 "or name the library in QBENCH_ONEDNN_LIB)", name);
+        return 0;
+    }
+#define RESOLVE(f)                                                                                                 \
+    if (!(api.f = (__typeof__(&f))dlsym(lib, #f))) {                                                               \
+        snprintf(load_why, sizeof load_why, "unavailable: libdnnl.so.2 has no %s (a oneDNN 2.x is needed)", #f);    \
+        return 0;                                                                                                  \
+    }
+    DNNL_FUNCTIONS(RESOLVE)
+#undef RESOLVE
+    const dnnl_version_t *v = api.dnnl_version();
+    if (v->major != 2) {
+        snprintf(load_why, sizeof load_why, "unavailable: libdnnl.so.2 is oneDNN %d.%d (qbench speaks the 2.x API)",
+                 v->major, v->minor);
+        return 0;
+    }
+    if (api.dnnl_engine_create(&engine, dnnl_cpu, 0) || api.dnnl_stream_create(&stream, engine, dnnl_stream_default_flags)) {
+        snprintf(load_why, sizeof load_why, "unavailable: oneDNN could not create a CPU engine");
+        return 0;
+    }
+    loaded = 1;
+    return 1;
+}
+
+int qk_onednn_available(char *why, size_t len)
+{
+    if (load())
+        return 1;
+    snprintf(why, len, "%s", load_why);
+    return 0;
+}
+
+/* ---- matmul plans: Y[M×N] s32 = X[M×K] u8 · W (K×N, s8) ---- */
+
+typedef struct plan {
+    int m, n, k;
+    dnnl_primitive_t prim;
+    dnnl_memory_t src, wei, dst;
+} plan;
+
+enum { PLANS = 64 };
+static plan plans[PLANS];
+static int next_plan;
+
+static void plan_free(plan *p)
+{
+    if (p->prim) {
+        api.dnnl_primitive_destroy(p->prim);
+        api.dnnl_memory_destroy(p->src);
+        api.dnnl_memory_destroy(p->wei);
+        api.dnnl_memory_destroy(p->dst);
+    }
+    memset(p, 0, sizeof *p);
+}
+
+static dnnl_status_t matmul_pd(int m, int n, int k, dnnl_primitive_desc_t *pd)
+{
+    dnnl_memory_desc_t src, wei, dst;
+    dnnl_dims_t sd = {m, k}, wd = {k, n}, dd = {m, n};
+    dnnl_matmul_desc_t md;
+    dnnl_status_t s;
+    if ((s = api.dnnl_memory_desc_init_by_tag(&src, 2, sd, dnnl_u8, dnnl_ab)) ||
+        (s = api.dnnl_memory_desc_init_by_tag(&wei, 2, wd, dnnl_s8, dnnl_format_tag_any)) ||
+        (s = api.dnnl_memory_desc_init_by_tag(&dst, 2, dd, dnnl_s32, dnnl_ab)) ||
+        (s = api.dnnl_matmul_desc_init(&md, &src, &wei, NULL, &dst)))
+        return s;
+    return api.dnnl_primitive_desc_create(pd, &md, NULL, engine, NULL);
+}
+
+/* The weights layout the matmul wants for (N, K): the same at every M (checked by each plan). */
+static int weights_md(int n, int k, dnnl_memory_desc_t *out, char *why, size_t len)
+{
+    dnnl_primitive_desc_t pd;
+    dnnl_status_t s = matmul_pd(1, n, k, &pd);
+    if (s) {
+        snprintf(why, len, "oneDNN has no u8 x s8 matmul for N=%d K=%d (status %d)", n, k, (int)s);
+        return QC_EINPUT;
+    }
+    *out = *api.dnnl_primitive_desc_query_md(pd, dnnl_query_weights_md, 0);
+    api.dnnl_primitive_desc_destroy(pd);
+    return QC_OK;
+}
+
+static plan *plan_get(int m, int n, int k, char *why, size_t len)
+{
+    for (int i = 0; i < PLANS; i++)
+        if (plans[i].prim && plans[i].m == m && plans[i].n == n && plans[i].k == k)
+            return &plans[i];
+    plan *p = &plans[next_plan];
+    next_plan = (next_plan + 1) % PLANS;
+    plan_free(p);
+    dnnl_primitive_desc_t pd;
+    dnnl_memory_desc_t packed;
+    if (weights_md(n, k, &packed, why, len))
+        return NULL;
+    dnnl_status_t s = matmul_pd(m, n, k, &pd);
+    if (s) {
+        snprintf(why, len, "oneDNN has no u8 x s8 matmul for M=%d N=%d K=%d (status %d)", m, n, k, (int)s);
+        return NULL;
+    }
+    if (!api.dnnl_memory_desc_equal(&packed, api.dnnl_primitive_desc_query_md(pd, dnnl_query_weights_md, 0))) {
+        snprintf(why, len, "oneDNN wants another weight layout at M=%d than at M=1 (the weights were reordered "
+                 "once, for M=1)", m);
+        api.dnnl_primitive_desc_destroy(pd);
+        return NULL;
+    }
+    s = api.dnnl_primitive_create(&p->prim, pd);
+    if (!s)
+        s = api.dnnl_memory_create(&p->src, api.dnnl_primitive_desc_query_md(pd, dnnl_query_src_md, 0), engine,
+                                   DNNL_MEMORY_NONE);
+    if (!s)
+        s = api.dnnl_memory_create(&p->wei, &packed, engine, DNNL_MEMORY_NONE);
+    if (!s)
+        s = api.dnnl_memory_create(&p->dst, api.dnnl_primitive_desc_query_md(pd, dnnl_query_dst_md, 0), engine,
+                                   DNNL_MEMORY_NONE);
+    api.dnnl_primitive_desc_destroy(pd);
+    if (s) {
+        snprintf(why, len, "oneDNN could not make the matmul for M=%d N=%d K=%d (status %d)", m, n, k, (int)s);
+        plan_free(p);
+        return NULL;
+    }
+    p->m = m, p->n = n, p->k = k;
+    return p;
+}
+
+/* ---- weights: qbench's int8 quantization, reordered offline ---- */
+
+/* One reorder between the plain N×K int8 matrix (dims {K, N}, K innermost) and the packed one. */
+static int reorder(int n, int k, const dnnl_memory_desc_t *packed, void *plain, void *blob, int to_packed, qc_msgs *err)
+{
+    dnnl_memory_desc_t pmd;
+    dnnl_dims_t wd = {k, n};
+    dnnl_primitive_desc_t rpd = NULL;
+    dnnl_primitive_t r = NULL;
+    dnnl_memory_t a = NULL, b = NULL;
+    dnnl_status_t s = api.dnnl_memory_desc_init_by_tag(&pmd, 2, wd, dnnl_s8, dnnl_ba);
+    if (!s)
+        s = to_packed ? api.dnnl_reorder_primitive_desc_create(&rpd, &pmd, engine, packed, engine, NULL)
+                      : api.dnnl_reorder_primitive_desc_create(&rpd, packed, engine, &pmd, engine, NULL);
+    if (!s)
+        s = api.dnnl_primitive_create(&r, rpd);
+    if (!s)
+        s = api.dnnl_memory_create(&a, &pmd, engine, plain);
+    if (!s)
+        s = api.dnnl_memory_create(&b, packed, engine, blob);
+    if (!s) {
+        dnnl_exec_arg_t args[2] = {{DNNL_ARG_SRC, to_packed ? a : b}, {DNNL_ARG_DST, to_packed ? b : a}};
+        s = api.dnnl_primitive_execute(r, stream, 2, args);
+    }
+    if (!s)
+        s = api.dnnl_stream_wait(stream);
+    if (a)
+        api.dnnl_memory_destroy(a);
+    if (b)
+        api.dnnl_memory_destroy(b);
+    if (r)
+        api.dnnl_primitive_destroy(r);
+    if (rpd)
+        api.dnnl_primitive_desc_destroy(rpd);
+    if (s) {
+        qc_msgs_addf(err, "oneDNN could not reorder %d x %d weights (status %d)", n, k, (int)s);
+        return QC_ERUNTIME;
+    }
+    return QC_OK;
+}
+
+int qk_onednn_pack(qk_weights *w, qc_msgs *err)
+{
+    char why[256];
+    if (!qk_onednn_available(why, sizeof why)) {
+        qc_msgs_addf(err, "w8a8.onednn: %s", why);
+        return QC_ERUNTIME;
+    }
+    const qk_problem *p = &w->p;
+    const int N = p->n, K = p->k, nr = w->nr;
+    dnnl_memory_desc_t packed;
+    if (weights_md(N, K, &packed, why, sizeof why)) {
+        qc_msgs_addf(err, "w8a8.onednn: %s", why);
+        return QC_EINPUT;
+    }
+    size_t bytes = api.dnnl_memory_desc_get_size(&packed);
+    int8_t *plain = malloc((size_t)N * K);
+    void *blob = qk_alloc(bytes);
+    if (!plain || !blob) {
+        free(plain), free(blob);
+        qc_msgs_addf(err, "out of memory packing %zu bytes of weights", bytes);
+        return QC_ERUNTIME;
+    }
+    for (int n = 0; n < N; n++) { /* from the CPU panels: [K4][nr][4] per panel */
+        const int8_t *pb = (const int8_t *)qk_panel(w, n / nr);
+        for (int k = 0; k < K; k++)
+            plain[(size_t)n * K + k] = pb[((size_t)(k / 4) * nr + n % nr) * 4 + k % 4];
+    }
+    int rc = reorder(N, K, &packed, plain, blob, 1, err);
+    free(plain);
+    if (rc) {
+        free(blob);
+        return rc;
+    }
+    free(w->q);
+    w->q = blob;
+    w->q_bytes = bytes;
+    w->layout = QK_LAYOUT_ONEDNN;
+    w->panels = 0;
+    w->nr = 0;
+    return QC_OK; /* cscale and csum keep their first N entries (the panels' padding trails) */
+}
+
+int qk_onednn_unpack(const qk_weights *w, int8_t *plain, qc_msgs *err)
+{
+    char why[256];
+    dnnl_memory_desc_t packed;
+    if (!qk_onednn_available(why, sizeof why) || weights_md(w->p.n, w->p.k, &packed, why, sizeof why)) {
+        qc_msgs_addf(err, "w8a8.onednn: %s", why);
+        return QC_ERUNTIME;
+    }
+    return reorder(w->p.n, w->p.k, &packed, plain, w->q, 0, err);
+}
+
+/* ---- the kernel ---- */
+
+size_t qk_onednn_work(const qk_kernel *k, const qk_problem *p, const qk_config *cfg)
+{
+    (void)k, (void)cfg;
+    return qk_align64((size_t)p->m * qk_k4(p) * 4) + qk_align64((size_t)p->m * 4) +
+           qk_align64((size_t)p->m * qk_groups(p) * 4) + qk_align64((size_t)p->m * p->n * 4) + 64;
+}
+
+void qk_onednn_w8a8(const qk_run_args *a)
+{
+    const qk_weights *w = a->w;
+    qk_problem p = w->p;
+    p.m = a->m;
+    const int M = a->m, N = p.n, K = p.k, K4 = qk_k4(&p) * 4;
+    const int T = qk_config_get(a->kernel, a->cfg, "threads", omp_get_max_threads());
+    char why[256];
+    plan *pl = plan_get(M, N, K, why, sizeof why);
+    if (!pl) { /* qk_gemm checked the problem; a plan that cannot be made leaves a poisoned output */
+        fprintf(stderr, "qbench: w8a8.onednn: %s\n", why);
+        return;
+    }
+    /* activations: qbench's per-token quantizer, then x + 128 as u8 (flip the sign bit) */
+    qk_int_act act = qk_int_activations(&p, a->x, M, T, a->work);
+    uint8_t *src = (uint8_t *)act.q;
+    if (K4 != K) { /* oneDNN reads rows of K: compact the rows of K4 */
+        for (int r = 1; r < M; r++)
+            memmove(src + (size_t)r * K, src + (size_t)r * K4, (size_t)K);
+    }
+    for (size_t i = 0; i < (size_t)M * K; i++)
+        src[i] ^= 0x80;
+    int32_t *acc = (int32_t *)act.rest;
+    omp_set_num_threads(T);
+    api.dnnl_memory_set_data_handle(pl->src, src);
+    api.dnnl_memory_set_data_handle(pl->wei, w->q);
+    api.dnnl_memory_set_data_handle(pl->dst, acc);
+    dnnl_exec_arg_t args[3] = {{DNNL_ARG_SRC, pl->src}, {DNNL_ARG_WEIGHTS, pl->wei}, {DNNL_ARG_DST, pl->dst}};
+    api.dnnl_primitive_execute(pl->prim, stream, 3, args);
+    api.dnnl_stream_wait(stream);
+    /* y = (acc − 128·Σw) · s_m · s_n */
+#pragma omp parallel for num_threads(T) schedule(static)
+    for (int r = 0; r < M; r++)
+        qk_store_s32_avx2(&p, a->y, r, 0, N, acc + (size_t)r * N, 128, w->csum, act.s[r], w->cscale);
+}
