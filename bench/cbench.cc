@@ -5,6 +5,7 @@
 #include <benchmark/benchmark.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cstdlib>
 #include <cstring>
 #include <sstream>
@@ -37,8 +38,9 @@ class Capture : public benchmark::BenchmarkReporter {
 
 } // namespace
 
-extern "C" int cbench_run(const char *name, cbench_fn fn, void *ctx, const cbench_options *opt,
-                          cbench_result *out, qc_msgs *err) {
+// One round: Google Benchmark's repetitions of the callback.
+static int run_round(const char *name, cbench_fn fn, void *ctx, const cbench_options *opt, cbench_result *out,
+                     qc_msgs *err) {
     std::memset(out, 0, sizeof *out);
     const bool manual = opt->manual_time != 0;
     auto *b = benchmark::RegisterBenchmark(name, [fn, ctx, manual](benchmark::State &st) {
@@ -110,6 +112,48 @@ extern "C" int cbench_run(const char *name, cbench_fn fn, void *ctx, const cbenc
         return QC_ERUNTIME;
     }
     std::memcpy(out->json, text.c_str(), text.size() + 1);
+    return QC_OK;
+}
+
+static double now_s() {
+    return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
+}
+
+// Rounds until one's cv is within max_cv, or the next would overrun the budget (NVBench's
+// stdrel idea): a transient disturbance costs a round, not the point. The round with the
+// lowest cv stands.
+extern "C" int cbench_run(const char *name, cbench_fn fn, void *ctx, const cbench_options *opt,
+                          cbench_result *out, qc_msgs *err) {
+    const double t0 = now_s();
+    cbench_result best;
+    int rounds = 0, total = 0;
+    for (;;) {
+        cbench_result r;
+        int rc = run_round(name, fn, ctx, opt, &r, err);
+        if (rc) {
+            if (rounds)
+                cbench_result_free(&best);
+            cbench_result_free(&r);
+            return rc;
+        }
+        rounds++;
+        total += r.repetitions;
+        if (rounds == 1 || r.cv < best.cv) {
+            if (rounds > 1)
+                cbench_result_free(&best);
+            best = r;
+        } else {
+            cbench_result_free(&r);
+        }
+        const double spent = now_s() - t0;
+        if (!(opt->max_cv > 0) || best.cv <= opt->max_cv || rounds >= CBENCH_MAX_ROUNDS ||
+            spent + spent / rounds > opt->budget_s)
+            break;
+    }
+    *out = best;
+    out->rounds = rounds;
+    out->repetitions_all = total;
+    out->noisy = opt->max_cv > 0 && best.cv > opt->max_cv;
     return QC_OK;
 }
 

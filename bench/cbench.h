@@ -6,7 +6,7 @@
  *   double one_call(void *ctx) { run the kernel once; return -1 (or the seconds it took when
  *                                options.manual_time is set, e.g. from CUDA events) }
  *   cbench_options o = {.min_time = 0.1, .repetitions = 5};
- *   cbench_result r;
+ *   cbench_result r;   (with .max_cv = 0.03, .budget_s = 2: rounds until the cv is within 3%)
  *   cbench_run("w4a16/m1/n4096/k14336", one_call, ctx, &o, &r, &err);
  *   ... r.median_s, r.cv ... ; cbench_result_free(&r);
  */
@@ -27,11 +27,20 @@ typedef struct cbench_options {
     double min_time;  /* seconds per repetition (Google Benchmark's MinTime) */
     int repetitions;  /* ≥ 1; with ≥ 2 Google Benchmark reports mean, median, stddev, cv */
     int manual_time;  /* 1: the callback returns the seconds to count (UseManualTime) */
+    /* Noise: while a round's cv is above max_cv (> 0), another round of `repetitions` runs, as
+     * long as it fits in budget_s seconds of wall time in all (at most CBENCH_MAX_ROUNDS
+     * rounds); the round with the lowest cv is the result. max_cv 0: one round. */
+    double max_cv;
+    double budget_s;
 } cbench_options;
+
+enum { CBENCH_MAX_ROUNDS = 32 };
 
 typedef struct cbench_result {
     int64_t iterations;  /* per repetition */
-    int repetitions;
+    int repetitions;     /* of the round that stands */
+    int rounds, repetitions_all; /* rounds run, and their repetitions in all */
+    int noisy;           /* its cv is still above max_cv */
     double median_s, mean_s, min_s, stddev_s, cv; /* seconds per call */
     char *json;          /* Google Benchmark's JSON document for this run ("context" + "benchmarks") */
 } cbench_result;

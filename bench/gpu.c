@@ -36,8 +36,8 @@ static double gpu_once(void *ctx)
     float ms = 0;
     if (c->failed)
         return 1e-3; /* keep Google Benchmark moving; the failure is reported after */
-    /* the flush: outside the events */
-    if (cudaMemsetAsync(c->flush, c->calls++ & 0xff, c->flush_bytes, c->stream) != cudaSuccess ||
+    /* the flush (cold): outside the events */
+    if ((c->flush_bytes && cudaMemsetAsync(c->flush, c->calls++ & 0xff, c->flush_bytes, c->stream) != cudaSuccess) ||
         cudaEventRecord(c->e0, c->stream) != cudaSuccess ||
         qk_gemm_cuda(c->k, c->cfg, c->w, c->x, c->m, c->y, c->work, c->stream, &c->err) != QC_OK ||
         cudaEventRecord(c->e1, c->stream) != cudaSuccess || cudaEventSynchronize(c->e1) != cudaSuccess ||
@@ -51,7 +51,7 @@ static double gpu_once(void *ctx)
 }
 
 int qb_gpu_measure(const qk_kernel *k, const qk_config *cfg, const qk_weights *host_w, const uint16_t *x, int m,
-                   void *y_host, double min_time, int repetitions, const char *name, cbench_result *t,
+                   void *y_host, const cbench_options *timing, int warm, const char *name, cbench_result *t,
                    qb_point *counters_to, qc_msgs *err)
 {
     int rc = QC_OK, l2 = 0;
@@ -79,15 +79,18 @@ int qb_gpu_measure(const qk_kernel *k, const qk_config *cfg, const qk_weights *h
     size_t wb = qk_kernel_workspace(k, &p, cfg);
     CK(cudaMalloc(&c.work, wb ? wb : 256));
     CK(cudaDeviceGetAttribute(&l2, cudaDevAttrL2CacheSize, 0));
-    c.flush_bytes = 2 * (size_t)(l2 > 0 ? l2 : 64 << 20);
-    CK(cudaMalloc(&c.flush, c.flush_bytes));
+    if (!warm) {
+        c.flush_bytes = 2 * (size_t)(l2 > 0 ? l2 : 64 << 20);
+        CK(cudaMalloc(&c.flush, c.flush_bytes));
+    }
     /* poison, run once, bring the output back for the check */
     CK(cudaMemset(c.y, 0xff, yb));
     if ((rc = qk_gemm_cuda(k, cfg, &dw, dx, m, c.y, c.work, c.stream, err)))
         goto done;
     CK(cudaStreamSynchronize(c.stream));
     CK(cudaMemcpy(y_host, c.y, yb, cudaMemcpyDeviceToHost));
-    cbench_options o = {.min_time = min_time, .repetitions = repetitions, .manual_time = 1};
+    cbench_options o = *timing;
+    o.manual_time = 1;
     rc = cbench_run(name, gpu_once, &c, &o, t, err);
     if (!rc && c.failed) {
         for (int i = 0; i < c.err.n; i++)

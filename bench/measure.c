@@ -1,14 +1,15 @@
 /* The one way a point is measured, in a sweep or alone (`qbench run`):
  *  1. data: LLM-like weights for (scheme, shape, options), quantized and packed as the kernel
  *     wants, and copied enough times to exceed the last-level cache 8× (cold weights; on a
- *     GPU the L2 is flushed instead); activations for M. A session keeps the weights for the
- *     next point that shares them.
+ *     GPU the L2 is flushed instead), or one copy left in the caches (warm); activations for
+ *     M. A session keeps the weights for the next point that shares them.
  *  2. check: one call, compared on a sample (8 rows × 256 channels, always the last panel; or
  *     everything with full_check) against the fp64 reference on the dequantized operands (the
  *     kernel's error, which must be within qk_error_limit) and on the original operands (what
  *     the scheme costs). A wrong result is recorded and not timed.
  *  3. time: Google Benchmark through cbench (on a GPU, CUDA events as manual time), rotating
- *     among the copies.
+ *     among the copies; rounds of repetitions until one's cv is within max_cv or the point's
+ *     budget is spent (then it is marked noisy).
  *  4. count: PAPI's counters (CUPTI's on a GPU), each unavailable one with its reason, beside
  *     the cost model's bytes.
  *  5. place: the roof of the kernel's number format (tuner/roofline.h). */
@@ -32,6 +33,7 @@ typedef struct dataset {
     qk_problem key;      /* M counts only with SmoothQuant (it scales W by X's columns) */
     double smooth;
     qk_packing packing;
+    int warm;            /* one copy, left in the caches; else enough copies to be cold */
     qk_weights *copies;
     int n_copies;
     int *cols, n_cols;   /* the checked output channels */
@@ -93,7 +95,8 @@ static uint64_t act_seed(const qk_problem *p, uint64_t seed)
 static int same_data(const dataset *d, const qb_task *t)
 {
     const qk_problem *a = &d->key, *b = &t->p;
-    return d->valid && a->scheme == b->scheme && a->n == b->n && a->k == b->k && a->group == b->group &&
+    return d->valid && d->warm == t->point.warm && a->scheme == b->scheme && a->n == b->n &&
+           a->k == b->k && a->group == b->group &&
            a->asym == b->asym && a->fp8_channel == b->fp8_channel && d->smooth == t->smooth &&
            (t->smooth < 0 || a->m == b->m) && d->packing.layout == t->kernel->packing.layout &&
            d->packing.nr == t->kernel->packing.nr;
@@ -147,8 +150,9 @@ static int dataset_prepare(qb_bench *b, const qb_task *t, qc_msgs *err)
     qk_weights_dequant(&first, wd);
     for (int i = 0; i < d->n_cols; i++)
         memcpy(d->wd_cols + (size_t)i * p->k, wd + (size_t)d->cols[i] * p->k, (size_t)p->k * 4);
-    /* cold: copies covering 8× the last-level cache, within a quarter of free memory */
-    int want = cuda ? 1 : (int)ceil(8 * b->llc / (double)first.bytes);
+    /* cold: copies covering 8× the last-level cache, within a quarter of free memory; warm: one */
+    const int warm = t->point.warm;
+    int want = cuda || warm ? 1 : (int)ceil(8 * b->llc / (double)first.bytes);
     int fit = (int)(0.25 * avail_bytes() / (double)first.bytes);
     d->n_copies = want < 1 ? 1 : want > MAX_COPIES ? MAX_COPIES : want;
     if (d->n_copies > fit)
@@ -163,6 +167,7 @@ static int dataset_prepare(qb_bench *b, const qb_task *t, qc_msgs *err)
     d->key = *p;
     d->smooth = t->smooth;
     d->packing = t->kernel->packing;
+    d->warm = warm;
     d->valid = 1;
 done:
     free(w);
@@ -322,8 +327,11 @@ int qb_measure(qb_bench *b, const qb_task *t, qb_point *pt, qc_msgs *err)
     memset(y, 0xff, ybytes); /* NaN: an element the kernel forgets to write fails the check */
     cbench_result r = {0};
     /* a GPU point is checked and timed in one go; the check below decides whether the time stands */
-    rc = cuda ? qb_gpu_measure(t->kernel, &t->cfg, &d->copies[0], xin, p->m, y, b->o.min_time, b->o.repetitions,
-                               pt->name, &r, pt, &why)
+    const double nominal = b->o.min_time * b->o.repetitions;
+    const cbench_options timing = {.min_time = b->o.min_time, .repetitions = b->o.repetitions, .max_cv = b->o.max_cv,
+                                   .budget_s = b->o.budget_s > 0 ? b->o.budget_s : 5 * nominal};
+    rc = cuda ? qb_gpu_measure(t->kernel, &t->cfg, &d->copies[0], xin, p->m, y, &timing, d->warm, pt->name, &r, pt,
+                               &why)
               : qk_gemm(t->kernel, &t->cfg, &d->copies[0], xin, p->m, y, work, &why);
     if (rc) {
         fail(pt, &why, "the kernel refused the problem");
@@ -344,8 +352,9 @@ int qb_measure(qb_bench *b, const qb_task *t, qb_point *pt, qc_msgs *err)
     call c = {.k = t->kernel, .cfg = &t->cfg, .copies = d->copies, .n_copies = d->n_copies, .x = xin, .m = p->m,
               .y = y, .work = work};
     if (!cuda) {
-        cbench_options co = {.min_time = b->o.min_time, .repetitions = b->o.repetitions};
-        if ((rc = cbench_run(pt->name, one_call, &c, &co, &r, &why))) {
+        if (d->warm) /* the copy in the caches before the clock starts */
+            one_call(&c);
+        if ((rc = cbench_run(pt->name, one_call, &c, &timing, &r, &why))) {
             fail(pt, &why, "Google Benchmark failed");
             qc_msgs_addf(err, "%s", pt->error);
             goto done;
@@ -355,6 +364,8 @@ int qb_measure(qb_bench *b, const qb_task *t, qb_point *pt, qc_msgs *err)
     pt->min_s = r.min_s;
     pt->cv = r.cv;
     pt->repetitions = r.repetitions;
+    pt->rounds = r.rounds;
+    pt->noisy = r.noisy;
     pt->iterations = r.iterations;
     pt->gbs = cost.bytes / r.median_s / 1e9;
     pt->gflops = cost.flops / r.median_s / 1e9;
@@ -363,10 +374,11 @@ int qb_measure(qb_bench *b, const qb_task *t, qb_point *pt, qc_msgs *err)
     pt->entries = json_incref(json_object_get(doc, "benchmarks"));
     json_decref(doc);
     cbench_result_free(&r);
-    double copies_bytes = d->n_copies * (double)d->copies[0].bytes;
-    snprintf(pt->cache_mode, sizeof pt->cache_mode, "%s",
-             cuda ? "l2-flush" : copies_bytes >= 8 * b->llc ? "cold" : "warm");
     pt->copies = d->n_copies;
+    snprintf(pt->cache_mode, sizeof pt->cache_mode, "%s",
+             cuda    ? (d->warm ? "warm" : "l2-flush")
+             : d->warm || d->n_copies * (double)d->copies[0].bytes < b->llc ? "warm"
+                                                                               : "cold");
 
     /* counters: per call, over a few calls; each unavailable one says why (GPU: CUPTI, above) */
     qh_counters *hc;

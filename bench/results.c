@@ -11,13 +11,15 @@ static const char *const status_names[] = {"ok", "failed", "predicted"};
 
 void qb_point_name(qb_point *p)
 {
-    char group[24] = "", smooth[24] = "";
+    char group[24] = "", smooth[32] = "";
     if (qk_scheme_grouped(p->p.scheme))
         snprintf(group, sizeof group, "/g%d/%s", p->p.group, p->p.asym ? "asym" : "sym");
     else if (p->p.scheme == QK_FP8 && p->p.fp8_channel)
         snprintf(group, sizeof group, "/ch");
     if (p->smooth >= 0)
         snprintf(smooth, sizeof smooth, "/smooth%.2f", p->smooth);
+    if (p->warm)
+        snprintf(smooth + strlen(smooth), sizeof smooth - strlen(smooth), "/warm");
     snprintf(p->name, sizeof p->name, "%s%s/%s/m%d/n%d/k%d%s/%s/%s", qk_scheme_name(p->p.scheme), group,
              p->p.out_f32 ? "f32" : "f16", p->p.m, p->p.n, p->p.k, smooth, p->kernel, p->config);
 }
@@ -140,6 +142,10 @@ static json_t *point_fields(const qb_point *p)
         json_object_set_new(f, "time_min_s", num(p->min_s));
         json_object_set_new(f, "time_cv", num(p->cv));
         json_object_set_new(f, "repetitions_run", json_integer(p->repetitions));
+        if (p->status == QB_OK) {
+            json_object_set_new(f, "timing_rounds", json_integer(p->rounds));
+            json_object_set_new(f, "noisy", json_boolean(p->noisy));
+        }
         json_object_set_new(f, "iterations_per_repetition", json_integer(p->iterations));
         json_object_set_new(f, "gbs", num(p->gbs));
         json_object_set_new(f, "gflops", num(p->gflops));
@@ -157,6 +163,7 @@ static json_t *point_fields(const qb_point *p)
         json_object_set_new(f, "quant_error", num(p->quant_error));
     if (p->checked_rows > 0)
         json_object_set_new(f, "checked", json_pack("{s:i, s:i}", "rows", p->checked_rows, "cols", p->checked_cols));
+    json_object_set_new(f, "cache", json_string(p->warm ? "warm" : "cold"));
     if (p->status == QB_OK) {
         json_object_set_new(f, "cache_mode", json_string(p->cache_mode));
         json_object_set_new(f, "weight_copies", json_integer(p->copies));
@@ -336,6 +343,12 @@ static void read_point(rd *c, json_t *e, qb_point *p)
         p->min_s = get_num(c, e, "time_min_s", 1);
         p->cv = get_num(c, e, "time_cv", 1);
         p->repetitions = get_int(c, e, "repetitions_run", 0);
+        /* written since the noise rounds; an older file's points had one round */
+        p->rounds = json_object_get(e, "timing_rounds") ? get_int(c, e, "timing_rounds", 1) : p->status == QB_OK;
+        json_t *noisy = json_object_get(e, "noisy");
+        if (noisy && !json_is_boolean(noisy))
+            bad(c, "'noisy' must be true or false");
+        p->noisy = json_is_true(noisy);
         json_t *it = json_object_get(e, "iterations_per_repetition");
         p->iterations = json_is_integer(it) ? json_integer_value(it) : 0;
         p->gbs = get_num(c, e, "gbs", 1);
@@ -360,8 +373,17 @@ static void read_point(rd *c, json_t *e, qb_point *p)
         p->checked_rows = get_int(c, chk, "rows", 1);
         p->checked_cols = get_int(c, chk, "cols", 1);
     }
+    if (json_object_get(e, "cache")) { /* written since --cache; before, every point was asked cold */
+        const char *asked = get_str(c, e, "cache");
+        if (!c->bad && strcmp(asked, "cold") && strcmp(asked, "warm"))
+            bad(c, "'cache' is '%s', expected cold or warm", asked);
+        p->warm = !strcmp(asked, "warm");
+    }
     if (p->status == QB_OK) {
-        snprintf(p->cache_mode, sizeof p->cache_mode, "%s", get_str(c, e, "cache_mode"));
+        const char *mode = get_str(c, e, "cache_mode");
+        if (!c->bad && strcmp(mode, "cold") && strcmp(mode, "warm") && strcmp(mode, "l2-flush"))
+            bad(c, "'cache_mode' is '%s', expected cold, warm or l2-flush", mode);
+        snprintf(p->cache_mode, sizeof p->cache_mode, "%s", mode);
         p->copies = get_int(c, e, "weight_copies", 1);
     }
     /* what the fields say must be possible: a kernel of this qbench, computing this scheme, on

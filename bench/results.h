@@ -7,9 +7,11 @@
  *   carries its suffixes), scheme, kernel, config, m, n, k, group, asym, out ("f16"|"f32"),
  *   fp8_scale ("tensor"|"channel", fp8 only), smooth_alpha (when SmoothQuant was applied),
  *   status ("ok"|"failed"|"predicted"), predicted (bool), error (when failed), bytes, flops,
- *   intensity, time_median_s, time_min_s, time_cv, repetitions_run, iterations, gbs, gflops,
+ *   intensity, time_median_s, time_min_s, time_cv, repetitions_run, timing_rounds, noisy,
+ *   iterations, gbs, gflops,
  *   ceiling {bound ("memory"|"compute"), gbs, gops, format, attainable_gflops},
- *   pct_of_ceiling, kernel_error, quant_error, checked {rows, cols}, cache_mode
+ *   pct_of_ceiling, kernel_error, quant_error, checked {rows, cols}, cache ("cold"|"warm": what
+ *   was asked), cache_mode
  *   ("cold"|"warm"|"l2-flush"), weight_copies, counters {NAME: {value, source} or
  *   {unavailable: reason, source}}
  *
@@ -45,14 +47,18 @@ typedef struct qb_point {
     char error[256];
     double bytes, flops, intensity;
     double median_s, min_s, cv;
-    int repetitions;
+    int repetitions;          /* of the timing round that stands */
+    int rounds;               /* timing rounds run (more than one when a round's cv was above the target) */
+    int noisy;                /* its cv is still above the target (--max-cv) */
     long long iterations;     /* calls per repetition */
     double gbs, gflops;
     char bound[8], format[16];
     double ceiling_gbs, ceiling_gops, attainable_gflops, pct_of_ceiling; /* 0 when no ceilings */
     double kernel_error, quant_error;  /* < 0 when not measured */
     int checked_rows, checked_cols;
-    char cache_mode[16];
+    int warm;                 /* warm weights were asked for (--cache warm): the name says /warm */
+    char cache_mode[16];      /* what the weights were: "cold", "warm" (cold asked, but every copy fit
+                               * in the last-level cache) or "l2-flush" (a GPU's) */
     int copies;
     qb_counter *counters;     /* owned */
     int n_counters;
@@ -87,7 +93,8 @@ size_t qb_results_max_bytes(void);
 void qb_results_free(qb_results *r);
 
 /* "w4a16/g128/sym/f16/m1/n4096/k14336/w4a16.avx512bf16/threads=2,mr=1,..."; fp8 per-channel
- * adds "/ch" after the scheme, SmoothQuant "/smooth0.50" before the kernel. */
+ * adds "/ch" after the scheme, SmoothQuant "/smooth0.50" and warm weights "/warm" before the
+ * kernel. */
 void qb_point_name(qb_point *p);
 
 #endif

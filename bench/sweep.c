@@ -33,7 +33,7 @@ static int kernels_for(qk_scheme s, int configs, int cuda, const qk_kernel **out
     return n;
 }
 
-void qb_task_init(qb_task *t, const qk_problem *p, const qk_kernel *k, const qk_config *cfg, double smooth)
+void qb_task_init(qb_task *t, const qk_problem *p, const qk_kernel *k, const qk_config *cfg, double smooth, int warm)
 {
     memset(t, 0, sizeof *t);
     t->p = *p;
@@ -45,6 +45,7 @@ void qb_task_init(qb_task *t, const qk_problem *p, const qk_kernel *k, const qk_
     snprintf(t->point.kernel, sizeof t->point.kernel, "%s", k->name);
     qk_config_format(k, cfg, t->point.config, sizeof t->point.config);
     t->point.kernel_error = t->point.quant_error = -1;
+    t->point.warm = warm;
     qb_point_name(&t->point);
 }
 
@@ -53,22 +54,22 @@ typedef struct tasklist {
     int n, cap;
 } tasklist;
 
-static void push(tasklist *l, const qk_problem *p, const qk_kernel *k, const qk_config *cfg)
+static void push(tasklist *l, const qk_problem *p, const qk_kernel *k, const qk_config *cfg, int warm)
 {
     if (l->n == l->cap) {
         l->cap = l->cap ? 2 * l->cap : 256;
         l->v = qc_xrealloc(l->v, sizeof *l->v * (size_t)l->cap);
     }
-    qb_task_init(&l->v[l->n++], p, k, cfg, -1);
+    qb_task_init(&l->v[l->n++], p, k, cfg, -1, warm);
 }
 
 /* Configurations of kernel k for p: defaults; pruned: each parameter varied alone around the
  * defaults; all: the whole cartesian product. Invalid ones are left out. */
-static void add_configs(tasklist *l, const qk_problem *p, const qk_kernel *k, int mode)
+static void add_configs(tasklist *l, const qk_problem *p, const qk_kernel *k, int mode, int warm)
 {
     qk_config base;
     qk_kernel_defaults(k, p, &base);
-    push(l, p, k, &base);
+    push(l, p, k, &base, warm);
     if (mode == QB_CONFIGS_DEFAULT)
         return;
     int vals[QK_MAX_PARAMS][16], nv[QK_MAX_PARAMS];
@@ -83,7 +84,7 @@ static void add_configs(tasklist *l, const qk_problem *p, const qk_kernel *k, in
                     continue;
                 c.v[i] = vals[i][j];
                 if (!qk_kernel_check(k, p, &c, why, sizeof why))
-                    push(l, p, k, &c);
+                    push(l, p, k, &c, warm);
             }
         return;
     }
@@ -93,7 +94,7 @@ static void add_configs(tasklist *l, const qk_problem *p, const qk_kernel *k, in
         for (int i = 0; i < k->n_params; i++)
             c.v[i] = vals[i][idx[i]];
         if (memcmp(&c, &base, sizeof c) && !qk_kernel_check(k, p, &c, why, sizeof why))
-            push(l, p, k, &c);
+            push(l, p, k, &c, warm);
         int i = 0;
         while (i < k->n_params && ++idx[i] == nv[i])
             idx[i++] = 0;
@@ -148,7 +149,7 @@ int qb_plan(const qb_axes *a, const qp_profile *predict_on, qb_task **tasks, int
                     else
                         nk = kernels_for(s, a->configs, a->cuda, ks, 16);
                     for (int k = 0; k < nk; k++)
-                        add_configs(&l, &p, ks[k], predict_on ? QB_CONFIGS_DEFAULT : a->configs);
+                        add_configs(&l, &p, ks[k], predict_on ? QB_CONFIGS_DEFAULT : a->configs, a->warm);
                 }
     }
     if (!l.n) {

@@ -36,6 +36,7 @@ typedef struct qb_axes {
     int n_shape;
     int configs;
     int cuda;      /* sweep the CUDA kernels (on the local GPU) instead of the CPU's */
+    int warm;      /* --cache warm: one copy of the weights, left in the caches between calls */
 } qb_axes;
 
 /* Integer list: "1,2,4", "1:64" (powers of two from 1 to 64), "1:64:*4" (times 4),
@@ -66,8 +67,10 @@ typedef struct qb_task {
     qb_point point;          /* name and identity fields filled in */
 } qb_task;
 
-/* Fills the point's identity (problem, kernel, configuration, name) from the task. */
-void qb_task_init(qb_task *t, const qk_problem *p, const qk_kernel *k, const qk_config *cfg, double smooth);
+/* Fills the point's identity (problem, kernel, configuration, cache mode, name) from the task:
+ * warm weights (one copy, left in the caches) or cold (copies that exceed the last-level cache
+ * 8×; on a GPU, the L2 flushed before each call). */
+void qb_task_init(qb_task *t, const qk_problem *p, const qk_kernel *k, const qk_config *cfg, double smooth, int warm);
 
 /* The run set. Kernels are the ones this machine runs; `predict_on` non-NULL: the kernels the
  * profile's device would run, every point to be predicted. */
@@ -77,6 +80,8 @@ int qb_plan(const qb_axes *a, const qp_profile *predict_on, qb_task **tasks, int
 typedef struct qb_measure_opts {
     double min_time;           /* seconds per repetition */
     int repetitions;           /* Google Benchmark repetitions */
+    double max_cv;             /* noise target: rounds of repetitions until a round's cv is within it */
+    double budget_s;           /* wall seconds of timing rounds per point (0: 5 rounds' worth) */
     const qp_profile *profile; /* placement under its ceilings (may have none); predictions */
     int predict;               /* fill points from the profile's model instead of running them */
     int full_check;            /* check every row and channel, not the sample of 8 rows × 256 channels */

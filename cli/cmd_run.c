@@ -17,8 +17,9 @@ static const char help[] =
     "Measures one point exactly as a sweep measures each of its points: LLM-like random data\n"
     "(heavy tails, outlier activation channels) quantized for scheme S, a check of the kernel\n"
     "against the fp64 reference on the dequantized operands (a wrong kernel is not timed), then\n"
-    "Google Benchmark timing (10 repetitions) with the weights rotated among copies that exceed\n"
-    "the last-level cache, the counters, and the point's place under the roofline.\n\n"
+    "Google Benchmark timing (rounds of 10 repetitions, until one is within --max-cv) with the\n"
+    "weights rotated among copies that exceed the last-level cache (or warm), the counters, and\n"
+    "the point's place under the roofline.\n\n"
     "  --scheme S        fp16, w8a16, w4a16, w8a8, w4a8 or fp8\n"
     "  -m, -n, -k N      Y[M×N] = X[M×K]·W[N×K]ᵀ (default 1 × 4096 × 4096)\n"
     "  --group G         int4 group size: 32, 64, 128 (default) ... or -1 for per channel\n"
@@ -31,7 +32,7 @@ static const char help[] =
     "  --kernel NAME     a kernel from the registry (default: the best the device runs)\n"
     "  --config C        kernel parameters, name=value,... (default: the kernel's defaults)\n"
     "  --threads N       shorthand for --config threads=N\n"
-    "  --min-time S      seconds of timing in all: 10 Google Benchmark repetitions (default 1)\n"
+    "  --min-time S      seconds of timing per round: 10 Google Benchmark repetitions (default 1)\n" CLI_TIMING_HELP
     "  --full-check      check every row and output channel (the sweep checks 8 rows x 256 channels)\n"
     "  --ceilings        also measure streaming-read bandwidth and the peak of the kernel's number\n"
     "                    format in this run, and report the kernel against them\n"
@@ -74,9 +75,10 @@ static void print_json(const qb_point *pt, const qk_problem *p, const ceilings *
     if (ok) {
         json_object_set_new(j, "weights", json_pack("{s:f, s:i, s:s}", "bytes", cost.weight_bytes, "copies",
                                                     pt->copies, "cache_mode", pt->cache_mode));
-        json_object_set_new(j, "time", json_pack("{s:f, s:f, s:f, s:i, s:I}", "median_s", pt->median_s, "min_s",
-                                                 pt->min_s, "cv", pt->cv, "repetitions", pt->repetitions,
-                                                 "iterations", (json_int_t)pt->iterations));
+        json_object_set_new(j, "time", json_pack("{s:f, s:f, s:f, s:i, s:I, s:i, s:b}", "median_s", pt->median_s,
+                                                 "min_s", pt->min_s, "cv", pt->cv, "repetitions", pt->repetitions,
+                                                 "iterations", (json_int_t)pt->iterations, "rounds", pt->rounds,
+                                                 "noisy", pt->noisy));
         json_object_set_new(j, "gbs", json_real(pt->gbs));
         json_object_set_new(j, "gflops", json_real(pt->gflops));
         if (pt->attainable_gflops > 0)
@@ -143,8 +145,9 @@ static void print_text(const qb_point *pt, const qk_problem *p, double llc, cons
         printf("FAILED:  the kernel is wrong; not timed\n");
         return;
     }
-    printf("time:    median %.4g ms, min %.4g ms, cv %.1f%% (Google Benchmark: %d repetitions of %lld calls)\n",
-           pt->median_s * 1e3, pt->min_s * 1e3, 100 * pt->cv, pt->repetitions, pt->iterations);
+    printf("time:    median %.4g ms, min %.4g ms, cv %.1f%% (Google Benchmark: %d repetitions of %lld calls; %d "
+           "round%s)%s\n", pt->median_s * 1e3, pt->min_s * 1e3, 100 * pt->cv, pt->repetitions, pt->iterations,
+           pt->rounds, pt->rounds == 1 ? "" : "s", pt->noisy ? " NOISY: the cv stayed above --max-cv" : "");
     printf("rate:    %.2f GB/s, %.2f GFLOP/s, intensity %.2f FLOP/byte\n", pt->gbs, pt->gflops, pt->intensity);
     if (pt->attainable_gflops > 0)
         printf("roof:    %s-bound under DRAM read %.1f GB/s and %s %.1f GOP/s (the profile's): %.1f%% of the "
@@ -168,7 +171,7 @@ static void print_text(const qb_point *pt, const qk_problem *p, double llc, cons
 int cmd_run(int argc, char **argv)
 {
     enum { O_SCHEME = 256, O_GROUP, O_ASYM, O_FP8, O_SMOOTH, O_OUT, O_KERNEL, O_CONFIG, O_THREADS, O_MINTIME,
-           O_CEIL, O_SEED, O_JSON, O_DEVICE, O_FULL };
+           O_CEIL, O_SEED, O_JSON, O_DEVICE, O_FULL, O_CACHE, O_MAXCV, O_BUDGET };
     static const struct option lo[] = {
         {"scheme", required_argument, 0, O_SCHEME}, {"group", required_argument, 0, O_GROUP},
         {"asym", no_argument, 0, O_ASYM},           {"fp8-scale", required_argument, 0, O_FP8},
@@ -178,10 +181,13 @@ int cmd_run(int argc, char **argv)
         {"ceilings", no_argument, 0, O_CEIL},       {"seed", required_argument, 0, O_SEED},
         {"json", no_argument, 0, O_JSON},           {"device", required_argument, 0, O_DEVICE},
         {"full-check", no_argument, 0, O_FULL},     {"help", no_argument, 0, 'h'},
+        {"cache", required_argument, 0, O_CACHE},   {"max-cv", required_argument, 0, O_MAXCV},
+        {"budget", required_argument, 0, O_BUDGET},
         {0, 0, 0, 0}};
     qk_problem p = {.m = 1, .n = 4096, .k = 4096, .group = 128};
     const char *scheme = NULL, *kernel_name = NULL, *config = NULL, *device = "host";
-    int threads = 0, ceil_asked = 0, json = 0, seed = 0, have_group = 0, full = 0;
+    int threads = 0, ceil_asked = 0, json = 0, seed = 0, have_group = 0, full = 0, warm = 0;
+    qb_measure_opts mo = {.max_cv = 0.03};
     double min_time = 1.0, smooth = -1;
     int o, bad = 0;
     qc_msgs err = {0};
@@ -215,6 +221,12 @@ int cmd_run(int argc, char **argv)
         case O_SEED: bad |= qc_parse_int(optarg, 0, 1 << 30, "--seed", &seed, &err); break;
         case O_JSON: json = 1; break;
         case O_FULL: full = 1; break;
+        case O_CACHE:
+        case O_MAXCV:
+        case O_BUDGET:
+            bad |= cli_timing_option(o == O_CACHE ? "cache" : o == O_MAXCV ? "max-cv" : "budget", optarg, &mo, &warm,
+                                     &err);
+            break;
         case O_DEVICE:
             if (strcmp(optarg, "host") && strcmp(optarg, "cuda") && strncmp(optarg, "cuda:", 5))
                 return cli_usage_error(argv[0], "--device '%s': use host or cuda", optarg);
@@ -296,9 +308,12 @@ int cmd_run(int argc, char **argv)
 
     /* the one measure path */
     qb_task task;
-    qb_task_init(&task, &p, kern, &cfg, smooth);
-    qb_measure_opts mo = {.min_time = min_time / 10, .repetitions = 10, .profile = t.profile, .full_check = full,
-                          .seed = (uint64_t)seed};
+    qb_task_init(&task, &p, kern, &cfg, smooth, warm);
+    mo.min_time = min_time / 10;
+    mo.repetitions = 10;
+    mo.profile = t.profile;
+    mo.full_check = full;
+    mo.seed = (uint64_t)seed;
     qb_bench *b = qb_bench_create(&mo);
     qb_point pt;
     rc = qb_measure(b, &task, &pt, &err);

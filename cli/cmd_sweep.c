@@ -31,7 +31,7 @@ static const char help[] =
     "  --configs C       default (each scheme's best kernel, default configuration), pruned\n"
     "                    (every SIMD kernel, each parameter varied alone), all (every combination)\n"
     "  --min-time S      seconds per repetition (default 0.1; quick 0.03)\n"
-    "  --repetitions N   Google Benchmark repetitions (default 5; quick 3)\n"
+    "  --repetitions N   Google Benchmark repetitions (default 5; quick 3)\n" CLI_TIMING_HELP
     "  -o, --output DIR  where everything goes (default out)\n"
     "  --resume FILE     keep FILE's finished points and run the rest into it (and its directory)\n"
     "  --predict         fill the results from the profile's ceilings through the roofline model,\n"
@@ -43,7 +43,7 @@ static const char help[] =
 int cmd_sweep(int argc, char **argv)
 {
     enum { O_DEVICE = 256, O_QUICK, O_BATCH, O_SEQ, O_GROUP, O_SCHEMES, O_SHAPES, O_CONFIGS, O_MINTIME, O_REPS,
-           O_RESUME, O_PREDICT };
+           O_RESUME, O_PREDICT, O_CACHE, O_MAXCV, O_BUDGET };
     static const struct option lo[] = {
         {"device", required_argument, 0, O_DEVICE},   {"quick", no_argument, 0, O_QUICK},
         {"batch", required_argument, 0, O_BATCH},     {"seq", required_argument, 0, O_SEQ},
@@ -52,11 +52,14 @@ int cmd_sweep(int argc, char **argv)
         {"min-time", required_argument, 0, O_MINTIME}, {"repetitions", required_argument, 0, O_REPS},
         {"output", required_argument, 0, 'o'},        {"resume", required_argument, 0, O_RESUME},
         {"predict", no_argument, 0, O_PREDICT},       {"help", no_argument, 0, 'h'},
+        {"cache", required_argument, 0, O_CACHE},     {"max-cv", required_argument, 0, O_MAXCV},
+        {"budget", required_argument, 0, O_BUDGET},
         {0, 0, 0, 0}};
     const char *device = "host", *out = NULL, *resume = NULL;
     const char *batch = NULL, *seq = NULL, *group = NULL, *schemes = NULL, *shapes = NULL, *configs = NULL;
-    int quick = 0, predict = 0, reps = 0, o;
+    int quick = 0, predict = 0, reps = 0, warm = 0, o;
     double min_time = 0;
+    qb_measure_opts timing = {.max_cv = 0.03};
     qc_msgs err = {0};
     while ((o = cli_getopt(argc, argv, "o:h", lo)) != -1) {
         switch (o) {
@@ -74,6 +77,13 @@ int cmd_sweep(int argc, char **argv)
             break;
         case O_REPS:
             if (qc_parse_int(optarg, 1, 100, "--repetitions", &reps, &err))
+                return cli_fail(&err, QC_EINPUT);
+            break;
+        case O_CACHE:
+        case O_MAXCV:
+        case O_BUDGET:
+            if (cli_timing_option(o == O_CACHE ? "cache" : o == O_MAXCV ? "max-cv" : "budget", optarg, &timing, &warm,
+                                  &err))
                 return cli_fail(&err, QC_EINPUT);
             break;
         case 'o': out = optarg; break;
@@ -120,6 +130,8 @@ int cmd_sweep(int argc, char **argv)
         rc = qb_parse_configs(configs, &a.axes, &err);
     if (rc)
         return cli_fail(&err, QC_EINPUT);
+    a.axes.warm = warm;
+    a.measure = timing;
     a.measure.min_time = min_time > 0 ? min_time : quick ? 0.03 : 0.1;
     a.measure.repetitions = reps ? reps : quick ? 3 : 5;
     rc = cli_pipeline(&a, &err);

@@ -43,6 +43,12 @@ int cli_results_load(cli_results *r, const char *path, qc_msgs *err)
         qc_msgs_addf(err, "%s: no points (run a sweep into it first)", path);
         return QC_EINPUT;
     }
+    for (int i = 1; i < r->res.n; i++)
+        if (r->res.v[i].warm != r->res.v[0].warm) {
+            qc_msgs_addf(err, "%s: it mixes points with warm and with cold weights (%s, %s); fit and tune one mode at "
+                              "a time", path, r->res.v[0].name, r->res.v[i].name);
+            return QC_EINPUT;
+        }
     r->obs = qc_xcalloc((size_t)r->res.n, sizeof *r->obs);
     for (int i = 0; i < r->res.n; i++) {
         const qb_point *p = &r->res.v[i];
@@ -67,6 +73,7 @@ int cli_results_load(cli_results *r, const char *path, qc_msgs *err)
         o->flops = p->flops;
         o->time_s = p->median_s;
         o->cv = p->cv;
+        o->noisy = p->noisy;
         o->quant_error = p->quant_error;
     }
     if (r->n_obs == 0) {
@@ -252,6 +259,25 @@ int cli_tune_option(int o, const char *arg, cli_tune_args *t, qc_msgs *err)
     return qc_parse_double(arg, 1e-12, 1e6, "--max-error", &t->max_error, err);
 }
 
+int cli_timing_option(const char *name, const char *arg, qb_measure_opts *m, int *warm, qc_msgs *err)
+{
+    if (!strcmp(name, "cache")) {
+        if (strcmp(arg, "warm") && strcmp(arg, "cold")) {
+            qc_msgs_addf(err, "--cache '%s': use warm or cold", arg);
+            return QC_EINPUT;
+        }
+        *warm = !strcmp(arg, "warm");
+        return QC_OK;
+    }
+    if (!strcmp(name, "max-cv")) {
+        double pct;
+        int rc = qc_parse_double(arg, 0.01, 100, "--max-cv", &pct, err);
+        m->max_cv = pct / 100;
+        return rc;
+    }
+    return qc_parse_double(arg, 0.001, 86400, "--budget", &m->budget_s, err);
+}
+
 int cli_tune(const cli_results *r, const cli_tune_args *a, qt_tuned *out, qc_msgs *err)
 {
     qt_tune_opts o = {.bucket_edges = a->n_edges ? a->edges : NULL, .n_edges = a->n_edges, .max_error = a->max_error};
@@ -283,7 +309,10 @@ void cli_tune_report(const qt_tuned *t, FILE *f)
         options_text(&w->p, opts, sizeof opts);
         fprintf(f, "%-6s %-14s %-14s %-12s %-18s %-44s %10.1f %s\n", qk_scheme_name(w->p.scheme), shape,
                 opts[0] ? opts : "-", bucket, w->kernel, w->config, w->time_s * 1e6,
-                w->tie ? "tie: the simpler configuration stands" : "");
+                w->noisy ? "noisy: its timing stayed above --max-cv; the default configuration stands within "
+                           "the noise"
+                : w->tie ? "tie: the simpler configuration stands"
+                         : "");
     }
     for (int s = 0; s < QK_SCHEME_COUNT; s++)
         if (t->excluded[s])
@@ -410,6 +439,7 @@ void cli_summary(const cli_results *r, FILE *f)
     if (tune_per_m(r, &t) || qt_cells(&t, &cells, &nc))
         return;
     const int predicted = r->res.n && r->res.v[0].status == QB_PREDICTED;
+    int any_noisy = 0;
     for (int c = 0; c < nc; c++) {
         const qk_problem *key = &cells[c].key;
         int first = 1; /* one table per cell key, its rows the M buckets */
@@ -430,13 +460,17 @@ void cli_summary(const cli_results *r, FILE *f)
                 continue;
             const int m = cells[d].m_hi;
             double best[QK_SCHEME_COUNT] = {0};
+            int noisy[QK_SCHEME_COUNT] = {0};
             for (int i = 0; i < t.n; i++)
-                if (t.v[i].m_hi == m && qt_cell_matches(key, &t.v[i].p))
+                if (t.v[i].m_hi == m && qt_cell_matches(key, &t.v[i].p)) {
                     best[t.v[i].p.scheme] = t.v[i].time_s;
+                    noisy[t.v[i].p.scheme] = t.v[i].noisy;
+                    any_noisy |= t.v[i].noisy;
+                }
             fprintf(f, "%7d", m);
             for (int s = 0; s < QK_SCHEME_COUNT; s++) {
                 if (best[s])
-                    fprintf(f, " %10.1f", best[s] * 1e6);
+                    fprintf(f, " %9.1f%c", best[s] * 1e6, noisy[s] ? '~' : ' ');
                 else
                     fprintf(f, " %10s", failed_at(r, key, s, m) ? "FAILED" : "-");
             }
@@ -450,6 +484,9 @@ void cli_summary(const cli_results *r, FILE *f)
         }
         ours_vs_library(r, cells, nc, c, f);
     }
+    if (any_noisy)
+        fprintf(f, "~ noisy: the point's timing stayed above --max-cv within its budget (the tuner treats it as a "
+                   "tie)\n");
     free(cells);
     qt_tuned_free(&t);
 }
@@ -717,6 +754,13 @@ static int resume_results(const cli_sweep_args *a, qb_results *res, qc_msgs *err
         qb_results_free(res);
         return QC_EINPUT;
     }
+    for (int i = 0; i < res->n; i++) /* one cache mode per file: the tuner compares like with like */
+        if (res->v[i].warm != a->axes.warm) {
+            qc_msgs_addf(err, "%s: its points were measured with %s weights; resume with --cache %s", a->results,
+                         a->axes.warm ? "cold" : "warm", a->axes.warm ? "cold" : "warm");
+            qb_results_free(res);
+            return QC_EINPUT;
+        }
     return QC_OK;
 }
 

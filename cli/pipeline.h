@@ -59,6 +59,18 @@ int cli_plot(const cli_results *r, const qt_tuned *t, const char *dir, int *writ
  * scheme, and how w4a16 compares with fp16 and w8a8. */
 void cli_summary(const cli_results *r, FILE *f);
 
+/* ---- timing (run and sweep) ---- */
+/* --cache warm|cold (*warm), --max-cv PCT (m->max_cv, a fraction), --budget S (m->budget_s):
+ * name is the option without its dashes. */
+int cli_timing_option(const char *name, const char *arg, qb_measure_opts *m, int *warm, qc_msgs *err);
+#define CLI_TIMING_HELP                                                                                          \
+    "  --cache MODE      cold (default): the weights rotate among copies that exceed the last-level\n"            \
+    "                    cache 8x (on a GPU, L2 flushed before each call); warm: one copy, left in\n"          \
+    "                    the caches (what a kernel does when the memory is no limit)\n"                       \
+    "  --max-cv PCT      noise target (default 3): rounds of repetitions run again while a round's\n"          \
+    "                    coefficient of variation is above it; a point still above is marked noisy\n"        \
+    "  --budget S        wall seconds of timing rounds per point (default 5 rounds' worth)\n"
+
 /* ---- the device ---- */
 /* What --device names (host, cuda:N, or a profile) and its profile; for the host, a measured
  * profile of this CPU on the search path. Not local: an error unless predict. */

@@ -76,8 +76,51 @@ static void test_manual_time(void **state)
     cbench_result_free(&r);
 }
 
+/* 1 ms per call, but one call in 4 takes 40 ms: repetitions of a few calls disagree widely */
+static double manual_heavy_tail(void *ctx)
+{
+    uint64_t *s = ctx;
+    *s = *s * 6364136223846793005ull + 1442695040888963407ull;
+    return (*s >> 62) == 0 ? 40e-3 : 1e-3;
+}
+
+static void test_noise_rounds(void **state)
+{
+    (void)state;
+    /* steady: one round stands */
+    cbench_options o = {.min_time = 0.01, .repetitions = 5, .manual_time = 1, .max_cv = 0.03, .budget_s = 2};
+    cbench_result r;
+    assert_int_equal(cbench_run("steady", manual_5ms, NULL, &o, &r, NULL), QC_OK);
+    assert_int_equal(r.rounds, 1);
+    assert_int_equal(r.repetitions_all, 5);
+    assert_false(r.noisy);
+    cbench_result_free(&r);
+    /* noisy: rounds until the budget, the best round stands, and the point is marked */
+    uint64_t seed = 7;
+    o.budget_s = 0.3;
+    double t0 = qc_now();
+    assert_int_equal(cbench_run("noisy", manual_heavy_tail, &seed, &o, &r, NULL), QC_OK);
+    double spent = qc_now() - t0;
+    print_message("noisy: %d rounds (%d repetitions) in %.3f s, the best cv %.1f%%\n", r.rounds, r.repetitions_all,
+                  spent, 100 * r.cv);
+    assert_true(r.rounds >= 2 && r.rounds <= CBENCH_MAX_ROUNDS);
+    assert_int_equal(r.repetitions_all, 5 * r.rounds);
+    assert_int_equal(r.repetitions, 5);
+    assert_true(r.noisy);
+    assert_true(r.cv > 0.03);
+    assert_true(spent < 0.3 + 0.3); /* a round may only start when it should fit */
+    cbench_result_free(&r);
+    /* max_cv 0: one round, whatever the noise */
+    o.max_cv = 0;
+    assert_int_equal(cbench_run("noisy-once", manual_heavy_tail, &seed, &o, &r, NULL), QC_OK);
+    assert_int_equal(r.rounds, 1);
+    assert_false(r.noisy);
+    cbench_result_free(&r);
+}
+
 int main(void)
 {
-    const struct CMUnitTest tests[] = {cmocka_unit_test(test_known_duration), cmocka_unit_test(test_manual_time)};
+    const struct CMUnitTest tests[] = {cmocka_unit_test(test_known_duration), cmocka_unit_test(test_manual_time),
+                                       cmocka_unit_test(test_noise_rounds)};
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

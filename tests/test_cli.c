@@ -801,6 +801,54 @@ static void test_library_kernels(void **state)
     assert_int_equal(system(cmd), 0);
 }
 
+/* --cache warm: one copy, left in the caches, recorded and named as such; a results file keeps
+ * one cache mode; the noise rounds are recorded. */
+static void test_cache_and_noise(void **state)
+{
+    (void)state;
+    ensure_host_profile();
+    expect_rc((const char *[]){"run", "--scheme", "fp16", "--cache", "hot", NULL}, 2, "--cache 'hot': use warm or cold");
+    expect_rc((const char *[]){"sweep", "--max-cv", "0", NULL}, 2, "--max-cv");
+    expect_rc((const char *[]){"run", "--scheme", "fp16", "--budget", "-1", NULL}, 2, "--budget");
+    char *out, *err;
+    const char *run[] = {"run", "--scheme", "w8a16", "-n", "512", "-k", "1024", "--cache", "warm", "--min-time", "0.05",
+                         "--max-cv", "50", "--json", NULL};
+    assert_int_equal(tu_run(qbench, run, &out, &err), 0);
+    json_t *j = json_loads(out, 0, NULL);
+    assert_non_null(j);
+    json_t *wj = json_object_get(j, "weights"), *tj = json_object_get(j, "time");
+    assert_int_equal(json_integer_value(json_object_get(wj, "copies")), 1);
+    assert_string_equal(json_string_value(json_object_get(wj, "cache_mode")), "warm");
+    assert_int_equal(json_integer_value(json_object_get(tj, "rounds")), 1); /* cv under 50% at once */
+    assert_true(json_is_false(json_object_get(tj, "noisy")));
+    json_decref(j);
+    free(out), free(err);
+    char dir[] = "/tmp/qbench-warm-XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    const char *sweep[] = {"sweep", "--schemes", "fp16", "--shapes", "256x512", "--batch", "1,2", "--min-time", "0.01",
+                           "--repetitions", "2", "--cache", "warm", "-o", dir, NULL};
+    assert_int_equal(tu_run(qbench, sweep, &out, &err), 0);
+    free(out), free(err);
+    char path[300];
+    snprintf(path, sizeof path, "%s/results.json", dir);
+    json_t *doc = json_load_file(path, 0, NULL), *it;
+    size_t i;
+    int warm = 0;
+    json_array_foreach(json_object_get(doc, "benchmarks"), i, it)
+        warm += strstr(json_string_value(json_object_get(it, "point")), "/warm/") &&
+                !strcmp(json_string_value(json_object_get(it, "cache")), "warm") &&
+                json_integer_value(json_object_get(it, "timing_rounds")) >= 1;
+    assert_true(warm >= 2);
+    json_decref(doc);
+    /* resuming it cold would mix the modes: refused */
+    const char *resume[] = {"sweep", "--schemes", "fp16", "--shapes", "256x512", "--batch", "1,2,4", "--resume", path,
+                            NULL};
+    expect_rc(resume, 2, "resume with --cache warm");
+    char cmd[300];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    assert_int_equal(system(cmd), 0);
+}
+
 static void test_devices_matches_kernel_view(void **state)
 {
     (void)state;
@@ -853,6 +901,7 @@ int main(int argc, char **argv)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_good_profile_validates),
         cmocka_unit_test(test_library_kernels),
+        cmocka_unit_test(test_cache_and_noise),
         cmocka_unit_test(test_unknown_key),
         cmocka_unit_test(test_wrong_type),
         cmocka_unit_test(test_missing_required_key),

@@ -116,6 +116,7 @@ static qb_point sample_point(int m, int status)
     snprintf(p.kernel, sizeof p.kernel, "w4a16.avx2");
     snprintf(p.config, sizeof p.config, "threads=2,mr=1");
     p.smooth = -1;
+    p.warm = m == 2;
     qb_point_name(&p);
     p.status = status;
     qk_cost c = qk_problem_cost(&p.p);
@@ -138,8 +139,10 @@ static qb_point sample_point(int m, int status)
         p.ceiling_gops = 235.3;
         p.attainable_gflops = 100;
         p.pct_of_ceiling = 91.2;
-        snprintf(p.cache_mode, sizeof p.cache_mode, "cold");
-        p.copies = 9;
+        snprintf(p.cache_mode, sizeof p.cache_mode, m == 2 ? "warm" : "cold");
+        p.copies = m == 2 ? 1 : 9;
+        p.rounds = m;
+        p.noisy = m == 4;
         snprintf(p.format, sizeof p.format, "bf16_dot");
         p.checked_rows = m < 8 ? m : 8;
         p.checked_cols = 256;
@@ -184,6 +187,11 @@ static void test_results_round_trip(void **state)
         assert_string_equal(a->format, b->format);
         assert_int_equal(a->checked_rows, b->checked_rows);
         assert_int_equal(a->checked_cols, b->checked_cols);
+        assert_string_equal(a->cache_mode, b->cache_mode);
+        assert_int_equal(a->warm, b->warm);
+        assert_int_equal(a->copies, b->copies);
+        assert_int_equal(a->rounds, b->rounds);
+        assert_int_equal(a->noisy, b->noisy);
         assert_true(b->smooth < 0);
         assert_int_equal(a->n_counters, b->n_counters);
         for (int c = 0; c < a->n_counters; c++) {
@@ -200,6 +208,8 @@ static void test_results_round_trip(void **state)
     char *t1 = tu_slurp(path), *t2 = tu_slurp(path2);
     assert_string_equal(t1, t2);
     assert_non_null(qb_results_find(&back, r.v[1].name));
+    assert_non_null(strstr(r.v[1].name, "/warm/")); /* warm weights are another point than cold ones */
+    assert_null(strstr(r.v[0].name, "warm"));
     qb_results_free(&back);
 
     /* truncated: named, with where and why */

@@ -178,6 +178,22 @@ static void test_tune_winners_ties_and_limits(void **state)
     assert_int_equal(qt_bucket(&opt, 5, &lo), 8);
     assert_int_equal(lo, 4);
 
+    /* a noisy winner is a tie: 10% faster, beyond twice its spread (cv 3.5%), but its timing never
+     * settled within the target: the default stands; a quiet one of the same margin wins */
+    qt_obs nz[] = {obs(QK_FP16, "threads=2,mr=1", 8, 1.00e-3, 0.01, 2e-4, 1),
+                   obs(QK_FP16, "threads=2,mr=2", 8, 0.90e-3, 0.035, 2e-4, 0)};
+    nz[1].noisy = 1;
+    assert_int_equal(qt_tune(nz, 2, &opt, &t, NULL), QC_OK);
+    assert_true(t.v[0].tie);
+    assert_string_equal(t.v[0].config, "threads=2,mr=1");
+    qt_tuned_free(&t);
+    nz[1].noisy = 0;
+    nz[1].cv = 0.01;
+    assert_int_equal(qt_tune(nz, 2, &opt, &t, NULL), QC_OK);
+    assert_false(t.v[0].tie);
+    assert_string_equal(t.v[0].config, "threads=2,mr=2");
+    qt_tuned_free(&t);
+
     /* nothing usable: a clear error */
     qc_msgs err = {0};
     qt_obs none = obs(QK_FP16, "threads=2", 1, 0, 0, -1, 1);

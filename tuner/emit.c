@@ -321,10 +321,10 @@ static int emit_json(const qt_emit_info *in, FILE *f, int vllm)
                                   w->kernel, "config", w->config, "params", config_object(w->config), "n", w->p.n, "k",
                                   w->p.k, "group", w->p.group);
             set_options(e, &w->p);
-            json_object_update_new(e, json_pack("{s:i, s:i, s:i, s:o, s:o, s:b, s:i, s:o}", "m_lo", w->m_lo, "m_hi",
-                                                w->m_hi, "m_measured", w->p.m, "time_s", real(w->time_s), "cv",
-                                                real(w->cv), "tie", w->tie, "candidates", w->candidates,
-                                                "quant_error", real(w->quant_error)));
+            json_object_update_new(e, json_pack("{s:i, s:i, s:i, s:o, s:o, s:b, s:b, s:i, s:o}", "m_lo", w->m_lo,
+                                                "m_hi", w->m_hi, "m_measured", w->p.m, "time_s", real(w->time_s),
+                                                "cv", real(w->cv), "tie", w->tie, "noisy", w->noisy, "candidates",
+                                                w->candidates, "quant_error", real(w->quant_error)));
             json_array_append_new(table, e);
         }
         json_object_set_new(doc, "table", table);

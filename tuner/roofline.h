@@ -66,6 +66,7 @@ typedef struct qt_obs {
     int threads;
     double bytes, flops;
     double time_s, cv;   /* median and its coefficient of variation */
+    int noisy;           /* the cv stayed above the sweep's target: a winner that is noisy is a tie */
     double quant_error;  /* < 0 when unknown */
     int is_default;      /* the kernel's default configuration */
 } qt_obs;
@@ -96,7 +97,9 @@ typedef struct qt_winner {
     int m_lo, m_hi;        /* the M bucket: lo < M ≤ hi (lo = 0 for the first) */
     char kernel[32], config[128];
     double time_s, cv;
-    int tie;               /* the runner-up was within the noise: the simpler configuration stands */
+    int tie;               /* the runner-up was within the noise (the default configuration stands
+                            * where it is within it), or the fastest was noisy (the default stands) */
+    int noisy;             /* the winner's own timing was noisy */
     int candidates;        /* configurations measured for this cell */
     double quant_error;
 } qt_winner;

@@ -149,7 +149,12 @@ int qt_tune(const qt_obs *obs, int n, const qt_tune_opts *o, qt_tuned *out, qc_m
         /* noise: the larger of the two medians' spreads */
         int pick = best, tie = 0;
         double noise = second >= 0 ? fmax(obs[best].cv * obs[best].time_s, obs[second].cv * obs[second].time_s) : 0;
-        if (second >= 0 && obs[second].time_s - obs[best].time_s <= sig * noise) {
+        if (second >= 0 && obs[best].noisy) {
+            tie = 1; /* the fastest never settled within the noise target: it cannot overturn the default */
+            for (int a = 0; a < nmem; a++)
+                if (obs[member[a]].is_default)
+                    pick = member[a];
+        } else if (second >= 0 && obs[second].time_s - obs[best].time_s <= sig * noise) {
             tie = 1; /* among everything within the noise of the fastest, the default configuration stands */
             for (int a = 0; a < nmem; a++)
                 if (obs[member[a]].is_default && obs[member[a]].time_s - obs[best].time_s <= sig * noise)
@@ -167,6 +172,7 @@ int qt_tune(const qt_obs *obs, int n, const qt_tune_opts *o, qt_tuned *out, qc_m
         w->time_s = obs[pick].time_s;
         w->cv = obs[pick].cv;
         w->tie = tie;
+        w->noisy = obs[pick].noisy;
         w->candidates = nmem;
         w->quant_error = obs[pick].quant_error;
 
