@@ -131,14 +131,18 @@ const char *qk_format_float(const qk_kernel *k, const qk_config *cfg);
 typedef void (*qk_ukr_w8a8)(int kl, const int8_t *A, int lda, const int8_t *B, int32_t *C, int ldc);
 typedef void (*qk_ukr_w4a8)(int kl, const int8_t *A, int lda, const uint8_t *B, float *C, int ldc,
                             const qk_weights *w, size_t gat, int g, const int32_t *gsum, int G);
+enum { QK_MR_INT = 8 };
 typedef struct qk_ukr_int {
     int nr, mr_max;
+    int kc, nc; /* the default blocking: K block (w4a8: whole groups near it), N block */
     const char *format;
-    qk_ukr_w8a8 w8a8[QK_MR_SMALL + 1];
-    qk_ukr_w4a8 w4a8[QK_MR_SMALL + 1];
+    qk_ukr_w8a8 w8a8[QK_MR_INT + 1];
+    qk_ukr_w4a8 w4a8[QK_MR_INT + 1];
     int w8a8_offset; /* w8a8 takes activations + 128 (u8) and subtracts 128·Σw per channel */
     qk_store_fn store;
     qk_store_s32_fn store_s32; /* w8a8's epilogue */
+    /* optional: qk_quantize_row_int8, vectorized, bit for bit the same */
+    float (*quantize_row)(const uint16_t *x, int k, int8_t *q);
 } qk_ukr_int;
 
 /* X quantized per token: q [M][K4*4] (zero-padded), scale s [M], per-group sums gsum [M][G]
@@ -149,8 +153,14 @@ typedef struct qk_int_act {
     int32_t *gsum;
     void *rest;
 } qk_int_act;
-qk_int_act qk_int_activations(const qk_problem *p, const uint16_t *x, int m, int threads, void *work);
+qk_int_act qk_int_activations(const qk_problem *p, const uint16_t *x, int m, int threads, void *work,
+                              float (*quantize_row)(const uint16_t *x, int k, int8_t *q));
 
+/* The fastest exact per-token quantizer this CPU runs (for kernels outside a family: oneDNN's). */
+float (*qk_int8_quantizer(void))(const uint16_t *x, int k, int8_t *q);
+
+/* The family's K block for p: whole groups near its default for w4a8. */
+int qk_int_default_kc(const qk_ukr_int *u, const qk_problem *p);
 void qk_run_int(const qk_run_args *a);
 size_t qk_work_int(const qk_kernel *k, const qk_problem *p, const qk_config *cfg);
 
@@ -165,6 +175,16 @@ extern const qk_ukr_int qk_int_vnni;
 void qk_store_avx2(const qk_problem *p, void *y, int r, int n0, int nr, const float *v, const float *post);
 void qk_store_s32_avx2(const qk_problem *p, void *y, int r, int n0, int count, const int32_t *acc, int off,
                        const int32_t *csum, float s_row, const float *cscale);
+/* AVX-512 (kernels/x86/avx512.c): the stores at any panel width, and the activation
+ * conversions, each bit for bit what the portable definition gives */
+void qk_store_avx512(const qk_problem *p, void *y, int r, int n0, int nr, const float *v, const float *post);
+void qk_store_s32_avx512(const qk_problem *p, void *y, int r, int n0, int count, const int32_t *acc, int off,
+                         const int32_t *csum, float s_row, const float *cscale);
+float qk_quantize_row_int8_avx512(const uint16_t *x, int k, int8_t *q);
+void qk_load_x_avx512(const uint16_t *x, size_t count, float *xf);
+/* fp8's activations: xf = e4m3(x · inv) as fp32 (qk_e4m3_to_float(qk_float_to_e4m3(...))) */
+void qk_fp8_x_avx512(const uint16_t *x, size_t count, float inv, float *xf);
+float qk_absmax_half_avx512(const uint16_t *x, size_t count);
 
 /* ------------------------------------------------------------------ oneDNN (kernels/onednn/) */
 int qk_onednn_available(char *why, size_t len);

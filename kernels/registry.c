@@ -45,6 +45,8 @@ typedef enum qk_kernel_id {
 #define P_KC_F {"kc", "K block of the pre-dequantized path (floats per panel row)", 4, {64, 128, 256, 512}}
 #define P_KC_I {"kc", "K block (a multiple of the group size)", 4, {128, 256, 512, 1024}}
 #define P_NC {"nc", "N block: output channels a thread works on at once (a multiple of the panel width)", 4, {16, 32, 64, 128}}
+#define P_NC64 {"nc", "N block: output channels a thread works on at once (a multiple of the panel width)", 4, {64, 128, 256, 512}}
+#define P_MR6 {"mr", "rows of X per register tile", 6, {1, 2, 3, 4, 5, 6}}
 #define P_PREDEQ {"predequant", "1: dequantize weight panels to fp32 once per K block (large M)", 2, {0, 1}}
 #define P_TILE {"tile", "block tile: 0 16x128, 1 32x128, 2 64x128, 3 128x128", 4, {0, 1, 2, 3}}
 #define P_STAGES {"stages", "cp.async shared-memory pipeline stages", 3, {2, 3, 4}}
@@ -76,17 +78,18 @@ static const qk_ukr_float float_avx512bf16 = {&qk_small_avx512bf16, &qk_large_av
 #define AVX2 ((1u << QH_AVX2) | (1u << QH_FMA) | (1u << QH_F16C))
 #define AVX512 (AVX2 | (1u << QH_AVX512F) | (1u << QH_AVX512BW) | (1u << QH_AVX512VL))
 #define N_PARAMS(...) (int)(sizeof((qk_param[]){__VA_ARGS__}) / sizeof(qk_param))
-#define CPU_ROW(s, nm, is, nd, u)                                                                                    \
-    .name = nm, .scheme = s, .isa = is, .needs = nd, .packing = {QK_LAYOUT_CPU, 16}, .check = check_cpu,           \
+#define CPU_ROW(s, nm, is, nd, u, nr)                                                                                \
+    .name = nm, .scheme = s, .isa = is, .needs = nd, .packing = {QK_LAYOUT_CPU, nr}, .check = check_cpu,           \
     .defaults = defaults_cpu, .ukr = u
 #define FLOAT_ROW(s, nm, is, nd, u, ...)                                                                             \
-    {CPU_ROW(s, nm, is, nd, u), .format_of = qk_format_float, .workspace = qk_work_float, .run = qk_run_float,     \
+    {CPU_ROW(s, nm, is, nd, u, 16), .format_of = qk_format_float, .workspace = qk_work_float, .run = qk_run_float, \
      .n_params = N_PARAMS(__VA_ARGS__), .params = {__VA_ARGS__}}
-#define INT_ROW(s, nm, is, nd, u, ...)                                                                               \
-    {CPU_ROW(s, nm, is, nd, u), .format_of = format_int, .workspace = qk_work_int, .run = qk_run_int,              \
+#define INT_ROW(s, nm, is, nd, u, nr, ...)                                                                           \
+    {CPU_ROW(s, nm, is, nd, u, nr), .format_of = format_int, .workspace = qk_work_int, .run = qk_run_int,          \
      .n_params = N_PARAMS(__VA_ARGS__), .params = {__VA_ARGS__}}
 #define FLOAT_PARAMS P_THREADS, P_MR, P_KC_F, P_NC, P_PREDEQ
 #define INT_PARAMS P_THREADS, P_MR, P_KC_I, P_NC
+#define VNNI_PARAMS P_THREADS, P_MR6, P_KC_I, P_NC64
 #define CUDA_ROW(s, nm, fmt)                                                                                         \
     .name = nm, .scheme = s, .isa = "cuda", .needs = QK_NEEDS_CUDA, .packing = {QK_LAYOUT_CUDA, 0}, .format = fmt
 #define CUDA_WONLY(s, nm)                                                                                            \
@@ -100,21 +103,21 @@ static const qk_kernel table[QK_KERNEL_COUNT] = {
     [QK_K_FP16_GENERIC] = FLOAT_ROW(QK_FP16, "fp16.generic", "generic", 0, &float_generic, P_THREADS),
     [QK_K_W8A16_GENERIC] = FLOAT_ROW(QK_W8A16, "w8a16.generic", "generic", 0, &float_generic, P_THREADS),
     [QK_K_W4A16_GENERIC] = FLOAT_ROW(QK_W4A16, "w4a16.generic", "generic", 0, &float_generic, P_THREADS),
-    [QK_K_W8A8_GENERIC] = INT_ROW(QK_W8A8, "w8a8.generic", "generic", 0, &qk_int_generic, P_THREADS),
-    [QK_K_W4A8_GENERIC] = INT_ROW(QK_W4A8, "w4a8.generic", "generic", 0, &qk_int_generic, P_THREADS),
+    [QK_K_W8A8_GENERIC] = INT_ROW(QK_W8A8, "w8a8.generic", "generic", 0, &qk_int_generic, 16, P_THREADS),
+    [QK_K_W4A8_GENERIC] = INT_ROW(QK_W4A8, "w4a8.generic", "generic", 0, &qk_int_generic, 16, P_THREADS),
     [QK_K_FP8_GENERIC] = FLOAT_ROW(QK_FP8, "fp8.generic", "generic", 0, &float_generic, P_THREADS),
     [QK_K_FP16_AVX2] = FLOAT_ROW(QK_FP16, "fp16.avx2", "avx2", AVX2, &float_avx2, FLOAT_PARAMS),
     [QK_K_W8A16_AVX2] = FLOAT_ROW(QK_W8A16, "w8a16.avx2", "avx2", AVX2, &float_avx2, FLOAT_PARAMS),
     [QK_K_W4A16_AVX2] = FLOAT_ROW(QK_W4A16, "w4a16.avx2", "avx2", AVX2, &float_avx2, FLOAT_PARAMS),
-    [QK_K_W8A8_AVX2] = INT_ROW(QK_W8A8, "w8a8.avx2", "avx2", AVX2, &qk_int_avx2, INT_PARAMS),
-    [QK_K_W4A8_AVX2] = INT_ROW(QK_W4A8, "w4a8.avx2", "avx2", AVX2, &qk_int_avx2, INT_PARAMS),
+    [QK_K_W8A8_AVX2] = INT_ROW(QK_W8A8, "w8a8.avx2", "avx2", AVX2, &qk_int_avx2, 16, INT_PARAMS),
+    [QK_K_W4A8_AVX2] = INT_ROW(QK_W4A8, "w4a8.avx2", "avx2", AVX2, &qk_int_avx2, 16, INT_PARAMS),
     [QK_K_FP8_AVX2] = FLOAT_ROW(QK_FP8, "fp8.avx2", "avx2", AVX2, &float_avx2, FLOAT_PARAMS),
     [QK_K_W4A16_AVX512BF16] = FLOAT_ROW(QK_W4A16, "w4a16.avx512bf16", "avx512bf16", AVX512 | (1u << QH_AVX512_BF16),
                                         &float_avx512bf16, FLOAT_PARAMS),
     [QK_K_W8A8_AVX512VNNI] = INT_ROW(QK_W8A8, "w8a8.avx512vnni", "avx512vnni", AVX512 | (1u << QH_AVX512_VNNI),
-                                     &qk_int_vnni, INT_PARAMS),
+                                     &qk_int_vnni, 64, VNNI_PARAMS),
     [QK_K_W4A8_AVX512VNNI] = INT_ROW(QK_W4A8, "w4a8.avx512vnni", "avx512vnni", AVX512 | (1u << QH_AVX512_VNNI),
-                                     &qk_int_vnni, INT_PARAMS),
+                                     &qk_int_vnni, 64, VNNI_PARAMS),
     [QK_K_W4A16_CUDA] = CUDA_WONLY(QK_W4A16, "w4a16.cuda"),
     [QK_K_W8A16_CUDA] = CUDA_WONLY(QK_W8A16, "w8a16.cuda"),
     [QK_K_FP16_CUBLASLT] = CUDA_LT(QK_FP16, "fp16.cublaslt", "fp16_tensor"),
@@ -156,6 +159,12 @@ static uint32_t cpu_features(void)
         done = 1;
     }
     return features;
+}
+
+float (*qk_int8_quantizer(void))(const uint16_t *x, int k, int8_t *q)
+{
+    const uint32_t avx512 = (1u << QH_AVX512F) | (1u << QH_AVX512BW) | (1u << QH_AVX512VL) | (1u << QH_F16C);
+    return (cpu_features() & avx512) == avx512 ? qk_quantize_row_int8_avx512 : qk_quantize_row_int8;
 }
 
 static int cuda_here(void)
@@ -349,11 +358,11 @@ static int check_cpu(const qk_kernel *k, const qk_problem *p, const qk_config *c
 
 static void defaults_cpu(const qk_kernel *k, const qk_problem *p, qk_config *cfg)
 {
-    const int integer = k->run == qk_run_int, g = qk_problem_group(p);
+    const int integer = k->run == qk_run_int;
     qk_config_set(k, cfg, "threads", hw_threads());
     qk_config_set(k, cfg, "mr", p->m < mr_max(k) ? (p->m > 0 ? p->m : 1) : mr_max(k));
-    qk_config_set(k, cfg, "kc", !integer ? 256 : p->scheme == QK_W4A8 && g < p->k ? (g >= 512 ? g : 512 / g * g) : 512);
-    qk_config_set(k, cfg, "nc", 4 * k->packing.nr);
+    qk_config_set(k, cfg, "kc", integer ? qk_int_default_kc(k->ukr, p) : 256);
+    qk_config_set(k, cfg, "nc", integer ? ((const qk_ukr_int *)k->ukr)->nc : 4 * k->packing.nr);
     qk_config_set(k, cfg, "predequant", p->m >= 8);
 }
 

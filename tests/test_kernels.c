@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "hardware/hardware.h"
+#include "kernels/internal.h"
 #include "kernels/qk.h"
 
 /* ---- formats ---- */
@@ -58,6 +59,57 @@ static void test_half_rounding_matches_f16c(void **state)
             print_error("%a: ours %04x, F16C %04x\n", f, mine, hw);
         assert_int_equal(mine, hw);
     }
+}
+
+/* The AVX-512 activation conversions are the portable definitions, bit for bit: over every
+ * fp16 value (NaN, infinities, subnormals, ±0), and per-token int8 on rows of every length. */
+static void test_avx512_conversions(void **state)
+{
+    (void)state;
+    const qk_kernel *k = qk_kernel_find("w8a8.avx512vnni");
+    if (!k || !qk_kernel_supported(k)) {
+        print_message("no AVX-512 here: skipped\n");
+        return;
+    }
+    enum { ALL = 65536 };
+    uint16_t *x = malloc(ALL * 2);
+    float *f = malloc(ALL * 4);
+    for (int i = 0; i < ALL; i++)
+        x[i] = (uint16_t)i;
+    qk_load_x_avx512(x, ALL, f);
+    for (int i = 0; i < ALL; i++) {
+        float want = qk_half_to_float(x[i]);
+        if (memcmp(&want, &f[i], 4) && !(isnan(want) && isnan(f[i])))
+            fail_msg("fp16 0x%04x: %a, want %a", i, f[i], want);
+    }
+    /* fp8 activations: e4m3(x·inv) for scales that put fp16's range across e4m3's (saturation,
+     * subnormals, ties) */
+    const float invs[] = {1.0f, 448.0f / 65504.0f, 0.3f, 7.0f, 1024.0f, 1.0f / 3.0f};
+    for (size_t j = 0; j < sizeof invs / sizeof invs[0]; j++) {
+        qk_fp8_x_avx512(x, ALL, invs[j], f);
+        for (int i = 0; i < ALL; i++) {
+            float want = qk_e4m3_to_float(qk_float_to_e4m3(qk_half_to_float(x[i]) * invs[j]));
+            if (memcmp(&want, &f[i], 4))
+                fail_msg("fp8 of fp16 0x%04x at inv %a: %a, want %a", i, invs[j], f[i], want);
+        }
+    }
+    /* int8 per token, rows of 1 .. 100 (every tail), on LLM-like values */
+    int8_t q1[100], q2[100];
+    float *xf = malloc(100 * 4);
+    qk_fill_activations(x, xf, 1, 100, 9);
+    for (int len = 1; len <= 100; len++) {
+        float s1 = qk_quantize_row_int8(x, len, q1), s2 = qk_quantize_row_int8_avx512(x, len, q2);
+        assert_memory_equal(&s1, &s2, 4);
+        assert_memory_equal(q1, q2, (size_t)len);
+        assert_true(qk_absmax_half_avx512(x, (size_t)len) / 127.0f == s1);
+    }
+    uint16_t zeros[17] = {0};
+    float s1 = qk_quantize_row_int8(zeros, 17, q1), s2 = qk_quantize_row_int8_avx512(zeros, 17, q2);
+    assert_true(s1 == 0 && s2 == 0);
+    assert_memory_equal(q1, q2, 17);
+    free(xf);
+    free(x);
+    free(f);
 }
 
 static void test_e4m3(void **state)
@@ -191,7 +243,9 @@ static void check_problem_on(dataset data, const qk_problem *p, const qk_kernel 
 /* M, N and K multiples of no tile; K = 37 and 101 only where the scheme allows any K (the int4
  * schemes need K % 8 == 0 and reject these, which test_bad_problems checks) */
 static const shape shapes[] = {{1, 37, 96},  {3, 16, 64}, {7, 50, 128},  {13, 33, 256}, {1, 5, 24},
-                               {20, 70, 160}, {5, 19, 37}, {9, 40, 101}, {1, 17, 384}, {5, 17, 128}};
+                               {20, 70, 160}, {5, 19, 37}, {9, 40, 101}, {1, 17, 384}, {5, 17, 128},
+                               /* X of more than 256 KiB: the integer loop's K-block-major order */
+                               {70, 20, 4096}};
 
 /* The configurations a kernel is checked in: its defaults for the problem, then each parameter
  * at each of its listed values with the others at their defaults (what the kernel accepts for
@@ -246,6 +300,8 @@ static void run_scheme(qk_scheme s)
                                             .out_f32 = f32, .fp8_channel = ch};
                             if (qk_problem_check(&p, NULL) != QC_OK)
                                 continue; /* K not a multiple of this group: covered by test_bad_problems */
+                            if (p.k == 4096 && s != QK_W8A8 && s != QK_W4A8)
+                                continue; /* the large-X shape is for the integer loop's other order */
                             qk_config cfgs[MAX_CONFIGS];
                             int n = configs_of(k, &p, cfgs);
                             for (int d = 0; d < DATA_COUNT; d++)
@@ -479,6 +535,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_half_round_trip), cmocka_unit_test(test_half_rounding_matches_f16c),
         cmocka_unit_test(test_e4m3),            cmocka_unit_test(test_registry),
+        cmocka_unit_test(test_avx512_conversions),
         cmocka_unit_test(test_cuda_layouts),
         cmocka_unit_test(test_bad_problems),    cmocka_unit_test(test_fp16),
         cmocka_unit_test(test_w8a16),           cmocka_unit_test(test_w4a16),

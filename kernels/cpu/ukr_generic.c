@@ -111,6 +111,8 @@ INT_UKR(1) INT_UKR(2) INT_UKR(3) INT_UKR(4)
 const qk_ukr_int qk_int_generic = {
     .nr = NR,
     .mr_max = MR_INT,
+    .kc = 512,
+    .nc = 64,
     .format = "int8_dot",
     .w8a8 = {NULL, w8a8_1, w8a8_2, w8a8_3, w8a8_4},
     .w4a8 = {NULL, w4a8_1, w4a8_2, w4a8_3, w4a8_4},

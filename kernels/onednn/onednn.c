@@ -305,7 +305,7 @@ void qk_onednn_w8a8(const qk_run_args *a)
         return;
     }
     /* activations: qbench's per-token quantizer, then x + 128 as u8 (flip the sign bit) */
-    qk_int_act act = qk_int_activations(&p, a->x, M, T, a->work);
+    qk_int_act act = qk_int_activations(&p, a->x, M, T, a->work, qk_int8_quantizer());
     uint8_t *src = (uint8_t *)act.q;
     if (K4 != K) { /* oneDNN reads rows of K: compact the rows of K4 */
         for (int r = 1; r < M; r++)

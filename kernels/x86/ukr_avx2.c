@@ -439,6 +439,8 @@ UKR_INT(1) UKR_INT(2) UKR_INT(3) UKR_INT(4)
 const qk_ukr_int qk_int_avx2 = {
     .nr = NR,
     .mr_max = 4,
+    .kc = 512,
+    .nc = 64,
     .format = "int8_dot",
     .w8a8 = {NULL, ukr_w8a8_1, ukr_w8a8_2, ukr_w8a8_3, ukr_w8a8_4},
     .w4a8 = {NULL, ukr_w4a8_1, ukr_w4a8_2, ukr_w4a8_3, ukr_w4a8_4},
