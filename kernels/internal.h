@@ -74,27 +74,32 @@ void qk_store_s32_generic(const qk_problem *p, void *y, int r, int n0, int count
  *    mr × NR fp32 micro-kernel runs over every row of X. */
 enum { QK_MR_SMALL = 4, QK_MR_LARGE = 6 };
 
-/* X as the small-M micro-kernels read it. */
+/* X as the small-M micro-kernels read it, and the K range [k0, k1) of this call (whole groups). */
 typedef struct qk_xf {
     const float *x;     /* [M][K] fp32 (families without prepare()) */
     const void *extra;  /* what the family's prepare() made, `stride` bytes per row */
     size_t stride;
     int k, G;
+    int k0, k1;
 } qk_xf;
 
-/* y[mr][NR] = the unscaled sums Σ_k x[r0+i][k] · v(n,k) over the whole K for one panel, where v
+/* y[mr][NR] += the unscaled sums Σ_k x[r0+i][k] · v(n,k) over k in [k0, k1) for one panel, where v
  * is the weight before its per-channel or per-tensor scale (int4: (q − z)·s, with its group
  * scale and zero; fp8: the e4m3 value). The loop applies the channel scales. No micro-kernel
  * may take a large term off another large term (Σ x·(q + c) − c·Σ x): the test data sets with
  * one channel of W or X 1000× the rest catch it. */
 typedef void (*qk_small_fn)(const qk_weights *w, int panel, const qk_xf *x, int r0, float *y);
-/* B[kl][NR] = the exact fp32 weights (scales applied) of panel rows kb..kb+kl-1. */
-typedef void (*qk_decode_fn)(const qk_weights *w, int panel, int kb, int kl, float *B);
-/* C[mr][NR] += A[mr][kl] · B[kl][NR]; A and C with row strides lda and ldc. */
-typedef void (*qk_gemm_fn)(int kl, const float *A, int lda, const float *B, float *C, int ldc);
+/* B[kl][panel width] (row stride ldb) = the exact fp32 weights (scales applied) of the panel's
+ * rows kb..kb+kl-1. */
+typedef void (*qk_decode_fn)(const qk_weights *w, int panel, int kb, int kl, float *B, int ldb);
+/* C[mr][NR] += A[mr][kl] · B[kl][NR], NR and MR the large family's width and rows; A packed
+ * [kl][MR] (element (r, k) at A[k·MR + r]; rows from mr on are not read), B and C with row
+ * strides ldb and ldc. */
+typedef void (*qk_gemm_fn)(int kl, const float *A, const float *B, int ldb, float *C, int ldc);
 
 typedef struct qk_float_small {
     int nr, mr_max;
+    int up_to[QK_SCHEME_COUNT];                        /* the default path up to this M (by scheme) */
     const char *format;                                /* the compute roof of this path */
     qk_small_fn run[QK_SCHEME_COUNT][QK_MR_SMALL + 1]; /* by scheme and rows; NULL: not offered */
     /* optional: bytes per row of X it prepares, and the preparation: fills extra (instead of
@@ -105,11 +110,13 @@ typedef struct qk_float_small {
 } qk_float_small;
 
 typedef struct qk_float_large {
-    int nr, mr;
+    int nr, mr; /* the micro-kernel's width (a multiple of the panel width) and rows */
+    int kc, nc; /* the default blocking */
     const char *format;
     qk_decode_fn decode[QK_SCHEME_COUNT];
     qk_gemm_fn gemm[QK_MR_LARGE + 1];                  /* by rows 1..mr */
-    void (*load_x)(const uint16_t *x, size_t count, float *xf); /* optional fp16 → fp32 */
+    /* optional: qk_float_activations, vectorized, bit for bit the same */
+    float (*activations)(const qk_problem *p, const uint16_t *x, int m, float *xf);
     qk_store_fn store;                                 /* used by both paths */
 } qk_float_large;
 
@@ -171,6 +178,8 @@ extern const qk_float_small qk_small_avx2;
 extern const qk_float_large qk_large_avx2;
 extern const qk_ukr_int qk_int_avx2;
 extern const qk_float_small qk_small_avx512bf16;
+extern const qk_float_small qk_small_avx512;
+extern const qk_float_large qk_large_avx512;
 extern const qk_ukr_int qk_int_vnni;
 void qk_store_avx2(const qk_problem *p, void *y, int r, int n0, int nr, const float *v, const float *post);
 void qk_store_s32_avx2(const qk_problem *p, void *y, int r, int n0, int count, const int32_t *acc, int off,
@@ -181,10 +190,12 @@ void qk_store_avx512(const qk_problem *p, void *y, int r, int n0, int nr, const 
 void qk_store_s32_avx512(const qk_problem *p, void *y, int r, int n0, int count, const int32_t *acc, int off,
                          const int32_t *csum, float s_row, const float *cscale);
 float qk_quantize_row_int8_avx512(const uint16_t *x, int k, int8_t *q);
+float qk_float_activations_avx512(const qk_problem *p, const uint16_t *x, int m, float *xf);
 void qk_load_x_avx512(const uint16_t *x, size_t count, float *xf);
 /* fp8's activations: xf = e4m3(x · inv) as fp32 (qk_e4m3_to_float(qk_float_to_e4m3(...))) */
 void qk_fp8_x_avx512(const uint16_t *x, size_t count, float inv, float *xf);
 float qk_absmax_half_avx512(const uint16_t *x, size_t count);
+float qk_float_activations_avx2(const qk_problem *p, const uint16_t *x, int m, float *xf);
 
 /* ------------------------------------------------------------------ oneDNN (kernels/onednn/) */
 int qk_onednn_available(char *why, size_t len);

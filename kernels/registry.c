@@ -25,6 +25,10 @@ typedef enum qk_kernel_id {
     QK_K_W8A8_AVX2,
     QK_K_W4A8_AVX2,
     QK_K_FP8_AVX2,
+    QK_K_FP16_AVX512,
+    QK_K_W8A16_AVX512,
+    QK_K_FP8_AVX512,
+    QK_K_W4A16_AVX512,
     QK_K_W4A16_AVX512BF16,
     QK_K_W8A8_AVX512VNNI,
     QK_K_W4A8_AVX512VNNI,
@@ -73,7 +77,8 @@ static void defaults_threads(const qk_kernel *k, const qk_problem *p, qk_config 
 /* The micro-kernels of each CPU float kernel: its small-M and large-M families. */
 static const qk_ukr_float float_generic = {NULL, &qk_large_generic};
 static const qk_ukr_float float_avx2 = {&qk_small_avx2, &qk_large_avx2};
-static const qk_ukr_float float_avx512bf16 = {&qk_small_avx512bf16, &qk_large_avx2};
+static const qk_ukr_float float_avx512 = {&qk_small_avx512, &qk_large_avx512};
+static const qk_ukr_float float_avx512bf16 = {&qk_small_avx512bf16, &qk_large_avx512};
 
 #define AVX2 ((1u << QH_AVX2) | (1u << QH_FMA) | (1u << QH_F16C))
 #define AVX512 (AVX2 | (1u << QH_AVX512F) | (1u << QH_AVX512BW) | (1u << QH_AVX512VL))
@@ -81,13 +86,14 @@ static const qk_ukr_float float_avx512bf16 = {&qk_small_avx512bf16, &qk_large_av
 #define CPU_ROW(s, nm, is, nd, u, nr)                                                                                \
     .name = nm, .scheme = s, .isa = is, .needs = nd, .packing = {QK_LAYOUT_CPU, nr}, .check = check_cpu,           \
     .defaults = defaults_cpu, .ukr = u
-#define FLOAT_ROW(s, nm, is, nd, u, ...)                                                                             \
-    {CPU_ROW(s, nm, is, nd, u, 16), .format_of = qk_format_float, .workspace = qk_work_float, .run = qk_run_float, \
+#define FLOAT_ROW(s, nm, is, nd, u, nr, ...)                                                                         \
+    {CPU_ROW(s, nm, is, nd, u, nr), .format_of = qk_format_float, .workspace = qk_work_float, .run = qk_run_float, \
      .n_params = N_PARAMS(__VA_ARGS__), .params = {__VA_ARGS__}}
 #define INT_ROW(s, nm, is, nd, u, nr, ...)                                                                           \
     {CPU_ROW(s, nm, is, nd, u, nr), .format_of = format_int, .workspace = qk_work_int, .run = qk_run_int,          \
      .n_params = N_PARAMS(__VA_ARGS__), .params = {__VA_ARGS__}}
 #define FLOAT_PARAMS P_THREADS, P_MR, P_KC_F, P_NC, P_PREDEQ
+#define FLOAT512_PARAMS P_THREADS, P_MR, P_KC_F, P_NC64, P_PREDEQ
 #define INT_PARAMS P_THREADS, P_MR, P_KC_I, P_NC
 #define VNNI_PARAMS P_THREADS, P_MR6, P_KC_I, P_NC64
 #define CUDA_ROW(s, nm, fmt)                                                                                         \
@@ -100,20 +106,24 @@ static const qk_ukr_float float_avx512bf16 = {&qk_small_avx512bf16, &qk_large_av
      .workspace = qk_cuda_lt_work, .run = qk_cuda_lt, .defaults = defaults_cuda_lt}
 
 static const qk_kernel table[QK_KERNEL_COUNT] = {
-    [QK_K_FP16_GENERIC] = FLOAT_ROW(QK_FP16, "fp16.generic", "generic", 0, &float_generic, P_THREADS),
-    [QK_K_W8A16_GENERIC] = FLOAT_ROW(QK_W8A16, "w8a16.generic", "generic", 0, &float_generic, P_THREADS),
-    [QK_K_W4A16_GENERIC] = FLOAT_ROW(QK_W4A16, "w4a16.generic", "generic", 0, &float_generic, P_THREADS),
+    [QK_K_FP16_GENERIC] = FLOAT_ROW(QK_FP16, "fp16.generic", "generic", 0, &float_generic, 16, P_THREADS),
+    [QK_K_W8A16_GENERIC] = FLOAT_ROW(QK_W8A16, "w8a16.generic", "generic", 0, &float_generic, 16, P_THREADS),
+    [QK_K_W4A16_GENERIC] = FLOAT_ROW(QK_W4A16, "w4a16.generic", "generic", 0, &float_generic, 16, P_THREADS),
     [QK_K_W8A8_GENERIC] = INT_ROW(QK_W8A8, "w8a8.generic", "generic", 0, &qk_int_generic, 16, P_THREADS),
     [QK_K_W4A8_GENERIC] = INT_ROW(QK_W4A8, "w4a8.generic", "generic", 0, &qk_int_generic, 16, P_THREADS),
-    [QK_K_FP8_GENERIC] = FLOAT_ROW(QK_FP8, "fp8.generic", "generic", 0, &float_generic, P_THREADS),
-    [QK_K_FP16_AVX2] = FLOAT_ROW(QK_FP16, "fp16.avx2", "avx2", AVX2, &float_avx2, FLOAT_PARAMS),
-    [QK_K_W8A16_AVX2] = FLOAT_ROW(QK_W8A16, "w8a16.avx2", "avx2", AVX2, &float_avx2, FLOAT_PARAMS),
-    [QK_K_W4A16_AVX2] = FLOAT_ROW(QK_W4A16, "w4a16.avx2", "avx2", AVX2, &float_avx2, FLOAT_PARAMS),
+    [QK_K_FP8_GENERIC] = FLOAT_ROW(QK_FP8, "fp8.generic", "generic", 0, &float_generic, 16, P_THREADS),
+    [QK_K_FP16_AVX2] = FLOAT_ROW(QK_FP16, "fp16.avx2", "avx2", AVX2, &float_avx2, 16, FLOAT_PARAMS),
+    [QK_K_W8A16_AVX2] = FLOAT_ROW(QK_W8A16, "w8a16.avx2", "avx2", AVX2, &float_avx2, 16, FLOAT_PARAMS),
+    [QK_K_W4A16_AVX2] = FLOAT_ROW(QK_W4A16, "w4a16.avx2", "avx2", AVX2, &float_avx2, 16, FLOAT_PARAMS),
     [QK_K_W8A8_AVX2] = INT_ROW(QK_W8A8, "w8a8.avx2", "avx2", AVX2, &qk_int_avx2, 16, INT_PARAMS),
     [QK_K_W4A8_AVX2] = INT_ROW(QK_W4A8, "w4a8.avx2", "avx2", AVX2, &qk_int_avx2, 16, INT_PARAMS),
-    [QK_K_FP8_AVX2] = FLOAT_ROW(QK_FP8, "fp8.avx2", "avx2", AVX2, &float_avx2, FLOAT_PARAMS),
+    [QK_K_FP8_AVX2] = FLOAT_ROW(QK_FP8, "fp8.avx2", "avx2", AVX2, &float_avx2, 16, FLOAT_PARAMS),
+    [QK_K_FP16_AVX512] = FLOAT_ROW(QK_FP16, "fp16.avx512", "avx512", AVX512, &float_avx512, 64, FLOAT512_PARAMS),
+    [QK_K_W8A16_AVX512] = FLOAT_ROW(QK_W8A16, "w8a16.avx512", "avx512", AVX512, &float_avx512, 64, FLOAT512_PARAMS),
+    [QK_K_FP8_AVX512] = FLOAT_ROW(QK_FP8, "fp8.avx512", "avx512", AVX512, &float_avx512, 64, FLOAT512_PARAMS),
+    [QK_K_W4A16_AVX512] = FLOAT_ROW(QK_W4A16, "w4a16.avx512", "avx512", AVX512, &float_avx512, 64, FLOAT512_PARAMS),
     [QK_K_W4A16_AVX512BF16] = FLOAT_ROW(QK_W4A16, "w4a16.avx512bf16", "avx512bf16", AVX512 | (1u << QH_AVX512_BF16),
-                                        &float_avx512bf16, FLOAT_PARAMS),
+                                        &float_avx512bf16, 64, FLOAT512_PARAMS),
     [QK_K_W8A8_AVX512VNNI] = INT_ROW(QK_W8A8, "w8a8.avx512vnni", "avx512vnni", AVX512 | (1u << QH_AVX512_VNNI),
                                      &qk_int_vnni, 64, VNNI_PARAMS),
     [QK_K_W4A8_AVX512VNNI] = INT_ROW(QK_W4A8, "w4a8.avx512vnni", "avx512vnni", AVX512 | (1u << QH_AVX512_VNNI),
@@ -331,7 +341,11 @@ static int mr_max(const qk_kernel *k)
 static int check_cpu(const qk_kernel *k, const qk_problem *p, const qk_config *cfg, char *why, size_t len)
 {
     /* each parameter the kernel exposes; an absent one takes a value that passes */
-    const int integer = k->run == qk_run_int, nr = k->packing.nr, hw = hw_threads(), g = qk_problem_group(p);
+    const int integer = k->run == qk_run_int, hw = hw_threads(), g = qk_problem_group(p);
+    /* nc: whole panels, and whole micro-kernel widths of the large path */
+    const int nr = integer || ((const qk_ukr_float *)k->ukr)->large->nr < k->packing.nr
+                       ? k->packing.nr
+                       : ((const qk_ukr_float *)k->ukr)->large->nr;
     const int t = qk_config_get(k, cfg, "threads", 1), mr = qk_config_get(k, cfg, "mr", 1);
     const int kc = qk_config_get(k, cfg, "kc", integer ? 8 * g : 16), nc = qk_config_get(k, cfg, "nc", nr);
     const int pd = qk_config_get(k, cfg, "predequant", 0);
@@ -361,9 +375,11 @@ static void defaults_cpu(const qk_kernel *k, const qk_problem *p, qk_config *cfg
     const int integer = k->run == qk_run_int;
     qk_config_set(k, cfg, "threads", hw_threads());
     qk_config_set(k, cfg, "mr", p->m < mr_max(k) ? (p->m > 0 ? p->m : 1) : mr_max(k));
-    qk_config_set(k, cfg, "kc", integer ? qk_int_default_kc(k->ukr, p) : 256);
-    qk_config_set(k, cfg, "nc", integer ? ((const qk_ukr_int *)k->ukr)->nc : 4 * k->packing.nr);
-    qk_config_set(k, cfg, "predequant", p->m >= 8);
+    const qk_float_large *L = integer ? NULL : ((const qk_ukr_float *)k->ukr)->large;
+    qk_config_set(k, cfg, "kc", integer ? qk_int_default_kc(k->ukr, p) : L->kc);
+    qk_config_set(k, cfg, "nc", integer ? ((const qk_ukr_int *)k->ukr)->nc : L->nc);
+    const qk_float_small *S = integer ? NULL : ((const qk_ukr_float *)k->ukr)->small;
+    qk_config_set(k, cfg, "predequant", !S || p->m > S->up_to[p->scheme]);
 }
 
 /* ---- the providers' CPU kernels ---- */

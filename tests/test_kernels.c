@@ -245,7 +245,10 @@ static void check_problem_on(dataset data, const qk_problem *p, const qk_kernel 
 static const shape shapes[] = {{1, 37, 96},  {3, 16, 64}, {7, 50, 128},  {13, 33, 256}, {1, 5, 24},
                                {20, 70, 160}, {5, 19, 37}, {9, 40, 101}, {1, 17, 384}, {5, 17, 128},
                                /* X of more than 256 KiB: the integer loop's K-block-major order */
-                               {70, 20, 4096}};
+                               {70, 20, 4096},
+                               /* more rows than a register tile and a long K: the small-M float path
+                                * works in K blocks */
+                               {9, 20, 16384}};
 
 /* The configurations a kernel is checked in: its defaults for the problem, then each parameter
  * at each of its listed values with the others at their defaults (what the kernel accepts for
@@ -302,6 +305,8 @@ static void run_scheme(qk_scheme s)
                                 continue; /* K not a multiple of this group: covered by test_bad_problems */
                             if (p.k == 4096 && s != QK_W8A8 && s != QK_W4A8)
                                 continue; /* the large-X shape is for the integer loop's other order */
+                            if (p.k == 16384 && (s == QK_W8A8 || s == QK_W4A8 || !strcmp(k->isa, "generic")))
+                                continue; /* the long-K shape is for the float kernels' small-M path */
                             qk_config cfgs[MAX_CONFIGS];
                             int n = configs_of(k, &p, cfgs);
                             for (int d = 0; d < DATA_COUNT; d++)

@@ -62,13 +62,16 @@ void qk_store_s32_generic(const qk_problem *p, void *y, int r, int n0, int count
 static qk_blocking blocking(const qk_kernel *k, const qk_config *cfg)
 {
     const qk_ukr_float *u = k->ukr;
-    qk_blocking fallback = {.mr = u->small ? u->small->mr_max : 1, .kc = 256, .nc = 4 * u->large->nr,
+    qk_blocking fallback = {.mr = u->small ? u->small->mr_max : 1, .kc = u->large->kc, .nc = u->large->nc,
                             .predequant = u->small == NULL};
     return qk_blocking_of(k, cfg, &fallback);
 }
 
-/* Workspace: X as fp32 [M][K], per thread a decode buffer [kc][nc] and an accumulator tile
- * [M][nc], then what the small family prepares. */
+/* Rows of X padded to whole row tiles of the large path. */
+static size_t mpad(const qk_ukr_float *u, int m) { return (size_t)(m + u->large->mr - 1) / u->large->mr * u->large->mr; }
+
+/* Workspace: X as fp32 [M][K], X packed for the large path [Mpad·K], per thread a decode buffer
+ * [kc][nc] and an accumulator tile [M][nc], then what the small family prepares. */
 static size_t tiles_floats(const qk_problem *p, const qk_blocking *b)
 {
     return (size_t)b->threads * ((size_t)b->kc * b->nc + (size_t)p->m * b->nc + 64);
@@ -78,7 +81,7 @@ size_t qk_work_float(const qk_kernel *k, const qk_problem *p, const qk_config *c
 {
     const qk_ukr_float *u = k->ukr;
     qk_blocking b = blocking(k, cfg);
-    size_t floats = (size_t)p->m * p->k + tiles_floats(p, &b);
+    size_t floats = (size_t)p->m * p->k + mpad(u, p->m) * p->k + tiles_floats(p, &b);
     size_t extra = u->small && u->small->extra_per_row ? (size_t)p->m * u->small->extra_per_row(p) : 0;
     return qk_align64(4 * floats) + extra + 128;
 }
@@ -97,29 +100,41 @@ static void run_small(const qk_run_args *a, const qk_ukr_float *u, const qk_bloc
     const qk_float_small *s = u->small;
     const int M = a->m, K = p.k, G = qk_groups(&p), nr = w->nr;
     float *xf = a->work;
-    void *extra = (uint8_t *)a->work + qk_align64(4 * ((size_t)M * K + tiles_floats(&p, b)));
+    void *extra = (uint8_t *)a->work + qk_align64(4 * ((size_t)M * K + mpad(u, M) * K + tiles_floats(&p, b)));
     float outs;
     if (s->prepare)
         outs = s->prepare(&p, a->x, M, extra);
-    else if (p.scheme != QK_FP8 && u->large->load_x) {
-        u->large->load_x(a->x, (size_t)M * K, xf);
-        outs = 1.0f;
-    } else {
-        outs = qk_float_activations(&p, a->x, M, xf);
-    }
+    else
+        outs = (u->large->activations ? u->large->activations : qk_float_activations)(&p, a->x, M, xf);
     const qk_xf xv = {.x = xf, .extra = extra, .stride = s->extra_per_row ? s->extra_per_row(&p) : 0, .k = K, .G = G};
-    const int MR = b->mr;
-#pragma omp parallel for num_threads(b->threads) schedule(static)
-    for (int panel = 0; panel < w->panels; panel++) {
-        float y[QK_MR_SMALL * NR_MAX], post[NR_MAX];
-        int n0 = panel * nr;
-        for (int c = 0; c < nr; c++)
-            post[c] = (n0 + c < p.n ? qk_channel_scale(w, n0 + c) : 0.0f) * outs;
-        for (int r0 = 0; r0 < M; r0 += MR) {
-            int mr = M - r0 < MR ? M - r0 : MR;
-            s->run[p.scheme][mr](w, panel, &xv, r0, y);
-            for (int r = 0; r < mr; r++)
-                u->large->store(&p, a->y, r0 + r, n0, nr, y + r * nr, post);
+    const int MR = b->mr, g = qk_problem_group(&p);
+    /* more rows than one register tile: a panel's K block of about 256 KiB (whole groups) stays
+     * in L2 while each tile of rows passes over it, so the weights come from memory once */
+    int kcs = K;
+    if (M > MR) {
+        const size_t row_bytes = qk_panel_bytes(&p, nr) / (size_t)K;
+        kcs = (int)((256u << 10) / row_bytes) / g * g;
+        kcs = kcs < g ? g : kcs > K ? K : kcs;
+    }
+    float *tiles = xf + (size_t)M * K + mpad(u, M) * K;
+#pragma omp parallel num_threads(b->threads)
+    {
+        float *y = tiles + (size_t)omp_get_thread_num() * ((size_t)b->kc * b->nc + (size_t)M * b->nc + 64);
+        qk_xf xb = xv;
+#pragma omp for schedule(static)
+        for (int panel = 0; panel < w->panels; panel++) {
+            float post[NR_MAX];
+            const int n0 = panel * nr;
+            for (int c = 0; c < nr; c++)
+                post[c] = (n0 + c < p.n ? qk_channel_scale(w, n0 + c) : 0.0f) * outs;
+            memset(y, 0, sizeof(float) * (size_t)M * nr);
+            for (xb.k0 = 0; xb.k0 < K; xb.k0 += kcs) {
+                xb.k1 = K - xb.k0 < kcs ? K : xb.k0 + kcs;
+                for (int r0 = 0; r0 < M; r0 += MR)
+                    s->run[p.scheme][M - r0 < MR ? M - r0 : MR](w, panel, &xb, r0, y + (size_t)r0 * nr);
+            }
+            for (int r = 0; r < M; r++)
+                u->large->store(&p, a->y, r, n0, nr, y + (size_t)r * nr, post);
         }
     }
 }
@@ -130,39 +145,70 @@ static void run_large(const qk_run_args *a, const qk_ukr_float *u, const qk_bloc
     qk_problem p = w->p;
     p.m = a->m;
     const qk_float_large *L = u->large;
-    const int M = a->m, K = p.k, nr = w->nr;
-    float *xf = a->work, *tiles = xf + (size_t)M * K;
-    float outs;
-    if (p.scheme != QK_FP8 && L->load_x) {
-        L->load_x(a->x, (size_t)M * K, xf);
-        outs = 1.0f;
-    } else {
-        outs = qk_float_activations(&p, a->x, M, xf);
-    }
+    const int M = a->m, K = p.k, nr = w->nr, NRL = L->nr;
     const int kc = b->kc, nc = b->nc, ncp = nc / nr, MR = L->mr;
+    const size_t Mp = mpad(u, M);
+    float *xf = a->work, *xp = xf + (size_t)M * K, *tiles = xp + Mp * K;
+    const float outs = (L->activations ? L->activations : qk_float_activations)(&p, a->x, M, xf);
+    /* X packed once per call: per K block, per row tile, [kl][MR] (padded rows are zeros), so
+     * that a micro-kernel reads its activations in order */
+#pragma omp parallel for num_threads(b->threads) schedule(static)
+    for (int kb = 0; kb < K; kb += kc) {
+        const int kl = K - kb < kc ? K - kb : kc;
+        for (size_t r0 = 0; r0 < Mp; r0 += (size_t)MR) {
+            float *t = xp + (size_t)kb * Mp + r0 * kl;
+            for (int r = 0; r < MR; r++) {
+                const float *row = r0 + r < (size_t)M ? xf + (r0 + r) * K + kb : NULL;
+                for (int k = 0; k < kl; k++)
+                    t[(size_t)k * MR + r] = row ? row[k] : 0.0f;
+            }
+        }
+    }
     const int nblocks = (w->panels + ncp - 1) / ncp;
+    const size_t row_bytes = qk_panel_bytes(&p, nr) / (size_t)K; /* a panel's bytes per k */
     float post[NR_MAX];
-    for (int c = 0; c < nr; c++)
+    for (int c = 0; c < NR_MAX; c++)
         post[c] = outs;
 #pragma omp parallel num_threads(b->threads)
     {
+        /* B: a K block of the N block's weights, [kc][nc]; C: its outputs, [M][nc] */
         float *B = tiles + (size_t)omp_get_thread_num() * ((size_t)kc * nc + (size_t)M * nc + 64);
         float *C = B + (size_t)kc * nc;
 #pragma omp for schedule(static)
         for (int blk = 0; blk < nblocks; blk++) {
-            int p0 = blk * ncp, np = w->panels - p0 < ncp ? w->panels - p0 : ncp;
+            const int p0 = blk * ncp, np = w->panels - p0 < ncp ? w->panels - p0 : ncp;
+            const int width = (np * nr + NRL - 1) / NRL * NRL; /* whole micro-kernel widths */
             for (int r = 0; r < M; r++)
-                memset(C + (size_t)r * nc, 0, sizeof(float) * (size_t)np * nr);
+                memset(C + (size_t)r * nc, 0, sizeof(float) * (size_t)width);
             for (int kb = 0; kb < K; kb += kc) {
-                int kl = K - kb < kc ? K - kb : kc;
+                const int kl = K - kb < kc ? K - kb : kc;
                 for (int j = 0; j < np; j++)
-                    L->decode[p.scheme](w, p0 + j, kb, kl, B + (size_t)j * kc * nr);
-                for (int r0 = 0; r0 < M; r0 += MR) {
-                    int mr = M - r0 < MR ? M - r0 : MR;
-                    for (int j = 0; j < np; j++)
-                        L->gemm[mr](kl, xf + (size_t)r0 * K + kb, K, B + (size_t)j * kc * nr,
-                                    C + (size_t)r0 * nc + j * nr, nc);
-                }
+                    L->decode[p.scheme](w, p0 + j, kb, kl, B + (size_t)j * nr, nc);
+                if (width > np * nr) /* past the last panel: zeros, never stored */
+                    for (int k = 0; k < kl; k++)
+                        memset(B + (size_t)k * nc + np * nr, 0, sizeof(float) * (size_t)(width - np * nr));
+                /* the weights decoded next (the next K block here, else the next N block's first),
+                 * prefetched a share per micro-kernel call: their lines come in while this block
+                 * computes instead of stalling the next decode */
+                const int nkb = kb + kc < K ? kb + kc : 0, p2 = nkb ? p0 : p0 + ncp;
+                const int np2 = nkb ? np : blk + 1 < nblocks ? (w->panels - p2 < ncp ? w->panels - p2 : ncp) : 0;
+                const int kl2 = K - nkb < kc ? K - nkb : kc;
+                const size_t run = (size_t)kl2 * row_bytes, per = (run + 63) / 64, lines = per * (size_t)np2;
+                const size_t calls = (size_t)(width / NRL) * (size_t)((M + MR - 1) / MR);
+                const size_t share = (lines + calls - 1) / calls;
+                size_t pj = 0, in = 0, left = lines; /* the cursor: panel, line within its run */
+                /* a micro-kernel width of B stays in L1 while every row tile of X passes over it */
+                for (int jj = 0; jj < width; jj += NRL)
+                    for (int r0 = 0; r0 < M; r0 += MR) {
+                        for (size_t e = 0; e < share && left; e++, left--) {
+                            __builtin_prefetch(qk_panel(w, p2 + (int)pj) + (size_t)nkb * row_bytes + in * 64, 0, 3);
+                            if (++in == per)
+                                in = 0, pj++;
+                        }
+                        const int mr = M - r0 < MR ? M - r0 : MR;
+                        L->gemm[mr](kl, xp + (size_t)kb * Mp + (size_t)r0 * kl, B + jj, nc, C + (size_t)r0 * nc + jj,
+                                    nc);
+                    }
             }
             for (int r = 0; r < M; r++)
                 for (int j = 0; j < np; j++)

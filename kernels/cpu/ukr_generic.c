@@ -8,7 +8,7 @@ enum { NR = 16, MR_LARGE = 4, MR_INT = 4 };
 
 /* ------------------------------------------------------------------ float schemes */
 
-static void decode(const qk_weights *w, int panel, int kb, int kl, float *B)
+static void decode(const qk_weights *w, int panel, int kb, int kl, float *B, int ldb)
 {
     const qk_problem *p = &w->p;
     const uint8_t *pb = qk_panel(w, panel);
@@ -29,20 +29,20 @@ static void decode(const qk_weights *w, int panel, int kb, int kl, float *B)
             }
             if (p->scheme != QK_W4A16 && p->scheme != QK_FP16)
                 v *= n < p->n ? qk_channel_scale(w, n) : 0.0f;
-            B[(size_t)(k - kb) * NR + c] = v;
+            B[(size_t)(k - kb) * ldb + c] = v;
         }
 }
 
-static void gemm(int mr, int kl, const float *A, int lda, const float *B, float *C, int ldc)
+static void gemm(int mr, int kl, const float *A, const float *B, int ldb, float *C, int ldc)
 {
     for (int r = 0; r < mr; r++) {
         float acc[NR];
         for (int c = 0; c < NR; c++)
             acc[c] = C[(size_t)r * ldc + c];
         for (int k = 0; k < kl; k++) {
-            float a = A[(size_t)r * lda + k];
+            float a = A[(size_t)k * MR_LARGE + r];
             for (int c = 0; c < NR; c++)
-                acc[c] += a * B[(size_t)k * NR + c];
+                acc[c] += a * B[(size_t)k * ldb + c];
         }
         for (int c = 0; c < NR; c++)
             C[(size_t)r * ldc + c] = acc[c];
@@ -50,15 +50,17 @@ static void gemm(int mr, int kl, const float *A, int lda, const float *B, float 
 }
 
 #define GEMM(MR)                                                                                                  \
-    static void gemm_##MR(int kl, const float *A, int lda, const float *B, float *C, int ldc)                     \
+    static void gemm_##MR(int kl, const float *A, const float *B, int ldb, float *C, int ldc)                     \
     {                                                                                                             \
-        gemm(MR, kl, A, lda, B, C, ldc);                                                                          \
+        gemm(MR, kl, A, B, ldb, C, ldc);                                                                          \
     }
 GEMM(1) GEMM(2) GEMM(3) GEMM(4)
 
 const qk_float_large qk_large_generic = {
     .nr = NR,
     .mr = MR_LARGE,
+    .kc = 256,
+    .nc = 64,
     .format = "fp32_fma",
     .decode = {[QK_FP16] = decode, [QK_W8A16] = decode, [QK_W4A16] = decode, [QK_FP8] = decode},
     .gemm = {NULL, gemm_1, gemm_2, gemm_3, gemm_4},

@@ -110,3 +110,16 @@ TGT void qk_fp8_x_avx512(const uint16_t *x, size_t count, float inv, float *xf)
         _mm512_mask_storeu_ps(xf + i, first(n), e);
     }
 }
+
+TGT float qk_float_activations_avx512(const qk_problem *p, const uint16_t *x, int m, float *xf)
+{
+    const size_t count = (size_t)m * p->k;
+    if (p->scheme != QK_FP8) {
+        qk_load_x_avx512(x, count, xf);
+        return 1.0f;
+    }
+    /* one scale for the tensor, as qk_fp8_act_scale: inv = fl(448/absmax), s = fl(absmax/448) */
+    const float amax = qk_absmax_half_avx512(x, count), inv = amax > 0 ? 448.0f / amax : 0.0f;
+    qk_fp8_x_avx512(x, count, inv, xf);
+    return amax / 448.0f;
+}

@@ -90,7 +90,7 @@ INLINE void group_sm(const qk_weights *w, size_t at, __m256 *s0, __m256 *s1, __m
     *m1 = _mm256_mul_ps(_mm256_sub_ps(_mm256_setzero_ps(), z1), *s1);
 }
 
-/* Small M: rows r0..r0+MR-1 of X against one panel; y gets MR×16 unscaled sums. */
+/* Small M: rows r0..r0+MR-1 of X against one panel over [k0, k1); y += MR×16 unscaled sums. */
 INLINE void direct_panel(qk_scheme S, int MR, const qk_weights *w, int panel, const qk_xf *xv, int r0, float *y)
 {
     const int K = xv->k, G = xv->G;
@@ -98,14 +98,15 @@ INLINE void direct_panel(qk_scheme S, int MR, const qk_weights *w, int panel, co
     enum { U_MAX = 4 };
     const int U = MR == 1 ? 4 : MR == 2 ? 2 : 1; /* independent accumulator sets: hide FMA latency */
     const uint8_t *pb = qk_panel(w, panel);
-    const int grouped = S == QK_W4A16, g = grouped ? qk_problem_group(&w->p) : K, ng = grouped ? G : 1;
+    const int grouped = S == QK_W4A16, g = grouped ? qk_problem_group(&w->p) : xv->k1 - xv->k0;
     __m256 yacc[4][2];
     UNROLL for (int r = 0; r < MR; r++) yacc[r][0] = yacc[r][1] = _mm256_setzero_ps();
-    for (int gi = 0; gi < ng; gi++) {
+    for (int kg = xv->k0; kg < xv->k1; kg += g) {
+        const int gi = kg / g;
         __m256 acc[U_MAX][4][2];
         UNROLL for (int u = 0; u < U; u++) UNROLL for (int r = 0; r < MR; r++) acc[u][r][0] = acc[u][r][1] =
             _mm256_setzero_ps();
-        int k = gi * g, k1 = k + g;
+        int k = kg, k1 = k + g;
         if (S == QK_W4A16) {
             /* Σ x·(q − z) per group, exactly decoded: one octet of 8 k per pair of 32-byte loads */
             __m256 zm0, zm1;
@@ -175,8 +176,8 @@ INLINE void direct_panel(qk_scheme S, int MR, const qk_weights *w, int panel, co
     const __m256 back = _mm256_set1_ps(S == QK_FP8 ? 256.0f : 1.0f);
     UNROLL for (int r = 0; r < MR; r++)
     {
-        _mm256_storeu_ps(y + r * NR, _mm256_mul_ps(yacc[r][0], back));
-        _mm256_storeu_ps(y + r * NR + 8, _mm256_mul_ps(yacc[r][1], back));
+        _mm256_storeu_ps(y + r * NR, _mm256_fmadd_ps(yacc[r][0], back, _mm256_loadu_ps(y + r * NR)));
+        _mm256_storeu_ps(y + r * NR + 8, _mm256_fmadd_ps(yacc[r][1], back, _mm256_loadu_ps(y + r * NR + 8)));
     }
 }
 
@@ -195,12 +196,13 @@ DIRECT4(QK_FP8)
 const qk_float_small qk_small_avx2 = {
     .nr = NR,
     .mr_max = 4,
+    .up_to = {[QK_FP16] = 7, [QK_W8A16] = 7, [QK_W4A16] = 7, [QK_FP8] = 7},
     .format = "fp32_fma",
     .run = {[QK_FP16] = ROW(QK_FP16), [QK_W8A16] = ROW(QK_W8A16), [QK_W4A16] = ROW(QK_W4A16), [QK_FP8] = ROW(QK_FP8)},
 };
 
 /* Exact fp32 weights of panel rows kb..kb+kl-1 into B [kl][16] (what qk_weights_dequant gives). */
-INLINE void decode_block(qk_scheme S, const qk_weights *w, int panel, int kb, int kl, float *B)
+INLINE void decode_block(qk_scheme S, const qk_weights *w, int panel, int kb, int kl, float *B, int ldb)
 {
     const uint8_t *pb = qk_panel(w, panel);
     int n0 = panel * NR;
@@ -231,23 +233,23 @@ INLINE void decode_block(qk_scheme S, const qk_weights *w, int panel, int kb, in
             v0 = _mm256_mul_ps(v0, s0);
             v1 = _mm256_mul_ps(v1, s1);
         }
-        _mm256_storeu_ps(B + (size_t)(k - kb) * NR, v0);
-        _mm256_storeu_ps(B + (size_t)(k - kb) * NR + 8, v1);
+        _mm256_storeu_ps(B + (size_t)(k - kb) * ldb, v0);
+        _mm256_storeu_ps(B + (size_t)(k - kb) * ldb + 8, v1);
     }
 }
 
 #define DECODE(S)                                                                                                 \
-    TGT static void decode_##S(const qk_weights *w, int panel, int kb, int kl, float *B)                          \
+    TGT static void decode_##S(const qk_weights *w, int panel, int kb, int kl, float *B, int ldb)                 \
     {                                                                                                             \
-        decode_block(S, w, panel, kb, kl, B);                                                                     \
+        decode_block(S, w, panel, kb, kl, B, ldb);                                                                \
     }
 DECODE(QK_FP16)
 DECODE(QK_W8A16)
 DECODE(QK_W4A16)
 DECODE(QK_FP8)
 
-/* C[MR][16] += A[MR][kl] · B[kl][16], C with row stride ldc, A with row stride lda. */
-INLINE void ukr_f32(int MR, int kl, const float *A, int lda, const float *B, float *C, int ldc)
+/* C[MR][16] += A[MR][kl] · B[kl][16]; A packed [kl][6], B and C with row strides ldb, ldc. */
+INLINE void ukr_f32(int MR, int kl, const float *A, const float *B, int ldb, float *C, int ldc)
 {
     __m256 c[6][2];
     UNROLL for (int r = 0; r < MR; r++)
@@ -256,10 +258,10 @@ INLINE void ukr_f32(int MR, int kl, const float *A, int lda, const float *B, flo
         c[r][1] = _mm256_loadu_ps(C + (size_t)r * ldc + 8);
     }
     for (int k = 0; k < kl; k++) {
-        __m256 b0 = _mm256_loadu_ps(B + (size_t)k * NR), b1 = _mm256_loadu_ps(B + (size_t)k * NR + 8);
+        __m256 b0 = _mm256_loadu_ps(B + (size_t)k * ldb), b1 = _mm256_loadu_ps(B + (size_t)k * ldb + 8);
         UNROLL for (int r = 0; r < MR; r++)
         {
-            __m256 a = _mm256_broadcast_ss(A + (size_t)r * lda + k);
+            __m256 a = _mm256_broadcast_ss(A + (size_t)k * 6 + r);
             c[r][0] = _mm256_fmadd_ps(a, b0, c[r][0]);
             c[r][1] = _mm256_fmadd_ps(a, b1, c[r][1]);
         }
@@ -272,20 +274,24 @@ INLINE void ukr_f32(int MR, int kl, const float *A, int lda, const float *B, flo
 }
 
 #define UKR(MR)                                                                                                   \
-    TGT static void ukr_f32_##MR(int kl, const float *A, int lda, const float *B, float *C, int ldc)              \
+    TGT static void ukr_f32_##MR(int kl, const float *A, const float *B, int ldb, float *C, int ldc)              \
     {                                                                                                             \
-        ukr_f32(MR, kl, A, lda, B, C, ldc);                                                                       \
+        ukr_f32(MR, kl, A, B, ldb, C, ldc);                                                                       \
     }
 UKR(1) UKR(2) UKR(3) UKR(4) UKR(5) UKR(6)
 
-/* fp16 → fp32 with F16C */
-TGT static void load_x(const uint16_t *x, size_t count, float *xf)
+/* fp16 → fp32 with F16C (exact); fp8's are the portable definition's */
+TGT float qk_float_activations_avx2(const qk_problem *p, const uint16_t *x, int m, float *xf)
 {
+    if (p->scheme == QK_FP8)
+        return qk_float_activations(p, x, m, xf);
+    const size_t count = (size_t)m * p->k;
     size_t i = 0;
     for (; i + 8 <= count; i += 8)
         _mm256_storeu_ps(xf + i, _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(x + i))));
     for (; i < count; i++)
         xf[i] = qk_half_to_float(x[i]);
+    return 1.0f;
 }
 
 /* One row of 16 (or fewer, at the edge) outputs scaled by post[0..15]. */
@@ -335,11 +341,13 @@ TGT void qk_store_s32_avx2(const qk_problem *p, void *y, int r, int n0, int coun
 const qk_float_large qk_large_avx2 = {
     .nr = NR,
     .mr = 6,
+    .kc = 256,
+    .nc = 64,
     .format = "fp32_fma",
     .decode = {[QK_FP16] = decode_QK_FP16, [QK_W8A16] = decode_QK_W8A16, [QK_W4A16] = decode_QK_W4A16,
                [QK_FP8] = decode_QK_FP8},
     .gemm = {NULL, ukr_f32_1, ukr_f32_2, ukr_f32_3, ukr_f32_4, ukr_f32_5, ukr_f32_6},
-    .load_x = load_x,
+    .activations = qk_float_activations_avx2,
     .store = qk_store_avx2,
 };
 

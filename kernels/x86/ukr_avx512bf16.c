@@ -1,10 +1,11 @@
-/* AVX-512 BF16 small-M micro-kernels for w4a16 (Zen 4, Sapphire Rapids and later); its
- * large-M path is the AVX2 family's (registry.c pairs them).
+/* AVX-512 BF16 small-M micro-kernels for w4a16 (Zen 4, Sapphire Rapids and later), on 64-channel
+ * panels; its large-M path is the AVX-512 family's (registry.c pairs them).
  *
  * The int4 layout (qk.h) keeps 8 consecutive k of a channel in one 32-bit word; nibbles 16
  * bits apart form the pairs (k0,k2), (k4,k6), (k1,k3), (k5,k7). A shift and a mask put a
  * pair's two nibbles in the two 16-bit halves of each lane; adding 16 − z and one vpermw from
- * a 32-entry table turn them into bf16(q − z), exactly (small integers are exact in bf16), and
+ * a 32-entry table turn them into bf16(q − z), exactly (small integers are exact in bf16;
+ * symmetric weights need only the shift: the table ignores the next nibble's bit), and
  * vdpbf16ps multiplies 16 channels × 2 k at once. X is split exactly into two bf16 terms,
  * x = hi + lo (an fp16 value has 11 significant bits; bf16 holds 8), prepared once per call in
  * the same pair order, so the products are those of the fp16 activations and of the exact
@@ -14,7 +15,6 @@
 
 #include "kernels/internal.h"
 
-enum { NR = 16 };
 
 #define TGT __attribute__((target("avx512f,avx512bw,avx512vl,avx512bf16,avx2,fma,f16c")))
 #define INLINE static inline __attribute__((always_inline, target("avx512f,avx512bw,avx512vl,avx512bf16,avx2,fma,f16c")))
@@ -45,69 +45,98 @@ static const uint16_t minus16_bf16[32] __attribute__((aligned(64))) = {
     0xc180, 0xc170, 0xc160, 0xc150, 0xc140, 0xc130, 0xc120, 0xc110, 0xc100, 0xc0e0, 0xc0c0,
     0xc0a0, 0xc080, 0xc040, 0xc000, 0xbf80, 0x0000, 0x3f80, 0x4000, 0x4040, 0x4080, 0x40a0,
     0x40c0, 0x40e0, 0x4100, 0x4110, 0x4120, 0x4130, 0x4140, 0x4150, 0x4160, 0x4170};
+/* bf16((i mod 16) − 8) for i = 0..31: symmetric weights; vpermw reads only the low 5 bits of
+ * each index, and bit 4 (the next nibble's lowest) does not matter here, so a shift is all the
+ * decoding a pair needs */
+static const uint16_t sym_bf16[32] __attribute__((aligned(64))) = {
+    0xc100, 0xc0e0, 0xc0c0, 0xc0a0, 0xc080, 0xc040, 0xc000, 0xbf80, 0x0000, 0x3f80, 0x4000,
+    0x4040, 0x4080, 0x40a0, 0x40c0, 0x40e0, 0xc100, 0xc0e0, 0xc0c0, 0xc0a0, 0xc080, 0xc040,
+    0xc000, 0xbf80, 0x0000, 0x3f80, 0x4000, 0x4040, 0x4080, 0x40a0, 0x40c0, 0x40e0};
 
-/* The pair at nibbles 4t, 16 + 4t of every lane as two bf16 values q − z (zz: 16 − z in both
- * 16-bit halves of each lane). */
-INLINE __m512bh pair_as_bf16(__m512i w, int t, __m512i zz, __m512i table)
+/* The pair at nibbles 4t, 16 + 4t of every lane as two bf16 values q − z: symmetric, through
+ * sym_bf16; else zz holds 16 − z in both 16-bit halves of each lane, through minus16_bf16. */
+INLINE __m512bh pair_as_bf16(int sym, __m512i w, int t, __m512i zz, __m512i table)
 {
     __m512i v = t ? _mm512_srli_epi32(w, 4 * t) : w;
-    v = _mm512_add_epi16(_mm512_and_si512(v, _mm512_set1_epi32(0x000f000f)), zz);
+    if (!sym)
+        v = _mm512_add_epi16(_mm512_and_si512(v, _mm512_set1_epi32(0x000f000f)), zz);
     return (__m512bh)_mm512_permutexvar_epi16(v, table);
 }
 
-/* Rows r0.. of X: the hi pairs [K/2] then the lo pairs [K/2], x->stride bytes per row. */
-INLINE void panel_bf16(int MR, const qk_weights *w, int panel, const qk_xf *x, int r0, float *y)
+/* Rows r0.. of X (the hi pairs [K/2] then the lo pairs [K/2], x->stride bytes per row) against
+ * a 64-channel panel over [k0, k1): y[R][64] +=. Both halves of x go into one accumulator per (row, 16
+ * channels): the products are exact and only the order of the fp32 sums changes. */
+INLINE void panel_bf16(int R, int sym, const qk_weights *w, int panel, const qk_xf *x, int r0, float *y)
 {
+    enum { NR = 64, U_MAX = 2 };
+    const int U = R <= 2 ? 2 : 1; /* independent chains over the pairs t: 8 at one or two rows */
     const int G = x->G, pstride = (int)(x->stride / 4);
     const uint32_t *xh = (const uint32_t *)((const uint8_t *)x->extra + (size_t)r0 * x->stride), *xl = xh + x->k / 2;
-    const __m512i table = _mm512_loadu_si512(minus16_bf16);
-    const int U = MR == 1 ? 4 : MR == 2 ? 2 : 1; /* accumulator sets over the pairs t */
+    const __m512i table = _mm512_loadu_si512(sym ? sym_bf16 : minus16_bf16);
     const uint8_t *pb = qk_panel(w, panel);
     const int g = qk_problem_group(&w->p);
-    __m512 yacc[4];
-    UNROLL for (int r = 0; r < MR; r++) yacc[r] = _mm512_setzero_ps();
-    for (int gi = 0; gi < G; gi++) {
+    __m512 yacc[4][4];
+    UNROLL for (int r = 0; r < R; r++) UNROLL for (int j = 0; j < 4; j++) yacc[r][j] = _mm512_setzero_ps();
+    for (int gi = x->k0 / g; gi < x->k1 / g; gi++) {
         const size_t at = ((size_t)panel * G + gi) * NR;
-        __m512 ah[4][4], al[4][4];
-        UNROLL for (int u = 0; u < U; u++) UNROLL for (int r = 0; r < MR; r++) ah[u][r] = al[u][r] =
-            _mm512_setzero_ps();
-        /* 16 − z, in both 16-bit halves of each channel's lane */
-        __m512i zz = _mm512_set1_epi16(8);
-        if (w->gzero) {
-            __m512i z = _mm512_sub_epi32(_mm512_set1_epi32(16), _mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)(w->gzero + at))));
-            zz = _mm512_or_si512(z, _mm512_slli_epi32(z, 16));
+        __m512 acc[U_MAX][4][4];
+        UNROLL for (int u = 0; u < U; u++) UNROLL for (int r = 0; r < R; r++) UNROLL for (int j = 0; j < 4; j++)
+            acc[u][r][j] = _mm512_setzero_ps();
+        __m512i zz[4]; /* 16 − z in both 16-bit halves of each channel's lane */
+        UNROLL for (int j = 0; j < 4; j++)
+        {
+            zz[j] = _mm512_setzero_si512();
+            if (!sym) {
+                __m512i z = _mm512_sub_epi32(_mm512_set1_epi32(16),
+                                             _mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)(w->gzero + at + 16 * j))));
+                zz[j] = _mm512_or_si512(z, _mm512_slli_epi32(z, 16));
+            }
         }
         for (int o = gi * g / 8; o < (gi + 1) * g / 8; o++) {
-            __m512i word = _mm512_loadu_si512(pb + (size_t)o * 64);
-            _mm_prefetch((const char *)(pb + (size_t)o * 64 + QK_PREFETCH), _MM_HINT_T0);
+            const uint8_t *ob = pb + (size_t)o * 4 * NR;
+            __m512i word[4];
+            UNROLL for (int j = 0; j < 4; j++) word[j] = _mm512_loadu_si512(ob + 64 * j);
+            _mm_prefetch((const char *)(ob + QK_PREFETCH), _MM_HINT_T0);
+            _mm_prefetch((const char *)(ob + QK_PREFETCH + 128), _MM_HINT_T0);
             UNROLL for (int t = 0; t < 4; t++)
             {
-                __m512bh v = pair_as_bf16(word, t, zz, table);
                 const int u = t % U;
-                UNROLL for (int r = 0; r < MR; r++)
+                UNROLL for (int j = 0; j < 4; j++)
                 {
-                    __m512bh bh = (__m512bh)_mm512_set1_epi32((int)xh[(size_t)r * pstride + o * 4 + t]);
-                    __m512bh bl = (__m512bh)_mm512_set1_epi32((int)xl[(size_t)r * pstride + o * 4 + t]);
-                    ah[u][r] = _mm512_dpbf16_ps(ah[u][r], v, bh);
-                    al[u][r] = _mm512_dpbf16_ps(al[u][r], v, bl);
+                    const __m512bh v = pair_as_bf16(sym, word[j], t, zz[j], table);
+                    UNROLL for (int r = 0; r < R; r++)
+                    {
+                        const __m512bh bh = (__m512bh)_mm512_set1_epi32((int)xh[(size_t)r * pstride + o * 4 + t]);
+                        const __m512bh bl = (__m512bh)_mm512_set1_epi32((int)xl[(size_t)r * pstride + o * 4 + t]);
+                        acc[u][r][j] = _mm512_dpbf16_ps(_mm512_dpbf16_ps(acc[u][r][j], v, bh), v, bl);
+                    }
                 }
             }
         }
-        __m512 s = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(w->gscale + at)));
-        UNROLL for (int r = 0; r < MR; r++)
+        UNROLL for (int j = 0; j < 4; j++)
         {
-            __m512 a = _mm512_add_ps(ah[0][r], al[0][r]);
-            UNROLL for (int u = 1; u < U; u++) a = _mm512_add_ps(a, _mm512_add_ps(ah[u][r], al[u][r]));
-            yacc[r] = _mm512_fmadd_ps(s, a, yacc[r]);
+            const __m512 s = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(w->gscale + at + 16 * j)));
+            UNROLL for (int r = 0; r < R; r++)
+            {
+                const __m512 a = U > 1 ? _mm512_add_ps(acc[0][r][j], acc[1][r][j]) : acc[0][r][j];
+                yacc[r][j] = _mm512_fmadd_ps(s, a, yacc[r][j]);
+            }
         }
     }
-    UNROLL for (int r = 0; r < MR; r++) _mm512_storeu_ps(y + r * NR, yacc[r]);
+    UNROLL for (int r = 0; r < R; r++) UNROLL for (int j = 0; j < 4; j++)
+    {
+        float *yv = y + r * NR + 16 * j;
+        _mm512_storeu_ps(yv, _mm512_add_ps(yacc[r][j], _mm512_loadu_ps(yv)));
+    }
 }
 
 #define PANEL(MR)                                                                                                 \
     TGT static void panel_bf16_##MR(const qk_weights *w, int panel, const qk_xf *x, int r0, float *y)             \
     {                                                                                                             \
-        panel_bf16(MR, w, panel, x, r0, y);                                                                       \
+        if (w->gzero)                                                                                             \
+            panel_bf16(MR, 0, w, panel, x, r0, y);                                                                \
+        else                                                                                                      \
+            panel_bf16(MR, 1, w, panel, x, r0, y);                                                                \
     }
 PANEL(1) PANEL(2) PANEL(3) PANEL(4)
 
@@ -125,8 +154,9 @@ TGT static float prepare(const qk_problem *p, const uint16_t *x, int m, void *ex
 }
 
 const qk_float_small qk_small_avx512bf16 = {
-    .nr = NR,
+    .nr = 64,
     .mr_max = 4,
+    .up_to = {[QK_W4A16] = 64},
     .format = "bf16_dot",
     .run = {[QK_W4A16] = {NULL, panel_bf16_1, panel_bf16_2, panel_bf16_3, panel_bf16_4}},
     .extra_per_row = extra_per_row,
