@@ -19,9 +19,6 @@
 #define TGT __attribute__((target("avx512f,avx512bw,avx512vl,avx512bf16,avx2,fma,f16c")))
 #define INLINE static inline __attribute__((always_inline, target("avx512f,avx512bw,avx512vl,avx512bf16,avx2,fma,f16c")))
 #define UNROLL _Pragma("GCC unroll 16")
-#ifndef QK_PREFETCH
-#define QK_PREFETCH 2048
-#endif
 
 /* Row r of X (fp16) as its pairs. The pairs of octet o are the elements in the order
  * 0,2,4,6,1,3,5,7 (nibbles 4t and 16 + 4t hold k-pairs (0,2), (4,6), (1,3), (5,7)), as bf16:
@@ -68,8 +65,10 @@ INLINE __m512bh pair_as_bf16(int sym, __m512i w, int t, __m512i zz, __m512i tabl
  * channels): the products are exact and only the order of the fp32 sums changes. */
 INLINE void panel_bf16(int R, int sym, const qk_weights *w, int panel, const qk_xf *x, int r0, float *y)
 {
-    enum { NR = 64, U_MAX = 2 };
-    const int U = R <= 2 ? 2 : 1; /* independent chains over the pairs t: 8 at one or two rows */
+    enum { NR = 64, SETS_MAX = 4 };
+    /* accumulator sets: one row has four (hi and lo of x, each over alternate pairs t), two rows
+     * two (hi, lo), more rows one (hi and lo in turn): 16 or more chains in flight */
+    const int SETS = R == 1 ? 4 : R == 2 ? 2 : 1;
     const int G = x->G, pstride = (int)(x->stride / 4);
     const uint32_t *xh = (const uint32_t *)((const uint8_t *)x->extra + (size_t)r0 * x->stride), *xl = xh + x->k / 2;
     const __m512i table = _mm512_loadu_si512(sym ? sym_bf16 : minus16_bf16);
@@ -79,8 +78,8 @@ INLINE void panel_bf16(int R, int sym, const qk_weights *w, int panel, const qk_
     UNROLL for (int r = 0; r < R; r++) UNROLL for (int j = 0; j < 4; j++) yacc[r][j] = _mm512_setzero_ps();
     for (int gi = x->k0 / g; gi < x->k1 / g; gi++) {
         const size_t at = ((size_t)panel * G + gi) * NR;
-        __m512 acc[U_MAX][4][4];
-        UNROLL for (int u = 0; u < U; u++) UNROLL for (int r = 0; r < R; r++) UNROLL for (int j = 0; j < 4; j++)
+        __m512 acc[SETS_MAX][4][4];
+        UNROLL for (int u = 0; u < SETS; u++) UNROLL for (int r = 0; r < R; r++) UNROLL for (int j = 0; j < 4; j++)
             acc[u][r][j] = _mm512_setzero_ps();
         __m512i zz[4]; /* 16 − z in both 16-bit halves of each channel's lane */
         UNROLL for (int j = 0; j < 4; j++)
@@ -96,11 +95,9 @@ INLINE void panel_bf16(int R, int sym, const qk_weights *w, int panel, const qk_
             const uint8_t *ob = pb + (size_t)o * 4 * NR;
             __m512i word[4];
             UNROLL for (int j = 0; j < 4; j++) word[j] = _mm512_loadu_si512(ob + 64 * j);
-            _mm_prefetch((const char *)(ob + QK_PREFETCH), _MM_HINT_T0);
-            _mm_prefetch((const char *)(ob + QK_PREFETCH + 128), _MM_HINT_T0);
             UNROLL for (int t = 0; t < 4; t++)
             {
-                const int u = t % U;
+                const int uh = SETS == 4 ? t % 2 : 0, ul = SETS == 4 ? 2 + t % 2 : SETS == 2 ? 1 : 0;
                 UNROLL for (int j = 0; j < 4; j++)
                 {
                     const __m512bh v = pair_as_bf16(sym, word[j], t, zz[j], table);
@@ -108,7 +105,8 @@ INLINE void panel_bf16(int R, int sym, const qk_weights *w, int panel, const qk_
                     {
                         const __m512bh bh = (__m512bh)_mm512_set1_epi32((int)xh[(size_t)r * pstride + o * 4 + t]);
                         const __m512bh bl = (__m512bh)_mm512_set1_epi32((int)xl[(size_t)r * pstride + o * 4 + t]);
-                        acc[u][r][j] = _mm512_dpbf16_ps(_mm512_dpbf16_ps(acc[u][r][j], v, bh), v, bl);
+                        acc[uh][r][j] = _mm512_dpbf16_ps(acc[uh][r][j], v, bh);
+                        acc[ul][r][j] = _mm512_dpbf16_ps(acc[ul][r][j], v, bl);
                     }
                 }
             }
@@ -118,7 +116,8 @@ INLINE void panel_bf16(int R, int sym, const qk_weights *w, int panel, const qk_
             const __m512 s = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(w->gscale + at + 16 * j)));
             UNROLL for (int r = 0; r < R; r++)
             {
-                const __m512 a = U > 1 ? _mm512_add_ps(acc[0][r][j], acc[1][r][j]) : acc[0][r][j];
+                __m512 a = acc[0][r][j];
+                UNROLL for (int u = 1; u < SETS; u++) a = _mm512_add_ps(a, acc[u][r][j]);
                 yacc[r][j] = _mm512_fmadd_ps(s, a, yacc[r][j]);
             }
         }
