@@ -180,7 +180,7 @@ extern const qk_ukr_int qk_int_avx2;
 extern const qk_float_small qk_small_avx512bf16;
 extern const qk_float_small qk_small_avx512;
 extern const qk_float_large qk_large_avx512;
-extern const qk_ukr_int qk_int_vnni;
+extern const qk_ukr_int qk_int_vnni, qk_int_vnni4;
 void qk_store_avx2(const qk_problem *p, void *y, int r, int n0, int nr, const float *v, const float *post);
 void qk_store_s32_avx2(const qk_problem *p, void *y, int r, int n0, int count, const int32_t *acc, int off,
                        const int32_t *csum, float s_row, const float *cscale);

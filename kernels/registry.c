@@ -127,7 +127,7 @@ static const qk_kernel table[QK_KERNEL_COUNT] = {
     [QK_K_W8A8_AVX512VNNI] = INT_ROW(QK_W8A8, "w8a8.avx512vnni", "avx512vnni", AVX512 | (1u << QH_AVX512_VNNI),
                                      &qk_int_vnni, 64, VNNI_PARAMS),
     [QK_K_W4A8_AVX512VNNI] = INT_ROW(QK_W4A8, "w4a8.avx512vnni", "avx512vnni", AVX512 | (1u << QH_AVX512_VNNI),
-                                     &qk_int_vnni, 64, VNNI_PARAMS),
+                                     &qk_int_vnni4, 32, VNNI_PARAMS),
     [QK_K_W4A16_CUDA] = CUDA_WONLY(QK_W4A16, "w4a16.cuda"),
     [QK_K_W8A16_CUDA] = CUDA_WONLY(QK_W8A16, "w8a16.cuda"),
     [QK_K_FP16_CUBLASLT] = CUDA_LT(QK_FP16, "fp16.cublaslt", "fp16_tensor"),

@@ -73,48 +73,49 @@ INLINE void vnni_w8a8(int R, int kl, const int8_t *A, int lda, const int8_t *B, 
     }
 }
 
-/* C[R][64] (fp32, before the token's scale) += over the kl/g groups: (Σ x·q − z·Σ x)·s. B =
- * kl/8 octets of [64][4] bytes: byte b of channel n's word holds k_b (low nibble) and k_{b+4}.
- * Half a panel (32 channels) at a time: 12 accumulators, the nibbles of two vectors and the
- * activation words, read as embedded broadcasts, stay in registers. */
+/* C[R][32] (fp32, before the token's scale) += over the kl/g groups: (Σ x·q − z·Σ x)·s. B =
+ * kl/8 octets of [32][4] bytes: byte b of channel n's word holds k_b (low nibble) and k_{b+4}.
+ * A panel of 32 channels (GCC spills a 64-wide tile of int4): 12 accumulators, the nibbles of
+ * two vectors and the activation words, read as embedded broadcasts, stay in registers, and
+ * the weights stream in order. */
+enum { NR4 = 32 };
 INLINE void vnni_w4a8(int R, int kl, const int8_t *A, int lda, const uint8_t *B, float *C, int ldc,
                       const qk_weights *w, size_t gat, int g, const int32_t *gsum, int G)
 {
     const __m512i mask = _mm512_set1_epi8(0x0f);
-    for (int gi = 0; gi < kl / g; gi++)
-        for (int h = 0; h < 2; h++) {
-            __m512i acc[MR][2];
-            UNROLL for (int r = 0; r < R; r++) acc[r][0] = acc[r][1] = _mm512_setzero_si512();
-            for (int o = gi * g / 8; o < (gi + 1) * g / 8; o++) {
-                const uint8_t *b = B + (size_t)o * 4 * NR + 128 * h;
-                __m512i v0 = _mm512_loadu_si512(b), v1 = _mm512_loadu_si512(b + 64);
-                __m512i lo0 = _mm512_and_si512(v0, mask), hi0 = _mm512_and_si512(_mm512_srli_epi16(v0, 4), mask);
-                __m512i lo1 = _mm512_and_si512(v1, mask), hi1 = _mm512_and_si512(_mm512_srli_epi16(v1, 4), mask);
-                UNROLL for (int r = 0; r < R; r++)
-                {
-                    const int8_t *x = A + (size_t)r * lda + 8 * o;
-                    const __m512i xl = _mm512_set1_epi32(word_at(x)), xh = _mm512_set1_epi32(word_at(x + 4));
-                    acc[r][0] = _mm512_dpbusd_epi32(acc[r][0], lo0, xl);
-                    acc[r][1] = _mm512_dpbusd_epi32(acc[r][1], lo1, xl);
-                    acc[r][0] = _mm512_dpbusd_epi32(acc[r][0], hi0, xh);
-                    acc[r][1] = _mm512_dpbusd_epi32(acc[r][1], hi1, xh);
-                }
-            }
-            const size_t at = gat + (size_t)gi * NR + 32 * h;
-            UNROLL for (int j = 0; j < 2; j++)
+    for (int gi = 0; gi < kl / g; gi++) {
+        __m512i acc[MR][2];
+        UNROLL for (int r = 0; r < R; r++) acc[r][0] = acc[r][1] = _mm512_setzero_si512();
+        for (int o = gi * g / 8; o < (gi + 1) * g / 8; o++) {
+            const uint8_t *b = B + (size_t)o * 4 * NR4;
+            __m512i v0 = _mm512_loadu_si512(b), v1 = _mm512_loadu_si512(b + 64);
+            __m512i lo0 = _mm512_and_si512(v0, mask), hi0 = _mm512_and_si512(_mm512_srli_epi16(v0, 4), mask);
+            __m512i lo1 = _mm512_and_si512(v1, mask), hi1 = _mm512_and_si512(_mm512_srli_epi16(v1, 4), mask);
+            UNROLL for (int r = 0; r < R; r++)
             {
-                __m512 s = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(w->gscale + at + 16 * j)));
-                __m512i z = w->gzero ? _mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)(w->gzero + at + 16 * j)))
-                                     : _mm512_set1_epi32(8);
-                UNROLL for (int r = 0; r < R; r++)
-                {
-                    float *c = C + (size_t)r * ldc + 32 * h + 16 * j;
-                    __m512i xz = _mm512_mullo_epi32(z, _mm512_set1_epi32(gsum[(size_t)r * G + gi]));
-                    __m512 f = _mm512_cvtepi32_ps(_mm512_sub_epi32(acc[r][j], xz));
-                    _mm512_storeu_ps(c, _mm512_fmadd_ps(f, s, _mm512_loadu_ps(c)));
-                }
+                const int8_t *x = A + (size_t)r * lda + 8 * o;
+                const __m512i xl = _mm512_set1_epi32(word_at(x)), xh = _mm512_set1_epi32(word_at(x + 4));
+                acc[r][0] = _mm512_dpbusd_epi32(acc[r][0], lo0, xl);
+                acc[r][1] = _mm512_dpbusd_epi32(acc[r][1], lo1, xl);
+                acc[r][0] = _mm512_dpbusd_epi32(acc[r][0], hi0, xh);
+                acc[r][1] = _mm512_dpbusd_epi32(acc[r][1], hi1, xh);
             }
         }
+        const size_t at = gat + (size_t)gi * NR4;
+        UNROLL for (int j = 0; j < 2; j++)
+        {
+            __m512 s = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(w->gscale + at + 16 * j)));
+            __m512i z = w->gzero ? _mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)(w->gzero + at + 16 * j)))
+                                 : _mm512_set1_epi32(8);
+            UNROLL for (int r = 0; r < R; r++)
+            {
+                float *c = C + (size_t)r * ldc + 16 * j;
+                __m512i xz = _mm512_mullo_epi32(z, _mm512_set1_epi32(gsum[(size_t)r * G + gi]));
+                __m512 f = _mm512_cvtepi32_ps(_mm512_sub_epi32(acc[r][j], xz));
+                _mm512_storeu_ps(c, _mm512_fmadd_ps(f, s, _mm512_loadu_ps(c)));
+            }
+        }
+    }
 }
 
 #define UKR(R)                                                                                                    \
@@ -136,9 +137,19 @@ const qk_ukr_int qk_int_vnni = {
     .nc = 128,
     .format = "int8_dot",
     .w8a8 = {NULL, w8a8_1, w8a8_2, w8a8_3, w8a8_4, w8a8_5, w8a8_6},
-    .w4a8 = {NULL, w4a8_1, w4a8_2, w4a8_3, w4a8_4, w4a8_5, w4a8_6},
     .w8a8_offset = 1,
     .store = qk_store_avx512,
     .store_s32 = qk_store_s32_avx512,
+    .quantize_row = qk_quantize_row_int8_avx512,
+};
+
+const qk_ukr_int qk_int_vnni4 = {
+    .nr = NR4,
+    .mr_max = MR,
+    .kc = 1024,
+    .nc = 128,
+    .format = "int8_dot",
+    .w4a8 = {NULL, w4a8_1, w4a8_2, w4a8_3, w4a8_4, w4a8_5, w4a8_6},
+    .store = qk_store_avx512,
     .quantize_row = qk_quantize_row_int8_avx512,
 };
