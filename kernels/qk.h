@@ -6,8 +6,9 @@
  *
  * ---- packed weight layouts (CPU kernels, QK_LAYOUT_CPU) ----
  * Each kernel declares its packing (qk_kernel.packing): the layout and, on the CPU, the panel
- * width NR, the number of output channels its micro-kernels consume at once (16 for every
- * CPU kernel today). N is cut into panels of NR channels (the last panel is padded with zero
+ * width NR, the number of output channels its micro-kernels consume at once (16 for the generic
+ * and AVX2 kernels, 64 for the AVX-512 ones, 32 for w4a8's VNNI kernel). N is cut into panels of
+ * NR channels (the last panel is padded with zero
  * weights); each panel is stored contiguously, K-major inside. Within a panel, for each k (or
  * group of k), the NR channels n0..n0+NR-1 of that panel:
  *
