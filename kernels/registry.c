@@ -304,10 +304,15 @@ size_t qk_kernel_workspace(const qk_kernel *k, const qk_problem *p, const qk_con
     return k->workspace(k, p, cfg);
 }
 
+/* Once: sysconf reads /sys on every call, and the loops ask on every call of a kernel. */
 static int hw_threads(void)
 {
-    long n = sysconf(_SC_NPROCESSORS_ONLN);
-    return n > 0 ? (int)n : 1;
+    static int n;
+    if (!n) {
+        long v = sysconf(_SC_NPROCESSORS_ONLN);
+        n = v > 0 ? (int)v : 1;
+    }
+    return n;
 }
 
 qk_blocking qk_blocking_of(const qk_kernel *k, const qk_config *cfg, const qk_blocking *fallback)
