@@ -145,6 +145,18 @@ static int add_shape(qb_axes *a, const char *name, int n, int k, qc_msgs *err)
     return QC_OK;
 }
 
+int qb_parse_holdout(const char *text, qb_axes *a, qc_msgs *err)
+{
+    qb_axes *tmp = qc_xcalloc(1, sizeof *tmp);
+    int rc = qb_parse_shapes(text, tmp, err);
+    if (!rc) {
+        memcpy(a->holdout, tmp->shape, sizeof a->holdout);
+        a->n_holdout = tmp->n_shape;
+    }
+    free(tmp);
+    return rc;
+}
+
 int qb_parse_shapes(const char *text, qb_axes *a, qc_msgs *err)
 {
     a->n_shape = 0;

@@ -229,9 +229,9 @@ static int predict(qb_bench *b, const qb_task *t, qb_point *pt)
 {
     const qp_profile *prof = b->o.profile;
     qt_model m;
-    const char *basis;
-    int ok = qt_model_of(prof, t->kernel, &t->cfg, &m, &basis);
-    double ts = ok ? qt_predict(&m, pt->bytes, pt->flops) : 0;
+    char basis[128];
+    int ok = qt_model_of(prof, NULL, t->kernel, &t->cfg, &m, basis, sizeof basis);
+    double ts = ok ? qt_predict(&m, pt->bytes, pt->flops, t->p.m) : 0;
     if (ts > 0) {
         pt->status = QB_PREDICTED;
         pt->median_s = pt->min_s = ts;
@@ -402,5 +402,76 @@ done:
     place(pt, b->o.profile, t);
     qc_msgs_free(&why);
     free(x), free(x32), free(xd), free(rows), free(xs), free(xo), free(ref_d), free(ref_o), free(y), free(work);
+    return rc;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* Seconds per call of c over at least min_time. */
+static double turn(call *c, double min_time)
+{
+    int calls = 0;
+    double t0 = qc_now(), el;
+    do {
+        one_call(c);
+        calls++;
+    } while ((el = qc_now() - t0) < min_time);
+    return el / calls;
+}
+
+int qb_measure_pair(qb_bench *b, const qb_task *ta, const qb_task *tb, int pairs, qb_pair *out, qc_msgs *err)
+{
+    memset(out, 0, sizeof *out);
+    const qk_problem *p = &ta->p;
+    if (ta->kernel != tb->kernel || memcmp(&ta->p, &tb->p, sizeof ta->p) || ta->smooth != tb->smooth ||
+        ta->point.warm != tb->point.warm || qk_kernel_is_cuda(ta->kernel)) {
+        qc_msgs_addf(err, "an interleaved comparison needs two configurations of one CPU kernel on one problem");
+        return QC_EINPUT;
+    }
+    int rc;
+    if (!same_data(&b->d, ta) && (rc = dataset_prepare(b, ta, err)))
+        return rc;
+    const dataset *d = &b->d;
+    size_t mk = (size_t)p->m * p->k, ybytes = (size_t)p->m * p->n * (p->out_f32 ? 4 : 2);
+    uint16_t *x = d->x ? NULL : malloc(mk * 2);
+    void *y = qk_alloc(ybytes), *wa = qk_alloc(qk_kernel_workspace(ta->kernel, p, &ta->cfg)),
+         *wb = qk_alloc(qk_kernel_workspace(tb->kernel, p, &tb->cfg));
+    double *ra = malloc(sizeof(double) * (size_t)pairs), *rb = malloc(sizeof(double) * (size_t)pairs),
+           *ratio = malloc(sizeof(double) * (size_t)pairs);
+    if ((!d->x && !x) || !y || !wa || !wb || !ra || !rb || !ratio) {
+        qc_msgs_addf(err, "out of memory for M=%d N=%d K=%d", p->m, p->n, p->k);
+        rc = QC_ERUNTIME;
+        goto done;
+    }
+    if (!d->x)
+        qk_fill_activations(x, NULL, p->m, p->k, act_seed(p, b->o.seed));
+    call ca = {.k = ta->kernel, .cfg = &ta->cfg, .copies = d->copies, .n_copies = d->n_copies,
+               .x = d->x ? d->x : x, .m = p->m, .y = y, .work = wa};
+    call cb = ca;
+    cb.cfg = &tb->cfg;
+    cb.work = wb;
+    const double min_time = b->o.min_time > 0 ? b->o.min_time : 0.05;
+    turn(&ca, min_time / 4); /* both warmed up before the first pair */
+    turn(&cb, min_time / 4);
+    for (int i = 0; i < pairs; i++) {
+        ra[i] = turn(&ca, min_time);
+        rb[i] = turn(&cb, min_time);
+        ratio[i] = ra[i] / rb[i];
+    }
+    qsort(ra, (size_t)pairs, sizeof *ra, cmp_double);
+    qsort(rb, (size_t)pairs, sizeof *rb, cmp_double);
+    qsort(ratio, (size_t)pairs, sizeof *ratio, cmp_double);
+    out->pairs = pairs;
+    out->ratio = ratio[pairs / 2];
+    out->ratio_hi = ratio[(3 * pairs) / 4 < pairs ? (3 * pairs) / 4 : pairs - 1];
+    out->a_s = ra[pairs / 2];
+    out->b_s = rb[pairs / 2];
+    rc = QC_OK;
+done:
+    free(x), free(y), free(wa), free(wb), free(ra), free(rb), free(ratio);
     return rc;
 }

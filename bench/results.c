@@ -99,12 +99,24 @@ const qb_point *qb_results_find(const qb_results *r, const char *name)
     return NULL;
 }
 
+void qb_results_add_verification(qb_results *r, const qb_verification *v)
+{
+    for (int i = 0; i < r->n_ver; i++)
+        if (!strcmp(r->ver[i].winner, v->winner)) {
+            r->ver[i] = *v;
+            return;
+        }
+    r->ver = qc_xrealloc(r->ver, sizeof *r->ver * (size_t)(r->n_ver + 1));
+    r->ver[r->n_ver++] = *v;
+}
+
 void qb_results_free(qb_results *r)
 {
     for (int i = 0; i < r->n; i++)
         qb_point_free(&r->v[i]);
     free(r->v);
     free(r->slots);
+    free(r->ver);
     json_decref(r->context);
     memset(r, 0, sizeof *r);
 }
@@ -164,6 +176,8 @@ static json_t *point_fields(const qb_point *p)
     if (p->checked_rows > 0)
         json_object_set_new(f, "checked", json_pack("{s:i, s:i}", "rows", p->checked_rows, "cols", p->checked_cols));
     json_object_set_new(f, "cache", json_string(p->warm ? "warm" : "cold"));
+    if (p->holdout)
+        json_object_set_new(f, "holdout", json_true());
     if (p->status == QB_OK) {
         json_object_set_new(f, "cache_mode", json_string(p->cache_mode));
         json_object_set_new(f, "weight_copies", json_integer(p->copies));
@@ -219,6 +233,16 @@ int qb_results_write(const qb_results *r, const char *path, qc_msgs *err)
         json_decref(fields);
     }
     json_object_set_new(doc, "benchmarks", list);
+    if (r->n_ver) {
+        json_t *ver = json_array();
+        for (int i = 0; i < r->n_ver; i++) {
+            const qb_verification *v = &r->ver[i];
+            json_array_append_new(ver, json_pack("{s:s, s:s, s:i, s:o, s:o, s:b}", "winner", v->winner, "baseline",
+                                                 v->baseline, "pairs", v->pairs, "ratio", num(v->ratio), "ratio_hi",
+                                                 num(v->ratio_hi), "keep", v->keep));
+        }
+        json_object_set_new(doc, "verification", ver);
+    }
     qc_outfile o;
     int rc = qc_outfile_open(&o, path, err);
     if (rc) {
@@ -379,6 +403,10 @@ static void read_point(rd *c, json_t *e, qb_point *p)
             bad(c, "'cache' is '%s', expected cold or warm", asked);
         p->warm = !strcmp(asked, "warm");
     }
+    json_t *hold = json_object_get(e, "holdout");
+    if (hold && !json_is_boolean(hold))
+        bad(c, "'holdout' must be true or false");
+    p->holdout = json_is_true(hold);
     if (p->status == QB_OK) {
         const char *mode = get_str(c, e, "cache_mode");
         if (!c->bad && strcmp(mode, "cold") && strcmp(mode, "warm") && strcmp(mode, "l2-flush"))
@@ -512,6 +540,35 @@ int qb_results_parse(const char *text, size_t len, const char *path, qb_results 
         if (!(synthetic && p.status != QB_OK))
             json_array_append(p.entries, e);
         qb_results_add(r, &p);
+    }
+    json_t *ver = json_object_get(doc, "verification");
+    if (!c.bad && ver && !json_is_array(ver)) {
+        qc_msgs_addf(err, "%s: 'verification' must be a list", path);
+        c.bad = 1;
+    }
+    json_array_foreach(ver, i, e)
+    {
+        if (c.bad)
+            break;
+        qb_verification v = {0};
+        const char *w = json_string_value(json_object_get(e, "winner")),
+                   *b = json_string_value(json_object_get(e, "baseline"));
+        json_t *pairs = json_object_get(e, "pairs"), *keep = json_object_get(e, "keep");
+        v.ratio = json_number_value(json_object_get(e, "ratio"));
+        v.ratio_hi = json_number_value(json_object_get(e, "ratio_hi"));
+        if (!w || !b || !qb_results_find(r, w) || !qb_results_find(r, b) || !json_is_integer(pairs) ||
+            json_integer_value(pairs) < 1 || json_integer_value(pairs) > 1000000 || !json_is_boolean(keep) ||
+            !(v.ratio > 0) || !(v.ratio_hi >= v.ratio)) {
+            qc_msgs_addf(err, "%s: verification[%zu] needs a winner and a baseline that are points of the file, pairs "
+                              "(a positive count), ratio > 0, ratio_hi >= ratio and keep (true or false)", path, i);
+            c.bad = 1;
+            break;
+        }
+        snprintf(v.winner, sizeof v.winner, "%s", w);
+        snprintf(v.baseline, sizeof v.baseline, "%s", b);
+        v.pairs = (int)json_integer_value(pairs);
+        v.keep = json_is_true(keep);
+        qb_results_add_verification(r, &v);
     }
     json_decref(doc);
     if (c.bad) {

@@ -17,7 +17,9 @@
  *
  * A failed or predicted point has one entry of run_type "aggregate", aggregate_name "median"
  * (failed: error_occurred true). The file's context adds "qbench": {version, device, profile,
- * created}. Files are written atomically; reading validates every field. */
+ * created}; a top-level "verification" list holds the winners re-measured against their kernel's
+ * default ({winner, baseline, pairs, ratio, ratio_hi, keep}). Files are written atomically;
+ * reading validates every field. */
 #ifndef QBENCH_BENCH_RESULTS_H
 #define QBENCH_BENCH_RESULTS_H
 
@@ -57,6 +59,7 @@ typedef struct qb_point {
     double kernel_error, quant_error;  /* < 0 when not measured */
     int checked_rows, checked_cols;
     int warm;                 /* warm weights were asked for (--cache warm): the name says /warm */
+    int holdout;              /* measured for the model's stated error, never fitted to (--holdout) */
     char cache_mode[16];      /* what the weights were: "cold", "warm" (cold asked, but every copy fit
                                * in the last-level cache) or "l2-flush" (a GPU's) */
     int copies;
@@ -69,11 +72,22 @@ typedef struct qb_point {
 void qb_point_add_counter(qb_point *p, const char *name, const char *source, double value, const char *reason);
 void qb_point_free(qb_point *p);
 
+/* A bucket's winner re-measured against its kernel's default configuration, interleaved in one
+ * process (qb_measure_pair); kept in the file's top-level "verification" list. */
+typedef struct qb_verification {
+    char winner[QB_NAME_MAX], baseline[QB_NAME_MAX]; /* point names: both in the file */
+    int pairs;
+    double ratio, ratio_hi; /* median and upper quartile of winner ÷ baseline time over the pairs */
+    int keep;               /* the winner beat the baseline beyond the noise (ratio_hi < 1) */
+} qb_verification;
+
 typedef struct qb_results {
     json_t *context; /* owned */
     qb_point *v;
     int n, cap;
     int *slots, n_slots; /* points by name: an open-addressing hash of indices + 1 */
+    qb_verification *ver; /* re-measured winners, in the order they were made */
+    int n_ver;
 } qb_results;
 
 void qb_results_init(qb_results *r, json_t *context /* taken */);
@@ -81,6 +95,8 @@ void qb_results_init(qb_results *r, json_t *context /* taken */);
  * points have no entries: theirs is made from the fields. */
 void qb_results_add(qb_results *r, qb_point *p);
 const qb_point *qb_results_find(const qb_results *r, const char *name);
+/* Records a re-measurement, replacing an earlier one of the same winner. */
+void qb_results_add_verification(qb_results *r, const qb_verification *v);
 int qb_results_write(const qb_results *r, const char *path, qc_msgs *err);
 /* QC_EINPUT with "<path>: <what is wrong>" for a missing, truncated, corrupt or foreign file,
  * or one that says something impossible (a point's entries that disagree, a name that does not

@@ -127,15 +127,26 @@ int qb_plan(const qb_axes *a, const qp_profile *predict_on, qb_task **tasks, int
             ms[j] = ms[j - 1];
             ms[j - 1] = t;
         }
+    for (int h = 0; h < a->n_holdout; h++)
+        for (int i = 0; i < a->n_shape; i++)
+            if (a->holdout[h].n == a->shape[i].n && a->holdout[h].k == a->shape[i].k) {
+                qc_msgs_addf(err, "--holdout %dx%d is also in --shapes: a held-out shape is one the fit does not see",
+                             a->holdout[h].n, a->holdout[h].k);
+                return QC_EINPUT;
+            }
     tasklist l = {0};
-    /* scheme, group, shape outermost so that one set of weights serves every M and config */
+    /* scheme, group, shape outermost so that one set of weights serves every M and config; the
+     * held-out shapes after the others */
+    const int n_all = a->n_shape + a->n_holdout;
     for (int si = 0; si < a->n_scheme; si++) {
         qk_scheme s = a->scheme[si];
         int ng = qk_scheme_grouped(s) ? a->n_group : 1;
         for (int gi = 0; gi < ng; gi++)
-            for (int hi = 0; hi < a->n_shape; hi++)
+            for (int hi = 0; hi < n_all; hi++)
                 for (int mi = 0; mi < nm; mi++) {
-                    qk_problem p = {.scheme = s, .m = ms[mi], .n = a->shape[hi].n, .k = a->shape[hi].k,
+                    const int held = hi >= a->n_shape;
+                    const qb_shape *sh = held ? &a->holdout[hi - a->n_shape] : &a->shape[hi];
+                    qk_problem p = {.scheme = s, .m = ms[mi], .n = sh->n, .k = sh->k,
                                     .group = qk_scheme_grouped(s) ? a->group[gi] : 0};
                     qc_msgs why = {0};
                     if (qk_problem_check(&p, &why)) { /* e.g. K not a multiple of this group: not applicable */
@@ -148,8 +159,11 @@ int qb_plan(const qb_axes *a, const qp_profile *predict_on, qb_task **tasks, int
                         nk = (ks[0] = qt_kernel_for(predict_on, s)) != NULL;
                     else
                         nk = kernels_for(s, a->configs, a->cuda, ks, 16);
+                    const int before = l.n;
                     for (int k = 0; k < nk; k++)
                         add_configs(&l, &p, ks[k], predict_on ? QB_CONFIGS_DEFAULT : a->configs, a->warm);
+                    for (int t = before; t < l.n; t++)
+                        l.v[t].point.holdout = held;
                 }
     }
     if (!l.n) {

@@ -34,6 +34,8 @@ typedef struct qb_axes {
     int n_scheme;
     qb_shape shape[QB_MAX_SHAPES];
     int n_shape;
+    qb_shape holdout[QB_MAX_SHAPES]; /* measured like the others, never fitted to: the model's test */
+    int n_holdout;
     int configs;
     int cuda;      /* sweep the CUDA kernels (on the local GPU) instead of the CPU's */
     int warm;      /* --cache warm: one copy of the weights, left in the caches between calls */
@@ -50,6 +52,8 @@ int qb_parse_schemes(const char *text, qb_axes *a, qc_msgs *err);
  * "-fused") or explicit NxK, comma-separated; distinct N×K only. */
 int qb_parse_shapes(const char *text, qb_axes *a, qc_msgs *err);
 int qb_parse_configs(const char *text, qb_axes *a, qc_msgs *err);
+/* --holdout: shapes as --shapes takes them, into a->holdout. */
+int qb_parse_holdout(const char *text, qb_axes *a, qc_msgs *err);
 /* The names of the shape sets, for help text. */
 const char *qb_shape_sets(void);
 
@@ -100,6 +104,17 @@ void qb_bench_destroy(qb_bench *b);
  * point cannot be run as given (the kernel refuses it, or it needs more memory than there
  * is), QC_ERUNTIME when running it failed. */
 int qb_measure(qb_bench *b, const qb_task *t, qb_point *out, qc_msgs *err);
+
+/* Two configurations of one kernel on one problem, timed interleaved in this process (A, B, A,
+ * B … `pairs` times, each turn at least min_time of calls on the same cold copies): the median
+ * and upper quartile of A's time ÷ B's over the pairs. QC_EINPUT when the two are not of the
+ * same kernel and problem. */
+typedef struct qb_pair {
+    int pairs;
+    double ratio, ratio_hi;
+    double a_s, b_s; /* the medians of each side's per-call time */
+} qb_pair;
+int qb_measure_pair(qb_bench *b, const qb_task *ta, const qb_task *tb, int pairs, qb_pair *out, qc_msgs *err);
 
 /* ------------------------------------------------------------------ the sweep (bench/sweep.c) */
 typedef struct qb_sweep_opts {

@@ -6,22 +6,26 @@
 #include "cli/pipeline.h"
 
 static const char help[] =
-    "usage: qbench emit RESULTS --format header|json|vllm -o FILE [--buckets LIST] [--max-error E]\n\n"
+    "usage: qbench emit RESULTS --format header|json|vllm -o FILE [--buckets LIST] [--max-error E]\n"
+    "                   [--tie-margin PCT]\n\n"
     "Tunes the results (as qbench tune) and writes the dispatch table: header, one self-contained\n"
     "qbench_dispatch_<device>.h (C99 and C++; lookups by scheme, options and (M, N, K, group), the\n"
-    "best scheme of a set, the predicted time; unseen shapes answered from the fitted model);\n"
-    "json, the same content; vllm, per-device JSON keyed by M. The same input gives the same bytes.\n";
+    "best scheme of a set, which names a tie within --tie-margin (default 3) percent and takes the\n"
+    "more accurate scheme, the predicted time; unseen shapes answered from the fitted model, whose\n"
+    "stated error the header carries); json, the same content; vllm, per-device JSON keyed by M.\n"
+    "The same input gives the same bytes.\n";
 
 int cmd_emit(int argc, char **argv)
 {
     static const struct option lo[] = {{"format", required_argument, 0, 'f'},  {"output", required_argument, 0, 'o'},
                                        {"buckets", required_argument, 0, 'b'}, {"max-error", required_argument, 0, 'e'},
+                                       {"tie-margin", required_argument, 0, 't'},
                                        {"help", no_argument, 0, 'h'},          {0, 0, 0, 0}};
     cli_tune_args ta = {0};
     const char *format = NULL, *out = NULL;
     qc_msgs err = {0};
     int o;
-    while ((o = cli_getopt(argc, argv, "f:o:b:e:h", lo)) != -1) {
+    while ((o = cli_getopt(argc, argv, "f:o:b:e:t:h", lo)) != -1) {
         if (o == 'h') {
             fputs(help, stdout);
             return 0;
@@ -45,7 +49,7 @@ int cmd_emit(int argc, char **argv)
     if (!rc)
         rc = cli_tune(&r, &ta, &t, &err);
     if (!rc)
-        rc = cli_emit(&r, &t, format, out, &err);
+        rc = cli_emit(&r, &t, ta.tie_margin, format, out, &err);
     qt_tuned_free(&t);
     cli_results_free(&r);
     return rc ? cli_fail(&err, rc) : 0;

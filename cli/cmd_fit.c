@@ -7,14 +7,17 @@
 
 static const char help[] =
     "usage: qbench fit RESULTS [--profile NAME|FILE] [-o PROFILE] [--report]\n\n"
-    "Fits t = t0 + max(bytes/BW, flops/P) per scheme to the results by robust least squares in log\n"
-    "space, prints the fitted BW and P beside the ceilings the scheme's kernels meet (DRAM read and\n"
-    "the peak of the number format they compute in), each kernel's efficiency (measured ÷\n"
-    "attainable) and the fit's residual, and writes the fit into the profile (fit:, with the\n"
-    "results file's hash). The results file is left as it is. --report adds the crossovers: the\n"
-    "M where each pair of schemes swaps order, per shape. The profile defaults to the one the\n"
-    "results were made with; it is written to -o, to its own file when it came from one, else\n"
-    "beside the results (profile-NAME.yaml).\n";
+    "Fits the model t = t0 + max(bytes / (e_mem·BW), flops / (e_comp·u(M)·P)) to the results, the\n"
+    "probed ceilings fixed (BW the DRAM read, P the peak of the number format each kernel computes\n"
+    "in), u(M) the share of the kernel's register tile that M fills: per kernel the two\n"
+    "efficiencies, in (0, 1], and one fixed cost t0 per device, by robust least squares in log\n"
+    "space. Prints them in physical terms and the model's stated error per scheme: in sample,\n"
+    "leaving each shape out of the fit in turn, and on the points a sweep held out (--holdout).\n"
+    "Writes the fit into the profile (fit:, with the results file's hash); the results file is\n"
+    "left as it is. --report adds the crossovers: the M where each pair of schemes swaps order, per\n"
+    "shape, predicted beside measured. The profile defaults to the one the results were made with;\n"
+    "it is written to -o, to its own file when it came from one, else beside the results\n"
+    "(profile-NAME.yaml).\n";
 
 int cmd_fit(int argc, char **argv)
 {
@@ -36,15 +39,14 @@ int cmd_fit(int argc, char **argv)
         return cli_usage_error(argv[0], "give one results file");
     qc_msgs err = {0};
     cli_results r;
-    qt_scheme_fit fits[QK_SCHEME_COUNT];
     qp_profile *prof = NULL;
     int rc = cli_results_load(&r, argv[optind], &err);
     if (!rc)
         rc = cli_profile_for(want, r.device, &prof, &err);
     if (!rc)
-        rc = cli_fit(&r, fits, &err);
+        rc = cli_fit(&r, &err);
     if (!rc) {
-        cli_fit_report(&r, fits, prof, stdout, report);
+        cli_fit_report(&r, stdout, report);
         char def[4200];
         if (!out) {
             if (want && strcmp(prof->origin ? prof->origin : "", "built-in") && strchr(prof->origin, '/')) {
@@ -56,7 +58,7 @@ int cmd_fit(int argc, char **argv)
                 out = def;
             }
         }
-        rc = cli_fit_write(&r, fits, prof, out, &err);
+        rc = cli_fit_write(&r, prof, out, &err);
         if (!rc)
             printf("\nwrote the fit into %s (fitted to %s, hash %s)\n", out, r.path, r.hash);
     }

@@ -33,7 +33,7 @@ int cmd_plot(int argc, char **argv)
     if (!rc)
         rc = cli_tune(&r, &ta, &t, &err);
     if (!rc)
-        rc = cli_plot(&r, &t, dir, &written, &err);
+        rc = cli_plot(&r, &t, 0, dir, &written, &err);
     if (!rc)
         printf("wrote %d pictures (PNG and SVG) into %s\n", written, dir);
     qt_tuned_free(&t);

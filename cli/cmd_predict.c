@@ -10,30 +10,23 @@
 #include "tuner/roofline.h"
 
 static const char help[] =
-    "usage: qbench predict --device NAME [--scheme S] -m M -n N -k K [--group G] [--crossovers]\n\n"
-    "Predicts the time of Y[M×N] = X[M×K]·W[N×K]ᵀ on a device from its profile: the fitted roofline\n"
-    "when the profile has one (qbench fit), else its measured ceilings, else its datasheet figures.\n"
-    "Without --scheme, every scheme. --crossovers prints, for the shape, the M where each pair of\n"
-    "schemes swaps order. The device need not be here.\n";
-
-/* The model of the kernel the device runs for this problem, in its default configuration. */
-static int model_for(const qp_profile *p, const qk_problem *pr, qt_model *m, const char **source)
-{
-    const qk_kernel *k = qt_kernel_for(p, pr->scheme);
-    if (!k)
-        return 0;
-    qk_config cfg;
-    qk_kernel_defaults(k, pr, &cfg);
-    return qt_model_of(p, k, &cfg, m, source);
-}
+    "usage: qbench predict --device NAME [--scheme S] -m M -n N -k K [--group G] [--fit PROFILE]\n"
+    "                      [--crossovers]\n\n"
+    "Predicts the time of Y[M×N] = X[M×K]·W[N×K]ᵀ on a device from its profile: its ceilings (measured,\n"
+    "else its datasheet figures) times the efficiencies its fit learned (qbench fit), when it has a\n"
+    "fit, with the fit's stated error; --fit PROFILE takes the efficiencies from another profile's\n"
+    "fit (the same kernels, learned on another machine) and says so. Without --scheme, every scheme.\n"
+    "--crossovers prints, for the shape, the M where each pair of schemes swaps order. The device\n"
+    "need not be here.\n";
 
 int cmd_predict(int argc, char **argv)
 {
-    enum { O_DEVICE = 256, O_SCHEME, O_GROUP, O_CROSS };
+    enum { O_DEVICE = 256, O_SCHEME, O_GROUP, O_CROSS, O_FIT };
     static const struct option lo[] = {{"device", required_argument, 0, O_DEVICE}, {"scheme", required_argument, 0, O_SCHEME},
                                        {"group", required_argument, 0, O_GROUP},   {"crossovers", no_argument, 0, O_CROSS},
-                                       {"help", no_argument, 0, 'h'},              {0, 0, 0, 0}};
-    const char *device = NULL, *scheme = NULL;
+                                       {"fit", required_argument, 0, O_FIT},       {"help", no_argument, 0, 'h'},
+                                       {0, 0, 0, 0}};
+    const char *device = NULL, *scheme = NULL, *fit = NULL;
     int m = 1, n = 0, k = 0, group = 128, cross = 0, o, bad = 0;
     qc_msgs err = {0};
     while ((o = cli_getopt(argc, argv, "m:n:k:h", lo)) != -1) {
@@ -42,6 +35,7 @@ int cmd_predict(int argc, char **argv)
         case O_SCHEME: scheme = optarg; break;
         case O_GROUP: bad |= qc_parse_int(optarg, -1, 1 << 30, "--group", &group, &err); break;
         case O_CROSS: cross = 1; break;
+        case O_FIT: fit = optarg; break;
         case 'm': bad |= qc_parse_int(optarg, 1, 1 << 30, "-m", &m, &err); break;
         case 'n': bad |= qc_parse_int(optarg, 1, 1 << 30, "-n", &n, &err); break;
         case 'k': bad |= qc_parse_int(optarg, 1, 1 << 30, "-k", &k, &err); break;
@@ -65,8 +59,23 @@ int cmd_predict(int argc, char **argv)
         qp_catalog_free(&cat);
         return cli_usage_error(argv[0], "no profile named '%s' ('qbench profile list' shows them)", device);
     }
+    qp_profile *eff = NULL;
+    if (fit) {
+        const qp_profile *f = qp_catalog_find(&cat, fit);
+        int lrc = f ? QC_OK : qp_profile_load(fit, &eff, &err);
+        if (f)
+            eff = qp_profile_copy(f);
+        if (lrc || !eff->fit.present) {
+            if (!lrc)
+                qc_msgs_addf(&err, "--fit %s: profile %s has no fit (run qbench fit on its results)", fit, eff->name);
+            qp_profile_free(eff);
+            qp_catalog_free(&cat);
+            return cli_fail(&err, QC_EINPUT);
+        }
+    }
     printf("%s, M=%d N=%d K=%d (int4 group %d)\n", p->name, m, n, k, group);
-    printf("%-6s %12s %8s %-9s %s\n", "scheme", "time (us)", "bound", "from", "GB/s, GOP/s, t0 (us)");
+    printf("%-6s %12s %8s %-20s %-28s %s\n", "scheme", "time (us)", "bound", "kernel", "from",
+           "GB/s, GOP/s, t0 (us); stated error");
     int rc = 0, shown = 0;
     for (int s = 0; s < QK_SCHEME_COUNT; s++) {
         if (only != QK_SCHEME_COUNT && s != (int)only)
@@ -81,9 +90,9 @@ int cmd_predict(int argc, char **argv)
             qc_msgs_free(&why);
             continue;
         }
-        qt_model md;
-        const char *source;
-        if (!model_for(p, &pr, &md, &source)) {
+        qt_scheme_model md;
+        char source[160];
+        if (!qt_scheme_model_of(p, eff, (qk_scheme)s, &md, source, sizeof source)) {
             printf("%-6s %12s %8s %-9s profile %s has no ceiling for this scheme\n", qk_scheme_name((qk_scheme)s), "-",
                    "-", "-", p->name);
             shown++;
@@ -95,22 +104,28 @@ int cmd_predict(int argc, char **argv)
             continue;
         }
         qk_cost c = qk_problem_cost(&pr);
-        printf("%-6s %12.2f %8s %-9s %.1f, %.1f, %.2f\n", qk_scheme_name((qk_scheme)s), qt_predict(&md, c.bytes, c.flops) * 1e6,
-               qt_bound(&md, c.bytes, c.flops), source, md.bw_gbs, md.peak_gops, md.t0_s * 1e6);
+        const qt_model *at = m <= md.split ? &md.small : &md.large;
+        printf("%-6s %12.2f %8s %-20s %-28s %.1f, %.1f, %.2f", qk_scheme_name((qk_scheme)s),
+               qt_scheme_predict(&md, c.bytes, c.flops, m) * 1e6, qt_bound(at, c.bytes, c.flops, m), md.kernel, source,
+               at->bw_gbs, at->peak_gops, at->t0_s * 1e6);
+        if (md.cv.n)
+            printf("; median %.1f%%, max %.1f%%", 100 * md.cv.median, 100 * md.cv.max);
+        printf("\n");
         shown++;
     }
     if (cross && !rc) {
         printf("\ncrossovers for %dx%d:\n", n, k);
         for (int a = 0; a < QK_SCHEME_COUNT; a++)
             for (int b = a + 1; b < QK_SCHEME_COUNT; b++) {
-                qt_model ma, mb;
-                const char *sa, *sb;
+                qt_scheme_model ma, mb;
+                char sa[160], sb[160];
                 qk_problem pa = {.scheme = (qk_scheme)a, .m = 1, .n = n, .k = k,
                                  .group = qk_scheme_grouped((qk_scheme)a) ? group : 0};
                 qk_problem pb = {.scheme = (qk_scheme)b, .m = 1, .n = n, .k = k,
                                  .group = qk_scheme_grouped((qk_scheme)b) ? group : 0};
-                if (qk_problem_check(&pa, NULL) || qk_problem_check(&pb, NULL) || !model_for(p, &pa, &ma, &sa) ||
-                    !model_for(p, &pb, &mb, &sb))
+                if (qk_problem_check(&pa, NULL) || qk_problem_check(&pb, NULL) ||
+                    !qt_scheme_model_of(p, eff, (qk_scheme)a, &ma, sa, sizeof sa) ||
+                    !qt_scheme_model_of(p, eff, (qk_scheme)b, &mb, sb, sizeof sb))
                     continue;
                 int dir, x = qt_crossover(&ma, &pa, &mb, &pb, 1 << 16, &dir);
                 if (x)
@@ -118,6 +133,7 @@ int cmd_predict(int argc, char **argv)
                            qk_scheme_name((qk_scheme)(dir > 0 ? b : a)), x);
             }
     }
+    qp_profile_free(eff);
     qp_catalog_free(&cat);
     if (!rc && !shown)
         return cli_usage_error(argv[0], "nothing to predict: give -m, -n and -k that suit the scheme");

@@ -8,7 +8,8 @@
 #include "cli/pipeline.h"
 
 static const char help[] =
-    "usage: qbench sweep [--device host|NAME] [--quick] [axes] [-o FILE] [--resume FILE] [--predict]\n\n"
+    "usage: qbench sweep [--device host|NAME] [--quick] [axes] [--holdout SHAPES] [-o FILE] [--resume FILE]\n"
+    "                    [--predict]\n\n"
     "Runs every point of the axes' cartesian product (group only for grouped schemes; M = batch ×\n"
     "seq, deduplicated): checks it against the fp64 reference (a wrong result is recorded as\n"
     "failed and not timed), times it through Google Benchmark with the weights cold, reads the\n"
@@ -28,6 +29,8 @@ static const char help[] =
     "  --schemes LIST    fp16,w8a16,w4a16,w8a8,w4a8,fp8 (default: all)\n"
     "  --shapes LIST     NxK or llama-2-7b, llama-3-8b, mistral-7b, qwen2.5-7b, llama-2-70b,\n"
     "                    llama-3-70b (each also -fused)\n"
+    "  --holdout LIST    shapes (as --shapes) measured like the others but kept out of the fit: the\n"
+    "                    model's prediction error on them is reported\n"
     "  --configs C       default (each scheme's best kernel, default configuration), pruned\n"
     "                    (every SIMD kernel, each parameter varied alone), all (every combination)\n"
     "  --min-time S      seconds per repetition (default 0.1; quick 0.03)\n"
@@ -43,7 +46,7 @@ static const char help[] =
 int cmd_sweep(int argc, char **argv)
 {
     enum { O_DEVICE = 256, O_QUICK, O_BATCH, O_SEQ, O_GROUP, O_SCHEMES, O_SHAPES, O_CONFIGS, O_MINTIME, O_REPS,
-           O_RESUME, O_PREDICT, O_CACHE, O_MAXCV, O_BUDGET };
+           O_RESUME, O_PREDICT, O_CACHE, O_MAXCV, O_BUDGET, O_HOLDOUT };
     static const struct option lo[] = {
         {"device", required_argument, 0, O_DEVICE},   {"quick", no_argument, 0, O_QUICK},
         {"batch", required_argument, 0, O_BATCH},     {"seq", required_argument, 0, O_SEQ},
@@ -53,10 +56,11 @@ int cmd_sweep(int argc, char **argv)
         {"output", required_argument, 0, 'o'},        {"resume", required_argument, 0, O_RESUME},
         {"predict", no_argument, 0, O_PREDICT},       {"help", no_argument, 0, 'h'},
         {"cache", required_argument, 0, O_CACHE},     {"max-cv", required_argument, 0, O_MAXCV},
-        {"budget", required_argument, 0, O_BUDGET},
+        {"budget", required_argument, 0, O_BUDGET},   {"holdout", required_argument, 0, O_HOLDOUT},
         {0, 0, 0, 0}};
     const char *device = "host", *out = NULL, *resume = NULL;
-    const char *batch = NULL, *seq = NULL, *group = NULL, *schemes = NULL, *shapes = NULL, *configs = NULL;
+    const char *batch = NULL, *seq = NULL, *group = NULL, *schemes = NULL, *shapes = NULL, *configs = NULL,
+               *holdout = NULL;
     int quick = 0, predict = 0, reps = 0, warm = 0, o;
     double min_time = 0;
     qb_measure_opts timing = {.max_cv = 0.03};
@@ -71,6 +75,7 @@ int cmd_sweep(int argc, char **argv)
         case O_SCHEMES: schemes = optarg; break;
         case O_SHAPES: shapes = optarg; break;
         case O_CONFIGS: configs = optarg; break;
+        case O_HOLDOUT: holdout = optarg; break;
         case O_MINTIME:
             if (qc_parse_double(optarg, 1e-6, 60, "--min-time", &min_time, &err))
                 return cli_fail(&err, QC_EINPUT);
@@ -128,6 +133,8 @@ int cmd_sweep(int argc, char **argv)
         rc = qb_parse_shapes(shapes, &a.axes, &err);
     if (!rc && configs)
         rc = qb_parse_configs(configs, &a.axes, &err);
+    if (!rc && holdout)
+        rc = qb_parse_holdout(holdout, &a.axes, &err);
     if (rc)
         return cli_fail(&err, QC_EINPUT);
     a.axes.warm = warm;

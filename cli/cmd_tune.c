@@ -5,26 +5,31 @@
 #include "cli/pipeline.h"
 
 static const char help[] =
-    "usage: qbench tune RESULTS [--buckets LIST] [--max-error E] [-o FILE]\n\n"
+    "usage: qbench tune RESULTS [--buckets LIST] [--max-error E] [--tie-margin PCT] [-o FILE]\n\n"
     "Picks, per (scheme, N, K, group, options, M bucket), the fastest correct configuration. The\n"
     "options are the int4 zero points, the output type and the fp8 scale. M buckets are powers\n"
     "of two unless --buckets gives their upper bounds (e.g. 1,16,64,256,4096). A winner must beat\n"
     "the runner-up by more than twice the measured noise; otherwise the table says tie and the\n"
     "simpler (default) configuration stands. --max-error E leaves out points whose quantization\n"
-    "error exceeds E (\"the fastest scheme within 1%% error\" is --max-error 0.01). Also reports how\n"
-    "many points roofline pruning would have saved and whether it finds the same winners. -o writes\n"
-    "the table as JSON (what `qbench emit --format json` writes).\n";
+    "error exceeds E (\"the fastest scheme within 1%% error\" is --max-error 0.01). A winner that a\n"
+    "sweep re-measured side by side with its kernel's default and that did not beat it beyond the\n"
+    "noise gives way to the default. Then the fastest scheme per cell: two schemes within\n"
+    "--tie-margin (default 3) percent, or within the noise of their measurements, are a tie, the\n"
+    "more accurate named first. Also reports how many points roofline pruning would have saved\n"
+    "and whether it finds the same winners. -o writes the table as JSON (what `qbench emit\n"
+    "--format json` writes).\n";
 
 int cmd_tune(int argc, char **argv)
 {
     static const struct option lo[] = {{"buckets", required_argument, 0, 'b'}, {"max-error", required_argument, 0, 'e'},
+                                       {"tie-margin", required_argument, 0, 't'},
                                        {"output", required_argument, 0, 'o'},  {"help", no_argument, 0, 'h'},
                                        {0, 0, 0, 0}};
     cli_tune_args ta = {0};
     const char *out = NULL;
     qc_msgs err = {0};
     int o;
-    while ((o = cli_getopt(argc, argv, "b:e:o:h", lo)) != -1) {
+    while ((o = cli_getopt(argc, argv, "b:e:t:o:h", lo)) != -1) {
         if (o == 'h') {
             fputs(help, stdout);
             return 0;
@@ -42,9 +47,9 @@ int cmd_tune(int argc, char **argv)
     if (!rc)
         rc = cli_tune(&r, &ta, &t, &err);
     if (!rc) {
-        cli_tune_report(&t, stdout);
+        cli_tune_report(&t, ta.tie_margin, stdout);
         if (out)
-            rc = cli_emit(&r, &t, "json", out, &err);
+            rc = cli_emit(&r, &t, ta.tie_margin, "json", out, &err);
     }
     qt_tuned_free(&t);
     cli_results_free(&r);

@@ -75,11 +75,30 @@ int cli_results_load(cli_results *r, const char *path, qc_msgs *err)
         o->cv = p->cv;
         o->noisy = p->noisy;
         o->quant_error = p->quant_error;
+        o->bw_gbs = p->ceiling_gbs;
+        o->peak_gops = p->ceiling_gops;
+        snprintf(o->format, sizeof o->format, "%s", qk_kernel_format(k, &o->cfg));
+        o->mr = qk_kernel_tile_rows(k, &o->cfg);
+        o->holdout = p->holdout;
     }
     if (r->n_obs == 0) {
         qc_msgs_addf(err, "%s: all %d points failed; there is nothing to fit or tune (see each point's 'error')", path,
                      r->res.n);
         return QC_EINPUT;
+    }
+    qt_fit_kernels(r->obs, r->n_obs, &r->fit, NULL); /* none (fit.n = 0) is the fit command's error, not load's */
+    r->verdicts = qc_xcalloc((size_t)r->res.n_ver + 1, sizeof *r->verdicts);
+    for (int i = 0; i < r->res.n_ver; i++) {
+        const qb_verification *v = &r->res.ver[i];
+        const qb_point *w = qb_results_find(&r->res, v->winner); /* the reader checked it is there */
+        qt_verdict *d = &r->verdicts[r->n_verdicts++];
+        d->p = w->p;
+        snprintf(d->kernel, sizeof d->kernel, "%s", w->kernel);
+        snprintf(d->config, sizeof d->config, "%s", w->config);
+        d->pairs = v->pairs;
+        d->ratio = v->ratio;
+        d->ratio_hi = v->ratio_hi;
+        d->keep = v->keep;
     }
     return QC_OK;
 }
@@ -88,81 +107,115 @@ void cli_results_free(cli_results *r)
 {
     qb_results_free(&r->res);
     free(r->obs);
+    qt_fitted_free(&r->fit);
+    free(r->verdicts);
     memset(r, 0, sizeof *r);
 }
 
 /* ------------------------------------------------------------------ fit */
 
-int cli_fit(const cli_results *r, qt_scheme_fit fits[QK_SCHEME_COUNT], qc_msgs *err)
+int cli_fit(const cli_results *r, qc_msgs *err)
 {
-    qt_fit_schemes(r->obs, r->n_obs, fits, NULL);
-    for (int s = 0; s < QK_SCHEME_COUNT; s++)
-        if (fits[s].present)
-            return QC_OK;
-    qc_msgs_addf(err, "%s: no scheme has 3 timed points to fit (sweep more M values)", r->path);
+    if (r->fit.n)
+        return QC_OK;
+    qc_msgs_addf(err, "%s: no kernel has 2 timed points placed under measured ceilings (sweep more M values; the "
+                      "sweep probes the ceilings when its profile has none)", r->path);
     return QC_EINPUT;
 }
 
-/* The roof most of a scheme's points met on this profile. */
-static int scheme_roof(const cli_results *r, int s, const qp_profile *prof, qt_roof *out)
+static void pct(FILE *f, const qt_errors *e)
 {
-    int best = 0;
-    for (int i = 0; i < r->n_obs; i++) {
-        qt_roof a;
-        if (r->obs[i].p.scheme != (qk_scheme)s || !qt_roof_of(prof, r->obs[i].k, &r->obs[i].cfg, &a))
-            continue;
-        int count = 0;
-        for (int j = 0; j < r->n_obs; j++) {
-            qt_roof b;
-            count += r->obs[j].p.scheme == (qk_scheme)s && qt_roof_of(prof, r->obs[j].k, &r->obs[j].cfg, &b) &&
-                     !strcmp(a.format, b.format) && a.threads == b.threads;
-        }
-        if (count > best) {
-            best = count;
-            *out = a;
-        }
-    }
-    return best > 0;
+    if (e->n)
+        fprintf(f, " %6.1f%% %6.1f%%", 100 * e->median, 100 * e->max);
+    else
+        fprintf(f, " %7s %7s", "-", "-");
 }
 
-void cli_fit_report(const cli_results *r, const qt_scheme_fit *fits, const qp_profile *prof, FILE *f,
-                    int crossovers)
+/* The M at which scheme b first beats a (or a beats b) among the tuned winners of one shape:
+ * the bucket (lo, hi] where the measured order changes; 0 when it never does. */
+static int measured_crossover(const qt_tuned *t, const qk_problem *a, const qk_problem *b, int *lo)
 {
-    fprintf(f, "%-6s %6s %12s %12s %10s %9s   %12s %12s %s\n", "scheme", "points", "fit GB/s", "fit GOP/s", "t0 (us)",
-            "residual", "probed GB/s", "probed GOP/s", "(format)");
-    for (int s = 0; s < QK_SCHEME_COUNT; s++) {
-        const qt_scheme_fit *ft = &fits[s];
-        if (!ft->present)
+    int prev = 0, first = 0, before = 0;
+    for (int i = 0; i < t->n; i++) {
+        const qt_winner *wa = &t->v[i];
+        if (!qt_same_key(&wa->p, a))
             continue;
-        qt_roof roof = {0};
-        int have = prof && scheme_roof(r, s, prof, &roof);
-        fprintf(f, "%-6s %6d %12.2f %12.2f %10.2f %8.1f%%   %12.2f %12.2f %s\n", qk_scheme_name((qk_scheme)s), ft->n,
-                ft->model.bw_gbs, ft->model.peak_gops, ft->model.t0_s * 1e6, 100 * ft->residual, roof.model.bw_gbs,
-                roof.model.peak_gops, have ? roof.format : "-");
-    }
-    /* each kernel's efficiency: measured ÷ attainable under the ceilings it was placed against */
-    fprintf(f, "\n%-20s %7s %22s\n", "kernel", "points", "efficiency (mean, min)");
-    for (int i = 0; i < r->res.n; i++) {
-        const char *kn = r->res.v[i].kernel;
-        int first = 1;
-        for (int j = 0; j < i; j++)
-            first &= strcmp(r->res.v[j].kernel, kn) != 0;
-        if (!first)
-            continue;
-        double sum = 0, mn = INFINITY;
-        int c = 0;
-        for (int j = i; j < r->res.n; j++)
-            if (!strcmp(r->res.v[j].kernel, kn) && r->res.v[j].status == QB_OK && r->res.v[j].pct_of_ceiling > 0) {
-                sum += r->res.v[j].pct_of_ceiling;
-                mn = fmin(mn, r->res.v[j].pct_of_ceiling);
-                c++;
+        for (int j = 0; j < t->n; j++) {
+            const qt_winner *wb = &t->v[j];
+            if (!qt_same_key(&wb->p, b) || wb->m_hi != wa->m_hi)
+                continue;
+            int a_wins = wa->time_s <= wb->time_s;
+            if (!first) {
+                first = 1;
+                before = a_wins;
+            } else if (a_wins != before) {
+                *lo = prev;
+                return wa->m_hi;
             }
-        if (c)
-            fprintf(f, "%-20s %7d %14.1f%% %5.1f%%\n", kn, c, sum / c, mn);
+            prev = wa->m_hi;
+        }
+    }
+    return 0;
+}
+
+static int tune_per_m(const cli_results *r, qt_tuned *t);
+
+void cli_fit_report(const cli_results *r, FILE *f, int crossovers)
+{
+    const qt_fitted *ft = &r->fit;
+    double tmin = INFINITY;
+    for (int i = 0; i < r->n_obs; i++)
+        tmin = fmin(tmin, r->obs[i].time_s);
+    fprintf(f, "the model: t = t0 + max(bytes / (e_mem * DRAM read), flops / (e_comp * peak) + ceil(M/mr) * N*K /\n"
+               "decode), the probed ceilings fixed, mr the rows of the kernel's register tile (each pass of it\n"
+               "decodes the weights again); t0 = %.2f us per call on this device (the fastest call: %.2f us)\n\n",
+            ft->t0_s * 1e6, tmin * 1e6);
+    fprintf(f, "%-20s %3s %-9s %6s %6s   %-22s %-22s %-10s  %-15s %-15s %-15s\n", "kernel", "thr", "format", "points",
+            "shapes", "memory side", "compute side", "decoding", "in sample", "shape left out", "held out");
+    fprintf(f, "%-20s %3s %-9s %6s %6s   %-22s %-22s %-10s %s %s %s\n", "", "", "", "", "", "", "", "",
+            " median     max", " median     max", " median     max");
+    for (int i = 0; i < ft->n; i++) {
+        const qt_kfit *k = &ft->v[i];
+        char mem[40], comp[40], dec[24];
+        snprintf(mem, sizeof mem, "%.2f of %.1f GB/s", k->mem_eff, k->bw_gbs);
+        snprintf(comp, sizeof comp, "%.2f of %.0f GOP/s", k->comp_eff, k->peak_gops);
+        if (k->decode_gws > 0)
+            snprintf(dec, sizeof dec, "%.0f G/s", k->decode_gws);
+        else
+            snprintf(dec, sizeof dec, "free");
+        fprintf(f, "%-20s %3d %-9s %6d %6d   %-22s %-22s %-10s ", k->kernel, k->threads, k->format, k->fit.n,
+                k->shapes, mem, comp, dec);
+        pct(f, &k->fit);
+        pct(f, &k->cv);
+        pct(f, &k->held);
+        fprintf(f, "\n");
+    }
+    fprintf(f, "\nin words:");
+    for (int i = 0; i < ft->n; i++) {
+        fprintf(f, "%s %s reaches %.2f of the DRAM read and %.2f of the %s peak", i ? ";" : "", ft->v[i].kernel,
+                ft->v[i].mem_eff, ft->v[i].comp_eff, ft->v[i].format);
+        if (ft->v[i].decode_gws > 0)
+            fprintf(f, ", decoding %.0f G weights/s per pass", ft->v[i].decode_gws);
+    }
+    fprintf(f, "\n\nthe stated error per scheme, |predicted - measured| / measured:\n%-6s %6s %8s %8s   %-17s %-17s\n",
+            "scheme", "points", "RMS", "median", "shape left out", "held out");
+    for (int s = 0; s < QK_SCHEME_COUNT; s++) {
+        if (!ft->fit[s].n)
+            continue;
+        fprintf(f, "%-6s %6d %7.1f%% %7.1f%%  ", qk_scheme_name((qk_scheme)s), ft->fit[s].n, 100 * ft->fit[s].rms,
+                100 * ft->fit[s].median);
+        pct(f, &ft->cv[s]);
+        fprintf(f, "   ");
+        pct(f, &ft->held[s]);
+        fprintf(f, "\n");
     }
     if (!crossovers)
         return;
-    fprintf(f, "\ncrossovers (fitted models): where one scheme overtakes another as M grows\n");
+    qt_scheme_model sm[QK_SCHEME_COUNT];
+    qt_scheme_models(ft, sm);
+    qt_tuned pm = {0};
+    tune_per_m(r, &pm);
+    fprintf(f, "\ncrossovers: the M where one scheme overtakes another, predicted by the model beside measured\n");
     for (int i = 0; i < r->n_obs; i++) {
         const qk_problem *shape = &r->obs[i].p;
         int first = 1; /* each shape once */
@@ -177,37 +230,45 @@ void cli_fit_report(const cli_results *r, const qt_scheme_fit *fits, const qp_pr
                 at[r->obs[j].p.scheme] = &r->obs[j].p;
         for (int a = 0; a < QK_SCHEME_COUNT; a++)
             for (int b = a + 1; b < QK_SCHEME_COUNT; b++) {
-                if (!fits[a].present || !fits[b].present || !at[a] || !at[b])
+                if (!sm[a].present || !sm[b].present || !at[a] || !at[b])
                     continue;
-                int dir, m = qt_crossover(&fits[a].model, at[a], &fits[b].model, at[b], 1 << 16, &dir);
+                int dir, lo = 0, m = qt_crossover(&sm[a], at[a], &sm[b], at[b], 1 << 16, &dir);
+                int mm = measured_crossover(&pm, at[a], at[b], &lo);
+                if (!m && !mm)
+                    continue;
+                fprintf(f, "  %dx%d %s / %s: predicted ", shape->n, shape->k, qk_scheme_name((qk_scheme)a),
+                        qk_scheme_name((qk_scheme)b));
                 if (m)
-                    fprintf(f, "  %s → %s at M≈%d for %dx%d\n", qk_scheme_name((qk_scheme)(dir > 0 ? a : b)),
-                            qk_scheme_name((qk_scheme)(dir > 0 ? b : a)), m, shape->n, shape->k);
+                    fprintf(f, "%s overtakes at M≈%d", qk_scheme_name((qk_scheme)(dir > 0 ? b : a)), m);
+                else
+                    fprintf(f, "no crossover");
+                if (mm)
+                    fprintf(f, "; measured: between M=%d and M=%d\n", lo, mm);
+                else
+                    fprintf(f, "; measured: no crossover among the M swept\n");
             }
     }
+    qt_tuned_free(&pm);
 }
 
-int cli_fit_write(const cli_results *r, const qt_scheme_fit *fits, const qp_profile *prof, const char *path,
-                  qc_msgs *err)
+int cli_fit_write(const cli_results *r, const qp_profile *prof, const char *path, qc_msgs *err)
 {
-    qp_fit_model m[QK_SCHEME_COUNT];
-    int n = 0;
-    for (int s = 0; s < QK_SCHEME_COUNT; s++) {
-        const qt_scheme_fit *ft = &fits[s];
-        if (!ft->present)
-            continue;
-        qp_fit_model *x = &m[n++];
-        snprintf(x->scheme, sizeof x->scheme, "%s", qk_scheme_name((qk_scheme)s));
-        x->bw_gbs = ft->model.bw_gbs;
-        x->peak_gops = ft->model.peak_gops;
-        x->t0_s = ft->model.t0_s;
-        x->residual = ft->residual;
-        x->points = ft->n;
+    const qt_fitted *ft = &r->fit;
+    qp_fit_model *m = qc_xcalloc((size_t)ft->n + 1, sizeof *m);
+    for (int i = 0; i < ft->n; i++) {
+        const qt_kfit *k = &ft->v[i];
+        m[i] = (qp_fit_model){.threads = k->threads, .mem_eff = k->mem_eff, .comp_eff = k->comp_eff,
+                              .decode_gws = k->decode_gws, .residual = k->fit.rms,
+                              .cv_median = k->cv.n ? k->cv.median : -1,
+                              .cv_max = k->cv.n ? k->cv.max : -1, .points = k->fit.n};
+        snprintf(m[i].kernel, sizeof m[i].kernel, "%s", k->kernel);
+        snprintf(m[i].format, sizeof m[i].format, "%s", k->format);
     }
     qp_profile *copy = qp_profile_copy(prof);
-    qp_profile_set_fit(copy, r->hash, m, n);
+    qp_profile_set_fit(copy, r->hash, ft->t0_s, m, ft->n);
     int rc = qp_profile_write(copy, path, err);
     qp_profile_free(copy);
+    free(m);
     return rc;
 }
 
@@ -256,6 +317,12 @@ int cli_tune_option(int o, const char *arg, cli_tune_args *t, qc_msgs *err)
             }
         return rc;
     }
+    if (o == 't') {
+        double pct;
+        int rc = qc_parse_double(arg, 0, 100, "--tie-margin", &pct, err);
+        t->tie_margin = pct / 100;
+        return rc;
+    }
     return qc_parse_double(arg, 1e-12, 1e6, "--max-error", &t->max_error, err);
 }
 
@@ -280,7 +347,8 @@ int cli_timing_option(const char *name, const char *arg, qb_measure_opts *m, int
 
 int cli_tune(const cli_results *r, const cli_tune_args *a, qt_tuned *out, qc_msgs *err)
 {
-    qt_tune_opts o = {.bucket_edges = a->n_edges ? a->edges : NULL, .n_edges = a->n_edges, .max_error = a->max_error};
+    qt_tune_opts o = {.bucket_edges = a->n_edges ? a->edges : NULL, .n_edges = a->n_edges, .max_error = a->max_error,
+                      .fit = &r->fit, .verdicts = r->verdicts, .n_verdicts = r->n_verdicts};
     return qt_tune(r->obs, r->n_obs, &o, out, err);
 }
 
@@ -297,36 +365,71 @@ static void options_text(const qk_problem *p, char *buf, size_t len)
         snprintf(buf + o, len - (size_t)o, "%sf32", o ? " " : "");
 }
 
-void cli_tune_report(const qt_tuned *t, FILE *f)
+static void cell_label(const qk_problem *key, char *buf, size_t len);
+
+void cli_tune_report(const qt_tuned *t, double tie_margin, FILE *f)
 {
     fprintf(f, "%-6s %-14s %-14s %-12s %-18s %-44s %10s %s\n", "scheme", "N x K", "options", "M bucket", "kernel",
             "configuration", "time (us)", "");
+    int checked = 0, replaced = 0;
     for (int i = 0; i < t->n; i++) {
         const qt_winner *w = &t->v[i];
-        char shape[32], bucket[32], opts[64];
+        char shape[32], bucket[32], opts[64], note[160] = "";
         snprintf(shape, sizeof shape, "%dx%d", w->p.n, w->p.k);
         snprintf(bucket, sizeof bucket, "(%d, %d]", w->m_lo, w->m_hi);
         options_text(&w->p, opts, sizeof opts);
+        if (w->verified > 0)
+            snprintf(note, sizeof note, "re-measured: %.1f%% faster than the default", 100 * (1 - w->verify_ratio));
+        else if (w->verified < 0)
+            snprintf(note, sizeof note, "re-measured: the winner (%.1f%% %s) did not beat the default beyond the "
+                     "noise; the default stands", 100 * fabs(1 - w->verify_ratio),
+                     w->verify_ratio < 1 ? "faster" : "slower");
+        else if (w->noisy)
+            snprintf(note, sizeof note, "noisy: its timing stayed above --max-cv; the default configuration stands");
+        else if (w->tie)
+            snprintf(note, sizeof note, "tie: the simpler configuration stands");
+        checked += w->verified != 0;
+        replaced += w->verified < 0;
         fprintf(f, "%-6s %-14s %-14s %-12s %-18s %-44s %10.1f %s\n", qk_scheme_name(w->p.scheme), shape,
-                opts[0] ? opts : "-", bucket, w->kernel, w->config, w->time_s * 1e6,
-                w->noisy ? "noisy: its timing stayed above --max-cv; the default configuration stands within "
-                           "the noise"
-                : w->tie ? "tie: the simpler configuration stands"
-                         : "");
+                opts[0] ? opts : "-", bucket, w->kernel, w->config, w->time_s * 1e6, note);
     }
     for (int s = 0; s < QK_SCHEME_COUNT; s++)
         if (t->excluded[s])
             fprintf(f, "excluded: %s (its quantization error exceeds --max-error)\n", qk_scheme_name((qk_scheme)s));
+    if (checked)
+        fprintf(f, "\nnever worse than the default: %d winners re-measured side by side with their kernel's default "
+                   "configuration; %d did not beat it beyond the noise and gave way to it\n",
+                checked, replaced);
+    /* the winning scheme of each cell, ties named */
+    qt_cell *cells = NULL;
+    int nc = 0;
+    if (!qt_cells(t, tie_margin, &cells, &nc)) {
+        fprintf(f, "\nthe fastest scheme per cell (a tie: within %.0f%% or the noise; the more accurate first)\n",
+                100 * (tie_margin > 0 ? tie_margin : QT_TIE_MARGIN_PCT / 100.0));
+        for (int c = 0; c < nc; c++) {
+            char label[96], bucket[32];
+            cell_label(&cells[c].key, label, sizeof label);
+            snprintf(bucket, sizeof bucket, "(%d, %d]", cells[c].m_lo, cells[c].m_hi);
+            fprintf(f, "  %-26s %-12s %s", label, bucket, qk_scheme_name((qk_scheme)cells[c].scheme));
+            if (cells[c].tie)
+                fprintf(f, "  tie with %s (%.1f%% apart)", qk_scheme_name((qk_scheme)cells[c].scheme2),
+                        100 * fabs(cells[c].w2->time_s / cells[c].w->time_s - 1));
+            fprintf(f, "\n");
+        }
+        free(cells);
+    }
     fprintf(f, "\nroofline pruning (time only configurations predicted within 1.25x of the best): %d of %d points "
                "timed (%d saved); the same winner in %d of %d cells\n",
             t->points_kept, t->points, t->points - t->points_kept, t->same_winners, t->cells);
 }
 
-int cli_emit(const cli_results *r, const qt_tuned *t, const char *format, const char *path, qc_msgs *err)
+int cli_emit(const cli_results *r, const qt_tuned *t, double tie_margin, const char *format, const char *path,
+             qc_msgs *err)
 {
-    qt_scheme_fit fits[QK_SCHEME_COUNT];
-    qt_fit_schemes(r->obs, r->n_obs, fits, NULL);
-    qt_emit_info info = {.device = r->device, .source_hash = r->hash, .fits = fits, .tuned = t};
+    qt_scheme_model models[QK_SCHEME_COUNT];
+    qt_scheme_models(&r->fit, models);
+    qt_emit_info info = {.device = r->device, .source_hash = r->hash, .models = models, .tuned = t,
+                         .tie_margin = tie_margin};
     qc_outfile o;
     int rc = qc_outfile_open(&o, path, err);
     if (rc)
@@ -358,7 +461,8 @@ static int tune_per_m(const cli_results *r, qt_tuned *t)
             ms[j] = ms[j - 1];
             ms[j - 1] = x;
         }
-    qt_tune_opts o = {.bucket_edges = ms, .n_edges = nm};
+    qt_tune_opts o = {.bucket_edges = ms, .n_edges = nm, .fit = &r->fit, .verdicts = r->verdicts,
+                      .n_verdicts = r->n_verdicts};
     int rc = qt_tune(r->obs, r->n_obs, &o, t, NULL);
     free(ms);
     return rc;
@@ -431,15 +535,15 @@ static void ours_vs_library(const cli_results *r, const qt_cell *cells, int nc, 
     }
 }
 
-void cli_summary(const cli_results *r, FILE *f)
+void cli_summary(const cli_results *r, double tie_margin, FILE *f)
 {
     qt_tuned t;
     qt_cell *cells = NULL;
     int nc = 0;
-    if (tune_per_m(r, &t) || qt_cells(&t, &cells, &nc))
+    if (tune_per_m(r, &t) || qt_cells(&t, tie_margin, &cells, &nc))
         return;
     const int predicted = r->res.n && r->res.v[0].status == QB_PREDICTED;
-    int any_noisy = 0;
+    int any_noisy = 0, any_tie = 0;
     for (int c = 0; c < nc; c++) {
         const qk_problem *key = &cells[c].key;
         int first = 1; /* one table per cell key, its rows the M buckets */
@@ -454,7 +558,7 @@ void cli_summary(const cli_results *r, FILE *f)
         fprintf(f, "%7s", "M");
         for (int s = 0; s < QK_SCHEME_COUNT; s++)
             fprintf(f, " %10s", qk_scheme_name((qk_scheme)s));
-        fprintf(f, "  %-8s %14s %14s\n", "fastest", "w4a16 vs fp16", "w4a16 vs w8a8");
+        fprintf(f, "  %-14s %14s %14s\n", "fastest", "w4a16 vs fp16", "w4a16 vs w8a8");
         for (int d = c; d < nc; d++) {
             if (memcmp(&cells[d].key, key, sizeof *key))
                 continue;
@@ -480,18 +584,25 @@ void cli_summary(const cli_results *r, FILE *f)
                 snprintf(r1, sizeof r1, "%.2fx %s", best[QK_FP16] / w4, w4 < best[QK_FP16] ? "faster" : "slower");
             if (w4 && best[QK_W8A8])
                 snprintf(r2, sizeof r2, "%.2fx %s", best[QK_W8A8] / w4, w4 < best[QK_W8A8] ? "faster" : "slower");
-            fprintf(f, "  %-8s %14s %14s\n", qk_scheme_name((qk_scheme)cells[d].scheme), r1, r2);
+            char fastest[32];
+            snprintf(fastest, sizeof fastest, "%s%s%s", qk_scheme_name((qk_scheme)cells[d].scheme),
+                     cells[d].tie ? "=" : "", cells[d].tie ? qk_scheme_name((qk_scheme)cells[d].scheme2) : "");
+            any_tie |= cells[d].tie;
+            fprintf(f, "  %-14s %14s %14s\n", fastest, r1, r2);
         }
         ours_vs_library(r, cells, nc, c, f);
     }
     if (any_noisy)
         fprintf(f, "~ noisy: the point's timing stayed above --max-cv within its budget (the tuner treats it as a "
                    "tie)\n");
+    if (any_tie)
+        fprintf(f, "a=b: a tie, the two within %.0f%% or within the noise of their measurements; the more accurate "
+                   "named first\n", 100 * (tie_margin > 0 ? tie_margin : QT_TIE_MARGIN_PCT / 100.0));
     free(cells);
     qt_tuned_free(&t);
 }
 
-int cli_plot(const cli_results *r, const qt_tuned *t, const char *dir, int *written, qc_msgs *err)
+int cli_plot(const cli_results *r, const qt_tuned *t, double tie_margin, const char *dir, int *written, qc_msgs *err)
 {
     /* the roofline: every run, and the ceilings recorded with the sweep */
     qv_point *pts = qc_xcalloc((size_t)r->n_obs + 1, sizeof *pts);
@@ -518,14 +629,35 @@ int cli_plot(const cli_results *r, const qt_tuned *t, const char *dir, int *writ
         snprintf(ceil[nc].label, sizeof ceil[nc].label, "%s %.0f GOP/s", format ? format : "?", v);
         ceil[nc++].gops = v;
     }
+    /* the model: each scheme's fitted roof, its lines against M, its residuals */
+    qt_scheme_model sm[QK_SCHEME_COUNT];
+    qt_scheme_models(&r->fit, sm);
+    qv_model_roof roofs[QK_SCHEME_COUNT];
+    int nroof = 0;
+    for (int s = 0; s < QK_SCHEME_COUNT; s++)
+        if (sm[s].present)
+            roofs[nroof++] = (qv_model_roof){s, sm[s].small.bw_gbs, sm[s].small.peak_gops};
+    qv_residual *res = qc_xcalloc((size_t)r->n_obs + 1, sizeof *res);
+    int nres = 0;
+    for (int a = 0; a < r->n_obs; a++) {
+        qt_model mm;
+        if (qt_fitted_model(&r->fit, &r->obs[a], &mm))
+            res[nres++] = (qv_residual){r->obs[a].p.scheme, r->obs[a].p.m,
+                                        qt_predict(&mm, r->obs[a].bytes, r->obs[a].flops, r->obs[a].p.m) /
+                                            r->obs[a].time_s,
+                                        r->obs[a].holdout};
+    }
     /* throughput against M: per shape, one line per scheme and options, from the per-M tuning
      * (sorted by key, then M: a line is a run of winners with the same key) */
+    enum { MODEL_POINTS = 48 };
     qt_tuned pm = {0};
     tune_per_m(r, &pm);
     qv_line *lines = qc_xcalloc((size_t)pm.n + 1, sizeof *lines), *grouped = qc_xcalloc((size_t)pm.n + 1, sizeof *grouped);
     qv_shape *shapes = qc_xcalloc((size_t)pm.n + 1, sizeof *shapes);
     int *line_shape = qc_xcalloc((size_t)pm.n + 1, sizeof *line_shape), ns = 0, nl = 0, ng = 0;
     double *ms = qc_xcalloc((size_t)pm.n + 1, sizeof *ms), *gf = qc_xcalloc((size_t)pm.n + 1, sizeof *gf);
+    double *mm = qc_xcalloc((size_t)(pm.n + 1) * MODEL_POINTS, sizeof *mm),
+           *mg = qc_xcalloc((size_t)(pm.n + 1) * MODEL_POINTS, sizeof *mg);
     for (int a = 0; a < pm.n; a++) {
         const qt_winner *w = &pm.v[a];
         if (!a || !qt_same_key(&w->p, &pm.v[a - 1].p)) {
@@ -542,7 +674,27 @@ int cli_plot(const cli_results *r, const qt_tuned *t, const char *dir, int *writ
                 sh++;
             if (sh == ns)
                 snprintf(shapes[ns++].name, sizeof shapes[0].name, "%s", name);
-            line_shape[nl++] = sh;
+            line_shape[nl] = sh;
+            if (sm[w->p.scheme].present) { /* the model from M = 1 to twice the largest M swept */
+                int mmax = 1;
+                for (int b = a; b < pm.n && qt_same_key(&pm.v[b].p, &w->p); b++)
+                    mmax = pm.v[b].p.m > mmax ? pm.v[b].p.m : mmax;
+                l->model_m = mm + (size_t)nl * MODEL_POINTS;
+                l->model_gflops = mg + (size_t)nl * MODEL_POINTS;
+                for (int q = 0; q < MODEL_POINTS; q++) {
+                    qk_problem pq = w->p;
+                    pq.m = (int)(pow(2.0 * mmax, (double)q / (MODEL_POINTS - 1)) + 0.5);
+                    if (q && pq.m <= (int)l->model_m[l->n_model - 1])
+                        continue;
+                    qk_cost cq = qk_problem_cost(&pq);
+                    double tq = qt_scheme_predict(&sm[w->p.scheme], cq.bytes, cq.flops, pq.m);
+                    if (tq > 0) {
+                        ((double *)l->model_m)[l->n_model] = pq.m;
+                        ((double *)l->model_gflops)[l->n_model++] = cq.flops / tq / 1e9;
+                    }
+                }
+            }
+            nl++;
         }
         ms[a] = w->p.m;
         gf[a] = qk_problem_cost(&w->p).flops / w->time_s / 1e9;
@@ -557,22 +709,24 @@ int cli_plot(const cli_results *r, const qt_tuned *t, const char *dir, int *writ
             }
     }
     qv_input in = {.device = r->device, .points = pts, .n_points = r->n_obs, .ceilings = ceil, .n_ceilings = nc,
-                   .shapes = shapes, .n_shapes = ns};
-    /* the winners: the fastest scheme per cell of the table being emitted */
+                   .shapes = shapes, .n_shapes = ns, .model_roofs = roofs, .n_model_roofs = nroof,
+                   .residuals = res, .n_residuals = nres};
+    /* the winners: the fastest scheme per cell of the table being emitted, ties named */
     qt_cell *cells = NULL;
     int ncell = 0;
-    qt_cells(t, &cells, &ncell);
+    qt_cells(t, tie_margin, &cells, &ncell);
     qv_cell *win = qc_xcalloc((size_t)ncell + 1, sizeof *win);
     for (int a = 0; a < ncell; a++) {
         cell_label(&cells[a].key, win[a].row, sizeof win[a].row);
         win[a].m_hi = cells[a].m_hi;
         win[a].scheme = cells[a].scheme;
+        win[a].tie_with = cells[a].tie ? cells[a].scheme2 : -1;
     }
     in.winners = win;
     in.n_winners = ncell;
     int rc = qv_plot(&in, dir, written, err);
     free(pts), free(ceil), free(shapes), free(lines), free(grouped), free(line_shape), free(ms), free(gf);
-    free(cells), free(win);
+    free(mm), free(mg), free(res), free(cells), free(win);
     qt_tuned_free(&pm);
     return rc;
 }
@@ -698,15 +852,15 @@ static int after_sweep(const char *dir, const char *results, const qp_profile *p
         return rc;
     }
     char path[4200];
-    qt_scheme_fit fits[QK_SCHEME_COUNT];
-    if (cli_fit(&r, fits, NULL) == QC_OK) {
+    if (cli_fit(&r, NULL) == QC_OK) {
         snprintf(path, sizeof path, "%s/profile-%s.yaml", dir, profile->name);
-        if (!(rc = cli_fit_write(&r, fits, profile, path, err))) {
-            fprintf(log, "  profile with ceilings and fit  %s\n", path);
-            cli_fit_report(&r, fits, profile, log, 1);
+        if (!(rc = cli_fit_write(&r, profile, path, err))) {
+            fprintf(log, "  profile with ceilings and fit  %s\n\n", path);
+            cli_fit_report(&r, log, 1);
+            fprintf(log, "\n");
         }
     } else {
-        fprintf(log, "  (no scheme has 3 timed points: no fit)\n");
+        fprintf(log, "  (no kernel has 2 timed points under measured ceilings: no fit)\n");
     }
     qt_tuned t = {0};
     cli_tune_args ta = {0};
@@ -720,7 +874,7 @@ static int after_sweep(const char *dir, const char *results, const qp_profile *p
             char name[128];
             snprintf(name, sizeof name, outs[i].name, r.device);
             snprintf(path, sizeof path, "%s/%s", dir, name);
-            if (!(rc = cli_emit(&r, &t, outs[i].format, path, err)))
+            if (!(rc = cli_emit(&r, &t, 0, outs[i].format, path, err)))
                 fprintf(log, "  dispatch table (%-6s)         %s\n", outs[i].format, path);
         }
     }
@@ -730,8 +884,56 @@ static int after_sweep(const char *dir, const char *results, const qp_profile *p
         int written = 0;
         if (!qv_available(why, sizeof why))
             fprintf(log, "  plots: skipped: %s\n", why);
-        else if (!(rc = cli_plot(&r, &t, path, &written, err)))
+        else if (!(rc = cli_plot(&r, &t, 0, path, &written, err)))
             fprintf(log, "  plots (%d, PNG and SVG)         %s\n", written, path);
+    }
+    qt_tuned_free(&t);
+    cli_results_free(&r);
+    return rc;
+}
+
+/* Never worse than the default: each bucket's winner that is not its kernel's default
+ * configuration is timed against that default, interleaved in this process; the outcome goes
+ * into the results file, where tune and emit find it. */
+enum { VERIFY_PAIRS = 10 };
+static int verify_winners(const cli_sweep_args *a, qb_bench *b, qb_results *res, FILE *log, qc_msgs *err)
+{
+    cli_results r;
+    qt_tuned t = {0};
+    cli_tune_args ta = {0};
+    int rc = cli_results_load(&r, a->results, err);
+    if (!rc)
+        rc = cli_tune(&r, &ta, &t, err);
+    int todo = 0, kept = 0;
+    for (int i = 0; !rc && i < t.n; i++) {
+        const qt_winner *w = &t.v[i];
+        const qk_kernel *k = qk_kernel_find(w->kernel);
+        qk_config cw, cd;
+        qk_kernel_defaults(k, &w->p, &cd);
+        if (qk_kernel_is_cuda(k) || qk_config_parse(k, &w->p, w->config, &cw, NULL) || !memcmp(&cw, &cd, sizeof cw))
+            continue;
+        qb_task tw, td;
+        qb_task_init(&tw, &w->p, k, &cw, -1, a->axes.warm);
+        qb_task_init(&td, &w->p, k, &cd, -1, a->axes.warm);
+        if (!qb_results_find(res, tw.point.name) || !qb_results_find(res, td.point.name))
+            continue; /* the default was not measured here: nothing to compare with */
+        if (!todo++)
+            fprintf(log, "qbench: never worse than the default: each winner against its kernel's default "
+                         "configuration, %d interleaved pairs\n", VERIFY_PAIRS);
+        qb_pair pr;
+        if ((rc = qb_measure_pair(b, &tw, &td, VERIFY_PAIRS, &pr, err)))
+            break;
+        qb_verification v = {.pairs = pr.pairs, .ratio = pr.ratio, .ratio_hi = pr.ratio_hi, .keep = pr.ratio_hi < 1};
+        snprintf(v.winner, sizeof v.winner, "%s", tw.point.name);
+        snprintf(v.baseline, sizeof v.baseline, "%s", td.point.name);
+        qb_results_add_verification(res, &v);
+        kept += v.keep;
+        fprintf(log, "qbench:   %s: %.3f of the default's time (upper quartile %.3f): %s\n", tw.point.name, pr.ratio,
+                pr.ratio_hi, v.keep ? "kept" : "the default stands");
+    }
+    if (!rc && todo) {
+        fprintf(log, "qbench: %d of %d winners beat their default beyond the noise\n", kept, todo);
+        rc = qb_results_write(res, a->results, err);
     }
     qt_tuned_free(&t);
     cli_results_free(&r);
@@ -820,6 +1022,8 @@ int cli_pipeline(cli_sweep_args *a, qc_msgs *err)
             fprintf(stderr, "qbench: sweep of %d points on %s (%s) into %s\n", n, t.device_name, prof->name,
                     a->results);
         rc = qb_sweep_run(b, tasks, n, &res, &so, &done, err);
+        if (!rc && !stop_flag && !a->predict && a->axes.configs != QB_CONFIGS_DEFAULT && res.n)
+            rc = verify_winners(a, b, &res, stderr, err);
         qb_bench_destroy(b);
         for (int i = 0; i < 3; i++)
             sigaction(sigs[i], &old[i], NULL);
@@ -833,7 +1037,7 @@ int cli_pipeline(cli_sweep_args *a, qc_msgs *err)
     if (!rc) {
         cli_results r;
         if (cli_results_load(&r, a->results, NULL) == QC_OK)
-            cli_summary(&r, stdout);
+            cli_summary(&r, 0, stdout);
         cli_results_free(&r);
         printf("\n%d point%s run now, %d in %s\n", done, done == 1 ? "" : "s", total, a->results);
     }

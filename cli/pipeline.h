@@ -22,21 +22,23 @@ typedef struct cli_results {
     int n_obs;
     char hash[17];
     char device[64];      /* the profile the results were made with */
+    qt_fitted fit;        /* the model fitted to them (fit.n = 0 when none could be) */
+    qt_verdict *verdicts; /* winners re-measured against their kernel's default */
+    int n_verdicts;
 } cli_results;
 
 int cli_results_load(cli_results *r, const char *path, qc_msgs *err);
 void cli_results_free(cli_results *r);
 
 /* ---- fit ---- */
-/* One fit per scheme with 3 or more timed points; QC_EINPUT when no scheme has. */
-int cli_fit(const cli_results *r, qt_scheme_fit fits[QK_SCHEME_COUNT], qc_msgs *err);
-/* Fitted against probed ceilings, each kernel's efficiency, and (crossovers) where the
- * schemes swap order. */
-void cli_fit_report(const cli_results *r, const qt_scheme_fit *fits, const qp_profile *prof, FILE *f,
-                    int crossovers);
+/* The fit cli_results_load made; QC_EINPUT (with why) when it could make none. */
+int cli_fit(const cli_results *r, qc_msgs *err);
+/* The model per kernel in physical terms (the share of each ceiling it reaches, t0), its stated
+ * error per scheme (in sample, leaving each shape out, on held-out points), and (crossovers)
+ * where the schemes swap order, predicted beside measured. */
+void cli_fit_report(const cli_results *r, FILE *f, int crossovers);
 /* Writes the fit into a copy of prof, at path (the results' hash as its provenance). */
-int cli_fit_write(const cli_results *r, const qt_scheme_fit *fits, const qp_profile *prof, const char *path,
-                  qc_msgs *err);
+int cli_fit_write(const cli_results *r, const qp_profile *prof, const char *path, qc_msgs *err);
 /* The profile to fit against: `want` (a file, or a name on the search path), or the one the
  * results were made with; it must be that device's. */
 int cli_profile_for(const char *want, const char *device, qp_profile **out, qc_msgs *err);
@@ -45,19 +47,21 @@ int cli_profile_for(const char *want, const char *device, qp_profile **out, qc_m
 typedef struct cli_tune_args {
     int edges[QB_MAX_AXIS], n_edges; /* --buckets, ascending */
     double max_error;                /* --max-error */
+    double tie_margin;               /* --tie-margin, a fraction (0: the default) */
 } cli_tune_args;
 
-/* --buckets (o = 'b') and --max-error (o = 'e'). */
+/* --buckets (o = 'b'), --max-error (o = 'e') and --tie-margin (o = 't'). */
 int cli_tune_option(int o, const char *arg, cli_tune_args *t, qc_msgs *err);
 int cli_tune(const cli_results *r, const cli_tune_args *a, qt_tuned *out, qc_msgs *err);
-void cli_tune_report(const qt_tuned *t, FILE *f);
-/* The dispatch table (header, json or vllm) at path, atomically. */
-int cli_emit(const cli_results *r, const qt_tuned *t, const char *format, const char *path, qc_msgs *err);
+void cli_tune_report(const qt_tuned *t, double tie_margin, FILE *f);
+/* The dispatch table (header, json or vllm) at path, atomically; tie_margin as qt_cells. */
+int cli_emit(const cli_results *r, const qt_tuned *t, double tie_margin, const char *format, const char *path,
+             qc_msgs *err);
 /* The pictures into dir; *written counts them. */
-int cli_plot(const cli_results *r, const qt_tuned *t, const char *dir, int *written, qc_msgs *err);
+int cli_plot(const cli_results *r, const qt_tuned *t, double tie_margin, const char *dir, int *written, qc_msgs *err);
 /* Per shape and option set: the tuned time of each scheme at each M measured, the fastest
  * scheme, and how w4a16 compares with fp16 and w8a8. */
-void cli_summary(const cli_results *r, FILE *f);
+void cli_summary(const cli_results *r, double tie_margin, FILE *f);
 
 /* ---- timing (run and sweep) ---- */
 /* --cache warm|cold (*warm), --max-cv PCT (m->max_cv, a fraction), --budget S (m->budget_s):

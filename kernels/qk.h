@@ -264,6 +264,9 @@ int qk_kernel_is_provider(const qk_kernel *k);
 
 /* The number format (compute roof) of a kernel in a configuration. */
 const char *qk_kernel_format(const qk_kernel *k, const qk_config *cfg);
+/* The rows of X the register tile of the loop a configuration runs can hold (1 when it has no
+ * such tile, or it is a library's or a GPU's): M fills ⌈M/rows⌉ tiles. */
+int qk_kernel_tile_rows(const qk_kernel *k, const qk_config *cfg);
 /* The kernel's defaults for p; its check of a configuration; the workspace it needs. */
 void qk_kernel_defaults(const qk_kernel *k, const qk_problem *p, qk_config *cfg);
 int qk_kernel_check(const qk_kernel *k, const qk_problem *p, const qk_config *cfg, char *why, size_t len);

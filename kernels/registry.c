@@ -288,6 +288,19 @@ const char *qk_kernel_format(const qk_kernel *k, const qk_config *cfg)
     return k->format_of ? k->format_of(k, cfg) : k->format;
 }
 
+int qk_kernel_tile_rows(const qk_kernel *k, const qk_config *cfg)
+{
+    /* what the tile holds, not what a configuration fills: a pass over the weights decodes them
+     * for a whole tile, however few of its rows carry X */
+    if (k->run == qk_run_int)
+        return ((const qk_ukr_int *)k->ukr)->mr_max;
+    if (k->run != qk_run_float)
+        return 1;
+    const qk_ukr_float *u = k->ukr;
+    const int large = !u->small || qk_config_get(k, cfg, "predequant", 0);
+    return large ? u->large->mr : u->small->mr_max;
+}
+
 void qk_kernel_defaults(const qk_kernel *k, const qk_problem *p, qk_config *cfg)
 {
     memset(cfg, 0, sizeof *cfg);

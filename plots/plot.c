@@ -285,6 +285,12 @@ static int plot_roofline(const qv_input *in, const char *dir, qc_msgs *err)
                 qk_scheme_name((qk_scheme)s));
             first = 0;
         }
+    for (int i = 0; i < in->n_model_roofs; i++) { /* each scheme's fitted roof */
+        const qv_model_roof *m = &in->model_roofs[i];
+        add(&b, "%s(%g * x < %g ? %g * x : %g) w l lw 2 dt 4 lc rgb '%s' t '%s model'", first ? "" : ", ", m->gbs,
+            m->gops, m->gbs, m->gops, colour[(unsigned)m->scheme % QK_SCHEME_COUNT], qk_scheme_name((qk_scheme)m->scheme));
+        first = 0;
+    }
     add(&b, "\n");
     int rc = pic_draw(&p, b.s, err);
     free(b.s);
@@ -301,11 +307,16 @@ static int plot_throughput(const qv_input *in, const qv_shape *sh, const char *d
     pic p;
     if (pic_open(&p, dir, base, err))
         return QC_ERUNTIME;
-    for (int l = 0; l < sh->n_lines; l++) {
+    for (int l = 0; l < sh->n_lines; l++) { /* index 2l: measured; 2l + 1: the model */
         fprintf(p.dat.f, "# %d: M, GFLOP/s (tuned)\n", l);
         for (int i = 0; i < sh->lines[l].n; i++)
             fprintf(p.dat.f, "%.0f %.6g\n", sh->lines[l].m[i], sh->lines[l].gflops[i]);
         if (!sh->lines[l].n)
+            fprintf(p.dat.f, "nan nan\n");
+        fprintf(p.dat.f, "\n\n# %d: M, GFLOP/s (model)\n", l);
+        for (int i = 0; i < sh->lines[l].n_model; i++)
+            fprintf(p.dat.f, "%.6g %.6g\n", sh->lines[l].model_m[i], sh->lines[l].model_gflops[i]);
+        if (!sh->lines[l].n_model)
             fprintf(p.dat.f, "nan nan\n");
         fprintf(p.dat.f, "\n\n");
     }
@@ -314,7 +325,7 @@ static int plot_throughput(const qv_input *in, const qv_shape *sh, const char *d
     gp_quote(name, sizeof name, sh->name);
     pic_dat(&p, dat, sizeof dat);
     text b = {0};
-    add(&b, "set title 'Throughput against M: '.%s.' on '.%s.' (where the schemes cross)'\nset logscale xy\n"
+    add(&b, "set title 'Throughput against M: '.%s.' on '.%s.' (measured; dashed: the model)'\nset logscale xy\n"
             "set logscale x 2\nset xlabel 'M (tokens)'\nset ylabel 'GFLOP/s (tuned configuration)'\n"
             "set key outside right top\nset grid\nplot ",
         name, dev);
@@ -322,8 +333,11 @@ static int plot_throughput(const qv_input *in, const qv_shape *sh, const char *d
     for (int l = 0; l < sh->n_lines; l++) {
         const qv_line *ln = &sh->lines[l];
         gp_quote(q, sizeof q, ln->label);
-        add(&b, "%s%s index %d w lp pt 7 lw 2 lc rgb '%s' t %s", first ? "" : ", ", dat, l,
+        add(&b, "%s%s index %d w lp pt 7 lw 2 lc rgb '%s' t %s", first ? "" : ", ", dat, 2 * l,
             colour[(unsigned)ln->scheme % QK_SCHEME_COUNT], q);
+        if (ln->n_model)
+            add(&b, ", %s index %d w l lw 1.5 dt 2 lc rgb '%s' notitle", dat, 2 * l + 1,
+                colour[(unsigned)ln->scheme % QK_SCHEME_COUNT]);
         first = 0;
     }
     add(&b, "\n");
@@ -369,13 +383,15 @@ static int plot_winners(const qv_input *in, const char *dir, qc_msgs *err)
             s++;
         while (ms[m] != c->m_hi)
             m++;
-        fprintf(p.dat.f, "%d %d %d \"%s\"\n", m, s, c->scheme, qk_scheme_name((qk_scheme)c->scheme));
+        fprintf(p.dat.f, "%d %d %d \"%s%s%s\"\n", m, s, c->scheme, qk_scheme_name((qk_scheme)c->scheme),
+                c->tie_with >= 0 ? "=" : "", c->tie_with >= 0 ? qk_scheme_name((qk_scheme)c->tie_with) : "");
     }
     char dev[256], dat[4400], q[128];
     gp_quote(dev, sizeof dev, in->device);
     pic_dat(&p, dat, sizeof dat);
     text b = {0};
-    add(&b, "set title 'Fastest scheme per M bucket and shape on '.%s\nset xlabel 'M (bucket upper bound)'\n"
+    add(&b, "set title 'Fastest scheme per M bucket and shape on '.%s.' (a=b: a tie, the more accurate first)'\n"
+            "set xlabel 'M (bucket upper bound)'\n"
             "set ylabel 'layer shape (N x K)'\nset xrange [-0.5:%d.5]\nset yrange [-0.5:%d.5]\n"
             "set cbrange [-0.5:%d.5]\nunset colorbox\nset key off\nset palette defined (",
         dev, nm - 1, nr - 1, QK_SCHEME_COUNT - 1);
@@ -394,6 +410,56 @@ static int plot_winners(const qv_input *in, const char *dir, qc_msgs *err)
     free(b.s);
     free(rows);
     free(ms);
+    return rc;
+}
+
+static int plot_residuals(const qv_input *in, const char *dir, qc_msgs *err)
+{
+    pic p;
+    if (pic_open(&p, dir, "residuals", err))
+        return QC_ERUNTIME;
+    /* index 2s: fitted points of scheme s; 2s + 1: its held-out points */
+    double lo = 0.9, hi = 1.1, mmax = 1;
+    for (int s = 0; s < QK_SCHEME_COUNT; s++)
+        for (int held = 0; held <= 1; held++) {
+            fprintf(p.dat.f, "# %s%s: M, predicted / measured\n", qk_scheme_name((qk_scheme)s), held ? " held out" : "");
+            int any = 0;
+            for (int i = 0; i < in->n_residuals; i++) {
+                const qv_residual *r = &in->residuals[i];
+                if (r->scheme != s || r->held_out != held || !(r->ratio > 0))
+                    continue;
+                fprintf(p.dat.f, "%.6g %.6g\n", r->m, r->ratio);
+                lo = r->ratio < lo ? r->ratio : lo;
+                hi = r->ratio > hi ? r->ratio : hi;
+                mmax = r->m > mmax ? r->m : mmax;
+                any = 1;
+            }
+            if (!any)
+                fprintf(p.dat.f, "nan nan\n");
+            fprintf(p.dat.f, "\n\n");
+        }
+    char dev[256], dat[4400];
+    gp_quote(dev, sizeof dev, in->device);
+    pic_dat(&p, dat, sizeof dat);
+    text b = {0};
+    add(&b, "set title 'The model against the measurements on '.%s.' (hollow: held out of the fit)'\n"
+            "set logscale x 2\nset logscale y\nset xlabel 'M (tokens)'\nset ylabel 'predicted / measured time'\n"
+            "set xrange [0.7:%g]\nset yrange [%g:%g]\nset key outside right top\nset grid\n"
+            "plot 1 w l lw 1.5 lc rgb '#555555' t 'exact', 1.1 w l dt 2 lc rgb '#999999' t '10%%', "
+            "0.9 w l dt 2 lc rgb '#999999' notitle",
+        dev, mmax * 1.5, lo / 1.1, hi * 1.1);
+    for (int s = 0; s < QK_SCHEME_COUNT; s++)
+        for (int held = 0; held <= 1; held++) {
+            int any = 0;
+            for (int i = 0; i < in->n_residuals; i++)
+                any |= in->residuals[i].scheme == s && in->residuals[i].held_out == held;
+            if (any)
+                add(&b, ", %s index %d w p pt %d ps 1.3 lc rgb '%s' t '%s%s'", dat, 2 * s + held, held ? 6 : 7, colour[s],
+                    qk_scheme_name((qk_scheme)s), held ? " held out" : "");
+        }
+    add(&b, "\n");
+    int rc = pic_draw(&p, b.s, err);
+    free(b.s);
     return rc;
 }
 
@@ -416,6 +482,8 @@ int qv_plot(const qv_input *in, const char *dir, int *written, qc_msgs *err)
         if (!(rc = plot_throughput(in, &in->shapes[i], dir, err)))
             ++*written;
     if (!rc && in->n_winners && !(rc = plot_winners(in, dir, err)))
+        ++*written;
+    if (!rc && in->n_residuals && !(rc = plot_residuals(in, dir, err)))
         ++*written;
     return rc;
 }

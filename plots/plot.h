@@ -1,6 +1,7 @@
-/* plots/: gnuplot pictures of a sweep: the roofline (measured ceilings and every run), the
- * throughput of each scheme against M for each shape (where they cross), and a heat map of the
- * winning scheme over M × shape. It draws what the results and the tuner give it and computes
+/* plots/: gnuplot pictures of a sweep: the roofline (measured ceilings, every run, each scheme's
+ * fitted roof), the throughput of each scheme against M for each shape (measured and modelled:
+ * where they cross), a heat map of the winning scheme over M × shape (ties named), and the
+ * model's residuals against M. It draws what the results and the tuner give it and computes
  * nothing new. Every file (data, script, PNG, SVG) appears whole or not at all; gnuplot runs
  * without a shell, and every string from a results file reaches its script escaped.
  * Prefix qv_ (the pictures; qp_ is the profiles'). */
@@ -21,13 +22,29 @@ typedef struct qv_ceiling {
     double gops;     /* or a compute roof (gbs = 0) */
 } qv_ceiling;
 
-/* One scheme (with its options) on one shape: GFLOP/s against M. */
+/* One scheme (with its options) on one shape: GFLOP/s against M, measured, and the model's
+ * (n_model points, drawn dashed in the same colour; 0: none). */
 typedef struct qv_line {
     char label[48];  /* "w4a16 g128" */
     int scheme;      /* its colour */
     int n;
     const double *m, *gflops;
+    int n_model;
+    const double *model_m, *model_gflops;
 } qv_line;
+
+/* A scheme's fitted roof: min(bw · intensity, peak), dashed in its colour on the roofline. */
+typedef struct qv_model_roof {
+    int scheme;
+    double gbs, gops;
+} qv_model_roof;
+
+/* A point of the residual picture: predicted ÷ measured time at M. */
+typedef struct qv_residual {
+    int scheme;
+    double m, ratio;
+    int held_out;    /* drawn hollow */
+} qv_residual;
 
 /* The throughput picture of one shape. */
 typedef struct qv_shape {
@@ -40,6 +57,7 @@ typedef struct qv_shape {
 typedef struct qv_cell {
     char row[64];    /* "4096x14336 g128" */
     int m_hi, scheme;
+    int tie_with;    /* the other scheme of a tie, −1 when none: the cell says "a=b" */
 } qv_cell;
 
 typedef struct qv_input {
@@ -52,12 +70,17 @@ typedef struct qv_input {
     int n_shapes;
     const qv_cell *winners;
     int n_winners;
+    const qv_model_roof *model_roofs;
+    int n_model_roofs;
+    const qv_residual *residuals;
+    int n_residuals;
 } qv_input;
 
 /* Is gnuplot here? When not, *why says what to install. */
 int qv_available(char *why, size_t len);
-/* Writes DIR/roofline.{png,svg}, DIR/throughput-<shape>.{png,svg} per shape and
- * DIR/winners.{png,svg} (with their .dat and .gp beside them). *written counts the pictures. */
+/* Writes DIR/roofline.{png,svg}, DIR/throughput-<shape>.{png,svg} per shape, DIR/winners.{png,svg}
+ * and, with residuals, DIR/residuals.{png,svg} (with their .dat and .gp beside them). *written
+ * counts the pictures. */
 int qv_plot(const qv_input *in, const char *dir, int *written, qc_msgs *err);
 
 #endif

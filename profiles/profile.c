@@ -360,21 +360,41 @@ static void parse_fit_model(ctx *c, yaml_node_t *item, int idx, qp_profile *p)
 {
     char where[48];
     snprintf(where, sizeof where, "fit.models[%d]", idx);
-    fieldref f[] = {{"scheme", 1, NULL}, {"bw_gbs", 1, NULL},   {"peak_gops", 1, NULL},
-                    {"t0_s", 1, NULL},   {"residual", 1, NULL}, {"points", 1, NULL}};
-    if (take_mapping(c, item, where, f, 6))
+    fieldref f[] = {{"kernel", 1, NULL},   {"format", 1, NULL},    {"threads", 1, NULL},
+                    {"mem_eff", 1, NULL},  {"comp_eff", 1, NULL},  {"points", 1, NULL},
+                    {"residual", 1, NULL}, {"cv_median", 0, NULL}, {"cv_max", 0, NULL},
+                    {"decode_gws", 0, NULL}};
+    if (take_mapping(c, item, where, f, 10))
         return;
-    qp_fit_model m = {0};
-    char *scheme = get_string(c, f[0].val, "scheme");
-    int ok = scheme != NULL;
-    if (scheme)
-        snprintf(m.scheme, sizeof m.scheme, "%s", scheme);
-    free(scheme);
-    ok &= !get_nonneg(c, f[1].val, "bw_gbs", &m.bw_gbs, 1);
-    ok &= !get_nonneg(c, f[2].val, "peak_gops", &m.peak_gops, 1);
-    ok &= !get_nonneg(c, f[3].val, "t0_s", &m.t0_s, 0);
-    ok &= !get_nonneg(c, f[4].val, "residual", &m.residual, 0);
+    qp_fit_model m = {.cv_median = -1, .cv_max = -1};
+    char *kernel = get_string(c, f[0].val, "kernel"), *format = get_string(c, f[1].val, "format");
+    int ok = kernel && format;
+    if (ok && (strlen(kernel) >= sizeof m.kernel || strlen(format) >= sizeof m.format)) {
+        errat(c, item, "%s: kernel or format name too long", where);
+        ok = 0;
+    }
+    if (ok) {
+        snprintf(m.kernel, sizeof m.kernel, "%s", kernel);
+        snprintf(m.format, sizeof m.format, "%s", format);
+    }
+    free(kernel);
+    free(format);
+    ok &= !get_int(c, f[2].val, "threads", 0, 1 << 20, &m.threads);
+    ok &= !get_nonneg(c, f[3].val, "mem_eff", &m.mem_eff, 1);
+    ok &= !get_nonneg(c, f[4].val, "comp_eff", &m.comp_eff, 1);
     ok &= !get_int(c, f[5].val, "points", 1, 1 << 30, &m.points);
+    ok &= !get_nonneg(c, f[6].val, "residual", &m.residual, 0);
+    if (f[7].val)
+        ok &= !get_nonneg(c, f[7].val, "cv_median", &m.cv_median, 0);
+    if (f[8].val)
+        ok &= !get_nonneg(c, f[8].val, "cv_max", &m.cv_max, 0);
+    if (f[9].val)
+        ok &= !get_nonneg(c, f[9].val, "decode_gws", &m.decode_gws, 0);
+    if (ok && (m.mem_eff > 1 || m.comp_eff > 1)) {
+        errat(c, item, "%s: an efficiency is a share of a ceiling, at most 1 (mem_eff %g, comp_eff %g)", where,
+              m.mem_eff, m.comp_eff);
+        ok = 0;
+    }
     if (ok) {
         p->fit.model = qc_xrealloc(p->fit.model, sizeof m * (size_t)(p->fit.n_model + 1));
         p->fit.model[p->fit.n_model++] = m;
@@ -383,8 +403,9 @@ static void parse_fit_model(ctx *c, yaml_node_t *item, int idx, qp_profile *p)
 
 static void parse_fit(ctx *c, yaml_node_t *m, qp_profile *p)
 {
-    fieldref f[] = {{"date", 1, NULL}, {"qbench_version", 1, NULL}, {"results", 1, NULL}, {"models", 1, NULL}};
-    take_mapping(c, m, "fit", f, 4);
+    fieldref f[] = {{"date", 1, NULL}, {"qbench_version", 1, NULL}, {"results", 1, NULL}, {"t0_s", 1, NULL},
+                    {"models", 1, NULL}};
+    take_mapping(c, m, "fit", f, 5);
     char **dst[] = {&p->fit.date, &p->fit.qbench_version, &p->fit.results};
     for (int i = 0; i < 3; i++)
         if (f[i].val) {
@@ -393,7 +414,9 @@ static void parse_fit(ctx *c, yaml_node_t *m, qp_profile *p)
             *dst[i] = get_string(c, f[i].val, w);
         }
     if (f[3].val)
-        parse_list(c, f[3].val, "fit.models", p, parse_fit_model);
+        get_nonneg(c, f[3].val, "fit.t0_s", &p->fit.t0_s, 0);
+    if (f[4].val)
+        parse_list(c, f[4].val, "fit.models", p, parse_fit_model);
     p->fit.present = 1;
 }
 
@@ -742,16 +765,24 @@ int qp_profile_emit(const qp_profile *p, FILE *f, qc_msgs *err)
         put(&d, fm, "date", add_str(&d, p->fit.date, YAML_PLAIN_SCALAR_STYLE));
         put(&d, fm, "qbench_version", add_str(&d, p->fit.qbench_version, YAML_DOUBLE_QUOTED_SCALAR_STYLE));
         put(&d, fm, "results", add_str(&d, p->fit.results, YAML_DOUBLE_QUOTED_SCALAR_STYLE));
+        put(&d, fm, "t0_s", add_num(&d, p->fit.t0_s));
         int seq = yaml_document_add_sequence(&d, NULL, YAML_BLOCK_SEQUENCE_STYLE);
         for (int i = 0; i < p->fit.n_model; i++) {
             const qp_fit_model *m = &p->fit.model[i];
             int it = yaml_document_add_mapping(&d, NULL, YAML_FLOW_MAPPING_STYLE);
-            put(&d, it, "scheme", add_str(&d, m->scheme, YAML_PLAIN_SCALAR_STYLE));
-            put(&d, it, "bw_gbs", add_num(&d, m->bw_gbs));
-            put(&d, it, "peak_gops", add_num(&d, m->peak_gops));
-            put(&d, it, "t0_s", add_num(&d, m->t0_s));
-            put(&d, it, "residual", add_num(&d, m->residual));
+            put(&d, it, "kernel", add_str(&d, m->kernel, YAML_PLAIN_SCALAR_STYLE));
+            put(&d, it, "format", add_str(&d, m->format, YAML_PLAIN_SCALAR_STYLE));
+            put(&d, it, "threads", add_num(&d, m->threads));
+            put(&d, it, "mem_eff", add_num(&d, m->mem_eff));
+            put(&d, it, "comp_eff", add_num(&d, m->comp_eff));
+            if (m->decode_gws > 0)
+                put(&d, it, "decode_gws", add_num(&d, m->decode_gws));
             put(&d, it, "points", add_num(&d, m->points));
+            put(&d, it, "residual", add_num(&d, m->residual));
+            if (m->cv_median >= 0) {
+                put(&d, it, "cv_median", add_num(&d, m->cv_median));
+                put(&d, it, "cv_max", add_num(&d, m->cv_max));
+            }
             yaml_document_append_sequence_item(&d, seq, it);
         }
         put(&d, fm, "models", seq);
@@ -851,6 +882,7 @@ qp_profile *qp_profile_copy(const qp_profile *s)
     p->fit.date = qc_strdup(s->fit.date);
     p->fit.qbench_version = qc_strdup(s->fit.qbench_version);
     p->fit.results = qc_strdup(s->fit.results);
+    p->fit.t0_s = s->fit.t0_s;
     p->fit.model = NULL;
     if (s->fit.n_model) {
         p->fit.model = qc_xcalloc((size_t)s->fit.n_model, sizeof *p->fit.model);
@@ -989,7 +1021,7 @@ double qp_profile_bandwidth_gbs(const qp_profile *p, const char *level, int thre
     return 0;
 }
 
-void qp_profile_set_fit(qp_profile *p, const char *results, const qp_fit_model *m, int n)
+void qp_profile_set_fit(qp_profile *p, const char *results, double t0_s, const qp_fit_model *m, int n)
 {
     char date[32];
     qc_utc_now(date, sizeof date);
@@ -1001,15 +1033,17 @@ void qp_profile_set_fit(qp_profile *p, const char *results, const qp_fit_model *
     p->fit.date = qc_strdup(date);
     p->fit.qbench_version = qc_strdup(QBENCH_VERSION);
     p->fit.results = qc_strdup(results);
+    p->fit.t0_s = t0_s;
     p->fit.model = qc_xcalloc((size_t)(n > 0 ? n : 1), sizeof *m);
     memcpy(p->fit.model, m, sizeof *m * (size_t)n);
     p->fit.n_model = n;
 }
 
-const qp_fit_model *qp_profile_fit(const qp_profile *p, const char *scheme)
+const qp_fit_model *qp_profile_fit(const qp_profile *p, const char *kernel, const char *format, int threads)
 {
     for (int i = 0; i < p->fit.n_model; i++)
-        if (!strcmp(p->fit.model[i].scheme, scheme))
+        if (!strcmp(p->fit.model[i].kernel, kernel) && !strcmp(p->fit.model[i].format, format) &&
+            (p->fit.model[i].threads == threads || !threads))
             return &p->fit.model[i];
     return NULL;
 }

@@ -28,9 +28,15 @@
  *     date: 2026-11-21T10:30:00Z
  *     qbench_version: 0.1.0
  *     results: 3f2a9c0d4e5b6a71       #   hash of the results file it was fitted to
- *     models:                         #   t = t0 + max(bytes / bw, flops / peak), per scheme (a name
- *       - {scheme: w4a16, bw_gbs: 33.1, peak_gops: 120.5, t0_s: 2.1e-05, residual: 0.04, points: 10}
- *                                     #   the tuner gives; profiles/ does not interpret it)
+ *     t0_s: 2.1e-05                   #   the device's fixed cost per call
+ *     models:                         #   per kernel, thread count and number format: the share of
+ *       - {kernel: w4a16.avx512bf16, format: bf16_dot, threads: 2, mem_eff: 0.91, comp_eff: 0.78,
+ *          decode_gws: 61.5, points: 10, residual: 0.04, cv_median: 0.05, cv_max: 0.12}
+ *                                     #   the DRAM read and of the format's peak it reaches (in
+ *                                     #   (0, 1]), the weights it decodes per second per pass of its
+ *                                     #   register tile (G/s; 0: free), its in-sample RMS error and
+ *                                     #   its leave-one-shape-out errors (names the tuner gives;
+ *                                     #   profiles/ does not interpret them)
  *
  * Unknown keys, duplicate keys, wrong types, missing required keys and non-positive
  * figures are errors reported as "<file>:<line>: <what> (<what to do>)". */
@@ -92,10 +98,14 @@ typedef struct qp_peak {
     double gops, cv;
 } qp_peak;
 
-/* A fitted roofline: t = t0 + max(bytes / bw, flops / peak) for one scheme. */
+/* A kernel's fitted efficiencies: t = t0 + max(bytes / (mem_eff·BW), flops / (comp_eff·P) +
+ * passes·N·K / decode) with BW and P the profile's ceilings (tuner/roofline.h). */
 typedef struct qp_fit_model {
-    char scheme[16];
-    double bw_gbs, peak_gops, t0_s, residual;
+    char kernel[32], format[16];
+    int threads;
+    double mem_eff, comp_eff, residual;
+    double decode_gws;        /* weights decoded per second per pass, G/s (0: free) */
+    double cv_median, cv_max; /* < 0 when not stated */
     int points;
 } qp_fit_model;
 
@@ -122,6 +132,7 @@ typedef struct qp_profile {
     struct {
         int present;
         char *date, *qbench_version, *results;
+        double t0_s;
         qp_fit_model *model;
         int n_model;
     } fit;
@@ -149,8 +160,9 @@ void qp_profile_free(qp_profile *p);
 
 void qp_profile_add_bandwidth(qp_profile *p, const qp_bandwidth *b);
 /* Replaces the fit section: date and version now, `results` the results file's hash. */
-void qp_profile_set_fit(qp_profile *p, const char *results, const qp_fit_model *m, int n);
-const qp_fit_model *qp_profile_fit(const qp_profile *p, const char *scheme);
+void qp_profile_set_fit(qp_profile *p, const char *results, double t0_s, const qp_fit_model *m, int n);
+/* A kernel's fitted efficiencies at a number format and thread count (0: any); NULL when none. */
+const qp_fit_model *qp_profile_fit(const qp_profile *p, const char *kernel, const char *format, int threads);
 void qp_profile_add_peak(qp_profile *p, const qp_peak *k);
 /* The measured ceiling for a level or format at a thread count (0: the most threads measured);
  * NULL when the profile has none. */

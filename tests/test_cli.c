@@ -574,8 +574,9 @@ static void test_fit_tune_emit_plot(void **state)
     char *before = tu_slurp(res);
     /* fit: a table of fitted against probed ceilings, efficiencies, crossovers; into the profile */
     assert_int_equal(tu_run(qbench, (const char *[]){"fit", res, "--report", "-o", prof, NULL}, &out, &err), 0);
-    assert_non_null(strstr(out, "fit GB/s"));
-    assert_non_null(strstr(out, "efficiency"));
+    assert_non_null(strstr(out, "memory side"));
+    assert_non_null(strstr(out, "shape left out"));
+    assert_non_null(strstr(out, "reaches"));
     assert_non_null(strstr(out, "crossovers"));
     free(out), free(err);
     assert_int_equal(tu_run(qbench, (const char *[]){"profile", "validate", prof, NULL}, &out, &err), 0);
@@ -589,7 +590,7 @@ static void test_fit_tune_emit_plot(void **state)
     snprintf(line, sizeof line, "results: \"%s\"\n", hash);
     char *y = tu_slurp(prof);
     assert_non_null(strstr(y, "\nfit:\n"));
-    assert_non_null(strstr(y, "{scheme: w4a16, bw_gbs: "));
+    assert_non_null(strstr(y, "{kernel: w4a16.avx512bf16, format: bf16_dot, threads: 2, mem_eff: "));
     if (!strstr(y, line))
         print_error("profile:\n%s\nwanted: %s", y, line);
     assert_non_null(strstr(y, line));
@@ -615,10 +616,10 @@ static void test_fit_tune_emit_plot(void **state)
     char dir[] = "/tmp/qbench-plots-XXXXXX";
     assert_non_null(mkdtemp(dir));
     assert_int_equal(tu_run(qbench, (const char *[]){"plot", res, "-o", dir, NULL}, &out, &err), 0);
-    assert_non_null(strstr(out, "wrote 4 pictures"));
+    assert_non_null(strstr(out, "wrote 5 pictures"));
     free(out), free(err);
-    const char *pics[] = {"roofline", "winners", "throughput-512x1024", "throughput-1024x512"};
-    for (int i = 0; i < 4; i++) {
+    const char *pics[] = {"roofline", "winners", "throughput-512x1024", "throughput-1024x512", "residuals"};
+    for (int i = 0; i < 5; i++) {
         char p[512];
         snprintf(p, sizeof p, "%s/%s.png", dir, pics[i]);
         char *png = tu_slurp(p);
@@ -675,13 +676,73 @@ static void test_predict(void **state)
     const char *args[] = {"predict", "--device", "h100", "-m", "16", "-n", "8192", "-k", "28672", "--crossovers", NULL};
     assert_int_equal(tu_run(qbench, args, &out, &err), 0);
     /* decode on H100 is memory-bound: w4a16 moves a quarter of fp16's bytes */
-    assert_non_null(strstr(out, "w4a16         36.50   memory spec"));
-    assert_non_null(strstr(out, "fp16         140.58   memory spec"));
+    assert_non_null(strstr(out, "w4a16         36.50   memory w4a16.cuda           spec"));
+    assert_non_null(strstr(out, "fp16         140.58   memory fp16.cublaslt        spec"));
     assert_non_null(strstr(out, "w4a16 → w8a8 at M≈"));
     free(out), free(err);
     expect_rc((const char *[]){"predict", "--device", "a100", "--scheme", "fp8", "-m", "1", "-n", "64", "-k", "64", NULL}, 2,
               "profile a100-sxm4-80gb has no fp8 ceiling");
     expect_rc((const char *[]){"predict", "-m", "1", NULL}, 2, "--device is required");
+}
+
+/* The model a dispatch header answers unseen shapes with is the one `qbench predict` uses: the
+ * sweep's profile, its ceilings times the efficiencies fitted to the sweep. */
+static void test_header_model_equals_predict(void **state)
+{
+    (void)state;
+    ensure_host_profile();
+    char dir[] = "/tmp/qbench-model-XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    char *out, *err;
+    const char *sweep[] = {"sweep", "--schemes", "fp16,w4a16", "--shapes", "512x1024,1024x512", "--batch", "1,2,8,32",
+                           "--min-time", "0.01", "--repetitions", "2", "-o", dir, NULL};
+    assert_int_equal(tu_run(qbench, sweep, &out, &err), 0);
+    free(out), free(err);
+    char src[300], cmd[1200];
+    snprintf(src, sizeof src, "%s/p.c", dir);
+    FILE *f = fopen(src, "w");
+    fprintf(f, "#include <stdio.h>\n#include \"qbench_dispatch_host.h\"\nint main(void)\n{\n"
+               "    printf(\"%%.2f %%.2f %%.2f %%.2f\\n\", qbd_host_predict(QBD_HOST_FP16, 0, 3, 1536, 768, 0) * 1e6,\n"
+               "           qbd_host_predict(QBD_HOST_W4A16, 0, 3, 1536, 768, 128) * 1e6,\n"
+               "           qbd_host_predict(QBD_HOST_FP16, 0, 300, 1536, 768, 0) * 1e6,\n"
+               "           qbd_host_predict(QBD_HOST_W4A16, 0, 300, 1536, 768, 128) * 1e6);\n    return 0;\n}\n");
+    fclose(f);
+    snprintf(cmd, sizeof cmd, "cc -std=c99 -Wall -Werror -I%s -o %s/p %s && %s/p > %s/p.out", dir, dir, src, dir, dir);
+    assert_int_equal(system(cmd), 0);
+    snprintf(src, sizeof src, "%s/p.out", dir);
+    char *got = tu_slurp(src);
+    double h[4];
+    assert_int_equal(sscanf(got, "%lf %lf %lf %lf", &h[0], &h[1], &h[2], &h[3]), 4);
+    free(got);
+    /* qbench predict on the sweep's profile (it names itself host; on the path it comes first) */
+    const char *was = getenv("QBENCH_PROFILE_PATH");
+    char *keep = was ? strdup(was) : NULL;
+    setenv("QBENCH_PROFILE_PATH", dir, 1);
+    for (int i = 0; i < 2; i++) {
+        const char *args[] = {"predict", "--device", "host", "-m", i ? "300" : "3", "-n", "1536", "-k", "768", NULL};
+        assert_int_equal(tu_run(qbench, args, &out, &err), 0);
+        double p16 = 0, p4 = 0;
+        for (char *line = strtok(out, "\n"); line; line = strtok(NULL, "\n")) {
+            if (!strncmp(line, "fp16 ", 5))
+                sscanf(line + 5, "%lf", &p16);
+            if (!strncmp(line, "w4a16 ", 6))
+                sscanf(line + 6, "%lf", &p4);
+            if (!strncmp(line, "fp16 ", 5) || !strncmp(line, "w4a16 ", 6))
+                assert_non_null(strstr(line, " fit "));
+        }
+        print_message("M=%s: header fp16 %.2f us, w4a16 %.2f us; qbench predict %.2f, %.2f\n", i ? "300" : "3",
+                      h[2 * i], h[2 * i + 1], p16, p4);
+        assert_true(p16 > 0 && p4 > 0);
+        assert_true(fabs(h[2 * i] - p16) <= 0.011 && fabs(h[2 * i + 1] - p4) <= 0.011);
+        free(out), free(err);
+    }
+    if (keep)
+        setenv("QBENCH_PROFILE_PATH", keep, 1);
+    else
+        unsetenv("QBENCH_PROFILE_PATH");
+    free(keep);
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    assert_int_equal(system(cmd), 0);
 }
 
 static int have_nvidia_driver(void) { return access("/proc/driver/nvidia/version", F_OK) == 0; }
@@ -901,6 +962,7 @@ int main(int argc, char **argv)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_good_profile_validates),
         cmocka_unit_test(test_library_kernels),
+        cmocka_unit_test(test_header_model_equals_predict),
         cmocka_unit_test(test_cache_and_noise),
         cmocka_unit_test(test_unknown_key),
         cmocka_unit_test(test_wrong_type),

@@ -1,6 +1,8 @@
-/* tuner/: the roofline fit recovers known parameters from synthetic points; crossovers agree
- * with a brute-force scan; tuning picks winners, calls ties within the noise (the default
- * stands), honours --max-error and custom buckets, and reports pruning. */
+/* tuner/: the fit recovers a kernel's known efficiencies, t0 and register tile from synthetic
+ * points (cross-validation error about 0; close with noise and an outlier; held-out points
+ * predicted); crossovers agree with a brute-force scan; tuning picks winners, calls ties within
+ * the noise (the default stands), honours --max-error, custom buckets and re-measured verdicts,
+ * reports pruning; cells name ties between schemes. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -15,21 +17,34 @@
 #include "kernels/qk.h"
 #include "tuner/roofline.h"
 
-static int synth(qk_scheme s, const qt_model *m, double noise, double *b, double *f, double *t)
+/* Observations of one kernel from a known model: the ceilings (35 GB/s, 230 GOP/s), its
+ * efficiencies, its decoding (60 G weights/s per pass), t0 and a register tile of mr rows, over
+ * five shapes and M = 1 .. 1024 (every M up to 48, to show the tile's steps), with ±noise and
+ * its register tile as the fit sees it (fit_mr). */
+static int synth(const char *kernel, double em, double ec, double t0, int mr, int fit_mr, double noise, qt_obs *o)
 {
     static const int shapes[][2] = {{64, 64}, {256, 256}, {1024, 1024}, {4096, 4096}, {4096, 14336}};
     uint64_t r = 12345;
     int n = 0;
     for (int i = 0; i < 5; i++)
-        for (int mm = 1; mm <= 1024; mm *= 2) {
-            qk_problem p = {.scheme = s, .m = mm, .n = shapes[i][0], .k = shapes[i][1], .group = 128};
-            qk_cost c = qk_problem_cost(&p);
-            b[n] = c.bytes;
-            f[n] = c.flops;
+        for (int mm = 1; mm <= 1024; mm = mm < 48 ? mm + 1 : mm * 2) {
+            qt_obs *x = &o[n++];
+            memset(x, 0, sizeof *x);
+            x->p = (qk_problem){.scheme = QK_FP16, .m = mm, .n = shapes[i][0], .k = shapes[i][1]};
+            qk_cost c = qk_problem_cost(&x->p);
+            x->bytes = c.bytes;
+            x->flops = c.flops;
+            x->bw_gbs = 35;
+            x->peak_gops = 230;
+            x->mr = fit_mr;
+            x->threads = 2;
+            snprintf(x->kernel, sizeof x->kernel, "%s", kernel);
+            snprintf(x->format, sizeof x->format, "fp32_fma");
+            snprintf(x->config, sizeof x->config, "threads=2");
             r = r * 6364136223846793005ull + 1442695040888963407ull;
             double u = ((r >> 11) * 0x1p-53) * 2 - 1; /* −1..1 */
-            t[n] = qt_predict(m, c.bytes, c.flops) * (1 + noise * u);
-            n++;
+            const qt_model m = {35 * em, 230 * ec, t0, mr, 60};
+            x->time_s = qt_predict(&m, c.bytes, c.flops, mm) * (1 + noise * u);
         }
     return n;
 }
@@ -37,37 +52,66 @@ static int synth(qk_scheme s, const qt_model *m, double noise, double *b, double
 static void test_fit_recovers_known_model(void **state)
 {
     (void)state;
-    const qt_model truth = {.bw_gbs = 35.0, .peak_gops = 230.0, .t0_s = 20e-6};
-    double b[64], f[64], t[64], res;
-    int n = synth(QK_FP16, &truth, 0, b, f, t);
-    qt_model fit;
-    assert_int_equal(qt_fit(b, f, t, n, &fit, &res, NULL), QC_OK);
-    print_message("noiseless: BW %.4f (35), P %.4f (230), t0 %.4g (2e-5), residual %.2e\n", fit.bw_gbs, fit.peak_gops,
-                  fit.t0_s, res);
-    assert_true(fabs(fit.bw_gbs / truth.bw_gbs - 1) < 0.02);
-    assert_true(fabs(fit.peak_gops / truth.peak_gops - 1) < 0.02);
-    assert_true(fabs(fit.t0_s / truth.t0_s - 1) < 0.02);
-    assert_true(res < 1e-3);
+    enum { MAX = 512 };
+    qt_obs *o = calloc(MAX, sizeof *o);
+    qt_fitted f;
+    int n = synth("fp16.test", 0.8, 0.7, 20e-6, 6, 6, 0, o);
+    assert_int_equal(qt_fit_kernels(o, n, &f, NULL), QC_OK);
+    assert_int_equal(f.n, 1);
+    print_message("noiseless: e_mem %.4f (0.8), e_comp %.4f (0.7), decode %.2f G/s (60), t0 %.4g (2e-5), in sample "
+                  "%.2e, shape left out %.2e\n", f.v[0].mem_eff, f.v[0].comp_eff, f.v[0].decode_gws, f.t0_s,
+                  f.v[0].fit.max, f.v[0].cv.max);
+    assert_true(fabs(f.v[0].mem_eff / 0.8 - 1) < 0.02);
+    assert_true(fabs(f.v[0].comp_eff / 0.7 - 1) < 0.02);
+    assert_true(fabs(f.v[0].decode_gws / 60 - 1) < 0.02);
+    assert_true(fabs(f.t0_s / 20e-6 - 1) < 0.02);
+    assert_true(f.v[0].fit.max < 0.005 && f.v[0].cv.max < 0.005); /* cross-validation error about 0 */
+    assert_int_equal(f.v[0].shapes, 5);
+    assert_int_equal(f.cv[QK_FP16].n, n);
+    qt_fitted_free(&f);
     /* ±4% noise and one wild outlier: the Huber loss keeps it close */
-    n = synth(QK_W8A8, &truth, 0.04, b, f, t);
-    t[7] *= 5;
-    assert_int_equal(qt_fit(b, f, t, n, &fit, &res, NULL), QC_OK);
-    print_message("noisy + outlier: BW %.3f, P %.3f, t0 %.4g, residual %.3f\n", fit.bw_gbs, fit.peak_gops, fit.t0_s,
-                  res);
-    assert_true(fabs(fit.bw_gbs / truth.bw_gbs - 1) < 0.05);
-    assert_true(fabs(fit.peak_gops / truth.peak_gops - 1) < 0.05);
-    assert_true(fabs(fit.t0_s / truth.t0_s - 1) < 0.10);
-    /* too few points */
+    n = synth("fp16.test", 0.8, 0.7, 20e-6, 6, 6, 0.04, o);
+    o[7].time_s *= 5;
+    assert_int_equal(qt_fit_kernels(o, n, &f, NULL), QC_OK);
+    print_message("noisy + outlier: e_mem %.4f, e_comp %.4f, decode %.2f G/s, t0 %.4g, in-sample median %.3f\n",
+                  f.v[0].mem_eff, f.v[0].comp_eff, f.v[0].decode_gws, f.t0_s, f.v[0].fit.median);
+    assert_true(fabs(f.v[0].mem_eff / 0.8 - 1) < 0.05);
+    assert_true(fabs(f.v[0].comp_eff / 0.7 - 1) < 0.05);
+    assert_true(fabs(f.v[0].decode_gws / 60 - 1) < 0.10);
+    assert_true(f.t0_s <= o[0].time_s); /* never more than the fastest call */
+    qt_fitted_free(&f);
+    /* a register tile of 6 rows: captured when the fit knows it, a visible error when not */
+    n = synth("fp16.test", 0.8, 0.7, 20e-6, 6, 6, 0, o);
+    assert_int_equal(qt_fit_kernels(o, n, &f, NULL), QC_OK);
+    double with_tile = f.v[0].fit.max;
+    qt_fitted_free(&f);
+    n = synth("fp16.test", 0.8, 0.7, 20e-6, 6, 1, 0, o);
+    assert_int_equal(qt_fit_kernels(o, n, &f, NULL), QC_OK);
+    print_message("register tile of 6: max in-sample error %.4f when the fit knows it, %.4f when not\n", with_tile,
+                  f.v[0].fit.max);
+    assert_true(with_tile < 0.005 && f.v[0].fit.max > 0.05);
+    qt_fitted_free(&f);
+    /* held out: points the fit does not see, predicted */
+    n = synth("fp16.test", 0.8, 0.7, 20e-6, 6, 6, 0, o);
+    for (int i = 0; i < n; i++)
+        o[i].holdout = o[i].p.n == 1024;
+    assert_int_equal(qt_fit_kernels(o, n, &f, NULL), QC_OK);
+    assert_true(f.held[QK_FP16].n > 0 && f.held[QK_FP16].max < 0.005);
+    assert_int_equal(f.v[0].shapes, 4);
+    qt_fitted_free(&f);
+    /* nothing to fit: a clear error */
     qc_msgs err = {0};
-    assert_int_equal(qt_fit(b, f, t, 2, &fit, &res, &err), QC_EINPUT);
+    assert_int_equal(qt_fit_kernels(o, 1, &f, &err), QC_EINPUT);
+    assert_non_null(strstr(err.v[0], "2 timed points"));
     qc_msgs_free(&err);
+    free(o);
 }
 
 static void test_crossover_matches_brute_force(void **state)
 {
     (void)state;
-    const qt_model w4 = {.bw_gbs = 35, .peak_gops = 600, .t0_s = 5e-6}; /* 4-bit weights, slower math */
-    const qt_model w8 = {.bw_gbs = 35, .peak_gops = 900, .t0_s = 5e-6}; /* int8 dot products */
+    qt_scheme_model w4 = {.present = 1, .small = {.bw_gbs = 35, .peak_gops = 600, .t0_s = 5e-6}, .split = INT32_MAX};
+    qt_scheme_model w8 = {.present = 1, .small = {.bw_gbs = 35, .peak_gops = 900, .t0_s = 5e-6}, .split = INT32_MAX};
     int shapes[][2] = {{4096, 14336}, {4096, 4096}, {1024, 4096}};
     for (int i = 0; i < 3; i++) {
         qk_problem a4 = {.scheme = QK_W4A16, .n = shapes[i][0], .k = shapes[i][1], .group = 128};
@@ -80,7 +124,7 @@ static void test_crossover_matches_brute_force(void **state)
             qk_problem b = a;
             b.scheme = QK_W8A8;
             qk_cost ca = qk_problem_cost(&a), cb = qk_problem_cost(&b);
-            if (qt_predict(&w8, cb.bytes, cb.flops) < qt_predict(&w4, ca.bytes, ca.flops))
+            if (qt_scheme_predict(&w8, cb.bytes, cb.flops, mm) < qt_scheme_predict(&w4, ca.bytes, ca.flops, mm))
                 want = mm;
         }
         print_message("w4a16 → w8a8 at M=%d for %dx%d (brute force %d)\n", m, shapes[i][0], shapes[i][1], want);
@@ -89,10 +133,25 @@ static void test_crossover_matches_brute_force(void **state)
         assert_int_equal(m, want);
     }
     /* models that never cross */
-    const qt_model slow = {.bw_gbs = 10, .peak_gops = 50, .t0_s = 5e-6};
+    qt_scheme_model slow = {.present = 1, .small = {.bw_gbs = 10, .peak_gops = 50, .t0_s = 5e-6}, .split = INT32_MAX};
     int dir;
     qk_problem p8 = {.scheme = QK_W8A8, .n = 4096, .k = 4096};
     assert_int_equal(qt_crossover(&w8, &p8, &slow, &p8, 1 << 16, &dir), 0);
+    /* two loops: M up to the split on one, above it on another */
+    qt_scheme_model two = {.present = 1, .small = {.bw_gbs = 35, .peak_gops = 100, .mr = 4},
+                           .large = {.bw_gbs = 35, .peak_gops = 200, .mr = 6}, .split = 64};
+    qk_problem q = {.scheme = QK_FP16, .m = 64, .n = 4096, .k = 4096};
+    qk_cost c = qk_problem_cost(&q);
+    assert_true(qt_scheme_predict(&two, c.bytes, c.flops, 64) == qt_predict(&two.small, c.bytes, c.flops, 64));
+    q.m = 66;
+    c = qk_problem_cost(&q);
+    assert_true(qt_scheme_predict(&two, c.bytes, c.flops, 66) == qt_predict(&two.large, c.bytes, c.flops, 66));
+    assert_true(qt_passes(66, 6) == 11 && qt_passes(7, 6) == 2 && qt_passes(7, 1) == 1 && qt_passes(7, 0) == 1);
+    /* decoding per pass: one more pass of a 6-row tile costs N·K weights more */
+    qt_model dm = {.bw_gbs = 1e9, .peak_gops = 1e9, .mr = 6, .decode_gws = 10};
+    q.m = 7;
+    c = qk_problem_cost(&q);
+    assert_true(fabs(qt_predict(&dm, c.bytes, c.flops, 7) - (c.flops / 1e18 + 2.0 * 4096 * 4096 / 10e9)) < 1e-15);
 }
 
 static qt_obs obs(int scheme, const char *config, int m, double t, double cv, double qerr, int is_default)
@@ -205,20 +264,26 @@ static void test_tune_winners_ties_and_limits(void **state)
 static void test_pruning_report(void **state)
 {
     (void)state;
-    /* two variants of a kernel: 2 threads (fast) and 1 thread (twice as slow), each on the same
-     * memory/compute model; pruning should skip the 1-thread points and keep the winners */
-    const qt_model two = {.bw_gbs = 35, .peak_gops = 230, .t0_s = 5e-6}, one = {.bw_gbs = 18, .peak_gops = 115, .t0_s = 5e-6};
+    /* one kernel at 2 threads (fast) and at 1 thread (twice as slow) on the same ceilings; the
+     * fitted model predicts each from its own efficiencies, so pruning skips the 1-thread points
+     * and keeps the winners */
+    const qt_model two = {.bw_gbs = 35, .peak_gops = 230, .t0_s = 5e-6}, one = {.bw_gbs = 17.5, .peak_gops = 115,
+                                                                                .t0_s = 5e-6};
     qt_obs o[32];
     int n = 0;
-    for (int m = 1; m <= 256; m *= 4) {
-        o[n] = obs(QK_FP16, "threads=2,mr=4", m, 0, 0.01, 2e-4, 1);
-        o[n].time_s = qt_predict(&two, o[n].bytes, o[n].flops);
-        n++;
-        o[n] = obs(QK_FP16, "threads=1,mr=4", m, 0, 0.01, 2e-4, 0);
-        o[n].time_s = qt_predict(&one, o[n].bytes, o[n].flops);
-        n++;
-    }
-    qt_tune_opts opt = {0};
+    for (int m = 1; m <= 256; m *= 4)
+        for (int t = 2; t >= 1; t--) {
+            o[n] = obs(QK_FP16, t == 2 ? "threads=2,mr=4" : "threads=1,mr=4", m, 0, 0.01, 2e-4, t == 2);
+            o[n].bw_gbs = 35;
+            o[n].peak_gops = 230;
+            snprintf(o[n].format, sizeof o[n].format, "fp32_fma");
+            o[n].time_s = qt_predict(t == 2 ? &two : &one, o[n].bytes, o[n].flops, m);
+            n++;
+        }
+    qt_fitted f;
+    assert_int_equal(qt_fit_kernels(o, n, &f, NULL), QC_OK);
+    assert_int_equal(f.n, 2);
+    qt_tune_opts opt = {.fit = &f};
     qt_tuned t;
     assert_int_equal(qt_tune(o, n, &opt, &t, NULL), QC_OK);
     print_message("pruning: %d of %d points kept, same winner in %d of %d cells\n", t.points_kept, t.points,
@@ -227,6 +292,7 @@ static void test_pruning_report(void **state)
     assert_int_equal(t.points_kept, n / 2);
     assert_int_equal(t.same_winners, t.cells);
     qt_tuned_free(&t);
+    qt_fitted_free(&f);
 }
 
 /* The one answer to "what bounds this point": the kernel's number format, in its configuration,
@@ -281,17 +347,29 @@ static void test_roof_is_the_kernels_format(void **state)
     assert_true(qt_roof_of(gpu, lt8, &cfg, &r) && r.model.peak_gops == 1979000);
     qk_kernel_defaults(f8, &p, &cfg);
     assert_false(qt_roof_of(gpu, f8, &cfg, &r)); /* no fp8 figure: no roof, never a guess */
-    /* the model to predict with: the fit when the profile has one for the scheme */
+    /* the model to predict with: the ceilings times the kernel's fitted efficiencies when the
+     * profile has them, with their basis; another profile's efficiencies on these ceilings say so */
     qt_model m;
-    const char *basis;
+    char basis[160];
     qk_kernel_defaults(w4, &p, &cfg);
-    assert_true(qt_model_of(gpu, w4, &cfg, &m, &basis));
+    assert_true(qt_model_of(gpu, NULL, w4, &cfg, &m, basis, sizeof basis));
     assert_string_equal(basis, "spec");
-    qp_fit_model fm = {.scheme = "w4a16", .bw_gbs = 3000, .peak_gops = 500000, .t0_s = 4e-6, .points = 9};
-    qp_profile_set_fit(gpu, "0123456789abcdef", &fm, 1);
-    assert_true(qt_model_of(gpu, w4, &cfg, &m, &basis));
+    qp_fit_model fm = {.kernel = "w4a16.cuda", .format = "fp16_tensor", .mem_eff = 0.9, .comp_eff = 0.5, .points = 9,
+                       .cv_median = 0.04, .cv_max = 0.1};
+    qp_profile_set_fit(gpu, "0123456789abcdef", 4e-6, &fm, 1);
+    assert_true(qt_model_of(gpu, NULL, w4, &cfg, &m, basis, sizeof basis));
     assert_string_equal(basis, "fit");
-    assert_true(m.bw_gbs == 3000 && m.t0_s == 4e-6);
+    assert_true(fabs(m.bw_gbs - 3350 * 0.9) < 1e-9 && fabs(m.peak_gops - 989000 * 0.5) < 1e-6 && m.t0_s == 4e-6);
+    qp_profile *other = qp_profile_new("other-gpu", "Example", QP_BACKEND_CUDA, "*");
+    qp_profile_set(other, QP_MEMORY_BANDWIDTH_GBS, 2000, "sheet", NULL);
+    qp_profile_set(other, QP_FP16_TFLOPS, 300, "sheet", NULL);
+    assert_true(qt_model_of(other, gpu, w4, &cfg, &m, basis, sizeof basis));
+    assert_string_equal(basis, "fit of test-gpu on other-gpu's spec ceilings");
+    assert_true(fabs(m.bw_gbs - 2000 * 0.9) < 1e-9);
+    qt_scheme_model sm;
+    assert_true(qt_scheme_model_of(other, gpu, QK_W4A16, &sm, basis, sizeof basis));
+    assert_true(sm.cv.n == 9 && sm.cv.median == 0.04);
+    qp_profile_free(other);
     qp_profile_free(cpu);
     qp_profile_free(gpu);
 }
@@ -318,7 +396,7 @@ static void test_keys_and_cells(void **state)
     assert_int_equal(t.n, 5); /* every key its own winner */
     qt_cell *cells;
     int n;
-    assert_int_equal(qt_cells(&t, &cells, &n), QC_OK);
+    assert_int_equal(qt_cells(&t, 0, &cells, &n), QC_OK);
     /* f16 output: (g128 sym), (g32 sym), (g128 asym); f32 output: the same three, fp16 alone */
     assert_int_equal(n, 6);
     for (int i = 0; i < n; i++) {
@@ -340,6 +418,65 @@ static void test_keys_and_cells(void **state)
     qt_tuned_free(&t);
 }
 
+/* Two schemes within the margin (or the noise) of each other are a tie: both named, the more
+ * accurate first; beyond it, the faster wins alone. */
+static void test_scheme_ties(void **state)
+{
+    (void)state;
+    qt_obs o[] = {
+        obs(QK_W8A8, "threads=2", 16, 1.000e-3, 0.005, 0.04, 1), /* the faster, less accurate */
+        obs(QK_W4A8, "threads=2", 16, 1.020e-3, 0.005, 0.09, 1), /* 2% slower */
+        obs(QK_W8A16, "threads=2", 16, 1.025e-3, 0.005, 0.012, 1), /* 2.5% slower, the most accurate */
+    };
+    o[1].p.group = 128;
+    qt_tune_opts opt = {0};
+    qt_tuned t;
+    assert_int_equal(qt_tune(o, 3, &opt, &t, NULL), QC_OK);
+    qt_cell *cells;
+    int n;
+    assert_int_equal(qt_cells(&t, 0, &cells, &n), QC_OK);
+    assert_int_equal(n, 1);
+    /* w8a8 and w4a8 within 3%: a tie; w4a8's error is the larger, so w8a8 is named first */
+    assert_true(cells[0].tie);
+    assert_int_equal(cells[0].scheme, QK_W8A8);
+    assert_int_equal(cells[0].scheme2, QK_W4A8);
+    free(cells);
+    /* a margin of 1%: 2% apart is no tie (the noise, 0.5% each, is not enough either) */
+    assert_int_equal(qt_cells(&t, 0.01, &cells, &n), QC_OK);
+    assert_false(cells[0].tie);
+    assert_int_equal(cells[0].scheme, QK_W8A8);
+    free(cells);
+    qt_tuned_free(&t);
+    /* the runner-up within the margin and more accurate: it is named first */
+    o[1].time_s = 2e-3;
+    assert_int_equal(qt_tune(o, 3, &opt, &t, NULL), QC_OK);
+    assert_int_equal(qt_cells(&t, 0, &cells, &n), QC_OK);
+    assert_true(cells[0].tie);
+    assert_int_equal(cells[0].scheme, QK_W8A16);
+    assert_int_equal(cells[0].scheme2, QK_W8A8);
+    free(cells);
+    qt_tuned_free(&t);
+    /* re-measured against the default: a winner that did not beat it gives way to it */
+    qt_obs c[] = {obs(QK_FP16, "threads=2,mr=4", 8, 1.00e-3, 0.005, 2e-4, 1),
+                  obs(QK_FP16, "threads=2,mr=2", 8, 0.90e-3, 0.005, 2e-4, 0)};
+    qt_verdict v = {.p = c[1].p, .pairs = 10, .ratio = 0.99, .ratio_hi = 1.01, .keep = 0};
+    snprintf(v.kernel, sizeof v.kernel, "%s", c[1].kernel);
+    snprintf(v.config, sizeof v.config, "%s", c[1].config);
+    opt.verdicts = &v;
+    opt.n_verdicts = 1;
+    assert_int_equal(qt_tune(c, 2, &opt, &t, NULL), QC_OK);
+    assert_string_equal(t.v[0].config, "threads=2,mr=4");
+    assert_int_equal(t.v[0].verified, -1);
+    qt_tuned_free(&t);
+    v.keep = 1;
+    v.ratio = 0.9;
+    v.ratio_hi = 0.92;
+    assert_int_equal(qt_tune(c, 2, &opt, &t, NULL), QC_OK);
+    assert_string_equal(t.v[0].config, "threads=2,mr=2");
+    assert_int_equal(t.v[0].verified, 1);
+    qt_tuned_free(&t);
+}
+
 /* Whatever strings reach the header (the device name in its comment, configurations in string
  * literals), it compiles and says them back exactly. */
 static void test_header_escapes(void **state)
@@ -352,9 +489,8 @@ static void test_header_escapes(void **state)
     qt_tune_opts opt = {0};
     qt_tuned t;
     assert_int_equal(qt_tune(o, 3, &opt, &t, NULL), QC_OK);
-    qt_scheme_fit fits[QK_SCHEME_COUNT];
-    qt_fit_schemes(o, 3, fits, NULL);
-    qt_emit_info info = {.device = "a*/\n#error injected\n/*", .source_hash = "0123456789abcdef", .fits = fits,
+    qt_scheme_model models[QK_SCHEME_COUNT] = {{0}};
+    qt_emit_info info = {.device = "a*/\n#error injected\n/*", .source_hash = "0123456789abcdef", .models = models,
                          .tuned = &t};
     char dir[] = "/tmp/qbench-esc-XXXXXX";
     assert_non_null(mkdtemp(dir));
@@ -390,6 +526,7 @@ int main(void)
         cmocka_unit_test(test_pruning_report),
         cmocka_unit_test(test_roof_is_the_kernels_format),
         cmocka_unit_test(test_keys_and_cells),
+        cmocka_unit_test(test_scheme_ties),
         cmocka_unit_test(test_header_escapes),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

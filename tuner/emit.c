@@ -85,6 +85,11 @@ static int kernel_index(const char *name, const char **names, int *n)
     return (*n)++;
 }
 
+static double tie_margin(const qt_emit_info *in)
+{
+    return in->tie_margin > 0 ? in->tie_margin : QT_TIE_MARGIN_PCT / 100.0;
+}
+
 static int emit_header(const qt_emit_info *in, FILE *f)
 {
     char p[128], P[128], G[128], g[128];
@@ -111,10 +116,23 @@ static int emit_header(const qt_emit_info *in, FILE *f)
             " * weight scales); a flag that does not apply to a scheme is ignored for it.\n"
             " * A shape the sweep did not measure is answered from the fitted model and says so\n"
             " * (source %s_MODEL); a scheme with no data at all gives 0, never a silent default.\n"
-            " * group: the int4 group size (-1 per channel); ignored by schemes that are not grouped. */\n"
-            "#ifndef QBENCH_DISPATCH_%s_H\n#define QBENCH_DISPATCH_%s_H\n\n"
-            "#include <stddef.h>\n#include <stdint.h>\n\n",
-            QBENCH_VERSION, in->source_hash, p, p, p, P, P, P, P, G, G);
+            " * group: the int4 group size (-1 per channel); ignored by schemes that are not grouped.\n"
+            " * best_scheme calls two schemes within %.0f%% of each other (or within the noise of their\n"
+            " * measurements) a tie, takes the more accurate one (the lower quantization error) and says so\n"
+            " * (choice.tie, choice.tied_with).\n"
+            " *\n"
+            " * The model's stated error (|predicted - measured| / measured, each shape left out of the\n"
+            " * fit in turn; \"in sample\" where a scheme had one shape), per scheme:\n",
+            QBENCH_VERSION, in->source_hash, p, p, p, P, P, P, P, 100 * tie_margin(in));
+    for (int s = 0; s < QK_SCHEME_COUNT; s++) {
+        const qt_scheme_model *sm = &in->models[s];
+        if (!sm->present || !sm->cv.n)
+            continue;
+        fprintf(f, " *   %-6s %-20s median %5.1f%%, max %5.1f%% over %d points%s\n", qk_scheme_name((qk_scheme)s),
+                sm->kernel, 100 * sm->cv.median, 100 * sm->cv.max, sm->cv.n, sm->cv_is_fit ? " (in sample)" : "");
+    }
+    fprintf(f, " */\n#ifndef QBENCH_DISPATCH_%s_H\n#define QBENCH_DISPATCH_%s_H\n\n"
+               "#include <stddef.h>\n#include <stdint.h>\n\n", G, G);
     char su[QK_SCHEME_COUNT][16], sl[16];
     for (int s = 0; s < QK_SCHEME_COUNT; s++)
         ident("", qk_scheme_name((qk_scheme)s), sl, su[s], sizeof su[s]);
@@ -170,33 +188,52 @@ static int emit_header(const qt_emit_info *in, FILE *f)
             "typedef struct %s_entry {\n    int scheme;\n    unsigned flags;\n    int kernel;\n    int32_t n, k, group;\n"
             "    int32_t m_lo, m_hi, m_measured; /* the M bucket m_lo < M <= m_hi, and the M measured */\n"
             "    double time_s, cv;\n    int tie; /* the runner-up was within the noise: the simpler configuration */\n"
+            "    double quant_error; /* against the unquantized product (< 0: unknown) */\n"
             "    const char *config;\n} %s_entry;\n\n",
             p, p);
     fprintf(f, "static const %s_entry %s_table[%d] = {\n", p, p, t->n > 0 ? t->n : 1);
     for (int i = 0; i < t->n; i++) {
         const qt_winner *w = &t->v[i];
-        fprintf(f, "    {%s_%s, %uu, %d, %d, %d, %d, %d, %d, %d, %.9g, %.4g, %d, ", P, su[w->p.scheme], flags_of(&w->p),
-                kid[i], w->p.n, w->p.k, w->p.group, w->m_lo, w->m_hi, w->p.m, w->time_s, w->cv, w->tie);
+        fprintf(f, "    {%s_%s, %uu, %d, %d, %d, %d, %d, %d, %d, %.9g, %.4g, %d, %.6g, ", P, su[w->p.scheme],
+                flags_of(&w->p), kid[i], w->p.n, w->p.k, w->p.group, w->m_lo, w->m_hi, w->p.m, w->time_s, w->cv, w->tie,
+                w->quant_error);
         c_string(f, w->config);
         fprintf(f, "},\n");
     }
     if (!t->n)
-        fprintf(f, "    {-1, 0u, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, \"\"},\n");
+        fprintf(f, "    {-1, 0u, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, -1, \"\"},\n");
     fprintf(f, "};\n\n");
-    fprintf(f, "/* fitted roofline per scheme: t = t0 + max(bytes / bw, flops / peak) */\n"
-               "static const struct %s_model { double bw_gbs, peak_gops, t0_s; int present; } %s_models[%d] = {\n",
+    fprintf(f, "/* the model per scheme: its kernel's probed ceilings times the efficiencies fitted to it,\n"
+               " * t = t0 + max(bytes / bw, flops / peak + ceil(M / mr) * N * K / decode), mr the rows of its\n"
+               " * register tile, each pass of which decodes the weights again (decode 0: free); the kernel's\n"
+               " * default runs one loop up to M = split, another above */\n"
+               "static const struct %s_model {\n    double bw_gbs, t0_s;\n    double peak_gops, peak2_gops;\n"
+               "    double decode_gws, decode2_gws;\n    int32_t mr, mr2, split;\n    int present;\n"
+               "    double err_median, err_max; /* the stated error */\n} %s_models[%d] = {\n",
             p, p, QK_SCHEME_COUNT);
     for (int s = 0; s < QK_SCHEME_COUNT; s++) {
-        const qt_scheme_fit *ft = &in->fits[s];
-        fprintf(f, "    {%.9g, %.9g, %.9g, %d}, /* %s */\n", ft->present ? ft->model.bw_gbs : 0,
-                ft->present ? ft->model.peak_gops : 0, ft->present ? ft->model.t0_s : 0, ft->present,
-                qk_scheme_name((qk_scheme)s));
+        const qt_scheme_model *sm = &in->models[s];
+        fprintf(f, "    {%.9g, %.9g, %.9g, %.9g, %.9g, %.9g, %d, %d, %d, %d, %.4g, %.4g}, /* %s",
+                sm->present ? sm->small.bw_gbs : 0, sm->present ? sm->small.t0_s : 0,
+                sm->present ? sm->small.peak_gops : 0, sm->present ? sm->large.peak_gops : 0,
+                sm->present ? sm->small.decode_gws : 0, sm->present ? sm->large.decode_gws : 0,
+                sm->present ? sm->small.mr : 0, sm->present ? sm->large.mr : 0,
+                sm->present ? (sm->split > INT32_MAX - 1 ? INT32_MAX : sm->split) : 0, sm->present,
+                sm->present ? sm->cv.median : 0, sm->present ? sm->cv.max : 0, qk_scheme_name((qk_scheme)s));
+        if (sm->present) {
+            fputs(": ", f);
+            c_comment_text(f, sm->kernel);
+        }
+        fputs(" */\n", f);
     }
     fprintf(f, "};\n\n");
     fprintf(f,
             "typedef struct %s_choice {\n    int scheme, kernel; /* kernel: index into %s_kernel_names */\n"
             "    const char *kernel_name, *config;\n    double time_s; /* measured (scaled to this M) or predicted */\n"
-            "    int source;    /* %s_MEASURED, %s_NEAREST (this shape, the nearest M bucket), %s_MODEL */\n} %s_choice;\n\n",
+            "    double cv, quant_error;\n"
+            "    int source;    /* %s_MEASURED, %s_NEAREST (this shape, the nearest M bucket), %s_MODEL */\n"
+            "    int tie, tied_with; /* best_scheme: another scheme was within the tie margin (tied_with, else -1) */\n"
+            "} %s_choice;\n\n",
             p, p, P, P, P, p);
     fprintf(f,
             "static inline const struct %s_cost *%s_cost_of(int scheme, unsigned flags)\n{\n"
@@ -210,11 +247,17 @@ static int emit_header(const qt_emit_info *in, FILE *f)
             "    if (scheme < 0 || scheme >= %s_SCHEME_COUNT)\n        return 0;\n"
             "    return %s_cost_of(scheme, flags)->mnk * m * n * (double)k;\n}\n\n"
             "static inline double %s_predict(int scheme, unsigned flags, int32_t m, int32_t n, int32_t k, int32_t group)\n{\n"
-            "    if (scheme < 0 || scheme >= %s_SCHEME_COUNT || !%s_models[scheme].present)\n        return 0;\n"
-            "    {\n        double tm = %s_bytes(scheme, flags, m, n, k, group) / (%s_models[scheme].bw_gbs * 1e9);\n"
-            "        double tc = %s_flops(scheme, flags, m, n, k) / (%s_models[scheme].peak_gops * 1e9);\n"
-            "        return %s_models[scheme].t0_s + (tm > tc ? tm : tc);\n    }\n}\n\n",
-            p, p, p, p, p, p, P, p, p, P, p, p, P, p, p, p, p, p, p);
+            "    const struct %s_model *md;\n    double peak, decode, tm, tc;\n    int32_t mr;\n"
+            "    if (scheme < 0 || scheme >= %s_SCHEME_COUNT || !%s_models[scheme].present || m < 1)\n        return 0;\n"
+            "    md = &%s_models[scheme];\n"
+            "    peak = m <= md->split ? md->peak_gops : md->peak2_gops;\n    mr = m <= md->split ? md->mr : md->mr2;\n"
+            "    decode = m <= md->split ? md->decode_gws : md->decode2_gws;\n"
+            "    tm = %s_bytes(scheme, flags, m, n, k, group) / (md->bw_gbs * 1e9);\n"
+            "    tc = %s_flops(scheme, flags, m, n, k) / (peak * 1e9);\n"
+            "    if (decode > 0)\n"
+            "        tc += (double)(mr > 1 ? (m + mr - 1) / mr : 1) * ((double)n * k) / (decode * 1e9);\n"
+            "    return md->t0_s + (tm > tc ? tm : tc);\n}\n\n",
+            p, p, p, p, p, p, P, p, p, P, p, p, p, P, p, p, p, p);
     fprintf(f,
             "static inline int %s_fill(const %s_entry *e, int source, int32_t m, int32_t n, int32_t k, int32_t group,\n"
             "                            %s_choice *out)\n{\n"
@@ -223,7 +266,8 @@ static int emit_header(const qt_emit_info *in, FILE *f)
             "    out->scheme = e->scheme;\n    out->kernel = e->kernel;\n"
             "    out->kernel_name = %s_kernel_names[e->kernel];\n    out->config = e->config;\n"
             "    out->time_s = source == %s_MODEL ? here : at > 0 && here > 0 ? e->time_s * here / at : e->time_s;\n"
-            "    out->source = source;\n    return 1;\n}\n\n",
+            "    out->cv = e->cv;\n    out->quant_error = e->quant_error;\n"
+            "    out->source = source;\n    out->tie = 0;\n    out->tied_with = -1;\n    return 1;\n}\n\n",
             p, p, p, p, p, p, P);
     fprintf(f,
             "/* The kernel and configuration for one scheme; 0 when the table has nothing for it. */\n"
@@ -249,15 +293,34 @@ static int emit_header(const qt_emit_info *in, FILE *f)
             "    return 0;\n}\n\n",
             p, p, p, P, p, P, P, p, p, p, p, p, P, p, P, p, p, P);
     fprintf(f,
-            "/* The fastest scheme among `allowed` (bit 1 << scheme); 0 when none has data. */\n"
+            "#define %s_TIE_MARGIN %.4g\n\n"
+            "/* Do two choices tie: within the margin, or within 2 sigma of their measurements? */\n"
+            "static inline int %s_tied(const %s_choice *a, const %s_choice *b)\n{\n"
+            "    double d = a->time_s > b->time_s ? a->time_s - b->time_s : b->time_s - a->time_s;\n"
+            "    double lo = a->time_s < b->time_s ? a->time_s : b->time_s;\n"
+            "    double na = a->cv * a->time_s, nb = b->cv * b->time_s;\n"
+            "    return d <= %s_TIE_MARGIN * lo || d * d <= 4 * (na * na + nb * nb);\n}\n\n"
+            "/* The fastest scheme among `allowed` (bit 1 << scheme); 0 when none has data. Two schemes that\n"
+            " * tie: the more accurate one (lower quantization error), with out->tie set and out->tied_with the\n"
+            " * other. */\n"
             "static inline int %s_best_scheme(unsigned allowed, unsigned flags, int32_t m, int32_t n, int32_t k,\n"
             "                                   int32_t group, %s_choice *out)\n{\n"
-            "    int found = 0, s;\n"
-            "    for (s = 0; s < %s_SCHEME_COUNT; s++) {\n        %s_choice c;\n"
+            "    %s_choice c;\n    int best = -1, second = -1, s;\n    double tb = 0, t2 = 0;\n"
+            "    for (s = 0; s < %s_SCHEME_COUNT; s++) {\n"
             "        if (!(allowed & (1u << s)) || !%s_lookup(s, flags, m, n, k, group, &c))\n            continue;\n"
-            "        if (!found || c.time_s < out->time_s) {\n            *out = c;\n            found = 1;\n        }\n"
-            "    }\n    (void)%s_scheme_names;\n    return found;\n}\n\n",
-            p, p, P, p, p, p);
+            "        if (best < 0 || c.time_s < tb) {\n"
+            "            second = best;\n            t2 = tb;\n            best = s;\n            tb = c.time_s;\n"
+            "        } else if (second < 0 || c.time_s < t2) {\n            second = s;\n            t2 = c.time_s;\n        }\n"
+            "    }\n"
+            "    (void)%s_scheme_names;\n"
+            "    if (best < 0 || !%s_lookup(best, flags, m, n, k, group, out))\n        return 0;\n"
+            "    if (second >= 0 && %s_lookup(second, flags, m, n, k, group, &c) && %s_tied(out, &c)) {\n"
+            "        int other = out->scheme;\n"
+            "        if (c.quant_error >= 0 && (out->quant_error < 0 || c.quant_error < out->quant_error))\n"
+            "            *out = c;\n        else\n            other = c.scheme;\n"
+            "        out->tie = 1;\n        out->tied_with = other;\n    }\n"
+            "    return 1;\n}\n\n",
+            P, tie_margin(in), p, p, p, P, p, p, p, P, p, p, p, p, p);
     fprintf(f, "#endif /* QBENCH_DISPATCH_%s_H */\n", G);
     free(kid);
     free(kn);
@@ -301,14 +364,24 @@ static int emit_json(const qt_emit_info *in, FILE *f, int vllm)
         json_object_set_new(doc, "qbench_version", json_string(QBENCH_VERSION));
         json_object_set_new(doc, "results_hash", json_string(in->source_hash));
         json_t *models = json_object();
-        for (int s = 0; s < QK_SCHEME_COUNT; s++)
-            if (in->fits[s].present)
-                json_object_set_new(models, qk_scheme_name((qk_scheme)s),
-                                    json_pack("{s:o, s:o, s:o, s:o, s:i}", "bw_gbs", real(in->fits[s].model.bw_gbs),
-                                              "peak_gops", real(in->fits[s].model.peak_gops), "t0_s",
-                                              real(in->fits[s].model.t0_s), "residual", real(in->fits[s].residual),
-                                              "points", in->fits[s].n));
+        for (int s = 0; s < QK_SCHEME_COUNT; s++) {
+            const qt_scheme_model *sm = &in->models[s];
+            if (!sm->present)
+                continue;
+            json_t *m = json_pack("{s:s, s:o, s:o, s:o, s:o, s:i}", "kernel", sm->kernel, "bw_gbs",
+                                  real(sm->small.bw_gbs), "t0_s", real(sm->small.t0_s), "peak_gops",
+                                  real(sm->small.peak_gops), "decode_gws", real(sm->small.decode_gws), "mr", sm->small.mr);
+            if (sm->split < INT32_MAX)
+                json_object_update_new(m, json_pack("{s:i, s:o, s:o, s:i}", "split", sm->split, "peak2_gops",
+                                                    real(sm->large.peak_gops), "decode2_gws",
+                                                    real(sm->large.decode_gws), "mr2", sm->large.mr));
+            json_object_set_new(m, "stated_error",
+                                json_pack("{s:s, s:o, s:o, s:i}", "basis", sm->cv_is_fit ? "in sample" : "leave one shape out",
+                                          "median", real(sm->cv.median), "max", real(sm->cv.max), "points", sm->cv.n));
+            json_object_set_new(models, qk_scheme_name((qk_scheme)s), m);
+        }
         json_object_set_new(doc, "models", models);
+        json_object_set_new(doc, "tie_margin", real(tie_margin(in)));
         json_t *ex = json_array();
         for (int s = 0; s < QK_SCHEME_COUNT; s++)
             if (t->excluded[s])
@@ -325,6 +398,10 @@ static int emit_json(const qt_emit_info *in, FILE *f, int vllm)
                                                 "m_hi", w->m_hi, "m_measured", w->p.m, "time_s", real(w->time_s),
                                                 "cv", real(w->cv), "tie", w->tie, "noisy", w->noisy, "candidates",
                                                 w->candidates, "quant_error", real(w->quant_error)));
+            if (w->verified)
+                json_object_set_new(e, "verified", json_pack("{s:s, s:o}", "outcome",
+                                                             w->verified > 0 ? "kept" : "default stands",
+                                                             "ratio_to_default", real(w->verify_ratio)));
             json_array_append_new(table, e);
         }
         json_object_set_new(doc, "table", table);

@@ -5,17 +5,31 @@
 
 #include "tuner/roofline.h"
 
-double qt_predict(const qt_model *m, double bytes, double flops)
+int qt_passes(int m, int mr)
+{
+    return mr <= 1 || m <= 0 ? 1 : (m + mr - 1) / mr;
+}
+
+/* The compute side's seconds: the operations at the peak, and the decoding of N·K weights per pass. */
+static double compute_s(const qt_model *m, double flops, int M)
+{
+    double t = flops / (m->peak_gops * 1e9);
+    if (m->decode_gws > 0 && M > 0)
+        t += qt_passes(M, m->mr) * (flops / (2.0 * M)) / (m->decode_gws * 1e9);
+    return t;
+}
+
+double qt_predict(const qt_model *m, double bytes, double flops, int M)
 {
     if (!(m->bw_gbs > 0) || !(m->peak_gops > 0))
         return 0;
-    double tm = bytes / (m->bw_gbs * 1e9), tc = flops / (m->peak_gops * 1e9);
+    double tm = bytes / (m->bw_gbs * 1e9), tc = compute_s(m, flops, M);
     return m->t0_s + (tm > tc ? tm : tc);
 }
 
-const char *qt_bound(const qt_model *m, double bytes, double flops)
+const char *qt_bound(const qt_model *m, double bytes, double flops, int M)
 {
-    return bytes / (m->bw_gbs * 1e9) >= flops / (m->peak_gops * 1e9) ? "memory" : "compute";
+    return bytes / (m->bw_gbs * 1e9) >= compute_s(m, flops, M) ? "memory" : "compute";
 }
 
 int qt_roof_of(const qp_profile *prof, const qk_kernel *k, const qk_config *cfg, qt_roof *out)
@@ -32,9 +46,9 @@ int qt_roof_of(const qp_profile *prof, const qk_kernel *k, const qk_config *cfg,
 
 const char *qt_place(const qt_roof *r, double bytes, double flops, double *attainable_gflops)
 {
-    double t = qt_predict(&r->model, bytes, flops);
+    double t = qt_predict(&r->model, bytes, flops, 0);
     *attainable_gflops = t > 0 ? flops / t / 1e9 : 0;
-    return qt_bound(&r->model, bytes, flops);
+    return qt_bound(&r->model, bytes, flops, 0);
 }
 
 const qk_kernel *qt_kernel_for(const qp_profile *prof, qk_scheme s)
@@ -42,17 +56,26 @@ const qk_kernel *qt_kernel_for(const qp_profile *prof, qk_scheme s)
     return qk_kernel_default(s, prof->match.backend == QP_BACKEND_CUDA);
 }
 
-int qt_model_of(const qp_profile *prof, const qk_kernel *k, const qk_config *cfg, qt_model *m, const char **basis)
+int qt_model_of(const qp_profile *prof, const qp_profile *eff, const qk_kernel *k, const qk_config *cfg, qt_model *m,
+                char *basis, size_t basis_len)
 {
-    const qp_fit_model *f = qp_profile_fit(prof, qk_scheme_name(k->scheme));
-    if (f) {
-        *m = (qt_model){f->bw_gbs, f->peak_gops, f->t0_s};
-        *basis = "fit";
-        return m->bw_gbs > 0 && m->peak_gops > 0;
-    }
     qt_roof r;
     int ok = qt_roof_of(prof, k, cfg, &r);
     *m = r.model;
-    *basis = r.source;
+    const qp_profile *src = eff ? eff : prof;
+    const qp_fit_model *f = qp_profile_fit(src, k->name, r.format, r.threads);
+    if (ok && f) {
+        m->bw_gbs *= f->mem_eff;
+        m->peak_gops *= f->comp_eff;
+        m->decode_gws = f->decode_gws;
+        m->t0_s = src->fit.t0_s;
+        m->mr = qk_kernel_tile_rows(k, cfg);
+        if (src == prof)
+            snprintf(basis, basis_len, "fit");
+        else
+            snprintf(basis, basis_len, "fit of %s on %s's %s ceilings", src->name, prof->name, r.source);
+        return 1;
+    }
+    snprintf(basis, basis_len, "%s", r.source);
     return ok;
 }

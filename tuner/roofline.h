@@ -1,11 +1,17 @@
 /* tuner/: the roofline model (which ceiling bounds a point, and what it can attain), its fit,
  * autotuning (the winner per bucket and per cell), and the dispatch-table emitters.
  *
- * The model of a device and a kernel: a call that moves B bytes and does F operations takes
- * t = t0 + max(B / BW, F / P). Bytes and operations come from the one cost function
- * (kernels/qk.h, qk_problem_cost); BW and P come from the profile (profiles/profile.h): the
- * bandwidth the weights stream from and the peak of the number format the kernel's inner loop
- * computes in (the registry row says which). The tuner reads observations (measured or
+ * The model of a device and a kernel: a call that moves B bytes and does F operations on M rows
+ * of an N × K weight matrix takes
+ *   t = t0 + max(B / (e_mem·BW), F / (e_comp·P) + ⌈M/mr⌉·N·K / D).
+ * Bytes and operations come from the one cost function (kernels/qk.h, qk_problem_cost); BW and P
+ * are the profile's probed ceilings (profiles/profile.h), fixed inputs: the bandwidth the weights
+ * stream from and the peak of the number format the kernel's inner loop computes in (the
+ * registry row says which). What is learned (qt_fit_kernels) is physical: per kernel, the share
+ * of each ceiling it reaches (e_mem, e_comp in (0, 1]), the rate D at which it decodes weights,
+ * once per pass of its register tile of mr rows over them (⌈M/mr⌉ passes: what M against the
+ * tile costs; none for a kernel whose weights need no decoding), and one fixed cost t0 per device
+ * (no larger than the fastest call measured). The tuner reads observations (measured or
  * predicted points); it never runs kernels. Prefix qt_. */
 #ifndef QBENCH_TUNER_ROOFLINE_H
 #define QBENCH_TUNER_ROOFLINE_H
@@ -17,15 +23,19 @@
 #include "profiles/profile.h"
 
 typedef struct qt_model {
-    double bw_gbs;    /* memory bandwidth, GB/s */
-    double peak_gops; /* operations per second of the number format, G/s */
-    double t0_s;      /* fixed cost per call, seconds */
+    double bw_gbs;     /* the memory side, GB/s: a ceiling, or a ceiling × an efficiency */
+    double peak_gops;  /* the compute side, G operations/s of the number format */
+    double t0_s;       /* fixed cost per call, seconds */
+    int mr;            /* register-tile rows (≤ 1: one pass) */
+    double decode_gws; /* weights decoded per second per pass, G/s (0: decoding costs nothing) */
 } qt_model;
 
-/* Predicted seconds; 0 when the model has no bandwidth or no peak. */
-double qt_predict(const qt_model *m, double bytes, double flops);
+/* The passes of a register tile of mr rows over the weights for M rows: ⌈M/mr⌉ (1 when mr ≤ 1). */
+int qt_passes(int m, int mr);
+/* Predicted seconds for M rows (N·K = flops / 2M); 0 when the model has no bandwidth or no peak. */
+double qt_predict(const qt_model *m, double bytes, double flops, int M);
 /* "memory" or "compute": which term of the max bounds it. */
-const char *qt_bound(const qt_model *m, double bytes, double flops);
+const char *qt_bound(const qt_model *m, double bytes, double flops, int M);
 
 /* ---- what bounds a point: the one answer (sweep placement, predict, fit, tune, plots) ---- */
 typedef struct qt_roof {
@@ -45,16 +55,12 @@ const char *qt_place(const qt_roof *r, double bytes, double flops, double *attai
 /* The kernel the profile's device runs for a scheme by default (CPU: the best this CPU runs;
  * CUDA: the registry's CUDA row). */
 const qk_kernel *qt_kernel_for(const qp_profile *prof, qk_scheme s);
-/* The model to predict with: the profile's fit for k's scheme when it has one (*basis "fit"),
- * else the roof of k with no fixed cost (*basis "measured", "spec", ...). 1 when usable. */
-int qt_model_of(const qp_profile *prof, const qk_kernel *k, const qk_config *cfg, qt_model *m, const char **basis);
-
-/* Fits BW, P and t0 to n points by robust least squares in log space (Huber loss on
- * ln t − ln model, so that small and large runs weigh alike and outliers do not pull);
- * *residual is the RMS of ln t − ln model (≈ relative error). QC_EINPUT when fewer than 3
- * points, or none with positive time. */
-int qt_fit(const double *bytes, const double *flops, const double *time_s, int n, qt_model *out, double *residual,
-           qc_msgs *err);
+/* The model to predict with: k's efficiencies from eff's fit (eff NULL: prof's own), when it
+ * has them for k at cfg's number format, times prof's ceilings (*basis "fit" when eff is prof or
+ * NULL, else "fit of <eff> on <prof>'s ceilings", in basis_buf); else the ceilings alone, no
+ * fixed cost (*basis "measured", "spec", ...). 1 when usable. */
+int qt_model_of(const qp_profile *prof, const qp_profile *eff, const qk_kernel *k, const qk_config *cfg, qt_model *m,
+                char *basis, size_t basis_len);
 
 /* ---- observations: what the tuner reads ---- */
 typedef struct qt_obs {
@@ -69,24 +75,79 @@ typedef struct qt_obs {
     int noisy;           /* the cv stayed above the sweep's target: a winner that is noisy is a tie */
     double quant_error;  /* < 0 when unknown */
     int is_default;      /* the kernel's default configuration */
+    /* what the fit reads: the ceilings the point was placed under (0 when none), the number
+     * format of its inner loop, its register-tile rows, and whether it is held out of the fit */
+    double bw_gbs, peak_gops;
+    char format[16];
+    int mr;
+    int holdout;
 } qt_obs;
 
-/* ---- fits per scheme (the number format) ---- */
-typedef struct qt_scheme_fit {
-    int scheme, present, n;
-    qt_model model;
-    double residual;
-} qt_scheme_fit;
+/* ---- the fit: efficiencies per kernel ---- */
+/* Errors are relative, |predicted − measured| / measured. */
+typedef struct qt_errors {
+    int n;
+    double median, max, rms;
+} qt_errors;
 
-/* One fit per scheme that has at least 3 observations. */
-void qt_fit_schemes(const qt_obs *obs, int n, qt_scheme_fit fits[], qc_msgs *err);
+/* One kernel at one thread count and one number format (a configuration that moves it to
+ * another inner loop is another entry). */
+typedef struct qt_kfit {
+    char kernel[32], format[16];
+    int scheme, threads;
+    double mem_eff, comp_eff;   /* of the DRAM read ceiling and of the format's peak, in (0, 1] */
+    double decode_gws;          /* weights decoded per second per pass, G/s (0: free) */
+    double bw_gbs, peak_gops;   /* the ceilings its points met (their median) */
+    int shapes;                 /* distinct N × K among its points */
+    qt_errors fit;              /* in sample */
+    qt_errors cv;               /* leave one shape out (n = 0 with fewer than two shapes) */
+    qt_errors held;             /* on the held-out points */
+} qt_kfit;
+
+typedef struct qt_fitted {
+    double t0_s;                /* the device's fixed cost per call */
+    qt_kfit *v;
+    int n;
+    qt_errors fit[QK_SCHEME_COUNT], cv[QK_SCHEME_COUNT], held[QK_SCHEME_COUNT]; /* per scheme */
+} qt_fitted;
+
+/* Fits every kernel's efficiencies and the device's t0 to the observations that have ceilings
+ * and are not held out: for each (kernel, threads, format, N, K, options, M) its fastest
+ * configuration, Huber loss on ln t − ln model; then the leave-one-shape-out errors and the
+ * errors on the held-out points. QC_EINPUT when no kernel has 2 points to fit. */
+int qt_fit_kernels(const qt_obs *obs, int n, qt_fitted *out, qc_msgs *err);
+void qt_fitted_free(qt_fitted *f);
+const qt_kfit *qt_fitted_find(const qt_fitted *f, const char *kernel, const char *format, int threads);
+/* The model of observation-like point: its ceilings × its kernel's efficiencies (0 when the
+ * fit has no entry for it). */
+int qt_fitted_model(const qt_fitted *f, const qt_obs *o, qt_model *m);
+
+/* A scheme's model as the dispatch table and the crossovers use it: its kernel's default
+ * configuration at each M, which may take one inner loop up to M = split and another above. */
+typedef struct qt_scheme_model {
+    int present;
+    char kernel[32];
+    qt_model small, large;
+    int split;                  /* M ≤ split: small; INT32_MAX when one loop serves every M */
+    qt_errors cv;               /* the stated error: leave one shape out (else in sample) */
+    int cv_is_fit;              /* cv holds the in-sample error (no second shape to leave out) */
+} qt_scheme_model;
+double qt_scheme_predict(const qt_scheme_model *s, double bytes, double flops, int M);
+/* Per scheme, its default kernel (the CPU's, else the GPU's: the one the fit has) with its
+ * fitted efficiencies and the ceilings its points met. */
+void qt_scheme_models(const qt_fitted *f, qt_scheme_model out[QK_SCHEME_COUNT]);
+/* The same from a profile: the default kernel the profile's device runs for the scheme, its
+ * ceilings there, and the efficiencies of eff's fit (NULL: prof's own; none: the ceilings
+ * alone, no fixed cost); basis as qt_model_of says. 1 when usable. */
+int qt_scheme_model_of(const qp_profile *prof, const qp_profile *eff, qk_scheme s, qt_scheme_model *out, char *basis,
+                       size_t basis_len);
 
 /* The smallest M ≥ 1 (up to max_m) where problem b's predicted time becomes lower than a's,
  * given a is faster at M = 1 (or the reverse: *direction = +1 when a→b, −1 when b→a); 0
  * when the order never changes up to max_m. a and b give the schemes, shapes and flags (their
  * M is ignored). */
-int qt_crossover(const qt_model *ma, const qk_problem *a, const qt_model *mb, const qk_problem *b, int max_m,
-                 int *direction);
+int qt_crossover(const qt_scheme_model *ma, const qk_problem *a, const qt_scheme_model *mb, const qk_problem *b,
+                 int max_m, int *direction);
 
 /* ---- tuning ---- */
 /* Do two problems share a tuning key: scheme, N, K, group (grouped schemes) and flags? */
@@ -102,7 +163,21 @@ typedef struct qt_winner {
     int noisy;             /* the winner's own timing was noisy */
     int candidates;        /* configurations measured for this cell */
     double quant_error;
+    int verified;          /* +1: it beat its kernel's default when re-measured side by side; −1: it
+                            * did not, and the default stands; 0: not re-measured */
+    double verify_ratio;   /* the re-measured winner ÷ default time (median of the pairs) */
 } qt_winner;
+
+/* A bucket's winner re-measured against its kernel's default configuration, interleaved in one
+ * process (A, B, A, B …); the sweep records these in the results file. */
+typedef struct qt_verdict {
+    qk_problem p;                  /* the bucket's key, and the M measured */
+    char kernel[32], config[128];  /* the winner that was re-measured */
+    int pairs;
+    double ratio;                  /* median over the pairs of winner ÷ default time */
+    double ratio_hi;               /* the upper quartile of those ratios */
+    int keep;                      /* it beat the default beyond the noise (ratio_hi < 1) */
+} qt_verdict;
 
 typedef struct qt_tune_opts {
     const int *bucket_edges; /* ascending upper bounds of M buckets; NULL: powers of two */
@@ -110,6 +185,9 @@ typedef struct qt_tune_opts {
     double max_error;      /* exclude schemes whose quantization error exceeds it; ≤ 0: no limit */
     double noise_sigmas;   /* a winner must beat the runner-up by more than this many σ (default 2) */
     double prune_margin;   /* roofline pruning keeps configurations predicted within this factor of the best (1.25) */
+    const qt_fitted *fit;  /* the model roofline pruning predicts with (NULL: no pruning report) */
+    const qt_verdict *verdicts; /* re-measured winners: one that lost to the default is replaced by it */
+    int n_verdicts;
 } qt_tune_opts;
 
 typedef struct qt_tuned {
@@ -128,27 +206,37 @@ void qt_tuned_free(qt_tuned *t);
 /* ---- the winning scheme per cell ----
  * A cell is what a caller of a dispatch table asks: a shape, an M bucket, an output type and
  * the quantization options of the schemes that have them (the int4 group and zero points, the
- * fp8 scale). Every tuned winner whose options match competes; the fastest wins. One cell per
- * (shape, bucket, output type) and per combination of options present in the table. */
+ * fp8 scale). Every tuned winner whose options match competes; the fastest wins, unless the
+ * runner-up (another scheme) is within the noise of the two (2σ of their medians) or within the
+ * margin: then the cell is a tie of the two, and the more accurate scheme (the lower
+ * quantization error) is named first. One cell per (shape, bucket, output type) and per
+ * combination of options present in the table. */
+enum { QT_TIE_MARGIN_PCT = 3 }; /* the default margin of a tie between schemes, percent */
 typedef struct qt_cell {
     qk_problem key;        /* n, k, out_f32; group and asym of the int4 schemes (0 when none);
                             * fp8_channel of fp8 */
     int m_lo, m_hi;
-    int scheme;            /* the winner */
+    int scheme;            /* the winner (in a tie: the more accurate of the two) */
     const qt_winner *w;
     int candidates;        /* schemes that competed */
+    int tie;               /* scheme2 is within the noise or the margin */
+    int scheme2;           /* the other of a tie (else the runner-up, −1 when none) */
+    const qt_winner *w2;
 } qt_cell;
 
 /* Does winner w compete in cell key c? */
 int qt_cell_matches(const qk_problem *c, const qk_problem *w);
-int qt_cells(const qt_tuned *t, qt_cell **out, int *n);
+/* The cells of a tuned table; margin: the relative difference within which two schemes tie
+ * (≤ 0: QT_TIE_MARGIN_PCT). */
+int qt_cells(const qt_tuned *t, double margin, qt_cell **out, int *n);
 
 /* ---- emitters ---- */
 typedef struct qt_emit_info {
     const char *device;        /* profile name: "host", "h100-sxm5-80gb" */
     const char *source_hash;   /* of the results file: provenance */
-    const qt_scheme_fit *fits; /* QK_SCHEME_COUNT entries */
+    const qt_scheme_model *models; /* QK_SCHEME_COUNT entries: model answers, with their stated error */
     const qt_tuned *tuned;
+    double tie_margin;         /* the relative difference within which best_scheme calls a tie */
 } qt_emit_info;
 
 /* "header": qbench_dispatch_<device>.h, self-contained C99/C++ (stddef.h, stdint.h only);

@@ -52,22 +52,6 @@ static int cmp_winner(const void *x, const void *y)
     return d ? d : a->m_hi - b->m_hi;
 }
 
-/* The roofline model of each (scheme, kernel, threads): a prediction per configuration. */
-typedef struct variant {
-    int scheme, threads;
-    const char *kernel;
-    qt_model m;
-    int fitted;
-} variant;
-
-static variant *variant_of(variant *v, int nv, const qt_obs *o)
-{
-    for (int i = 0; i < nv; i++)
-        if (v[i].scheme == (int)o->p.scheme && v[i].threads == o->threads && !strcmp(v[i].kernel, o->kernel))
-            return &v[i];
-    return NULL;
-}
-
 static int in_cell(const qt_obs *a, const qt_obs *b, const qt_tune_opts *o)
 {
     int l1, l2;
@@ -92,29 +76,6 @@ int qt_tune(const qt_obs *obs, int n, const qt_tune_opts *o, qt_tuned *out, qc_m
     }
     for (int s = 0; s < QK_SCHEME_COUNT; s++)
         out->excluded[s] = any_scheme[s] && !kept_scheme[s];
-    /* variants and their fits, for pruning */
-    variant *var = qc_xcalloc((size_t)n + 1, sizeof *var);
-    double *b = qc_xcalloc((size_t)n + 1, sizeof *b), *f = qc_xcalloc((size_t)n + 1, sizeof *f),
-           *t = qc_xcalloc((size_t)n + 1, sizeof *t);
-    int nv = 0;
-    for (int i = 0; i < n; i++)
-        if (use[i] && !variant_of(var, nv, &obs[i])) {
-            variant *v = &var[nv++];
-            v->scheme = obs[i].p.scheme;
-            v->threads = obs[i].threads;
-            v->kernel = obs[i].kernel;
-            int c = 0;
-            double res;
-            for (int j = 0; j < n; j++)
-                if (use[j] && variant_of(var, nv, &obs[j]) == v) {
-                    b[c] = obs[j].bytes;
-                    f[c] = obs[j].flops;
-                    t[c] = obs[j].time_s;
-                    c++;
-                }
-            v->fitted = c >= 3 && qt_fit(b, f, t, c, &v->m, &res, NULL) == QC_OK;
-        }
-    free(b), free(f), free(t);
     /* cells */
     int *done = qc_xcalloc((size_t)n + 1, sizeof *done), *member = qc_xcalloc((size_t)n + 1, sizeof *member);
     out->v = qc_xcalloc((size_t)n + 1, sizeof *out->v);
@@ -175,19 +136,37 @@ int qt_tune(const qt_obs *obs, int n, const qt_tune_opts *o, qt_tuned *out, qc_m
         w->noisy = obs[pick].noisy;
         w->candidates = nmem;
         w->quant_error = obs[pick].quant_error;
-
-        /* roofline pruning: keep what the variants' models predict within the margin of the best */
-        double pbest = INFINITY;
-        for (int a = 0; a < nmem; a++) {
-            variant *v = variant_of(var, nv, &obs[member[a]]);
-            if (v && v->fitted)
-                pbest = fmin(pbest, qt_predict(&v->m, obs[member[a]].bytes, obs[member[a]].flops));
+        /* re-measured against its kernel's default: one that did not beat it gives way to it */
+        const qt_verdict *vd = NULL;
+        for (int a = 0; a < o->n_verdicts && !vd; a++)
+            if (qt_same_key(&o->verdicts[a].p, &obs[pick].p) && o->verdicts[a].p.m == obs[pick].p.m &&
+                !strcmp(o->verdicts[a].kernel, obs[pick].kernel) && !strcmp(o->verdicts[a].config, obs[pick].config))
+                vd = &o->verdicts[a];
+        if (vd) {
+            w->verified = vd->keep ? 1 : -1;
+            w->verify_ratio = vd->ratio;
+            for (int a = 0; a < nmem && !vd->keep; a++)
+                if (obs[member[a]].is_default && !strcmp(obs[member[a]].kernel, obs[pick].kernel)) {
+                    const qt_obs *d = &obs[member[a]];
+                    snprintf(w->config, sizeof w->config, "%s", d->config);
+                    w->time_s = d->time_s;
+                    w->cv = d->cv;
+                    w->noisy = d->noisy;
+                    w->quant_error = d->quant_error;
+                }
         }
+
+        /* roofline pruning: keep what the fitted models predict within the margin of the best */
+        double pbest = INFINITY;
+        qt_model mm;
+        for (int a = 0; a < nmem; a++)
+            if (qt_fitted_model(o->fit, &obs[member[a]], &mm))
+                pbest = fmin(pbest, qt_predict(&mm, obs[member[a]].bytes, obs[member[a]].flops, obs[member[a]].p.m));
         int kept_best = -1;
         for (int a = 0; a < nmem; a++) {
             int j = member[a];
-            variant *v = variant_of(var, nv, &obs[j]);
-            int keep = !(v && v->fitted) || qt_predict(&v->m, obs[j].bytes, obs[j].flops) <= margin * pbest;
+            int keep = !qt_fitted_model(o->fit, &obs[j], &mm) ||
+                       qt_predict(&mm, obs[j].bytes, obs[j].flops, obs[j].p.m) <= margin * pbest;
             out->points++;
             if (keep) {
                 out->points_kept++;
@@ -203,7 +182,6 @@ int qt_tune(const qt_obs *obs, int n, const qt_tune_opts *o, qt_tuned *out, qc_m
             out->same_winners++;
     }
     free(use);
-    free(var);
     free(done);
     free(member);
     if (!out->n) {
@@ -246,8 +224,18 @@ static int cmp_cell(const void *x, const void *y)
     return 0;
 }
 
-int qt_cells(const qt_tuned *t, qt_cell **out, int *n)
+/* Are two winners of a cell within the noise of their medians (2σ) or within the margin? */
+static int tied(const qt_winner *a, const qt_winner *b, double margin)
 {
+    double d = fabs(a->time_s - b->time_s), lo = fmin(a->time_s, b->time_s);
+    double noise = 2 * sqrt(pow(a->cv * a->time_s, 2) + pow(b->cv * b->time_s, 2));
+    return d <= noise || d <= margin * lo;
+}
+
+int qt_cells(const qt_tuned *t, double margin, qt_cell **out, int *n)
+{
+    if (!(margin > 0))
+        margin = QT_TIE_MARGIN_PCT / 100.0;
     /* the option combinations present: int4 (group, asym) and fp8 scale; one "none" each when absent */
     int (*int4)[2] = qc_xcalloc((size_t)t->n + 1, sizeof *int4), n4 = 0, fp8[2], n8 = 0;
     for (int i = 0; i < t->n; i++) {
@@ -289,14 +277,27 @@ int qt_cells(const qt_tuned *t, qt_cell **out, int *n)
                     if (nc == cap)
                         cells = qc_xrealloc(cells, sizeof *cells * (size_t)(cap *= 2));
                     c = &cells[nc++];
-                    *c = (qt_cell){.key = key, .m_lo = w->m_lo, .m_hi = w->m_hi};
+                    *c = (qt_cell){.key = key, .m_lo = w->m_lo, .m_hi = w->m_hi, .scheme2 = -1};
                 }
                 c->candidates++;
-                if (!c->w || w->time_s < c->w->time_s) {
+                if (!c->w || w->time_s < c->w->time_s) { /* the fastest, and the runner-up */
+                    c->w2 = c->w;
                     c->w = w;
-                    c->scheme = w->p.scheme;
+                } else if (!c->w2 || w->time_s < c->w2->time_s) {
+                    c->w2 = w;
                 }
             }
+    for (int i = 0; i < nc; i++) { /* a tie: both named, the more accurate first */
+        qt_cell *c = &cells[i];
+        c->tie = c->w2 && tied(c->w, c->w2, margin);
+        if (c->tie && c->w2->quant_error >= 0 && (c->w->quant_error < 0 || c->w2->quant_error < c->w->quant_error)) {
+            const qt_winner *x = c->w;
+            c->w = c->w2;
+            c->w2 = x;
+        }
+        c->scheme = c->w->p.scheme;
+        c->scheme2 = c->w2 ? (int)c->w2->p.scheme : -1;
+    }
     free(int4);
     qsort(cells, (size_t)nc, sizeof *cells, cmp_cell);
     *out = cells;

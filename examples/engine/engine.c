@@ -67,7 +67,7 @@ int main(void)
     int bad = 0;
     for (size_t l = 0; l < sizeof layers / sizeof layers[0]; l++)
         for (size_t b = 0; b < sizeof batch / sizeof batch[0]; b++) {
-            qbd_host_choice best = {0, 0, NULL, NULL, 0, 0};
+            qbd_host_choice best;
             /* the fastest scheme of the set this engine supports: w4a16, w8a8, fp16 */
             unsigned allowed = (1u << QBD_HOST_W4A16) | (1u << QBD_HOST_W8A8) | (1u << QBD_HOST_FP16);
             if (!qbd_host_best_scheme(allowed, 0, batch[b], layers[l].n, layers[l].k, 128, &best)) {
