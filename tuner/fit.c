@@ -74,21 +74,28 @@ static double loss(const pt *p, int n, double t0, const effs *e, int skip)
 }
 
 /* The best parameters: e_mem and e_comp in [EMIN, 1], the decode cost from none to 9 ns a
- * weight; a grid in log space, then a pattern search. */
-static double fit_effs(const pt *p, int n, double t0, int skip, effs *out)
+ * weight; a grid in log space (or, from `start`, a nearer look), then a pattern search. */
+static double fit_effs(const pt *p, int n, double t0, int skip, const effs *start, effs *out)
 {
-    enum { GRID = 21, WGRID = 12 };
-    const double lo = log(EMIN), step0 = -lo / (GRID - 1), wstep0 = (W_HI - W_LO) / WGRID;
+    enum { GRID = 13, WGRID = 8 };
+    const double lo = log(EMIN);
+    double step0 = -lo / (GRID - 1), wstep0 = (W_HI - W_LO) / WGRID;
     effs best_e = {0, 0, W_LO};
     double best = INFINITY;
-    for (int i = 0; i < GRID; i++)
-        for (int j = 0; j < GRID; j++)
-            for (int k = 0; k <= WGRID; k++) {
-                effs e = {lo + i * step0, lo + j * step0, W_LO + k * wstep0};
-                double l = loss(p, n, t0, &e, skip);
-                if (l < best)
-                    best = l, best_e = e;
-            }
+    if (start) {
+        best_e = *start;
+        best = loss(p, n, t0, start, skip);
+        step0 /= 4, wstep0 /= 4;
+    } else {
+        for (int i = 0; i < GRID; i++)
+            for (int j = 0; j < GRID; j++)
+                for (int k = 0; k <= WGRID; k++) {
+                    effs e = {lo + i * step0, lo + j * step0, W_LO + k * wstep0};
+                    double l = loss(p, n, t0, &e, skip);
+                    if (l < best)
+                        best = l, best_e = e;
+                }
+    }
     for (double st = step0 / 2, wst = wstep0 / 2; st > 1e-5; st /= 2, wst /= 2)
         for (int moved = 1; moved;) {
             moved = 0;
@@ -111,6 +118,7 @@ static double fit_effs(const pt *p, int n, double t0, int skip, effs *out)
 
 typedef struct group {
     qt_kfit k;
+    effs e;      /* its best parameters so far */
     pt *p;       /* fitted points */
     int n, cap;
     pt *h;       /* held-out points */
@@ -118,14 +126,14 @@ typedef struct group {
     qk_problem *shape; /* distinct N × K */
 } group;
 
-/* The loss of every kernel with 2 points or more, each at its best efficiencies, at t0. */
-static double total_loss(const group *g, int ng, double t0)
+/* The loss of every kernel with 2 points or more, each at its best efficiencies at t0 (searched
+ * near each kernel's last best, which is updated). */
+static double total_loss(group *g, int ng, double t0)
 {
     double l = 0;
-    effs e;
     for (int j = 0; j < ng; j++)
         if (g[j].n >= 2)
-            l += fit_effs(g[j].p, g[j].n, t0, -1, &e);
+            l += fit_effs(g[j].p, g[j].n, t0, -1, &g[j].e, &g[j].e);
     return l;
 }
 
@@ -201,8 +209,12 @@ int qt_fit_kernels(const qt_obs *obs, int n, qt_fitted *out, qc_msgs *err)
         return QC_EINPUT;
     }
     /* the device's fixed cost: the best of a grid under the fastest call, then a golden-section
-     * search between the grid's neighbours */
-    enum { T0_GRID = 40 };
+     * search between the grid's neighbours; each kernel's parameters searched from a grid once,
+     * then near their last best */
+    for (int j = 0; j < ng; j++)
+        if (g[j].n >= 2)
+            fit_effs(g[j].p, g[j].n, 0.25 * tmin, -1, NULL, &g[j].e);
+    enum { T0_GRID = 24 };
     double best_t0 = 0, best = INFINITY;
     int bi = 0;
     for (int i = 0; i < T0_GRID; i++) {
@@ -213,7 +225,7 @@ int qt_fit_kernels(const qt_obs *obs, int n, qt_fitted *out, qc_msgs *err)
     double lo = tmin * pow((bi > 0 ? bi - 1 : 0) / (double)T0_GRID, 2), hi = tmin * pow((bi + 1) / (double)T0_GRID, 2);
     const double phi = (sqrt(5.0) - 1) / 2;
     double x1 = hi - phi * (hi - lo), x2 = lo + phi * (hi - lo), f1 = total_loss(g, ng, x1), f2 = total_loss(g, ng, x2);
-    for (int it = 0; it < 40; it++) {
+    for (int it = 0; it < 24; it++) {
         if (f1 < f2) {
             hi = x2, x2 = x1, f2 = f1;
             x1 = hi - phi * (hi - lo);
@@ -242,7 +254,7 @@ int qt_fit_kernels(const qt_obs *obs, int n, qt_fitted *out, qc_msgs *err)
         qt_kfit *k = &gr->k;
         const int s = k->scheme;
         effs ef;
-        fit_effs(gr->p, gr->n, best_t0, -1, &ef);
+        fit_effs(gr->p, gr->n, best_t0, -1, NULL, &ef);
         k->mem_eff = exp(ef.u);
         k->comp_eff = exp(ef.v);
         k->decode_gws = decode_s(ef.w) > 0 ? 1e-9 / decode_s(ef.w) : 0;
@@ -259,7 +271,7 @@ int qt_fit_kernels(const qt_obs *obs, int n, qt_fitted *out, qc_msgs *err)
         if (k->shapes >= 2)
             for (int sh = 0; sh < k->shapes; sh++) {
                 effs ecv;
-                fit_effs(gr->p, gr->n, best_t0, sh, &ecv);
+                fit_effs(gr->p, gr->n, best_t0, sh, &ef, &ecv);
                 for (int i = 0; i < gr->n; i++)
                     if (gr->p[i].shape == sh) {
                         e[ncv] = fabs(model_time(&gr->p[i], best_t0, &ecv) - gr->p[i].t) / gr->p[i].t;
