@@ -880,8 +880,10 @@ static void test_cache_and_noise(void **state)
     json_t *wj = json_object_get(j, "weights"), *tj = json_object_get(j, "time");
     assert_int_equal(json_integer_value(json_object_get(wj, "copies")), 1);
     assert_string_equal(json_string_value(json_object_get(wj, "cache_mode")), "warm");
-    assert_int_equal(json_integer_value(json_object_get(tj, "rounds")), 1); /* cv under 50% at once */
-    assert_true(json_is_false(json_object_get(tj, "noisy")));
+    /* rounds are repeated while the cv is above --max-cv; "noisy" says the last one still was
+     * (how many rounds this VM needs is its own noise, not the code's) */
+    assert_true(json_integer_value(json_object_get(tj, "rounds")) >= 1);
+    assert_int_equal(json_is_true(json_object_get(tj, "noisy")), json_real_value(json_object_get(tj, "cv")) > 0.5);
     json_decref(j);
     free(out), free(err);
     char dir[] = "/tmp/qbench-warm-XXXXXX";
