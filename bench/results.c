@@ -577,3 +577,209 @@ int qb_results_parse(const char *text, size_t len, const char *path, qb_results 
     }
     return QC_OK;
 }
+
+/* ------------------------------------------------------------------ merging */
+
+static const char *ctx_str(const qb_results *r, const char *key)
+{
+    const char *v = json_string_value(json_object_get(json_object_get(r->context, "qbench"), key));
+    return v ? v : "";
+}
+
+static const char *cache_of(const qb_results *r)
+{
+    return r->n ? (r->v[0].warm ? "warm" : "cold") : "";
+}
+
+/* the first field in which b cannot join a, or NULL */
+static const char *clash(const qb_results *a, const qb_results *b, char *av, char *bv, size_t len)
+{
+    static const char *const keys[] = {"version", "device_name", "profile"};
+    for (int i = 0; i < 3; i++) {
+        const char *x = ctx_str(a, keys[i]), *y = ctx_str(b, keys[i]);
+        if (i == 1 && (!*x || !*y)) /* files from before device_name: the profile says the device */
+            continue;
+        if (strcmp(x, y)) {
+            snprintf(av, len, "%s", x);
+            snprintf(bv, len, "%s", y);
+            return keys[i];
+        }
+    }
+    json_t *pa = json_object_get(json_object_get(a->context, "qbench"), "predicted"),
+           *pb = json_object_get(json_object_get(b->context, "qbench"), "predicted");
+    if (json_is_true(pa) != json_is_true(pb)) {
+        snprintf(av, len, "%s", json_is_true(pa) ? "predicted" : "measured");
+        snprintf(bv, len, "%s", json_is_true(pb) ? "predicted" : "measured");
+        return "predicted";
+    }
+    if (*cache_of(a) && *cache_of(b) && strcmp(cache_of(a), cache_of(b))) {
+        snprintf(av, len, "%s", cache_of(a));
+        snprintf(bv, len, "%s", cache_of(b));
+        return "cache mode";
+    }
+    return NULL;
+}
+
+/* a point that is already there: dropped, kept, or put in its place (returns 1) */
+static int merge_point(qb_point *have, qb_point *p, const char *have_file, const char *file, qb_merge_stats *st,
+                        qc_msgs *notes)
+{
+    const int same_entries = json_equal(have->entries, p->entries) && same_point(have, p) &&
+                             !strcmp(have->error, p->error);
+    if (same_entries) {
+        st->duplicates++;
+        qb_point_free(p);
+        return 0;
+    }
+    st->twice++;
+    int take;
+    if (have->status == QB_FAILED || p->status == QB_FAILED) { /* a failed check always stands */
+        take = have->status != QB_FAILED;
+        if (have->status != p->status)
+            qc_msgs_addf(notes, "%s failed its check in %s and not in %s: the failure stands", p->name,
+                         take ? file : have_file, take ? have_file : file);
+    } else {
+        take = p->cv < have->cv;
+        const double sa = have->cv * have->median_s, sb = p->cv * p->median_s;
+        if (fabs(have->median_s - p->median_s) > 2 * sqrt(sa * sa + sb * sb)) {
+            st->disagree++;
+            qc_msgs_addf(notes, "%s: %.4g ms (cv %.1f%%) in %s, %.4g ms (cv %.1f%%) in %s: apart beyond their noise; "
+                                "kept %s's (the lower cv)", p->name, have->median_s * 1e3, 100 * have->cv, have_file,
+                         p->median_s * 1e3, 100 * p->cv, file, take ? file : have_file);
+        }
+    }
+    if (take) {
+        qb_point_free(have);
+        *have = *p; /* same name: the index still holds */
+    } else {
+        qb_point_free(p);
+    }
+    return take;
+}
+
+int qb_results_merge(const char *const *paths, int n, int force, qb_results *out, qb_merge_stats *st, qc_msgs *notes,
+                     qc_msgs *err)
+{
+    memset(st, 0, sizeof *st);
+    memset(out, 0, sizeof *out);
+    typedef struct plan {
+        char hash[64];
+        int count;
+        int *seen;     /* per shard index: the file that holds it + 1 */
+        int first;     /* its first file */
+    } plan;
+    plan *plans = NULL;
+    int n_plans = 0, rc = QC_OK;
+    int *src = NULL; /* per merged point: the file its measurement came from */
+    json_t *from = json_array();
+    for (int f = 0; f < n && !rc; f++) {
+        qb_results r;
+        if ((rc = qb_results_read(paths[f], &r, err)))
+            break;
+        char av[256], bv[256];
+        const char *what = f ? clash(out, &r, av, bv, sizeof av) : NULL;
+        if (what && !force) {
+            qc_msgs_addf(err, "%s and %s differ in %s: %s and %s (merge results of one device, profile, qbench "
+                              "version and cache mode; --force merges them anyway)", paths[0], paths[f], what, av, bv);
+            qb_results_free(&r);
+            rc = QC_EINPUT;
+            break;
+        }
+        json_t *sh = json_object_get(json_object_get(r.context, "qbench"), "shard");
+        if (sh) {
+            const char *h = json_string_value(json_object_get(sh, "plan"));
+            json_int_t idx = json_integer_value(json_object_get(sh, "index")),
+                       cnt = json_integer_value(json_object_get(sh, "count"));
+            if (!h || cnt < 1 || cnt > 4096 || idx < 0 || idx >= cnt) {
+                qc_msgs_addf(err, "%s: its context.qbench.shard needs plan, count (1 to 4096) and index (0 to count "
+                                  "- 1)", paths[f]);
+                qb_results_free(&r);
+                rc = QC_EINPUT;
+                break;
+            }
+            int pi = 0;
+            while (pi < n_plans && strcmp(plans[pi].hash, h))
+                pi++;
+            if (pi == n_plans) {
+                plans = qc_xrealloc(plans, sizeof *plans * (size_t)(n_plans + 1));
+                plans[n_plans] = (plan){.count = (int)cnt, .seen = qc_xcalloc((size_t)cnt, sizeof(int)), .first = f};
+                snprintf(plans[n_plans++].hash, sizeof plans->hash, "%s", h);
+            }
+            if (plans[pi].count != cnt) {
+                qc_msgs_addf(err, "%s: shard of plan %s says %d shards, %s says %d", paths[f], h, (int)cnt,
+                             paths[plans[pi].first], plans[pi].count);
+                qb_results_free(&r);
+                rc = QC_EINPUT;
+                break;
+            }
+            if (plans[pi].seen[idx])
+                qc_msgs_addf(notes, "%s and %s are both shard %d of %d of plan %s", paths[plans[pi].seen[idx] - 1],
+                             paths[f], (int)idx, (int)cnt, h);
+            else
+                plans[pi].seen[idx] = f + 1;
+        }
+        json_array_append_new(from, json_pack("{s:s, s:s, s:O, s:i}", "file", paths[f], "host_name",
+                                              json_string_value(json_object_get(r.context, "host_name"))
+                                                  ? json_string_value(json_object_get(r.context, "host_name"))
+                                                  : "",
+                                              "shard", sh ? sh : json_null(), "points", r.n));
+        if (!f) {
+            qb_results_init(out, json_deep_copy(r.context));
+            json_object_del(json_object_get(out->context, "qbench"), "shard");
+        }
+        for (int i = 0; i < r.n; i++) {
+            qb_point *have = (qb_point *)qb_results_find(out, r.v[i].name);
+            if (!have) {
+                qb_results_add(out, &r.v[i]);
+                src = qc_xrealloc(src, sizeof *src * (size_t)out->n);
+                src[out->n - 1] = f;
+                continue;
+            }
+            const int at = (int)(have - out->v);
+            if (merge_point(have, &r.v[i], paths[src[at]], paths[f], st, notes))
+                src[at] = f;
+            memset(&r.v[i], 0, sizeof r.v[i]);
+        }
+        for (int i = 0; i < r.n_ver; i++)
+            qb_results_add_verification(out, &r.ver[i]);
+        st->files++;
+        qb_results_free(&r);
+    }
+    if (!rc && n_plans > 1 && !force) {
+        qc_msgs_addf(err, "%s and %s are shards of two different plans (%s, %s): the axes, the profile or the shard "
+                          "count differed (merge the shards of one sweep; --force merges them anyway)",
+                     paths[plans[0].first], paths[plans[1].first], plans[0].hash, plans[1].hash);
+        rc = QC_EINPUT;
+    }
+    for (int pi = 0; !rc && pi < n_plans; pi++) {
+        char missing[256] = "";
+        int n_missing = 0;
+        for (int i = 0; i < plans[pi].count; i++)
+            if (!plans[pi].seen[i] && n_missing++ < 8)
+                snprintf(missing + strlen(missing), sizeof missing - strlen(missing), "%s%d", n_missing > 1 ? ", " : "",
+                         i);
+        if (n_missing && !force) {
+            qc_msgs_addf(err, "plan %s has %d shards and %d of them %s missing (%s%s): merge every shard's results, or "
+                              "--force to merge what is here", plans[pi].hash, plans[pi].count, n_missing,
+                         n_missing == 1 ? "is" : "are", missing, n_missing > 8 ? ", ..." : "");
+            rc = QC_EINPUT;
+        } else if (n_missing) {
+            qc_msgs_addf(notes, "plan %s: %d of its %d shards missing (%s%s); merged anyway (--force)", plans[pi].hash,
+                         n_missing, plans[pi].count, missing, n_missing > 8 ? ", ..." : "");
+        }
+    }
+    for (int pi = 0; pi < n_plans; pi++)
+        free(plans[pi].seen);
+    free(plans);
+    free(src);
+    if (rc) {
+        json_decref(from);
+        qb_results_free(out);
+        return rc;
+    }
+    if (!out->context)
+        qb_results_init(out, json_object());
+    json_object_set_new(json_object_get(out->context, "qbench"), "merged_from", from);
+    st->points = out->n;
+    return QC_OK;
+}

@@ -108,6 +108,25 @@ int qb_results_parse(const char *text, size_t len, const char *name, qb_results 
 size_t qb_results_max_bytes(void);
 void qb_results_free(qb_results *r);
 
+/* ---- merging (qbench merge: shards, or sweeps of one device run apart) ---- */
+typedef struct qb_merge_stats {
+    int files, points;  /* read; points in the merged file */
+    int duplicates;     /* exact copies dropped */
+    int twice;          /* points measured twice (not exact copies): the lower cv kept */
+    int disagree;       /* of those, the two medians apart beyond their noise (each reported) */
+} qb_merge_stats;
+
+/* Joins the files into *out. Refuses (QC_EINPUT, naming the two files and the field) files of
+ * different qbench versions, devices (context.qbench.device_name, else profile), profiles,
+ * cache modes, or a predicted file with a measured one, unless force; and shards of one plan
+ * with one missing, or shards of different plans, unless force. An exact duplicate of a point
+ * is dropped; a point measured twice keeps the measurement with the lower cv (a failed check
+ * always stands), and notes gets a line when the two medians differ by more than twice their
+ * combined spread. The context is the first file's, without "shard", with "merged_from": one
+ * {file, host_name, shard, points} per file. */
+int qb_results_merge(const char *const *paths, int n, int force, qb_results *out, qb_merge_stats *st, qc_msgs *notes,
+                     qc_msgs *err);
+
 /* "w4a16/g128/sym/f16/m1/n4096/k14336/w4a16.avx512bf16/threads=2,mr=1,..."; fp8 per-channel
  * adds "/ch" after the scheme, SmoothQuant "/smooth0.50" and warm weights "/warm" before the
  * kernel. */

@@ -135,36 +135,32 @@ int qb_plan(const qb_axes *a, const qp_profile *predict_on, qb_task **tasks, int
                 return QC_EINPUT;
             }
     tasklist l = {0};
-    /* scheme, group, shape outermost so that one set of weights serves every M and config; the
-     * held-out shapes after the others */
+    /* scheme, group, shape, kernel outermost, so that one set of weights (packed for one kernel)
+     * serves every M and configuration; the held-out shapes after the others */
     const int n_all = a->n_shape + a->n_holdout;
     for (int si = 0; si < a->n_scheme; si++) {
         qk_scheme s = a->scheme[si];
+        const qk_kernel *ks[16];
+        int nk = predict_on ? (ks[0] = qt_kernel_for(predict_on, s)) != NULL : kernels_for(s, a->configs, a->cuda, ks, 16);
         int ng = qk_scheme_grouped(s) ? a->n_group : 1;
         for (int gi = 0; gi < ng; gi++)
             for (int hi = 0; hi < n_all; hi++)
-                for (int mi = 0; mi < nm; mi++) {
-                    const int held = hi >= a->n_shape;
-                    const qb_shape *sh = held ? &a->holdout[hi - a->n_shape] : &a->shape[hi];
-                    qk_problem p = {.scheme = s, .m = ms[mi], .n = sh->n, .k = sh->k,
-                                    .group = qk_scheme_grouped(s) ? a->group[gi] : 0};
-                    qc_msgs why = {0};
-                    if (qk_problem_check(&p, &why)) { /* e.g. K not a multiple of this group: not applicable */
-                        qc_msgs_free(&why);
-                        continue;
+                for (int ki = 0; ki < nk; ki++)
+                    for (int mi = 0; mi < nm; mi++) {
+                        const int held = hi >= a->n_shape;
+                        const qb_shape *sh = held ? &a->holdout[hi - a->n_shape] : &a->shape[hi];
+                        qk_problem p = {.scheme = s, .m = ms[mi], .n = sh->n, .k = sh->k,
+                                        .group = qk_scheme_grouped(s) ? a->group[gi] : 0};
+                        qc_msgs why = {0};
+                        if (qk_problem_check(&p, &why)) { /* e.g. K not a multiple of this group: not applicable */
+                            qc_msgs_free(&why);
+                            continue;
+                        }
+                        const int before = l.n;
+                        add_configs(&l, &p, ks[ki], predict_on ? QB_CONFIGS_DEFAULT : a->configs, a->warm);
+                        for (int t = before; t < l.n; t++)
+                            l.v[t].point.holdout = held;
                     }
-                    const qk_kernel *ks[16];
-                    int nk = 0;
-                    if (predict_on)
-                        nk = (ks[0] = qt_kernel_for(predict_on, s)) != NULL;
-                    else
-                        nk = kernels_for(s, a->configs, a->cuda, ks, 16);
-                    const int before = l.n;
-                    for (int k = 0; k < nk; k++)
-                        add_configs(&l, &p, ks[k], predict_on ? QB_CONFIGS_DEFAULT : a->configs, a->warm);
-                    for (int t = before; t < l.n; t++)
-                        l.v[t].point.holdout = held;
-                }
     }
     if (!l.n) {
         qc_msgs_addf(err, "the axes give no point to run (each shape's K must suit the schemes and groups chosen)");

@@ -116,6 +116,44 @@ typedef struct qb_pair {
 } qb_pair;
 int qb_measure_pair(qb_bench *b, const qb_task *ta, const qb_task *tb, int pairs, qb_pair *out, qc_msgs *err);
 
+/* ------------------------------------------------------------------ shards (bench/shard.c) */
+/* A sweep split across processes, nodes or GPUs: each shard runs a deterministic part of the run
+ * set into its own results file, and `qbench merge` joins them. The parts are balanced by
+ * predicted cost, longest first (LPT), not round-robin: a unit is the tasks that share one set
+ * of weights (scheme, group, shape, kernel), so that every shard prepares each of its weights
+ * once and a bucket's winner and its kernel's default stay together; a unit is halved (at an M
+ * boundary) while the shards' costs differ by more than 10%. */
+typedef struct qb_shard {
+    int index, count;     /* count 0: the whole run set */
+    char from[96];        /* where I/N came from: "--shard" or the launcher's variables */
+} qb_shard;
+
+/* "I/N" (0 ≤ I < N ≤ 4096) or "auto": the rank and size the launcher set, read in this order:
+ * SLURM_ARRAY_TASK_ID with SLURM_ARRAY_TASK_MIN and SLURM_ARRAY_TASK_COUNT; SLURM_PROCID with
+ * SLURM_NTASKS; OMPI_COMM_WORLD_RANK with OMPI_COMM_WORLD_SIZE; PMI_RANK with PMI_SIZE. None
+ * set: an error naming them. */
+int qb_shard_parse(const char *text, qb_shard *s, qc_msgs *err);
+
+typedef struct qb_shard_plan {
+    int count;
+    int *owner;          /* per task: its shard */
+    double *cost_s;      /* per shard: predicted seconds */
+    int *points;         /* per shard */
+    double imbalance;    /* the costliest shard ÷ the cheapest − 1 */
+    char basis[160];     /* what the point times were predicted from */
+    char hash[17];       /* of the run set and its assignment: the same in every shard of one sweep */
+} qb_shard_plan;
+
+/* Splits tasks[0..n) into `count` shards. A task's predicted cost is its Google Benchmark
+ * rounds, (repetitions + 1) × max(min_time, t) for the call time t the profile's model predicts
+ * (its fit where it has one, else its ceilings; without either, a nominal 50 GB/s and 1 TOP/s,
+ * said in basis), plus the check; a unit adds the preparation of its weights. Deterministic:
+ * every shard computes the same plan from the same command line and profile. */
+void qb_shard_plan_make(const qb_task *tasks, int n, int count, const qb_measure_opts *m, qb_shard_plan *out);
+void qb_shard_plan_free(qb_shard_plan *p);
+/* Keeps shard `index`'s tasks, in plan order; *n becomes their number. */
+void qb_shard_select(const qb_shard_plan *p, int index, qb_task *tasks, int *n);
+
 /* ------------------------------------------------------------------ the sweep (bench/sweep.c) */
 typedef struct qb_sweep_opts {
     const char *out;    /* written after every point */

@@ -97,7 +97,11 @@ typedef struct qh_cuda {
     char reason[256];       /* why n == 0 ("built without CUDA", "no CUDA-capable device", ...) */
 } qh_cuda;
 
-/* Fills out; n == 0 with a reason when there is no usable device. Always QC_OK. */
+/* Fills out; n == 0 with a reason when there is no usable device. Always QC_OK. The fake list
+ * of QBENCH_FAKE_CUDA_DEVICES, when set, stands for the real devices (hardware/cuda_fake.c). */
 int qh_cuda_discover(qh_cuda *out);
+/* For tests of what spans GPUs, on a machine without one: QBENCH_FAKE_CUDA_DEVICES =
+ * "NAME@MAJOR.MINOR;..." (filtered by CUDA_VISIBLE_DEVICES) into out; 0 when it is not set. */
+int qh_cuda_fake(qh_cuda *out);
 
 #endif
