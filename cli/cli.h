@@ -20,6 +20,7 @@ int cmd_tune(int argc, char **argv);
 int cmd_emit(int argc, char **argv);
 int cmd_plot(int argc, char **argv);
 int cmd_predict(int argc, char **argv);
+int cmd_merge(int argc, char **argv);
 
 /* Shared option handling: getopt_long with our own messages. Returns the option, or
  * -1 at the end; an unknown option or a missing argument prints

@@ -3,13 +3,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli/cli.h"
 #include "cli/pipeline.h"
 
 static const char help[] =
-    "usage: qbench sweep [--device host|NAME] [--quick] [axes] [--holdout SHAPES] [-o FILE] [--resume FILE]\n"
-    "                    [--predict]\n\n"
+    "usage: qbench sweep [--device host|NAME|cuda:N|cuda:all] [--quick] [axes] [--holdout SHAPES] [-o DIR]\n"
+    "                    [--resume FILE] [--shard I/N|auto] [--predict]\n\n"
     "Runs every point of the axes' cartesian product (group only for grouped schemes; M = batch ×\n"
     "seq, deduplicated): checks it against the fp64 reference (a wrong result is recorded as\n"
     "failed and not timed), times it through Google Benchmark with the weights cold, reads the\n"
@@ -19,8 +20,10 @@ static const char help[] =
     "finished written.\n"
     "Then, into DIR: the roofline fit (profile-NAME.yaml), the tuned dispatch tables\n"
     "(qbench_dispatch_NAME.h, .json, vllm_NAME.json) and the plots (plots/, with gnuplot).\n\n"
-    "  --device NAME     host (default) or a profile: a profile no local device matches can only\n"
-    "                    be predicted (--predict)\n"
+    "  --device NAME     host (default), cuda:0, or a profile: a profile no local device matches can\n"
+    "                    only be predicted (--predict); cuda:all: one worker process per visible GPU\n"
+    "                    (all of one type), each pinned with CUDA_VISIBLE_DEVICES and running one\n"
+    "                    shard (logs in DIR/shard-I-of-N.log), merged into DIR/results.json at the end\n"
     "  --quick           a small grid: batch 1,4,16,64,256; seq 1; group 128; every scheme;\n"
     "                    llama-3-8b q (4096x4096) and down (4096x14336); short timings\n"
     "  --batch LIST      e.g. 1,2,4 or 1:256 (powers of two) or 1:256:*4 or 64:512:64\n"
@@ -36,7 +39,13 @@ static const char help[] =
     "  --min-time S      seconds per repetition (default 0.1; quick 0.03)\n"
     "  --repetitions N   Google Benchmark repetitions (default 5; quick 3)\n" CLI_TIMING_HELP
     "  -o, --output DIR  where everything goes (default out)\n"
-    "  --resume FILE     keep FILE's finished points and run the rest into it (and its directory)\n"
+    "  --resume FILE     keep FILE's finished points and run the rest into it (and its directory);\n"
+    "                    with cuda:all, each worker resumes its shard's file beside FILE\n"
+    "  --shard I/N       run part I of N (0 <= I < N) of the run set into DIR/shard-I-of-N/results.json,\n"
+    "                    the parts balanced by predicted cost; no fit or tables until `qbench merge`\n"
+    "  --shard auto      I and N from the launcher: SLURM_ARRAY_TASK_ID (with SLURM_ARRAY_TASK_MIN,\n"
+    "                    SLURM_ARRAY_TASK_COUNT), SLURM_PROCID/SLURM_NTASKS, OMPI_COMM_WORLD_RANK/SIZE\n"
+    "                    or PMI_RANK/PMI_SIZE, in that order\n"
     "  --predict         fill the results from the profile's ceilings through the roofline model,\n"
     "                    every point marked predicted\n"
     "Exit: 0 done, 2 bad input, 1 failure, 128 + the signal when SIGINT (130), SIGTERM (143) or SIGHUP\n"
@@ -46,7 +55,7 @@ static const char help[] =
 int cmd_sweep(int argc, char **argv)
 {
     enum { O_DEVICE = 256, O_QUICK, O_BATCH, O_SEQ, O_GROUP, O_SCHEMES, O_SHAPES, O_CONFIGS, O_MINTIME, O_REPS,
-           O_RESUME, O_PREDICT, O_CACHE, O_MAXCV, O_BUDGET, O_HOLDOUT };
+           O_RESUME, O_PREDICT, O_CACHE, O_MAXCV, O_BUDGET, O_HOLDOUT, O_SHARD };
     static const struct option lo[] = {
         {"device", required_argument, 0, O_DEVICE},   {"quick", no_argument, 0, O_QUICK},
         {"batch", required_argument, 0, O_BATCH},     {"seq", required_argument, 0, O_SEQ},
@@ -57,10 +66,10 @@ int cmd_sweep(int argc, char **argv)
         {"predict", no_argument, 0, O_PREDICT},       {"help", no_argument, 0, 'h'},
         {"cache", required_argument, 0, O_CACHE},     {"max-cv", required_argument, 0, O_MAXCV},
         {"budget", required_argument, 0, O_BUDGET},   {"holdout", required_argument, 0, O_HOLDOUT},
-        {0, 0, 0, 0}};
+        {"shard", required_argument, 0, O_SHARD},     {0, 0, 0, 0}};
     const char *device = "host", *out = NULL, *resume = NULL;
     const char *batch = NULL, *seq = NULL, *group = NULL, *schemes = NULL, *shapes = NULL, *configs = NULL,
-               *holdout = NULL;
+               *holdout = NULL, *shard = NULL;
     int quick = 0, predict = 0, reps = 0, warm = 0, o;
     double min_time = 0;
     qb_measure_opts timing = {.max_cv = 0.03};
@@ -76,6 +85,7 @@ int cmd_sweep(int argc, char **argv)
         case O_SHAPES: shapes = optarg; break;
         case O_CONFIGS: configs = optarg; break;
         case O_HOLDOUT: holdout = optarg; break;
+        case O_SHARD: shard = optarg; break;
         case O_MINTIME:
             if (qc_parse_double(optarg, 1e-6, 60, "--min-time", &min_time, &err))
                 return cli_fail(&err, QC_EINPUT);
@@ -104,14 +114,35 @@ int cmd_sweep(int argc, char **argv)
     for (int i = 0; i < argc; i++)
         snprintf(command + strlen(command), sizeof command - strlen(command), " %s", argv[i]);
     cli_sweep_args a = {.command = command, .device = device, .resume = resume != NULL, .predict = predict};
+    /* cuda:all: this process runs one worker per GPU, each of them this same command line with
+     * QBENCH_GPU_WORKER=I/N set (cli_pipeline_gpus), which makes it shard I of N on cuda:0 */
+    const char *worker = getenv("QBENCH_GPU_WORKER");
+    const int gpus = !strcmp(device, "cuda:all");
+    if (gpus && shard)
+        return cli_usage_error(argv[0], "--device cuda:all runs one shard per GPU itself: leave out --shard");
+    if (gpus && worker) {
+        if (qb_shard_parse(worker, &a.shard, &err))
+            return cli_fail(&err, QC_EINPUT);
+        snprintf(a.shard.from, sizeof a.shard.from, "GPU worker %d of %d, CUDA_VISIBLE_DEVICES=%s", a.shard.index,
+                 a.shard.count, getenv("CUDA_VISIBLE_DEVICES") ? getenv("CUDA_VISIBLE_DEVICES") : "");
+        a.device = "cuda:0";
+    } else if (shard && qb_shard_parse(shard, &a.shard, &err)) {
+        return cli_fail(&err, QC_EINPUT);
+    }
+    /* the folder: -o DIR, or the resumed file's; a shard's is DIR/shard-I-of-N */
     char dir[4096], results[4200];
-    if (resume) { /* the results file and its directory */
+    if (resume) {
         const char *slash = strrchr(resume, '/');
         snprintf(dir, sizeof dir, "%.*s", slash ? (int)(slash - resume) : 1, slash ? resume : ".");
         snprintf(results, sizeof results, "%s", resume);
     } else {
         snprintf(dir, sizeof dir, "%s", out ? out : "out");
         snprintf(results, sizeof results, "%s/results.json", dir);
+    }
+    if (a.shard.count && (!resume || worker)) { /* a worker resumes its own shard's file, when there is one */
+        snprintf(dir + strlen(dir), sizeof dir - strlen(dir), "/shard-%d-of-%d", a.shard.index, a.shard.count);
+        snprintf(results, sizeof results, "%s/results.json", dir);
+        a.resume = resume && access(results, F_OK) == 0;
     }
     a.dir = dir;
     a.results = results;
@@ -141,7 +172,7 @@ int cmd_sweep(int argc, char **argv)
     a.measure = timing;
     a.measure.min_time = min_time > 0 ? min_time : quick ? 0.03 : 0.1;
     a.measure.repetitions = reps ? reps : quick ? 3 : 5;
-    rc = cli_pipeline(&a, &err);
+    rc = gpus && !worker ? cli_pipeline_gpus(&a, argc, argv, &err) : cli_pipeline(&a, &err);
     if (rc && rc < 128)
         return cli_fail(&err, rc);
     qc_msgs_free(&err);

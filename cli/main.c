@@ -21,6 +21,7 @@ static const command commands[] = {
     {"kernels", cmd_kernels, "list the kernel registry and each kernel's tunable parameters"},
     {"run", cmd_run, "check and time one scheme, shape and kernel configuration"},
     {"sweep", cmd_sweep, "sweep a grid (schemes × shapes × M × groups × configurations), then fit, tune, emit, plot"},
+    {"merge", cmd_merge, "join the results of a sweep's shards (or of one device's sweeps) into one file"},
     {"fit", cmd_fit, "fit the roofline per scheme to results; crossovers between schemes (--report)"},
     {"tune", cmd_tune, "the fastest correct configuration per scheme, shape and M bucket"},
     {"emit", cmd_emit, "write the dispatch table: C header, JSON or vLLM-style JSON"},

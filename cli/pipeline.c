@@ -7,7 +7,9 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "bench/cbench.h"
@@ -251,7 +253,8 @@ void cli_fit_report(const cli_results *r, FILE *f, int crossovers)
     qt_tuned_free(&pm);
 }
 
-int cli_fit_write(const cli_results *r, const qp_profile *prof, const char *path, qc_msgs *err)
+/* A copy of prof with the results' fit in it (the results' hash as its provenance). */
+static qp_profile *fitted_profile(const cli_results *r, const qp_profile *prof)
 {
     const qt_fitted *ft = &r->fit;
     qp_fit_model *m = qc_xcalloc((size_t)ft->n + 1, sizeof *m);
@@ -266,9 +269,15 @@ int cli_fit_write(const cli_results *r, const qp_profile *prof, const char *path
     }
     qp_profile *copy = qp_profile_copy(prof);
     qp_profile_set_fit(copy, r->hash, ft->t0_s, m, ft->n);
+    free(m);
+    return copy;
+}
+
+int cli_fit_write(const cli_results *r, const qp_profile *prof, const char *path, qc_msgs *err)
+{
+    qp_profile *copy = fitted_profile(r, prof);
     int rc = qp_profile_write(copy, path, err);
     qp_profile_free(copy);
-    free(m);
     return rc;
 }
 
@@ -731,6 +740,108 @@ int cli_plot(const cli_results *r, const qt_tuned *t, double tie_margin, const c
     return rc;
 }
 
+/* ------------------------------------------------------------------ a fleet's table */
+
+typedef struct fleet_member {
+    cli_results r;
+    qt_tuned t;
+    qt_scheme_model models[QK_SCHEME_COUNT];
+    qp_profile *prof;   /* its profile (NULL when the catalog has none) */
+    qp_profile *fitted; /* the profile with the results' fit: what a model-only device borrows */
+    char device_name[256], basis[256];
+} fleet_member;
+
+static int cc_distance(const qp_profile *a, const qp_profile *b)
+{
+    if (a->match.cc_major < 0 || b->match.cc_major < 0)
+        return 1000;
+    return abs((a->match.cc_major - b->match.cc_major) * 10 + a->match.cc_minor - b->match.cc_minor);
+}
+
+int cli_emit_fleet(const char *const *paths, int n, const cli_tune_args *ta, const char *format, const char *path,
+                   qc_msgs *err)
+{
+    qp_catalog cat;
+    qp_catalog_load_with_host(&cat, NULL);
+    fleet_member *fm = qc_xcalloc((size_t)(n + cat.n), sizeof *fm);
+    qt_fleet_device *d = qc_xcalloc((size_t)(n + cat.n), sizeof *d);
+    int nd = 0, rc = QC_OK;
+    static const qt_tuned empty;
+    /* the swept devices, one results file each */
+    for (int i = 0; i < n && !rc; i++, nd++) {
+        fleet_member *m = &fm[i];
+        if ((rc = cli_results_load(&m->r, paths[i], err)) || (rc = cli_tune(&m->r, ta, &m->t, err)))
+            break;
+        qt_scheme_models(&m->r.fit, m->models);
+        const qp_profile *p = qp_catalog_find(&cat, m->r.device);
+        m->prof = p ? qp_profile_copy(p) : NULL;
+        m->fitted = p ? fitted_profile(&m->r, p) : NULL;
+        const char *dn = json_string_value(
+            json_object_get(json_object_get(m->r.res.context, "qbench"), "device_name"));
+        snprintf(m->device_name, sizeof m->device_name, "%s", dn ? dn : "");
+        const int cuda = p && p->match.backend == QP_BACKEND_CUDA;
+        d[nd] = (qt_fleet_device){
+            .info = {.device = m->r.device, .source_hash = m->r.hash, .models = m->models, .tuned = &m->t,
+                     .tie_margin = ta->tie_margin},
+            .device_name = m->device_name, .aliases = p ? (const char *const *)p->aliases : NULL,
+            .n_aliases = p ? p->n_aliases : 0,
+            /* a CPU's profile pattern is this machine's; the results name their own CPU */
+            .match = cuda && p->match.name ? p->match.name : "", .cuda = cuda,
+            .cc_major = cuda ? p->match.cc_major : -1, .cc_minor = cuda ? p->match.cc_minor : -1, .nearest = -1};
+    }
+    /* the catalog's other GPU profiles, answered by the model of the nearest swept GPU */
+    for (int c = 0; !rc && c < cat.n; c++) {
+        const qp_profile *p = cat.v[c].profile;
+        if (!p || cat.v[c].shadowed || p->match.backend != QP_BACKEND_CUDA)
+            continue;
+        int near = -1, swept = 0;
+        for (int i = 0; i < n; i++) {
+            swept |= !strcmp(fm[i].r.device, p->name);
+            if (fm[i].fitted && fm[i].prof->match.backend == QP_BACKEND_CUDA &&
+                (near < 0 || cc_distance(p, fm[i].prof) < cc_distance(p, fm[near].prof)))
+                near = i;
+        }
+        if (swept || near < 0)
+            continue;
+        fleet_member *m = &fm[nd];
+        int any = 0;
+        for (int s = 0; s < QK_SCHEME_COUNT; s++)
+            any |= qt_scheme_model_of(p, fm[near].fitted, (qk_scheme)s, &m->models[s], m->basis, sizeof m->basis);
+        if (!any)
+            continue;
+        snprintf(m->basis, sizeof m->basis, "the ceilings of %s (%s) x the efficiencies fitted on %s", p->name,
+                 p->measured.n_bw ? "measured" : "spec", fm[near].r.device);
+        d[nd] = (qt_fleet_device){
+            .info = {.device = p->name, .source_hash = fm[near].r.hash, .models = m->models, .tuned = &empty,
+                     .tie_margin = ta->tie_margin},
+            .device_name = "", .aliases = (const char *const *)p->aliases, .n_aliases = p->n_aliases,
+            .match = p->match.name ? p->match.name : "", .cuda = 1, .cc_major = p->match.cc_major,
+            .cc_minor = p->match.cc_minor, .nearest = near, .basis = m->basis};
+        nd++;
+    }
+    if (!rc) {
+        qc_outfile o;
+        if (!(rc = qc_outfile_open(&o, path, err))) {
+            if ((rc = qt_emit_fleet(d, nd, format, o.f, err)) == QC_EINPUT)
+                qc_outfile_abort(&o);
+            else {
+                int crc = qc_outfile_commit(&o, err);
+                rc = crc ? crc : rc;
+            }
+        }
+    }
+    for (int i = 0; i < n; i++) {
+        cli_results_free(&fm[i].r);
+        qt_tuned_free(&fm[i].t);
+        qp_profile_free(fm[i].prof);
+        qp_profile_free(fm[i].fitted);
+    }
+    free(fm);
+    free(d);
+    qp_catalog_free(&cat);
+    return rc;
+}
+
 /* ------------------------------------------------------------------ the chain of `qbench sweep` */
 
 static volatile sig_atomic_t stop_flag;
@@ -748,7 +859,7 @@ static double noop(void *ctx)
 
 /* Google Benchmark's context (host, CPUs, caches, ...) plus a qbench section: the version, the
  * device and profile, and the ceilings the points were placed against (drawn by qbench plot). */
-static json_t *make_context(const qp_profile *prof, const char *device, int predict)
+static json_t *make_context(const qp_profile *prof, const char *device, const char *device_name, int predict)
 {
     json_t *context = NULL;
     cbench_options o = {.min_time = 0.001, .repetitions = 1};
@@ -764,8 +875,8 @@ static json_t *make_context(const qp_profile *prof, const char *device, int pred
         context = json_object();
     char date[32];
     qc_utc_now(date, sizeof date);
-    json_t *q = json_pack("{s:s, s:s, s:s, s:s, s:b}", "version", QBENCH_VERSION, "device", device, "profile",
-                          prof->name, "created", date, "predicted", predict);
+    json_t *q = json_pack("{s:s, s:s, s:s, s:s, s:s, s:b}", "version", QBENCH_VERSION, "device", device,
+                          "device_name", device_name, "profile", prof->name, "created", date, "predicted", predict);
     json_t *bw = json_array(), *pk = json_array();
     for (int i = 0; i < prof->measured.n_bw; i++)
         if (prof->measured.bw[i].threads == prof->measured.threads)
@@ -966,48 +1077,115 @@ static int resume_results(const cli_sweep_args *a, qb_results *res, qc_msgs *err
     return QC_OK;
 }
 
+/* mkdir -p */
+static int make_dirs(const char *dir, qc_msgs *err)
+{
+    char path[4096];
+    snprintf(path, sizeof path, "%s", dir);
+    for (char *p = path + 1;; p++)
+        if (*p == '/' || !*p) {
+            const char c = *p;
+            *p = '\0';
+            if (mkdir(path, 0755) != 0 && errno != EEXIST) {
+                qc_msgs_addf(err, "%s: cannot create it: %s", path, strerror(errno));
+                return QC_EINPUT;
+            }
+            if (!(*p = c))
+                return QC_OK;
+        }
+}
+
+/* The shard's part of the run set, and what the plan predicts for every shard. */
+static int plan_shard(const cli_sweep_args *a, const qp_profile *prof, qb_task *tasks, int *n, qb_shard_plan *plan,
+                      FILE *log)
+{
+    qb_measure_opts m = a->measure;
+    m.profile = prof; /* as loaded, before any probe: every shard computes the same plan */
+    qb_shard_plan_make(tasks, *n, a->shard.count, &m, plan);
+    const int all = *n;
+    qb_shard_select(plan, a->shard.index, tasks, n);
+    fprintf(log, "qbench: shard %d of %d (%s): %d of %d points; plan %s\n", a->shard.index, a->shard.count,
+            a->shard.from, *n, all, plan->hash);
+    fprintf(log, "qbench: predicted seconds per shard (from %s):", plan->basis);
+    for (int i = 0; i < plan->count; i++)
+        fprintf(log, "%s%s%.1f", i % 8 ? "" : "\n  ", i % 8 ? ", " : "", plan->cost_s[i]);
+    if (isfinite(plan->imbalance))
+        fprintf(log, "\n  the costliest %.0f%% above the cheapest\n", 100 * plan->imbalance);
+    else
+        fprintf(log, "\n  some shards have nothing to run (more shards than units of work)\n");
+    return QC_OK;
+}
+
+/* A resumed shard must be the same part of the same plan. */
+static int check_resumed_shard(const cli_sweep_args *a, const qb_results *res, const qb_shard_plan *plan,
+                               qc_msgs *err)
+{
+    json_t *sh = json_object_get(json_object_get(res->context, "qbench"), "shard");
+    if (!a->shard.count && !sh)
+        return QC_OK;
+    if (!a->shard.count || !sh) {
+        qc_msgs_addf(err, "%s: %s (resume with the --shard it was started with)", a->results,
+                     sh ? "these results are one shard of a sweep" : "these results are a whole sweep, not a shard");
+        return QC_EINPUT;
+    }
+    const int idx = (int)json_integer_value(json_object_get(sh, "index")),
+              cnt = (int)json_integer_value(json_object_get(sh, "count"));
+    const char *h = json_string_value(json_object_get(sh, "plan"));
+    if (idx != a->shard.index || cnt != a->shard.count || !h || strcmp(h, plan->hash)) {
+        qc_msgs_addf(err, "%s: these results are shard %d of %d of plan %s; this is shard %d of %d of plan %s (resume "
+                          "with the same axes, profile and --shard)", a->results, idx, cnt, h ? h : "?",
+                     a->shard.index, a->shard.count, plan->hash);
+        return QC_EINPUT;
+    }
+    return QC_OK;
+}
+
 int cli_pipeline(cli_sweep_args *a, qc_msgs *err)
 {
-    /* what is asked first: the device, a results file to resume, a folder no one else writes */
+    /* what is asked first: the device, the run set (and this shard's part of it), a results file
+     * to resume, a folder no one else writes */
     qb_results res = {0};
     qp_target t = {0};
-    int rc = cli_device_profile(a->device, a->predict, &t, err);
-    if (!rc && a->resume)
-        rc = resume_results(a, &res, err);
-    if (!rc && mkdir(a->dir, 0755) != 0 && errno != EEXIST) {
-        qc_msgs_addf(err, "%s: cannot create it: %s", a->dir, strerror(errno));
-        rc = QC_EINPUT;
+    qb_task *tasks = NULL;
+    qb_shard_plan plan = {0};
+    int n = 0, rc = cli_device_profile(a->device, a->predict, &t, err);
+    if (!rc) {
+        a->axes.cuda = t.local && t.cuda_index == 0;
+        rc = qb_plan(&a->axes, a->predict ? t.profile : NULL, &tasks, &n, err);
     }
+    if (!rc && a->shard.count)
+        rc = plan_shard(a, t.profile, tasks, &n, &plan, stderr);
+    if (!rc && a->resume && !(rc = resume_results(a, &res, err)))
+        rc = check_resumed_shard(a, &res, &plan, err);
+    if (!rc)
+        rc = make_dirs(a->dir, err);
     qc_dirlock lock = {-1};
     if (!rc)
         rc = qc_dirlock_take(&lock, a->dir, a->command ? a->command : "qbench sweep", err);
     /* probe: the device's ceilings, when its profile has none */
     if (!rc && !a->predict)
         rc = probe_if_missing(&t, err);
-    if (rc) {
-        qb_results_free(&res);
-        qp_target_free(&t);
-        qc_dirlock_release(&lock);
-        return rc;
-    }
-    a->axes.cuda = t.local && t.cuda_index == 0;
     const qp_profile *prof = t.profile;
-    if (a->resume) {
+    if (!rc && a->resume) {
         const char *was = json_string_value(json_object_get(json_object_get(res.context, "qbench"), "profile"));
         if (!was || strcmp(was, prof->name)) {
             qc_msgs_addf(err, "%s: these results were made with profile %s, not %s (resume on the same device)",
                          a->results, was ? was : "?", prof->name);
             rc = QC_EINPUT;
         }
-    } else {
-        qb_results_init(&res, make_context(prof, a->device, a->predict));
+    } else if (!rc) {
+        json_t *ctx = make_context(prof, a->device, t.device_name[0] ? t.device_name : prof->name, a->predict);
+        if (a->shard.count)
+            json_object_set_new(json_object_get(ctx, "qbench"), "shard",
+                                json_pack("{s:i, s:i, s:s, s:s, s:i, s:f, s:s}", "index", a->shard.index, "count",
+                                          a->shard.count, "plan", plan.hash, "from", a->shard.from, "points", n,
+                                          "predicted_s", plan.cost_s[a->shard.index], "basis", plan.basis));
+        qb_results_init(&res, ctx);
     }
 
     /* sweep: the run set, into results.json after every point */
-    qb_task *tasks = NULL;
-    int n = 0, done = 0, sig = 0;
-    if (!rc)
-        rc = qb_plan(&a->axes, a->predict ? prof : NULL, &tasks, &n, err);
+    int done = 0, sig = 0;
+    double took = 0;
     if (!rc) {
         static const int sigs[] = {SIGINT, SIGTERM, SIGHUP};
         struct sigaction sa = {.sa_handler = on_signal}, old[3];
@@ -1021,7 +1199,9 @@ int cli_pipeline(cli_sweep_args *a, qc_msgs *err)
         if (!a->predict)
             fprintf(stderr, "qbench: sweep of %d points on %s (%s) into %s\n", n, t.device_name, prof->name,
                     a->results);
+        took = qc_now();
         rc = qb_sweep_run(b, tasks, n, &res, &so, &done, err);
+        took = qc_now() - took;
         if (!rc && !stop_flag && !a->predict && a->axes.configs != QB_CONFIGS_DEFAULT && res.n)
             rc = verify_winners(a, b, &res, stderr, err);
         qb_bench_destroy(b);
@@ -1045,13 +1225,171 @@ int cli_pipeline(cli_sweep_args *a, qc_msgs *err)
         fprintf(stderr, "qbench: interrupted: SIG%s stopped the sweep after the current point; the finished points "
                         "are in %s; run again with --resume %s\n",
                 sig == SIGTERM ? "TERM" : sig == SIGHUP ? "HUP" : "INT", a->results, a->results);
-    /* fit, tune, emit, plot */
-    if (!rc && !sig) {
+    if (!rc && !sig && a->shard.count) { /* one part: the whole is fitted after the merge */
+        const char *slash = strrchr(a->dir, '/');
+        const int base = slash ? (int)(slash - a->dir + 1) : 0; /* the sweep's folder, with its slash */
+        printf("shard %d of %d: took %.1f s, %.1f s predicted; when every shard is done:\n"
+               "  qbench merge %.*sshard-*-of-%d/results.json -o %.*sresults.json\n",
+               a->shard.index, a->shard.count, took, plan.cost_s[a->shard.index], base, a->dir, a->shard.count, base,
+               a->dir);
+    } else if (!rc && !sig) { /* fit, tune, emit, plot */
         printf("\nfit, tuned and drawn into %s:\n", a->dir);
         fflush(stdout);
         rc = after_sweep(a->dir, a->results, prof, stdout, err);
     }
+    qb_shard_plan_free(&plan);
     qp_target_free(&t);
     qc_dirlock_release(&lock);
     return rc ? rc : sig ? 128 + sig : 0;
+}
+
+/* ------------------------------------------------------------------ one worker per GPU */
+
+int cli_pipeline_gpus(cli_sweep_args *a, int argc, char **argv, qc_msgs *err)
+{
+    qh_cuda cuda;
+    qh_cuda_discover(&cuda);
+    if (!cuda.n) {
+        qc_msgs_addf(err, "--device cuda:all: %s", cuda.reason);
+        return QC_EINPUT;
+    }
+    for (int i = 1; i < cuda.n; i++)
+        if (strcmp(cuda.dev[i].name, cuda.dev[0].name) || cuda.dev[i].cc_major != cuda.dev[0].cc_major ||
+            cuda.dev[i].cc_minor != cuda.dev[0].cc_minor) {
+            qc_msgs_addf(err, "--device cuda:all: the visible GPUs are not of one type (%d: %s, %d: %s): a sweep and "
+                              "its dispatch table are per device type; run one sweep per type, CUDA_VISIBLE_DEVICES "
+                              "naming its GPUs, and emit one fleet table from their results",
+                         0, cuda.dev[0].name, i, cuda.dev[i].name);
+            return QC_EINPUT;
+        }
+    /* the i-th visible GPU as CUDA_VISIBLE_DEVICES names it (an index or a UUID) */
+    const int n = cuda.n;
+    char vis[QH_MAX_CUDA_DEVICES][64], buf[1024];
+    const char *env = getenv("CUDA_VISIBLE_DEVICES");
+    snprintf(buf, sizeof buf, "%s", env ? env : "");
+    char *save = NULL, *tok = env ? strtok_r(buf, ",", &save) : NULL;
+    for (int i = 0; i < n; i++, tok = tok ? strtok_r(NULL, ",", &save) : NULL)
+        snprintf(vis[i], sizeof vis[i], "%s", tok ? tok : "");
+    for (int i = 0; i < n; i++)
+        if (!vis[i][0])
+            snprintf(vis[i], sizeof vis[i], "%d", i);
+
+    qp_target t;
+    int rc = cli_device_profile("cuda:0", a->predict, &t, err);
+    if (!rc)
+        rc = make_dirs(a->dir, err);
+    qc_dirlock lock = {-1};
+    if (!rc)
+        rc = qc_dirlock_take(&lock, a->dir, a->command ? a->command : "qbench sweep", err);
+    if (rc) {
+        qp_target_free(&t);
+        return rc;
+    }
+    fprintf(stderr, "qbench: %d x %s: one worker per GPU, each one shard; their output in %s/shard-I-of-%d.log\n", n,
+            cuda.dev[0].name, a->dir, n);
+    static const int sigs[] = {SIGINT, SIGTERM, SIGHUP};
+    struct sigaction sa = {.sa_handler = on_signal}, old[3];
+    sigemptyset(&sa.sa_mask);
+    for (int i = 0; i < 3; i++)
+        sigaction(sigs[i], &sa, &old[i]);
+    pid_t pid[QH_MAX_CUDA_DEVICES];
+    int status[QH_MAX_CUDA_DEVICES], left = 0;
+    char **args = qc_xcalloc((size_t)argc + 2, sizeof *args);
+    args[0] = "qbench";
+    for (int i = 0; i < argc; i++)
+        args[i + 1] = argv[i];
+    fflush(stdout);
+    fflush(stderr);
+    for (int i = 0; i < n; i++) {
+        char log[4200], shard[32];
+        snprintf(log, sizeof log, "%s/shard-%d-of-%d.log", a->dir, i, n);
+        snprintf(shard, sizeof shard, "%d/%d", i, n);
+        pid[i] = fork();
+        if (pid[i] == 0) {
+            int fd = open(log, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+            if (fd < 0 || dup2(fd, 1) < 0 || dup2(fd, 2) < 0)
+                _exit(127);
+            setenv("QBENCH_GPU_WORKER", shard, 1);
+            setenv("CUDA_VISIBLE_DEVICES", vis[i], 1);
+            for (int s = 0; s < 3; s++)
+                sigaction(sigs[s], &old[s], NULL);
+            execv("/proc/self/exe", args);
+            fprintf(stderr, "qbench: cannot start a worker: %s\n", strerror(errno));
+            _exit(127);
+        }
+        if (pid[i] < 0) {
+            qc_msgs_addf(err, "cannot start worker %d: %s", i, strerror(errno));
+            rc = QC_ERUNTIME;
+            break;
+        }
+        left++;
+        fprintf(stderr, "qbench:   worker %d: CUDA_VISIBLE_DEVICES=%s, pid %d\n", i, vis[i], (int)pid[i]);
+    }
+    free(args);
+    int forwarded = 0;
+    while (left > 0) {
+        int st;
+        pid_t w = waitpid(-1, &st, 0);
+        if (w < 0) {
+            if (errno != EINTR)
+                break;
+            if (stop_flag && !forwarded) { /* a signal to this process only: the workers get it too */
+                for (int i = 0; i < n; i++)
+                    if (pid[i] > 0)
+                        kill(pid[i], stop_flag);
+                forwarded = 1;
+            }
+            continue;
+        }
+        for (int i = 0; i < n; i++)
+            if (pid[i] == w) {
+                status[i] = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+                pid[i] = 0;
+                left--;
+                fprintf(stderr, "qbench:   worker %d %s (exit %d)\n", i, status[i] ? "failed" : "finished", status[i]);
+                if (status[i] && !rc) {
+                    qc_msgs_addf(err, "worker %d (CUDA_VISIBLE_DEVICES=%s) exited with %d: see %s/shard-%d-of-%d.log; "
+                                      "its finished points are kept (run again with --resume %s)",
+                                 i, vis[i], status[i], a->dir, i, n, a->results);
+                    rc = status[i] > 128 ? status[i] : QC_ERUNTIME;
+                }
+            }
+    }
+    for (int i = 0; i < 3; i++)
+        sigaction(sigs[i], &old[i], NULL);
+    if (!rc && stop_flag)
+        rc = 128 + stop_flag;
+    /* the shards as one file, then fit, tune, emit, plot */
+    if (!rc) {
+        char(*paths)[4200] = qc_xcalloc((size_t)n, sizeof *paths);
+        const char **pp = qc_xcalloc((size_t)n, sizeof *pp);
+        for (int i = 0; i < n; i++) {
+            snprintf(paths[i], sizeof paths[i], "%s/shard-%d-of-%d/results.json", a->dir, i, n);
+            pp[i] = paths[i];
+        }
+        qb_results res;
+        qb_merge_stats ms;
+        qc_msgs notes = {0};
+        rc = qb_results_merge(pp, n, 0, &res, &ms, &notes, err);
+        qc_msgs_print(&notes, stderr);
+        qc_msgs_free(&notes);
+        if (!rc)
+            rc = qb_results_write(&res, a->results, err);
+        qb_results_free(&res);
+        free(paths);
+        free(pp);
+        if (!rc) {
+            cli_results r;
+            if (cli_results_load(&r, a->results, NULL) == QC_OK)
+                cli_summary(&r, 0, stdout);
+            cli_results_free(&r);
+            printf("\n%d shards merged: %d points in %s\n\nfit, tuned and drawn into %s:\n", n, ms.points, a->results,
+                   a->dir);
+            fflush(stdout);
+            rc = after_sweep(a->dir, a->results, t.profile, stdout, err);
+        }
+    }
+    qp_target_free(&t);
+    qc_dirlock_release(&lock);
+    return rc;
 }

@@ -57,6 +57,10 @@ void cli_tune_report(const qt_tuned *t, double tie_margin, FILE *f);
 /* The dispatch table (header, json or vllm) at path, atomically; tie_margin as qt_cells. */
 int cli_emit(const cli_results *r, const qt_tuned *t, double tie_margin, const char *format, const char *path,
              qc_msgs *err);
+/* One table for a fleet (qt_emit_fleet): a results file per swept device, and the catalog's other
+ * GPU profiles answered by the model of the nearest swept GPU (by compute capability). */
+int cli_emit_fleet(const char *const *paths, int n, const cli_tune_args *ta, const char *format, const char *path,
+                   qc_msgs *err);
 /* The pictures into dir; *written counts them. */
 int cli_plot(const cli_results *r, const qt_tuned *t, double tie_margin, const char *dir, int *written, qc_msgs *err);
 /* Per shape and option set: the tuned time of each scheme at each M measured, the fastest
@@ -87,6 +91,7 @@ typedef struct cli_sweep_args {
     const char *dir;         /* where everything goes */
     const char *results;     /* the results file (dir/results.json, or --resume's) */
     int resume, predict;
+    qb_shard shard;          /* --shard: this process's part (count 0: the whole run set) */
     qb_axes axes;
     qb_measure_opts measure; /* min_time, repetitions */
 } cli_sweep_args;
@@ -95,5 +100,11 @@ typedef struct cli_sweep_args {
  * when SIGINT, SIGTERM or SIGHUP stopped the sweep (everything finished is in the results
  * file). */
 int cli_pipeline(cli_sweep_args *a, qc_msgs *err);
+/* --device cuda:all: one worker process per visible GPU (all of one type; QBENCH_FAKE_CUDA_DEVICES
+ * stands in for them in tests), each this command line (argv, argv[0] the command) again with
+ * CUDA_VISIBLE_DEVICES naming its GPU and QBENCH_GPU_WORKER=I/N (shard I of N on cuda:0), its
+ * output in a->dir/shard-I-of-N.log; then the shards merged into a->results and the chain after
+ * the sweep. A signal is passed on to the workers, which stop after their current point. */
+int cli_pipeline_gpus(cli_sweep_args *a, int argc, char **argv, qc_msgs *err);
 
 #endif

@@ -244,6 +244,27 @@ typedef struct qt_emit_info {
  * QC_EINPUT for an unknown format; QC_ERUNTIME when writing to f failed (the caller's file
  * says why when it is closed). */
 int qt_emit(const qt_emit_info *info, const char *format, FILE *f, qc_msgs *err);
+/* A fleet: one header (or JSON) for several devices, each device's own table as emitted alone,
+ * and a lookup by device name that falls back the way CLBlast's database does and says which
+ * basis answered: the exact name (the results' device or the profile's name), an alias, the
+ * profile's match pattern, the compute capability; then a model: a known profile that was not
+ * swept (its ceilings × the efficiencies fitted on the nearest swept device, the configurations
+ * of that device's table), or, for an unknown name with a compute capability, the nearest swept
+ * device's fitted model; else none (0: never a silent default). */
+typedef struct qt_fleet_device {
+    qt_emit_info info;        /* its section; info.tuned->n == 0 for a device answered by model only */
+    const char *device_name;  /* the device its results were measured on ("" when unknown) */
+    const char *const *aliases;
+    int n_aliases;
+    const char *match;        /* the profile's pattern (* and ?, case-insensitive); "" when none */
+    int cuda, cc_major, cc_minor; /* cc -1 when unknown */
+    int nearest;              /* by model only: the swept device whose table and efficiencies answer; else -1 */
+    const char *basis;        /* by model only: what its model is made of */
+} qt_fleet_device;
+/* "header" or "json" over d[0..n) (the swept devices first); QC_EINPUT for another format or two
+ * devices of one name. */
+int qt_emit_fleet(const qt_fleet_device *d, int n, const char *format, FILE *f, qc_msgs *err);
+
 /* FNV-1a 64 of bytes, as 16 hex digits. */
 void qt_hash_bytes(const void *data, size_t len, char out[17]);
 
