@@ -23,6 +23,8 @@ packages=(build-essential cmake pkg-config libhwloc-dev libpapi-dev libyaml-dev
 # with the fuzz targets (libFuzzer) replaying their corpora
 if [ "$mode" = test ]; then
   packages+=(clang libclang-rt-14-dev libomp-14-dev)
+  # and start real launchers: mpirun, and a single-node Slurm cluster on localhost (tests/cluster/)
+  packages+=(openmpi-bin slurm-wlm munge)
 fi
 
 if ! command -v dpkg-query >/dev/null; then
