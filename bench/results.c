@@ -718,10 +718,8 @@ int qb_results_merge(const char *const *paths, int n, int force, qb_results *out
             else
                 plans[pi].seen[idx] = f + 1;
         }
-        json_array_append_new(from, json_pack("{s:s, s:s, s:O, s:i}", "file", paths[f], "host_name",
-                                              json_string_value(json_object_get(r.context, "host_name"))
-                                                  ? json_string_value(json_object_get(r.context, "host_name"))
-                                                  : "",
+        const char *host = json_string_value(json_object_get(r.context, "host_name"));
+        json_array_append_new(from, json_pack("{s:s, s:s, s:O, s:i}", "file", paths[f], "host_name", host ? host : "",
                                               "shard", sh ? sh : json_null(), "points", r.n));
         if (!f) {
             qb_results_init(out, json_deep_copy(r.context));

@@ -1,8 +1,8 @@
 /* qbench merge: the results of several shards (or of sweeps of one device run apart) as one file. */
 #include <stdio.h>
 
-#include "bench/results.h"
 #include "cli/cli.h"
+#include "cli/pipeline.h"
 
 static const char help[] =
     "usage: qbench merge RESULTS... -o FILE [--force]\n\n"
@@ -38,15 +38,9 @@ int cmd_merge(int argc, char **argv)
         return cli_usage_error(argv[0], "give the results files to merge");
     if (!out)
         return cli_usage_error(argv[0], "-o FILE is required");
-    qc_msgs err = {0}, notes = {0};
-    qb_results res;
+    qc_msgs err = {0};
     qb_merge_stats st;
-    int rc = qb_results_merge((const char *const *)argv + optind, argc - optind, force, &res, &st, &notes, &err);
-    qc_msgs_print(&notes, stderr);
-    qc_msgs_free(&notes);
-    if (!rc)
-        rc = qb_results_write(&res, out, &err);
-    qb_results_free(&res);
+    int rc = cli_merge((const char *const *)argv + optind, argc - optind, force, out, &st, &err);
     if (rc)
         return cli_fail(&err, rc);
     printf("%d points from %d files into %s (%d exact duplicates dropped; %d measured twice, the lower cv kept, "

@@ -740,6 +740,19 @@ int cli_plot(const cli_results *r, const qt_tuned *t, double tie_margin, const c
     return rc;
 }
 
+int cli_merge(const char *const *paths, int n, int force, const char *out, qb_merge_stats *st, qc_msgs *err)
+{
+    qb_results res;
+    qc_msgs notes = {0};
+    int rc = qb_results_merge(paths, n, force, &res, st, &notes, err);
+    qc_msgs_print(&notes, stderr);
+    qc_msgs_free(&notes);
+    if (!rc)
+        rc = qb_results_write(&res, out, err);
+    qb_results_free(&res);
+    return rc;
+}
+
 /* ------------------------------------------------------------------ a fleet's table */
 
 typedef struct fleet_member {
@@ -849,6 +862,22 @@ static volatile sig_atomic_t stop_flag;
 static void on_signal(int sig)
 {
     stop_flag = sig;
+}
+
+/* SIGINT, SIGTERM, SIGHUP: set stop_flag (the sweep stops after its current point); restore
+ * puts back what was there */
+static const int stop_sigs[3] = {SIGINT, SIGTERM, SIGHUP};
+static void signals_catch(struct sigaction old[3])
+{
+    struct sigaction sa = {.sa_handler = on_signal};
+    sigemptyset(&sa.sa_mask);
+    for (int i = 0; i < 3; i++)
+        sigaction(stop_sigs[i], &sa, &old[i]);
+}
+static void signals_restore(const struct sigaction old[3])
+{
+    for (int i = 0; i < 3; i++)
+        sigaction(stop_sigs[i], &old[i], NULL);
 }
 
 static double noop(void *ctx)
@@ -1096,8 +1125,8 @@ static int make_dirs(const char *dir, qc_msgs *err)
 }
 
 /* The shard's part of the run set, and what the plan predicts for every shard. */
-static int plan_shard(const cli_sweep_args *a, const qp_profile *prof, qb_task *tasks, int *n, qb_shard_plan *plan,
-                      FILE *log)
+static void plan_shard(const cli_sweep_args *a, const qp_profile *prof, qb_task *tasks, int *n, qb_shard_plan *plan,
+                       FILE *log)
 {
     qb_measure_opts m = a->measure;
     m.profile = prof; /* as loaded, before any probe: every shard computes the same plan */
@@ -1113,7 +1142,6 @@ static int plan_shard(const cli_sweep_args *a, const qp_profile *prof, qb_task *
         fprintf(log, "\n  the costliest %.0f%% above the cheapest\n", 100 * plan->imbalance);
     else
         fprintf(log, "\n  some shards have nothing to run (more shards than units of work)\n");
-    return QC_OK;
 }
 
 /* A resumed shard must be the same part of the same plan. */
@@ -1154,7 +1182,7 @@ int cli_pipeline(cli_sweep_args *a, qc_msgs *err)
         rc = qb_plan(&a->axes, a->predict ? t.profile : NULL, &tasks, &n, err);
     }
     if (!rc && a->shard.count)
-        rc = plan_shard(a, t.profile, tasks, &n, &plan, stderr);
+        plan_shard(a, t.profile, tasks, &n, &plan, stderr);
     if (!rc && a->resume && !(rc = resume_results(a, &res, err)))
         rc = check_resumed_shard(a, &res, &plan, err);
     if (!rc)
@@ -1187,11 +1215,8 @@ int cli_pipeline(cli_sweep_args *a, qc_msgs *err)
     int done = 0, sig = 0;
     double took = 0;
     if (!rc) {
-        static const int sigs[] = {SIGINT, SIGTERM, SIGHUP};
-        struct sigaction sa = {.sa_handler = on_signal}, old[3];
-        sigemptyset(&sa.sa_mask);
-        for (int i = 0; i < 3; i++)
-            sigaction(sigs[i], &sa, &old[i]);
+        struct sigaction old[3];
+        signals_catch(old);
         a->measure.profile = prof;
         a->measure.predict = a->predict;
         qb_bench *b = qb_bench_create(&a->measure);
@@ -1205,8 +1230,7 @@ int cli_pipeline(cli_sweep_args *a, qc_msgs *err)
         if (!rc && !stop_flag && !a->predict && a->axes.configs != QB_CONFIGS_DEFAULT && res.n)
             rc = verify_winners(a, b, &res, stderr, err);
         qb_bench_destroy(b);
-        for (int i = 0; i < 3; i++)
-            sigaction(sigs[i], &old[i], NULL);
+        signals_restore(old);
         if (!rc && res.n == 0)
             rc = qb_results_write(&res, a->results, err); /* an empty sweep still leaves a valid file */
         sig = rc ? 0 : stop_flag;
@@ -1287,11 +1311,8 @@ int cli_pipeline_gpus(cli_sweep_args *a, int argc, char **argv, qc_msgs *err)
     }
     fprintf(stderr, "qbench: %d x %s: one worker per GPU, each one shard; their output in %s/shard-I-of-%d.log\n", n,
             cuda.dev[0].name, a->dir, n);
-    static const int sigs[] = {SIGINT, SIGTERM, SIGHUP};
-    struct sigaction sa = {.sa_handler = on_signal}, old[3];
-    sigemptyset(&sa.sa_mask);
-    for (int i = 0; i < 3; i++)
-        sigaction(sigs[i], &sa, &old[i]);
+    struct sigaction old[3];
+    signals_catch(old);
     pid_t pid[QH_MAX_CUDA_DEVICES];
     int status[QH_MAX_CUDA_DEVICES], left = 0;
     char **args = qc_xcalloc((size_t)argc + 2, sizeof *args);
@@ -1311,8 +1332,7 @@ int cli_pipeline_gpus(cli_sweep_args *a, int argc, char **argv, qc_msgs *err)
                 _exit(127);
             setenv("QBENCH_GPU_WORKER", shard, 1);
             setenv("CUDA_VISIBLE_DEVICES", vis[i], 1);
-            for (int s = 0; s < 3; s++)
-                sigaction(sigs[s], &old[s], NULL);
+            signals_restore(old);
             execv("/proc/self/exe", args);
             fprintf(stderr, "qbench: cannot start a worker: %s\n", strerror(errno));
             _exit(127);
@@ -1355,8 +1375,7 @@ int cli_pipeline_gpus(cli_sweep_args *a, int argc, char **argv, qc_msgs *err)
                 }
             }
     }
-    for (int i = 0; i < 3; i++)
-        sigaction(sigs[i], &old[i], NULL);
+    signals_restore(old);
     if (!rc && stop_flag)
         rc = 128 + stop_flag;
     /* the shards as one file, then fit, tune, emit, plot */
@@ -1367,15 +1386,8 @@ int cli_pipeline_gpus(cli_sweep_args *a, int argc, char **argv, qc_msgs *err)
             snprintf(paths[i], sizeof paths[i], "%s/shard-%d-of-%d/results.json", a->dir, i, n);
             pp[i] = paths[i];
         }
-        qb_results res;
         qb_merge_stats ms;
-        qc_msgs notes = {0};
-        rc = qb_results_merge(pp, n, 0, &res, &ms, &notes, err);
-        qc_msgs_print(&notes, stderr);
-        qc_msgs_free(&notes);
-        if (!rc)
-            rc = qb_results_write(&res, a->results, err);
-        qb_results_free(&res);
+        rc = cli_merge(pp, n, 0, a->results, &ms, err);
         free(paths);
         free(pp);
         if (!rc) {

@@ -57,6 +57,9 @@ void cli_tune_report(const qt_tuned *t, double tie_margin, FILE *f);
 /* The dispatch table (header, json or vllm) at path, atomically; tie_margin as qt_cells. */
 int cli_emit(const cli_results *r, const qt_tuned *t, double tie_margin, const char *format, const char *path,
              qc_msgs *err);
+/* The results files as one (qb_results_merge) at out, atomically; its notes (points measured
+ * twice that disagree, shards missing under force) on stderr. */
+int cli_merge(const char *const *paths, int n, int force, const char *out, qb_merge_stats *st, qc_msgs *err);
 /* One table for a fleet (qt_emit_fleet): a results file per swept device, and the catalog's other
  * GPU profiles answered by the model of the nearest swept GPU (by compute capability). */
 int cli_emit_fleet(const char *const *paths, int n, const cli_tune_args *ta, const char *format, const char *path,
