@@ -142,7 +142,20 @@ static int add_shape(qb_axes *a, const char *name, int n, int k, qc_msgs *err)
     snprintf(s->name, sizeof s->name, "%s", name);
     s->n = n;
     s->k = k;
+    s->layer = -1;
     return QC_OK;
+}
+
+void qb_axes_model(qb_axes *a, const qm_model *m)
+{
+    const qm_arch *ar = qm_model_arch(m);
+    a->n_shape = 0;
+    a->model = m;
+    for (int i = 0; i < ar->n_layer; i++)
+        if (ar->layer[i].same_as < 0) {
+            add_shape(a, ar->layer[i].name, ar->layer[i].n, ar->layer[i].k, NULL);
+            a->shape[a->n_shape - 1].layer = i;
+        }
 }
 
 int qb_parse_holdout(const char *text, qb_axes *a, qc_msgs *err)

@@ -34,6 +34,8 @@ typedef struct dataset {
     double smooth;
     qk_packing packing;
     int warm;            /* one copy, left in the caches; else enough copies to be cold */
+    int layer;           /* the model's layer the weights are (−1: synthetic) */
+    double weight_error; /* ‖W − dequantized W‖ / ‖W‖ */
     qk_weights *copies;
     int n_copies;
     int *cols, n_cols;   /* the checked output channels */
@@ -98,8 +100,26 @@ static int same_data(const dataset *d, const qb_task *t)
     return d->valid && d->warm == t->point.warm && a->scheme == b->scheme && a->n == b->n &&
            a->k == b->k && a->group == b->group &&
            a->asym == b->asym && a->fp8_channel == b->fp8_channel && d->smooth == t->smooth &&
-           (t->smooth < 0 || a->m == b->m) && d->packing.layout == t->kernel->packing.layout &&
+           (t->smooth < 0 || a->m == b->m) && d->layer == t->layer && d->packing.layout == t->kernel->packing.layout &&
            d->packing.nr == t->kernel->packing.nr;
+}
+
+/* X for p: captured activations of width K when --acts has them, else LLM-like synthetic ones;
+ * as fp16 bits and as fp32 of those same fp16 values (x32 may be NULL). */
+static void activations(const qb_bench *b, const qk_problem *p, uint16_t *x, float *x32)
+{
+    const size_t mk = (size_t)p->m * p->k;
+    float *f = b->o.acts ? (x32 ? x32 : malloc(mk * 4)) : NULL;
+    if (f && qm_acts_rows(b->o.acts, p->k, p->m, f)) {
+        for (size_t i = 0; i < mk; i++) {
+            x[i] = qk_float_to_half(f[i]);
+            f[i] = qk_half_to_float(x[i]);
+        }
+    } else {
+        qk_fill_activations(x, x32, p->m, p->k, act_seed(p, b->o.seed));
+    }
+    if (f != x32)
+        free(f);
 }
 
 static double avail_bytes(void)
@@ -127,7 +147,13 @@ static int dataset_prepare(qb_bench *b, const qb_task *t, qc_msgs *err)
         rc = QC_ERUNTIME;
         goto done;
     }
-    qk_fill_weights(w, nk, weight_seed(p, b->o.seed));
+    const qm_model *model = b->o.model;
+    if (t->layer >= 0 && model && qm_model_has_weights(model)) {
+        if ((rc = qm_model_weights(model, t->layer, 0, w, err)))
+            goto done;
+    } else {
+        qk_fill_weights(w, nk, weight_seed(p, b->o.seed));
+    }
     /* the sampled channels: spread over N, always including the last (the padded panel) */
     for (int i = 0; i < d->n_cols; i++)
         d->cols[i] = d->n_cols == p->n ? i : (int)((long)i * (p->n - 1) / (d->n_cols - 1));
@@ -141,13 +167,20 @@ static int dataset_prepare(qb_bench *b, const qb_task *t, qc_msgs *err)
             rc = QC_ERUNTIME;
             goto done;
         }
-        qk_fill_activations(d->x, d->x32, p->m, p->k, act_seed(p, b->o.seed));
+        activations(b, p, d->x, d->x32);
         qk_smooth(p->m, p->n, p->k, (float)t->smooth, d->x, w);
     }
     qk_weights first;
     if ((rc = qk_weights_pack(&t->kernel->packing, p, w, &first, err)))
         goto done;
     qk_weights_dequant(&first, wd);
+    double ss = 0, se = 0;
+    for (size_t i = 0; i < nk; i++) {
+        double e = (double)w[i] - wd[i];
+        ss += (double)w[i] * w[i];
+        se += e * e;
+    }
+    d->weight_error = ss > 0 ? sqrt(se / ss) : 0;
     for (int i = 0; i < d->n_cols; i++)
         memcpy(d->wd_cols + (size_t)i * p->k, wd + (size_t)d->cols[i] * p->k, (size_t)p->k * 4);
     /* cold: copies covering 8× the last-level cache, within a quarter of free memory; warm: one */
@@ -168,6 +201,7 @@ static int dataset_prepare(qb_bench *b, const qb_task *t, qc_msgs *err)
     d->smooth = t->smooth;
     d->packing = t->kernel->packing;
     d->warm = warm;
+    d->layer = t->layer;
     d->valid = 1;
 done:
     free(w);
@@ -311,7 +345,7 @@ int qb_measure(qb_bench *b, const qb_task *t, qb_point *pt, qc_msgs *err)
     const uint16_t *xin = d->x ? d->x : x;
     const float *xorig = d->x32 ? d->x32 : x32;
     if (!d->x)
-        qk_fill_activations(x, x32, p->m, p->k, act_seed(p, b->o.seed));
+        activations(b, p, x, x32);
     qk_activations_dequant(p, xin, xd);
 
     /* check first: a wrong result is recorded and not timed */
@@ -341,6 +375,7 @@ int qb_measure(qb_bench *b, const qb_task *t, qb_point *pt, qc_msgs *err)
     }
     pt->kernel_error = qk_relative_error(p, y, ref_d, nr, rows, nc, d->cols);
     pt->quant_error = qk_relative_error(p, y, ref_o, nr, rows, nc, d->cols);
+    pt->weight_error = d->weight_error;
     if (!(pt->kernel_error <= qk_error_limit(p))) {
         pt->status = QB_FAILED;
         snprintf(pt->error, sizeof pt->error, "wrong result: kernel error %.3g exceeds %.0e; not timed",
@@ -448,7 +483,7 @@ int qb_measure_pair(qb_bench *b, const qb_task *ta, const qb_task *tb, int pairs
         goto done;
     }
     if (!d->x)
-        qk_fill_activations(x, NULL, p->m, p->k, act_seed(p, b->o.seed));
+        activations(b, p, x, NULL);
     call ca = {.k = ta->kernel, .cfg = &ta->cfg, .copies = d->copies, .n_copies = d->n_copies,
                .x = d->x ? d->x : x, .m = p->m, .y = y, .work = wa};
     call cb = ca;

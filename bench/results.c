@@ -11,7 +11,7 @@ static const char *const status_names[] = {"ok", "failed", "predicted"};
 
 void qb_point_name(qb_point *p)
 {
-    char group[24] = "", smooth[32] = "";
+    char group[24] = "", smooth[112] = "";
     if (qk_scheme_grouped(p->p.scheme))
         snprintf(group, sizeof group, "/g%d/%s", p->p.group, p->p.asym ? "asym" : "sym");
     else if (p->p.scheme == QK_FP8 && p->p.fp8_channel)
@@ -20,8 +20,15 @@ void qb_point_name(qb_point *p)
         snprintf(smooth, sizeof smooth, "/smooth%.2f", p->smooth);
     if (p->warm)
         snprintf(smooth + strlen(smooth), sizeof smooth - strlen(smooth), "/warm");
+    if (*p->layer)
+        snprintf(smooth + strlen(smooth), sizeof smooth - strlen(smooth), "/%s", p->layer);
     snprintf(p->name, sizeof p->name, "%s%s/%s/m%d/n%d/k%d%s/%s/%s", qk_scheme_name(p->p.scheme), group,
              p->p.out_f32 ? "f32" : "f16", p->p.m, p->p.n, p->p.k, smooth, p->kernel, p->config);
+}
+
+double qb_sqnr_db(double relative_error)
+{
+    return relative_error > 0 ? -20 * log10(relative_error) : INFINITY;
 }
 
 void qb_point_add_counter(qb_point *p, const char *name, const char *source, double value, const char *reason)
@@ -171,8 +178,16 @@ static json_t *point_fields(const qb_point *p)
     }
     if (p->kernel_error >= 0)
         json_object_set_new(f, "kernel_error", num(p->kernel_error));
-    if (p->quant_error >= 0)
+    if (p->quant_error >= 0) {
         json_object_set_new(f, "quant_error", num(p->quant_error));
+        json_object_set_new(f, "sqnr_db", num(qb_sqnr_db(p->quant_error)));
+    }
+    if (p->weight_error >= 0) {
+        json_object_set_new(f, "weight_error", num(p->weight_error));
+        json_object_set_new(f, "weight_sqnr_db", num(qb_sqnr_db(p->weight_error)));
+    }
+    if (*p->layer)
+        json_object_set_new(f, "layer", json_string(p->layer));
     if (p->checked_rows > 0)
         json_object_set_new(f, "checked", json_pack("{s:i, s:i}", "rows", p->checked_rows, "cols", p->checked_cols));
     json_object_set_new(f, "cache", json_string(p->warm ? "warm" : "cold"));
@@ -392,6 +407,12 @@ static void read_point(rd *c, json_t *e, qb_point *p)
     }
     p->kernel_error = get_num(c, e, "kernel_error", 0);
     p->quant_error = get_num(c, e, "quant_error", 0);
+    p->weight_error = get_num(c, e, "weight_error", 0);
+    json_t *layer = json_object_get(e, "layer");
+    if (layer && (!json_is_string(layer) || json_string_length(layer) >= sizeof p->layer || !json_string_length(layer)))
+        bad(c, "'layer' must be a layer's name (1 to %zu characters)", sizeof p->layer - 1);
+    else if (layer)
+        snprintf(p->layer, sizeof p->layer, "%s", json_string_value(layer));
     json_t *chk = json_object_get(e, "checked");
     if (chk) {
         p->checked_rows = get_int(c, chk, "rows", 1);

@@ -10,7 +10,9 @@
  *   intensity, time_median_s, time_min_s, time_cv, repetitions_run, timing_rounds, noisy,
  *   iterations, gbs, gflops,
  *   ceiling {bound ("memory"|"compute"), gbs, gops, format, attainable_gflops},
- *   pct_of_ceiling, kernel_error, quant_error, checked {rows, cols}, cache ("cold"|"warm": what
+ *   pct_of_ceiling, kernel_error, quant_error, weight_error, and the same as SQNR in dB (sqnr_db of the
+ *   output, weight_sqnr_db: −20·log10 of the relative error; written, never read back), layer (a
+ *   --model sweep's), checked {rows, cols}, cache ("cold"|"warm": what
  *   was asked), cache_mode
  *   ("cold"|"warm"|"l2-flush"), weight_copies, counters {NAME: {value, source} or
  *   {unavailable: reason, source}}
@@ -38,7 +40,7 @@ typedef struct qb_counter {
     char reason[256]; /* when unavailable */
 } qb_counter;
 
-enum { QB_NAME_MAX = 200, QB_KERNEL_MAX = 32, QB_CONFIG_MAX = 128 };
+enum { QB_NAME_MAX = 256, QB_KERNEL_MAX = 32, QB_CONFIG_MAX = 128 };
 
 typedef struct qb_point {
     char name[QB_NAME_MAX];   /* unique: what a resume matches on */
@@ -57,6 +59,8 @@ typedef struct qb_point {
     char bound[8], format[16];
     double ceiling_gbs, ceiling_gops, attainable_gflops, pct_of_ceiling; /* 0 when no ceilings */
     double kernel_error, quant_error;  /* < 0 when not measured */
+    double weight_error;      /* ‖W − dequantized W‖ / ‖W‖ over the whole matrix; < 0 when not measured */
+    char layer[64];           /* the model's layer it stands for ("mlp.down_proj"; "" for a typed shape) */
     int checked_rows, checked_cols;
     int warm;                 /* warm weights were asked for (--cache warm): the name says /warm */
     int holdout;              /* measured for the model's stated error, never fitted to (--holdout) */
@@ -67,6 +71,9 @@ typedef struct qb_point {
     int n_counters;
     json_t *entries; /* Google Benchmark's entries for this point (owned) */
 } qb_point;
+
+/* An error as SQNR: −20·log10(relative Frobenius error) dB (∞ for none). */
+double qb_sqnr_db(double relative_error);
 
 /* Appends a counter: a value with its source, or unavailable with the reason (reason != NULL). */
 void qb_point_add_counter(qb_point *p, const char *name, const char *source, double value, const char *reason);

@@ -40,11 +40,12 @@ void qb_task_init(qb_task *t, const qk_problem *p, const qk_kernel *k, const qk_
     t->kernel = k;
     t->cfg = *cfg;
     t->smooth = smooth;
+    t->layer = -1;
     t->point.p = *p;
     t->point.smooth = smooth;
     snprintf(t->point.kernel, sizeof t->point.kernel, "%s", k->name);
     qk_config_format(k, cfg, t->point.config, sizeof t->point.config);
-    t->point.kernel_error = t->point.quant_error = -1;
+    t->point.kernel_error = t->point.quant_error = t->point.weight_error = -1;
     t->point.warm = warm;
     qb_point_name(&t->point);
 }
@@ -149,6 +150,8 @@ int qb_plan(const qb_axes *a, const qp_profile *predict_on, qb_task **tasks, int
                     for (int mi = 0; mi < nm; mi++) {
                         const int held = hi >= a->n_shape;
                         const qb_shape *sh = held ? &a->holdout[hi - a->n_shape] : &a->shape[hi];
+                        if (held && a->holdout_max_m > 0 && ms[mi] > a->holdout_max_m)
+                            continue;
                         qk_problem p = {.scheme = s, .m = ms[mi], .n = sh->n, .k = sh->k,
                                         .group = qk_scheme_grouped(s) ? a->group[gi] : 0};
                         qc_msgs why = {0};
@@ -158,8 +161,14 @@ int qb_plan(const qb_axes *a, const qp_profile *predict_on, qb_task **tasks, int
                         }
                         const int before = l.n;
                         add_configs(&l, &p, ks[ki], predict_on ? QB_CONFIGS_DEFAULT : a->configs, a->warm);
-                        for (int t = before; t < l.n; t++)
+                        for (int t = before; t < l.n; t++) {
                             l.v[t].point.holdout = held;
+                            if (a->model && sh->layer >= 0) {
+                                l.v[t].layer = sh->layer;
+                                snprintf(l.v[t].point.layer, sizeof l.v[t].point.layer, "%s", sh->name);
+                                qb_point_name(&l.v[t].point);
+                            }
+                        }
                     }
     }
     if (!l.n) {

@@ -15,6 +15,7 @@
 #include "bench/results.h"
 #include "common/qc.h"
 #include "kernels/qk.h"
+#include "models/model.h"
 #include "profiles/profile.h"
 
 /* ------------------------------------------------------------------ axes (bench/axes.c) */
@@ -22,8 +23,9 @@ enum { QB_MAX_AXIS = 64, QB_MAX_SHAPES = 64 };
 enum { QB_CONFIGS_DEFAULT, QB_CONFIGS_PRUNED, QB_CONFIGS_ALL };
 
 typedef struct qb_shape {
-    char name[32]; /* "llama-3-8b.gate" or "4096x14336" */
+    char name[64]; /* "llama-3-8b.gate", "4096x14336", or a model's layer "mlp.down_proj" */
     int n, k;
+    int layer;     /* the model's layer (qm_arch.layer) whose weights it measures; −1: synthetic */
 } qb_shape;
 
 typedef struct qb_axes {
@@ -36,9 +38,11 @@ typedef struct qb_axes {
     int n_shape;
     qb_shape holdout[QB_MAX_SHAPES]; /* measured like the others, never fitted to: the model's test */
     int n_holdout;
+    int holdout_max_m; /* held-out shapes only at M up to this (0: every M of the sweep) */
     int configs;
     int cuda;      /* sweep the CUDA kernels (on the local GPU) instead of the CPU's */
     int warm;      /* --cache warm: one copy of the weights, left in the caches between calls */
+    const qm_model *model; /* --model: the shapes are its layers' (qb_axes_model) */
 } qb_axes;
 
 /* Integer list: "1,2,4", "1:64" (powers of two from 1 to 64), "1:64:*4" (times 4),
@@ -57,6 +61,10 @@ int qb_parse_holdout(const char *text, qb_axes *a, qc_msgs *err);
 /* The names of the shape sets, for help text. */
 const char *qb_shape_sets(void);
 
+/* --model: the shapes become the model's layers, one per distinct N × K (the first layer of each
+ * names it and gives its weights). */
+void qb_axes_model(qb_axes *a, const qm_model *m);
+
 /* The quick default grid (README's main job). */
 void qb_axes_quick(qb_axes *a);
 /* The fuller default grid. */
@@ -68,6 +76,7 @@ typedef struct qb_task {
     const qk_kernel *kernel; /* predicted points: the kernel the profile's device would run */
     qk_config cfg;
     double smooth;           /* SmoothQuant alpha applied offline (w8a8, w4a8); < 0: none */
+    int layer;               /* the model's layer whose weights it takes (−1: synthetic) */
     qb_point point;          /* name and identity fields filled in */
 } qb_task;
 
@@ -90,6 +99,8 @@ typedef struct qb_measure_opts {
     int predict;               /* fill points from the profile's model instead of running them */
     int full_check;            /* check every row and channel, not the sample of 8 rows × 256 channels */
     uint64_t seed;             /* mixed into the data seeds (0: the sweep's own data) */
+    const qm_model *model;     /* the weights of tasks with a layer (NULL, or no safetensors: synthetic) */
+    const qm_acts *acts;       /* captured activations (--acts; NULL, or none of a K: synthetic) */
 } qb_measure_opts;
 
 /* A measuring session: it keeps a point's data (weights, copies, reference columns) for the

@@ -6,7 +6,7 @@
 #include "cli/pipeline.h"
 
 static const char help[] =
-    "usage: qbench emit RESULTS... --format header|json|vllm -o FILE [--buckets LIST] [--max-error E]\n"
+    "usage: qbench emit RESULTS... --format header|json|vllm -o FILE [--buckets LIST] [--max-error E] [--min-sqnr DB]\n"
     "                   [--tie-margin PCT]\n\n"
     "Tunes the results (as qbench tune) and writes the dispatch table: header, one self-contained\n"
     "qbench_dispatch_<device>.h (C99 and C++; lookups by scheme, options and (M, N, K, group), the\n"
@@ -24,6 +24,7 @@ int cmd_emit(int argc, char **argv)
 {
     static const struct option lo[] = {{"format", required_argument, 0, 'f'},  {"output", required_argument, 0, 'o'},
                                        {"buckets", required_argument, 0, 'b'}, {"max-error", required_argument, 0, 'e'},
+                                       {"min-sqnr", required_argument, 0, 's'},
                                        {"tie-margin", required_argument, 0, 't'},
                                        {"help", no_argument, 0, 'h'},          {0, 0, 0, 0}};
     cli_tune_args ta = {0};

@@ -37,6 +37,11 @@ static const char help[] =
     "  --ceilings        also measure streaming-read bandwidth and the peak of the kernel's number\n"
     "                    format in this run, and report the kernel against them\n"
     "  --seed N          mixed into the data (default 0: the data a sweep uses)\n"
+    "  --model DIR       a Hugging Face model directory: with --layer, that layer's shape and its\n"
+    "                    first block's weights instead of random ones\n"
+    "  --layer NAME      the model's linear layer (self_attn.q_proj, mlp.down_proj, ...)\n"
+    "  --fused           with --model: the fused layers (self_attn.qkv_proj, mlp.gate_up_proj)\n"
+    "  --acts FILE       captured activations (safetensors, 2-D [tokens, K] tensors)\n"
     "  --json            print one JSON object instead of text\n";
 
 /* The streaming read and the peak of the kernel's format, measured in this run. */
@@ -65,11 +70,16 @@ static void print_json(const qb_point *pt, const qk_problem *p, const ceilings *
         json_object_set_new(j, "kernel_error", json_real(pt->kernel_error));
         json_object_set_new(j, "kernel_error_limit", json_real(qk_error_limit(p)));
         json_object_set_new(j, "quant_error", json_real(pt->quant_error));
+        json_object_set_new(j, "sqnr_db", json_real(qb_sqnr_db(pt->quant_error)));
+        json_object_set_new(j, "weight_error", json_real(pt->weight_error));
+        json_object_set_new(j, "weight_sqnr_db", json_real(qb_sqnr_db(pt->weight_error)));
         json_object_set_new(j, "checked_rows", json_integer(pt->checked_rows));
         json_object_set_new(j, "checked_cols", json_integer(pt->checked_cols));
     }
     if (pt->smooth >= 0)
         json_object_set_new(j, "smooth_alpha", json_real(pt->smooth));
+    if (*pt->layer)
+        json_object_set_new(j, "layer", json_string(pt->layer));
     if (!ok)
         json_object_set_new(j, "error", json_string(pt->error));
     if (ok) {
@@ -127,6 +137,8 @@ static void print_text(const qb_point *pt, const qk_problem *p, double llc, cons
         snprintf(groupdesc, sizeof groupdesc, " per-%s scale", p->fp8_channel ? "channel" : "tensor");
     printf("%s%s  M=%d N=%d K=%d  out %s  kernel %s [%s]\n", qk_scheme_name(p->scheme), groupdesc, p->m, p->n, p->k,
            p->out_f32 ? "f32" : "f16", pt->kernel, pt->config);
+    if (*pt->layer)
+        printf("layer:   %s (the model's first block's weights)\n", pt->layer);
     if (pt->smooth >= 0)
         printf("smooth:  SmoothQuant alpha %.2f applied offline\n", pt->smooth);
     if (pt->kernel_error < 0) {
@@ -140,7 +152,9 @@ static void print_text(const qb_point *pt, const qk_problem *p, double llc, cons
                qc_format_bytes(cost.out_bytes, b4, sizeof b4));
     printf("check:   kernel error %.2e (limit %.0e; fp64 on the dequantized operands, %d of %d rows, %d of %d "
            "channels)\n", pt->kernel_error, qk_error_limit(p), pt->checked_rows, p->m, pt->checked_cols, p->n);
-    printf("         quantization error %.2e (fp64 on the original fp32 operands)\n", pt->quant_error);
+    printf("         quantization error %.2e, SQNR %.1f dB (fp64 on the original fp32 operands); weights %.2e, "
+           "SQNR %.1f dB\n", pt->quant_error, qb_sqnr_db(pt->quant_error), pt->weight_error,
+           qb_sqnr_db(pt->weight_error));
     if (pt->status != QB_OK) {
         printf("FAILED:  the kernel is wrong; not timed\n");
         return;
@@ -168,10 +182,23 @@ static void print_text(const qb_point *pt, const qk_problem *p, double llc, cons
                c->peak.median, c->peak.best, 100 * c->peak.cv, 100 * pt->gflops / c->peak.median);
 }
 
+/* What the command line asked for: one point. */
+typedef struct run_args {
+    qk_problem p;
+    const char *scheme, *kernel_name, *config, *device, *cmd;
+    int threads, ceil_asked, json, seed, full, warm;
+    double smooth, min_time;
+    qb_measure_opts mo;
+    const qm_model *mod; /* --model, and its layer li */
+    int li;
+    const qm_acts *act;
+} run_args;
+static int run_point(const run_args *ra);
+
 int cmd_run(int argc, char **argv)
 {
     enum { O_SCHEME = 256, O_GROUP, O_ASYM, O_FP8, O_SMOOTH, O_OUT, O_KERNEL, O_CONFIG, O_THREADS, O_MINTIME,
-           O_CEIL, O_SEED, O_JSON, O_DEVICE, O_FULL, O_CACHE, O_MAXCV, O_BUDGET };
+           O_CEIL, O_SEED, O_JSON, O_DEVICE, O_FULL, O_CACHE, O_MAXCV, O_BUDGET, O_MODEL, O_LAYER, O_FUSED, O_ACTS };
     static const struct option lo[] = {
         {"scheme", required_argument, 0, O_SCHEME}, {"group", required_argument, 0, O_GROUP},
         {"asym", no_argument, 0, O_ASYM},           {"fp8-scale", required_argument, 0, O_FP8},
@@ -182,10 +209,13 @@ int cmd_run(int argc, char **argv)
         {"json", no_argument, 0, O_JSON},           {"device", required_argument, 0, O_DEVICE},
         {"full-check", no_argument, 0, O_FULL},     {"help", no_argument, 0, 'h'},
         {"cache", required_argument, 0, O_CACHE},   {"max-cv", required_argument, 0, O_MAXCV},
-        {"budget", required_argument, 0, O_BUDGET},
-        {0, 0, 0, 0}};
+        {"budget", required_argument, 0, O_BUDGET}, {"model", required_argument, 0, O_MODEL},
+        {"layer", required_argument, 0, O_LAYER},   {"fused", no_argument, 0, O_FUSED},
+        {"acts", required_argument, 0, O_ACTS},     {0, 0, 0, 0}};
     qk_problem p = {.m = 1, .n = 4096, .k = 4096, .group = 128};
-    const char *scheme = NULL, *kernel_name = NULL, *config = NULL, *device = "host";
+    const char *scheme = NULL, *kernel_name = NULL, *config = NULL, *device = "host", *model = NULL, *layer = NULL,
+               *acts = NULL;
+    int fused = 0, have_shape = 0;
     int threads = 0, ceil_asked = 0, json = 0, seed = 0, have_group = 0, full = 0, warm = 0;
     qb_measure_opts mo = {.max_cv = 0.03};
     double min_time = 1.0, smooth = -1;
@@ -194,8 +224,12 @@ int cmd_run(int argc, char **argv)
     while ((o = cli_getopt(argc, argv, "m:n:k:h", lo)) != -1) {
         switch (o) {
         case 'm': bad |= qc_parse_int(optarg, INT_MIN + 1, INT_MAX, "-m", &p.m, &err); break;
-        case 'n': bad |= qc_parse_int(optarg, INT_MIN + 1, INT_MAX, "-n", &p.n, &err); break;
-        case 'k': bad |= qc_parse_int(optarg, INT_MIN + 1, INT_MAX, "-k", &p.k, &err); break;
+        case 'n': bad |= qc_parse_int(optarg, INT_MIN + 1, INT_MAX, "-n", &p.n, &err), have_shape = 1; break;
+        case 'k': bad |= qc_parse_int(optarg, INT_MIN + 1, INT_MAX, "-k", &p.k, &err), have_shape = 1; break;
+        case O_MODEL: model = optarg; break;
+        case O_LAYER: layer = optarg; break;
+        case O_FUSED: fused = 1; break;
+        case O_ACTS: acts = optarg; break;
         case O_SCHEME: scheme = optarg; break;
         case O_GROUP:
             bad |= qc_parse_int(optarg, -1, 1 << 30, "--group", &p.group, &err);
@@ -251,6 +285,52 @@ int cmd_run(int argc, char **argv)
     }
     if (smooth >= 0 && p.scheme != QK_W8A8 && p.scheme != QK_W4A8)
         return cli_usage_error(argv[0], "--smooth applies to the int8-activation schemes w8a8 and w4a8");
+    if (!model != !layer)
+        return cli_usage_error(argv[0], "--model and --layer go together (the layer of that model)");
+    if (fused && !model)
+        return cli_usage_error(argv[0], "--fused applies to --model's layers");
+    if (layer && have_shape)
+        return cli_usage_error(argv[0], "--layer gives N and K: leave out -n and -k");
+    qm_model *mod = NULL;
+    qm_acts *act = NULL;
+    int li = -1;
+    if (model) {
+        if (qm_model_open(model, fused, &mod, &err))
+            return cli_fail(&err, QC_EINPUT);
+        const qm_arch *a = qm_model_arch(mod);
+        if ((li = qm_model_find_layer(mod, layer)) < 0) {
+            char names[1024] = "";
+            for (int i = 0; i < a->n_layer; i++)
+                snprintf(names + strlen(names), sizeof names - strlen(names), "%s%s", i ? ", " : "", a->layer[i].name);
+            qm_model_close(mod);
+            return cli_usage_error(argv[0], "--layer '%s': %s has no such linear layer (%s)", layer, model, names);
+        }
+        p.n = a->layer[li].n;
+        p.k = a->layer[li].k;
+    }
+    if (acts && qm_acts_open(acts, &act, &err)) {
+        qm_model_close(mod);
+        return cli_fail(&err, QC_EINPUT);
+    }
+    const run_args ra = {.p = p, .scheme = scheme, .kernel_name = kernel_name, .config = config, .device = device,
+                         .cmd = argv[0], .threads = threads, .ceil_asked = ceil_asked, .json = json, .seed = seed,
+                         .full = full, .warm = warm, .smooth = smooth, .min_time = min_time, .mo = mo, .mod = mod,
+                         .li = li, .act = act};
+    int rc = run_point(&ra);
+    qm_model_close(mod);
+    qm_acts_close(act);
+    return rc;
+}
+
+/* The point, measured and printed; an exit code. */
+static int run_point(const run_args *ra)
+{
+    qk_problem p = ra->p;
+    qb_measure_opts mo = ra->mo;
+    const char *scheme = ra->scheme, *kernel_name = ra->kernel_name, *config = ra->config, *device = ra->device;
+    int threads = ra->threads, ceil_asked = ra->ceil_asked;
+    qc_msgs err = {0};
+    char *argv[1] = {(char *)ra->cmd};
     if (qk_problem_check(&p, &err))
         return cli_fail(&err, QC_EINPUT);
     const int gpu = strcmp(device, "host") != 0;
@@ -308,12 +388,19 @@ int cmd_run(int argc, char **argv)
 
     /* the one measure path */
     qb_task task;
-    qb_task_init(&task, &p, kern, &cfg, smooth, warm);
-    mo.min_time = min_time / 10;
+    qb_task_init(&task, &p, kern, &cfg, ra->smooth, ra->warm);
+    if (ra->mod) {
+        task.layer = ra->li;
+        snprintf(task.point.layer, sizeof task.point.layer, "%s", qm_model_arch(ra->mod)->layer[ra->li].name);
+        qb_point_name(&task.point);
+    }
+    mo.model = ra->mod;
+    mo.acts = ra->act;
+    mo.min_time = ra->min_time / 10;
     mo.repetitions = 10;
     mo.profile = t.profile;
-    mo.full_check = full;
-    mo.seed = (uint64_t)seed;
+    mo.full_check = ra->full;
+    mo.seed = (uint64_t)ra->seed;
     qb_bench *b = qb_bench_create(&mo);
     qb_point pt;
     rc = qb_measure(b, &task, &pt, &err);
@@ -336,7 +423,7 @@ int cmd_run(int argc, char **argv)
         }
     }
     qc_msgs_free(&skip);
-    if (json)
+    if (ra->json)
         print_json(&pt, &p, &c, ceil_asked);
     else
         print_text(&pt, &p, llc, &c, ceil_asked);

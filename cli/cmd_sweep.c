@@ -9,8 +9,8 @@
 #include "cli/pipeline.h"
 
 static const char help[] =
-    "usage: qbench sweep [--device host|NAME|cuda:N|cuda:all] [--quick] [axes] [--holdout SHAPES] [-o DIR]\n"
-    "                    [--resume FILE] [--shard I/N|auto] [--predict]\n\n"
+    "usage: qbench sweep [--device host|NAME|cuda:N|cuda:all] [--quick] [axes] [--model DIR [--fused]] [--acts FILE]\n"
+    "                    [--holdout SHAPES] [-o DIR] [--resume FILE] [--shard I/N|auto] [--predict]\n\n"
     "Runs every point of the axes' cartesian product (group only for grouped schemes; M = batch ×\n"
     "seq, deduplicated): checks it against the fp64 reference (a wrong result is recorded as\n"
     "failed and not timed), times it through Google Benchmark with the weights cold, reads the\n"
@@ -32,8 +32,16 @@ static const char help[] =
     "  --schemes LIST    fp16,w8a16,w4a16,w8a8,w4a8,fp8 (default: all)\n"
     "  --shapes LIST     NxK or llama-2-7b, llama-3-8b, mistral-7b, qwen2.5-7b, llama-2-70b,\n"
     "                    llama-3-70b (each also -fused)\n"
+    "  --model DIR       a Hugging Face model directory (config.json, *.safetensors): its linear\n"
+    "                    layers' shapes (one point per distinct N x K, named by its layer) and\n"
+    "                    their weights, quantized for each scheme (only config.json: synthetic\n"
+    "                    weights); the summary adds the totals of a pass through the model\n"
+    "  --fused           with --model: qkv and gate_up as one GEMM each, as engines run them\n"
+    "  --acts FILE       captured activations: a safetensors file of 2-D [tokens, K] tensors; a K\n"
+    "                    it lacks gets synthetic ones\n"
     "  --holdout LIST    shapes (as --shapes) measured like the others but kept out of the fit: the\n"
     "                    model's prediction error on them is reported\n"
+    "  --holdout-max-m M measure the held-out shapes only at M up to M (default: every M)\n"
     "  --configs C       default (each scheme's best kernel, default configuration), pruned\n"
     "                    (every SIMD kernel, each parameter varied alone), all (every combination)\n"
     "  --min-time S      seconds per repetition (default 0.1; quick 0.03)\n"
@@ -55,7 +63,7 @@ static const char help[] =
 int cmd_sweep(int argc, char **argv)
 {
     enum { O_DEVICE = 256, O_QUICK, O_BATCH, O_SEQ, O_GROUP, O_SCHEMES, O_SHAPES, O_CONFIGS, O_MINTIME, O_REPS,
-           O_RESUME, O_PREDICT, O_CACHE, O_MAXCV, O_BUDGET, O_HOLDOUT, O_SHARD };
+           O_RESUME, O_PREDICT, O_CACHE, O_MAXCV, O_BUDGET, O_HOLDOUT, O_HOLDOUT_M, O_SHARD, O_MODEL, O_FUSED, O_ACTS };
     static const struct option lo[] = {
         {"device", required_argument, 0, O_DEVICE},   {"quick", no_argument, 0, O_QUICK},
         {"batch", required_argument, 0, O_BATCH},     {"seq", required_argument, 0, O_SEQ},
@@ -66,11 +74,13 @@ int cmd_sweep(int argc, char **argv)
         {"predict", no_argument, 0, O_PREDICT},       {"help", no_argument, 0, 'h'},
         {"cache", required_argument, 0, O_CACHE},     {"max-cv", required_argument, 0, O_MAXCV},
         {"budget", required_argument, 0, O_BUDGET},   {"holdout", required_argument, 0, O_HOLDOUT},
-        {"shard", required_argument, 0, O_SHARD},     {0, 0, 0, 0}};
-    const char *device = "host", *out = NULL, *resume = NULL;
+        {"shard", required_argument, 0, O_SHARD},     {"holdout-max-m", required_argument, 0, O_HOLDOUT_M},
+        {"model", required_argument, 0, O_MODEL},     {"fused", no_argument, 0, O_FUSED},
+        {"acts", required_argument, 0, O_ACTS},       {0, 0, 0, 0}};
+    const char *device = "host", *out = NULL, *resume = NULL, *model = NULL, *acts = NULL;
     const char *batch = NULL, *seq = NULL, *group = NULL, *schemes = NULL, *shapes = NULL, *configs = NULL,
                *holdout = NULL, *shard = NULL;
-    int quick = 0, predict = 0, reps = 0, warm = 0, o;
+    int quick = 0, predict = 0, reps = 0, warm = 0, holdout_m = 0, fused = 0, o;
     double min_time = 0;
     qb_measure_opts timing = {.max_cv = 0.03};
     qc_msgs err = {0};
@@ -86,8 +96,15 @@ int cmd_sweep(int argc, char **argv)
         case O_CONFIGS: configs = optarg; break;
         case O_HOLDOUT: holdout = optarg; break;
         case O_SHARD: shard = optarg; break;
+        case O_MODEL: model = optarg; break;
+        case O_FUSED: fused = 1; break;
+        case O_ACTS: acts = optarg; break;
         case O_MINTIME:
             if (qc_parse_double(optarg, 1e-6, 60, "--min-time", &min_time, &err))
+                return cli_fail(&err, QC_EINPUT);
+            break;
+        case O_HOLDOUT_M:
+            if (qc_parse_int(optarg, 1, 1 << 24, "--holdout-max-m", &holdout_m, &err))
                 return cli_fail(&err, QC_EINPUT);
             break;
         case O_REPS:
@@ -166,13 +183,31 @@ int cmd_sweep(int argc, char **argv)
         rc = qb_parse_configs(configs, &a.axes, &err);
     if (!rc && holdout)
         rc = qb_parse_holdout(holdout, &a.axes, &err);
-    if (rc)
+    if (!rc && model && shapes)
+        return cli_usage_error(argv[0], "--model takes its shapes from the model: leave out --shapes");
+    if (!rc && fused && !model)
+        return cli_usage_error(argv[0], "--fused applies to --model's layers");
+    qm_model *mod = NULL;
+    qm_acts *act = NULL;
+    if (!rc && model && !(rc = qm_model_open(model, fused, &mod, &err)))
+        qb_axes_model(&a.axes, mod);
+    if (!rc && acts)
+        rc = qm_acts_open(acts, &act, &err);
+    if (rc) {
+        qm_model_close(mod);
         return cli_fail(&err, QC_EINPUT);
+    }
     a.axes.warm = warm;
+    a.axes.holdout_max_m = holdout_m;
     a.measure = timing;
     a.measure.min_time = min_time > 0 ? min_time : quick ? 0.03 : 0.1;
     a.measure.repetitions = reps ? reps : quick ? 3 : 5;
+    a.measure.model = mod;
+    a.measure.acts = act;
+    a.acts = acts;
     rc = gpus && !worker ? cli_pipeline_gpus(&a, argc, argv, &err) : cli_pipeline(&a, &err);
+    qm_model_close(mod);
+    qm_acts_close(act);
     if (rc && rc < 128)
         return cli_fail(&err, rc);
     qc_msgs_free(&err);

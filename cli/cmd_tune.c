@@ -5,13 +5,14 @@
 #include "cli/pipeline.h"
 
 static const char help[] =
-    "usage: qbench tune RESULTS [--buckets LIST] [--max-error E] [--tie-margin PCT] [-o FILE]\n\n"
+    "usage: qbench tune RESULTS [--buckets LIST] [--max-error E] [--min-sqnr DB] [--tie-margin PCT] [-o FILE]\n\n"
     "Picks, per (scheme, N, K, group, options, M bucket), the fastest correct configuration. The\n"
     "options are the int4 zero points, the output type and the fp8 scale. M buckets are powers\n"
     "of two unless --buckets gives their upper bounds (e.g. 1,16,64,256,4096). A winner must beat\n"
     "the runner-up by more than twice the measured noise; otherwise the table says tie and the\n"
     "simpler (default) configuration stands. --max-error E leaves out points whose quantization\n"
-    "error exceeds E (\"the fastest scheme within 1%% error\" is --max-error 0.01). A winner that a\n"
+    "error exceeds E (\"the fastest scheme within 1%% error\" is --max-error 0.01); --min-sqnr DB\n"
+    "leaves out those whose output SQNR is under DB decibels (-20 log10 of the error). A winner that a\n"
     "sweep re-measured side by side with its kernel's default and that did not beat it beyond the\n"
     "noise gives way to the default. Then the fastest scheme per cell: two schemes within\n"
     "--tie-margin (default 3) percent, or within the noise of their measurements, are a tie, the\n"
@@ -22,6 +23,7 @@ static const char help[] =
 int cmd_tune(int argc, char **argv)
 {
     static const struct option lo[] = {{"buckets", required_argument, 0, 'b'}, {"max-error", required_argument, 0, 'e'},
+                                       {"min-sqnr", required_argument, 0, 's'},
                                        {"tie-margin", required_argument, 0, 't'},
                                        {"output", required_argument, 0, 'o'},  {"help", no_argument, 0, 'h'},
                                        {0, 0, 0, 0}};

@@ -19,6 +19,48 @@
 
 /* ------------------------------------------------------------------ results → observations */
 
+/* context.qbench.model, when a --model sweep wrote it: the layers its totals add up */
+static int load_model(cli_results *r, const char *path, qc_msgs *err)
+{
+    json_t *m = json_object_get(json_object_get(r->res.context, "qbench"), "model");
+    if (!m)
+        return QC_OK;
+    json_t *layers = json_object_get(m, "layers"), *blocks = json_object_get(m, "blocks");
+    const char *name = json_string_value(json_object_get(m, "name"));
+    int ok = name && json_is_array(layers) && json_array_size(layers) > 0 && json_array_size(layers) <= 64 &&
+             json_is_integer(blocks) && json_integer_value(blocks) > 0 && json_integer_value(blocks) < (1 << 20);
+    r->layers = qc_xcalloc(json_array_size(layers) + 1, sizeof *r->layers);
+    size_t i;
+    json_t *e;
+    json_array_foreach(layers, i, e)
+    {
+        if (!ok)
+            break;
+        qt_layer *l = &r->layers[r->n_layers++];
+        const char *ln = json_string_value(json_object_get(e, "name"));
+        json_t *v[4] = {json_object_get(e, "n"), json_object_get(e, "k"), json_object_get(e, "count"),
+                        json_object_get(e, "experts")};
+        int *dst[4] = {&l->n, &l->k, &l->count, &l->experts};
+        ok = ln && strlen(ln) < sizeof l->name;
+        for (int j = 0; j < 4 && ok; j++) {
+            ok = json_is_integer(v[j]) && json_integer_value(v[j]) >= (j == 3 ? 0 : 1) &&
+                 json_integer_value(v[j]) <= (1 << 24);
+            if (ok)
+                *dst[j] = (int)json_integer_value(v[j]);
+        }
+        if (ok)
+            snprintf(l->name, sizeof l->name, "%s", ln);
+    }
+    if (!ok) {
+        qc_msgs_addf(err, "%s: context.qbench.model must have a name, blocks (a positive integer) and 1 to 64 layers, "
+                          "each {name, n, k, count, experts}: the file was not written by qbench as it is", path);
+        return QC_EINPUT;
+    }
+    r->blocks = (int)json_integer_value(blocks);
+    snprintf(r->model, sizeof r->model, "%s", name);
+    return QC_OK;
+}
+
 int cli_results_load(cli_results *r, const char *path, qc_msgs *err)
 {
     memset(r, 0, sizeof *r);
@@ -41,6 +83,8 @@ int cli_results_load(cli_results *r, const char *path, qc_msgs *err)
         return QC_EINPUT;
     }
     snprintf(r->device, sizeof r->device, "%s", dev);
+    if ((rc = load_model(r, path, err)))
+        return rc;
     if (r->res.n == 0) {
         qc_msgs_addf(err, "%s: no points (run a sweep into it first)", path);
         return QC_EINPUT;
@@ -107,6 +151,7 @@ int cli_results_load(cli_results *r, const char *path, qc_msgs *err)
 
 void cli_results_free(cli_results *r)
 {
+    free(r->layers);
     qb_results_free(&r->res);
     free(r->obs);
     qt_fitted_free(&r->fit);
@@ -326,6 +371,8 @@ int cli_tune_option(int o, const char *arg, cli_tune_args *t, qc_msgs *err)
             }
         return rc;
     }
+    if (o == 's')
+        return qc_parse_double(arg, -100, 300, "--min-sqnr", &t->min_sqnr_db, err);
     if (o == 't') {
         double pct;
         int rc = qc_parse_double(arg, 0, 100, "--tie-margin", &pct, err);
@@ -356,7 +403,13 @@ int cli_timing_option(const char *name, const char *arg, qb_measure_opts *m, int
 
 int cli_tune(const cli_results *r, const cli_tune_args *a, qt_tuned *out, qc_msgs *err)
 {
-    qt_tune_opts o = {.bucket_edges = a->n_edges ? a->edges : NULL, .n_edges = a->n_edges, .max_error = a->max_error,
+    /* SQNR is the relative error in dB: --min-sqnr D is an error limit of 10^(−D/20) (the tighter stands) */
+    double max_error = a->max_error;
+    if (a->min_sqnr_db != 0) {
+        double lim = pow(10, -a->min_sqnr_db / 20);
+        max_error = max_error > 0 ? fmin(max_error, lim) : lim;
+    }
+    qt_tune_opts o = {.bucket_edges = a->n_edges ? a->edges : NULL, .n_edges = a->n_edges, .max_error = max_error,
                       .fit = &r->fit, .verdicts = r->verdicts, .n_verdicts = r->n_verdicts};
     return qt_tune(r->obs, r->n_obs, &o, out, err);
 }
@@ -404,7 +457,7 @@ void cli_tune_report(const qt_tuned *t, double tie_margin, FILE *f)
     }
     for (int s = 0; s < QK_SCHEME_COUNT; s++)
         if (t->excluded[s])
-            fprintf(f, "excluded: %s (its quantization error exceeds --max-error)\n", qk_scheme_name((qk_scheme)s));
+            fprintf(f, "excluded: %s (its quantization error exceeds --max-error or its SQNR is under --min-sqnr)\n", qk_scheme_name((qk_scheme)s));
     if (checked)
         fprintf(f, "\nnever worse than the default: %d winners re-measured side by side with their kernel's default "
                    "configuration; %d did not beat it beyond the noise and gave way to it\n",
@@ -544,6 +597,68 @@ static void ours_vs_library(const cli_results *r, const qt_cell *cells, int nc, 
     }
 }
 
+/* A model's totals: per scheme, the weights; per M, a pass through every linear layer and the
+ * decode bound it sets; then which layer each shape is. */
+static void model_totals(const cli_results *r, const qt_tuned *t, FILE *f)
+{
+    qt_total *tot;
+    int n;
+    if (!r->n_layers || qt_model_totals(t, r->layers, r->n_layers, r->blocks, &tot, &n) || !n) {
+        return;
+    }
+    int ms[256], nm = 0, present[QK_SCHEME_COUNT] = {0};
+    for (int i = 0; i < n; i++) {
+        present[tot[i].scheme] = 1;
+        int seen = 0;
+        for (int j = 0; j < nm && !seen; j++)
+            seen = ms[j] == tot[i].m;
+        if (!seen && nm < 256)
+            ms[nm++] = tot[i].m;
+    }
+    for (int i = 1; i < nm; i++)
+        for (int j = i; j > 0 && ms[j] < ms[j - 1]; j--) {
+            int x = ms[j];
+            ms[j] = ms[j - 1];
+            ms[j - 1] = x;
+        }
+    fprintf(f, "\n%s: %d blocks, a pass of M tokens through every linear layer (attention, embeddings and the "
+               "rest not counted)\n%-22s", r->model, r->blocks, "");
+    for (int s = 0; s < QK_SCHEME_COUNT; s++)
+        if (present[s])
+            fprintf(f, " %12s", qk_scheme_name((qk_scheme)s));
+    fprintf(f, "\n%-22s", "weights (GB)");
+    for (int s = 0; s < QK_SCHEME_COUNT; s++)
+        for (int i = 0; present[s] && i < n; i++)
+            if (tot[i].scheme == s) {
+                fprintf(f, " %12.4g", tot[i].weight_gb);
+                break;
+            }
+    for (int pass = 0; pass < 2; pass++)
+        for (int j = 0; j < nm; j++) {
+            fprintf(f, "\n%-6s M=%-6d %-6s", pass ? "decode" : "pass", ms[j], pass ? "tok/s" : "ms");
+            for (int s = 0; s < QK_SCHEME_COUNT; s++) {
+                if (!present[s])
+                    continue;
+                const qt_total *x = NULL;
+                for (int i = 0; i < n && !x; i++)
+                    if (tot[i].scheme == s && tot[i].m == ms[j])
+                        x = &tot[i];
+                if (!x || x->missing)
+                    fprintf(f, " %12s", "-");
+                else if (pass)
+                    fprintf(f, " %12.1f", x->tokens_s);
+                else
+                    fprintf(f, " %12.3f", x->pass_s * 1e3);
+            }
+        }
+    fprintf(f, "\nlayers:");
+    for (int i = 0; i < r->n_layers; i++)
+        fprintf(f, "%s %s %dx%d%s", i ? "," : "", r->layers[i].name, r->layers[i].n, r->layers[i].k,
+                r->layers[i].experts ? " (routed expert)" : "");
+    fprintf(f, "\n");
+    free(tot);
+}
+
 void cli_summary(const cli_results *r, double tie_margin, FILE *f)
 {
     qt_tuned t;
@@ -601,6 +716,7 @@ void cli_summary(const cli_results *r, double tie_margin, FILE *f)
         }
         ours_vs_library(r, cells, nc, c, f);
     }
+    model_totals(r, &t, f);
     if (any_noisy)
         fprintf(f, "~ noisy: the point's timing stayed above --max-cv within its budget (the tuner treats it as a "
                    "tie)\n");
@@ -676,7 +792,7 @@ int cli_plot(const cli_results *r, const qt_tuned *t, double tie_margin, const c
             snprintf(l->label, sizeof l->label, "%s%s%s", qk_scheme_name(w->p.scheme), opts[0] ? " " : "", opts);
             l->scheme = w->p.scheme;
             l->m = ms + a;
-            l->gflops = gf + a;
+            l->y = gf + a;
             snprintf(name, sizeof name, "%dx%d", w->p.n, w->p.k);
             int sh = 0;
             while (sh < ns && strcmp(shapes[sh].name, name))
@@ -689,7 +805,7 @@ int cli_plot(const cli_results *r, const qt_tuned *t, double tie_margin, const c
                 for (int b = a; b < pm.n && qt_same_key(&pm.v[b].p, &w->p); b++)
                     mmax = pm.v[b].p.m > mmax ? pm.v[b].p.m : mmax;
                 l->model_m = mm + (size_t)nl * MODEL_POINTS;
-                l->model_gflops = mg + (size_t)nl * MODEL_POINTS;
+                l->model_y = mg + (size_t)nl * MODEL_POINTS;
                 for (int q = 0; q < MODEL_POINTS; q++) {
                     qk_problem pq = w->p;
                     pq.m = (int)(pow(2.0 * mmax, (double)q / (MODEL_POINTS - 1)) + 0.5);
@@ -699,7 +815,7 @@ int cli_plot(const cli_results *r, const qt_tuned *t, double tie_margin, const c
                     double tq = qt_scheme_predict(&sm[w->p.scheme], cq.bytes, cq.flops, pq.m);
                     if (tq > 0) {
                         ((double *)l->model_m)[l->n_model] = pq.m;
-                        ((double *)l->model_gflops)[l->n_model++] = cq.flops / tq / 1e9;
+                        ((double *)l->model_y)[l->n_model++] = cq.flops / tq / 1e9;
                     }
                 }
             }
@@ -720,6 +836,33 @@ int cli_plot(const cli_results *r, const qt_tuned *t, double tie_margin, const c
     qv_input in = {.device = r->device, .points = pts, .n_points = r->n_obs, .ceilings = ceil, .n_ceilings = nc,
                    .shapes = shapes, .n_shapes = ns, .model_roofs = roofs, .n_model_roofs = nroof,
                    .residuals = res, .n_residuals = nres};
+    /* a model: tokens/s against the batch, one line per scheme */
+    qt_total *tot = NULL;
+    int ntot = 0;
+    qv_shape tokens = {0};
+    qv_line tlines[QK_SCHEME_COUNT];
+    double tm[QK_SCHEME_COUNT][256], ty[QK_SCHEME_COUNT][256];
+    if (r->n_layers && !qt_model_totals(&pm, r->layers, r->n_layers, r->blocks, &tot, &ntot) && ntot) {
+        snprintf(tokens.name, sizeof tokens.name, "%s", r->model);
+        for (int s = 0; s < QK_SCHEME_COUNT; s++) {
+            qv_line *l = &tlines[tokens.n_lines];
+            memset(l, 0, sizeof *l);
+            for (int i = 0; i < ntot && l->n < 256; i++)
+                if (tot[i].scheme == s && tot[i].tokens_s > 0) {
+                    tm[s][l->n] = tot[i].m;
+                    ty[s][l->n++] = tot[i].tokens_s;
+                }
+            if (!l->n)
+                continue;
+            snprintf(l->label, sizeof l->label, "%s", qk_scheme_name((qk_scheme)s));
+            l->scheme = s;
+            l->m = tm[s];
+            l->y = ty[s];
+            tokens.n_lines++;
+        }
+        tokens.lines = tlines;
+        in.tokens = tokens.n_lines ? &tokens : NULL;
+    }
     /* the winners: the fastest scheme per cell of the table being emitted, ties named */
     qt_cell *cells = NULL;
     int ncell = 0;
@@ -735,7 +878,7 @@ int cli_plot(const cli_results *r, const qt_tuned *t, double tie_margin, const c
     in.n_winners = ncell;
     int rc = qv_plot(&in, dir, written, err);
     free(pts), free(ceil), free(shapes), free(lines), free(grouped), free(line_shape), free(ms), free(gf);
-    free(mm), free(mg), free(res), free(cells), free(win);
+    free(mm), free(mg), free(res), free(cells), free(win), free(tot);
     qt_tuned_free(&pm);
     return rc;
 }
@@ -926,6 +1069,23 @@ static json_t *make_context(const qp_profile *prof, const char *device, const ch
     json_object_set_new(q, "ceilings", json_pack("{s:o, s:o}", "bandwidth", bw, "peak", pk));
     json_object_set_new(context, "qbench", q);
     return context;
+}
+
+/* context.qbench.model: what a --model sweep measured, enough for its per-model totals */
+static json_t *model_context(const qm_model *m, const char *acts)
+{
+    const qm_arch *a = qm_model_arch(m);
+    json_t *layers = json_array();
+    for (int i = 0; i < a->n_layer; i++) {
+        const qm_layer *l = &a->layer[i];
+        json_array_append_new(layers, json_pack("{s:s, s:i, s:i, s:i, s:i, s:s}", "name", l->name, "n", l->n, "k", l->k,
+                                                "count", l->count, "experts", l->experts, "measured_as",
+                                                a->layer[l->same_as < 0 ? i : l->same_as].name));
+    }
+    return json_pack("{s:s, s:s, s:s, s:s, s:i, s:b, s:s, s:s, s:o}", "name", qm_model_name(m), "dir", qm_model_dir(m),
+                     "model_type", a->model_type, "torch_dtype", a->torch_dtype, "blocks", a->blocks, "fused",
+                     a->fused, "weights", qm_model_has_weights(m) ? "model" : "synthetic", "activations",
+                     acts ? acts : "synthetic", "layers", layers);
 }
 
 int cli_device_profile(const char *device, int predict, qp_target *t, qc_msgs *err)
@@ -1196,9 +1356,17 @@ int cli_pipeline(cli_sweep_args *a, qc_msgs *err)
     const qp_profile *prof = t.profile;
     if (!rc && a->resume) {
         const char *was = json_string_value(json_object_get(json_object_get(res.context, "qbench"), "profile"));
+        const char *model = json_string_value(
+            json_object_get(json_object_get(json_object_get(res.context, "qbench"), "model"), "name"));
+        const char *now = a->axes.model ? qm_model_name(a->axes.model) : NULL;
         if (!was || strcmp(was, prof->name)) {
             qc_msgs_addf(err, "%s: these results were made with profile %s, not %s (resume on the same device)",
                          a->results, was ? was : "?", prof->name);
+            rc = QC_EINPUT;
+        } else if (!model != !now || (model && strcmp(model, now))) {
+            qc_msgs_addf(err, "%s: these results were made %s%s, not %s%s (resume with the same --model)", a->results,
+                         model ? "with --model " : "without --model", model ? model : "", now ? "--model " : "without it",
+                         now ? now : "");
             rc = QC_EINPUT;
         }
     } else if (!rc) {
@@ -1208,6 +1376,8 @@ int cli_pipeline(cli_sweep_args *a, qc_msgs *err)
                                 json_pack("{s:i, s:i, s:s, s:s, s:i, s:f, s:s}", "index", a->shard.index, "count",
                                           a->shard.count, "plan", plan.hash, "from", a->shard.from, "points", n,
                                           "predicted_s", plan.cost_s[a->shard.index], "basis", plan.basis));
+        if (a->axes.model)
+            json_object_set_new(json_object_get(ctx, "qbench"), "model", model_context(a->axes.model, a->acts));
         qb_results_init(&res, ctx);
     }
 

@@ -25,6 +25,10 @@ typedef struct cli_results {
     qt_fitted fit;        /* the model fitted to them (fit.n = 0 when none could be) */
     qt_verdict *verdicts; /* winners re-measured against their kernel's default */
     int n_verdicts;
+    /* a --model sweep's model (context.qbench.model): its layers, blocks and name; n_layers 0: none */
+    qt_layer *layers;
+    int n_layers, blocks;
+    char model[256];
 } cli_results;
 
 int cli_results_load(cli_results *r, const char *path, qc_msgs *err);
@@ -47,10 +51,11 @@ int cli_profile_for(const char *want, const char *device, qp_profile **out, qc_m
 typedef struct cli_tune_args {
     int edges[QB_MAX_AXIS], n_edges; /* --buckets, ascending */
     double max_error;                /* --max-error */
+    double min_sqnr_db;              /* --min-sqnr (0: none) */
     double tie_margin;               /* --tie-margin, a fraction (0: the default) */
 } cli_tune_args;
 
-/* --buckets (o = 'b'), --max-error (o = 'e') and --tie-margin (o = 't'). */
+/* --buckets (o = 'b'), --max-error (o = 'e'), --min-sqnr (o = 's') and --tie-margin (o = 't'). */
 int cli_tune_option(int o, const char *arg, cli_tune_args *t, qc_msgs *err);
 int cli_tune(const cli_results *r, const cli_tune_args *a, qt_tuned *out, qc_msgs *err);
 void cli_tune_report(const qt_tuned *t, double tie_margin, FILE *f);
@@ -67,7 +72,8 @@ int cli_emit_fleet(const char *const *paths, int n, const cli_tune_args *ta, con
 /* The pictures into dir; *written counts them. */
 int cli_plot(const cli_results *r, const qt_tuned *t, double tie_margin, const char *dir, int *written, qc_msgs *err);
 /* Per shape and option set: the tuned time of each scheme at each M measured, the fastest
- * scheme, and how w4a16 compares with fp16 and w8a8. */
+ * scheme, and how w4a16 compares with fp16 and w8a8; for a model, its totals per scheme and M
+ * (qt_model_totals). */
 void cli_summary(const cli_results *r, double tie_margin, FILE *f);
 
 /* ---- timing (run and sweep) ---- */
@@ -96,7 +102,8 @@ typedef struct cli_sweep_args {
     int resume, predict;
     qb_shard shard;          /* --shard: this process's part (count 0: the whole run set) */
     qb_axes axes;
-    qb_measure_opts measure; /* min_time, repetitions */
+    qb_measure_opts measure; /* min_time, repetitions; --model's weights and --acts' activations */
+    const char *acts;        /* --acts FILE (for the results' context) */
 } cli_sweep_args;
 
 /* Runs the chain, holding the output folder's lock. Returns an exit code; 128 + the signal

@@ -297,10 +297,12 @@ static int plot_roofline(const qv_input *in, const char *dir, qc_msgs *err)
     return rc;
 }
 
-static int plot_throughput(const qv_input *in, const qv_shape *sh, const char *dir, qc_msgs *err)
+/* Lines against M (measured, and the model's dashed): a shape's GFLOP/s, or a model's tokens/s. */
+static int plot_lines(const qv_input *in, const qv_shape *sh, const char *prefix, const char *title,
+                      const char *ylabel, const char *dir, qc_msgs *err)
 {
-    char base[128];
-    snprintf(base, sizeof base, "throughput-%s", sh->name);
+    char base[300];
+    snprintf(base, sizeof base, "%s-%s", prefix, sh->name);
     for (char *c = base; *c; c++) /* a file name */
         if (*c == '/' || *c == ' ')
             *c = '_';
@@ -308,27 +310,32 @@ static int plot_throughput(const qv_input *in, const qv_shape *sh, const char *d
     if (pic_open(&p, dir, base, err))
         return QC_ERUNTIME;
     for (int l = 0; l < sh->n_lines; l++) { /* index 2l: measured; 2l + 1: the model */
-        fprintf(p.dat.f, "# %d: M, GFLOP/s (tuned)\n", l);
+        fprintf(p.dat.f, "# %d: M, %s (measured)\n", l, ylabel);
         for (int i = 0; i < sh->lines[l].n; i++)
-            fprintf(p.dat.f, "%.0f %.6g\n", sh->lines[l].m[i], sh->lines[l].gflops[i]);
+            fprintf(p.dat.f, "%.0f %.6g\n", sh->lines[l].m[i], sh->lines[l].y[i]);
         if (!sh->lines[l].n)
             fprintf(p.dat.f, "nan nan\n");
-        fprintf(p.dat.f, "\n\n# %d: M, GFLOP/s (model)\n", l);
+        fprintf(p.dat.f, "\n\n# %d: M, %s (model)\n", l, ylabel);
         for (int i = 0; i < sh->lines[l].n_model; i++)
-            fprintf(p.dat.f, "%.6g %.6g\n", sh->lines[l].model_m[i], sh->lines[l].model_gflops[i]);
+            fprintf(p.dat.f, "%.6g %.6g\n", sh->lines[l].model_m[i], sh->lines[l].model_y[i]);
         if (!sh->lines[l].n_model)
             fprintf(p.dat.f, "nan nan\n");
         fprintf(p.dat.f, "\n\n");
     }
-    char dev[256], name[128], dat[4400], q[128];
+    char dev[256], name[300], dat[4400], q[128], ttl[256], yl[160];
     gp_quote(dev, sizeof dev, in->device);
     gp_quote(name, sizeof name, sh->name);
+    gp_quote(ttl, sizeof ttl, title);
+    gp_quote(yl, sizeof yl, ylabel);
     pic_dat(&p, dat, sizeof dat);
+    int modelled = 0;
+    for (int l = 0; l < sh->n_lines; l++)
+        modelled |= sh->lines[l].n_model > 0;
     text b = {0};
-    add(&b, "set title 'Throughput against M: '.%s.' on '.%s.' (measured; dashed: the model)'\nset logscale xy\n"
-            "set logscale x 2\nset xlabel 'M (tokens)'\nset ylabel 'GFLOP/s (tuned configuration)'\n"
+    add(&b, "set title %s.': '.%s.' on '.%s.' (measured%s)'\nset logscale xy\n"
+            "set logscale x 2\nset xlabel 'M (tokens)'\nset ylabel %s\n"
             "set key outside right top\nset grid\nplot ",
-        name, dev);
+        ttl, name, dev, modelled ? "; dashed: the model" : "", yl);
     int first = 1;
     for (int l = 0; l < sh->n_lines; l++) {
         const qv_line *ln = &sh->lines[l];
@@ -479,8 +486,12 @@ int qv_plot(const qv_input *in, const char *dir, int *written, qc_msgs *err)
     if (!rc)
         ++*written;
     for (int i = 0; i < in->n_shapes && !rc; i++)
-        if (!(rc = plot_throughput(in, &in->shapes[i], dir, err)))
+        if (!(rc = plot_lines(in, &in->shapes[i], "throughput", "Throughput against M",
+                              "GFLOP/s (tuned configuration)", dir, err)))
             ++*written;
+    if (!rc && in->tokens && !(rc = plot_lines(in, in->tokens, "tokens", "Decode bound of a pass through the model",
+                                               "tokens/s (linear layers only)", dir, err)))
+        ++*written;
     if (!rc && in->n_winners && !(rc = plot_winners(in, dir, err)))
         ++*written;
     if (!rc && in->n_residuals && !(rc = plot_residuals(in, dir, err)))

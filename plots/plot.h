@@ -1,6 +1,6 @@
 /* plots/: gnuplot pictures of a sweep: the roofline (measured ceilings, every run, each scheme's
  * fitted roof), the throughput of each scheme against M for each shape (measured and modelled:
- * where they cross), a heat map of the winning scheme over M × shape (ties named), and the
+ * where they cross), for a model the tokens/s a pass through its linear layers bounds, a heat map of the winning scheme over M × shape (ties named), and the
  * model's residuals against M. It draws what the results and the tuner give it and computes
  * nothing new. Every file (data, script, PNG, SVG) appears whole or not at all; gnuplot runs
  * without a shell, and every string from a results file reaches its script escaped.
@@ -22,15 +22,15 @@ typedef struct qv_ceiling {
     double gops;     /* or a compute roof (gbs = 0) */
 } qv_ceiling;
 
-/* One scheme (with its options) on one shape: GFLOP/s against M, measured, and the model's
- * (n_model points, drawn dashed in the same colour; 0: none). */
+/* One scheme (with its options) against M: on a shape, GFLOP/s; on a model, tokens/s; measured,
+ * and the model's (n_model points, drawn dashed in the same colour; 0: none). */
 typedef struct qv_line {
     char label[48];  /* "w4a16 g128" */
     int scheme;      /* its colour */
     int n;
-    const double *m, *gflops;
+    const double *m, *y;
     int n_model;
-    const double *model_m, *model_gflops;
+    const double *model_m, *model_y;
 } qv_line;
 
 /* A scheme's fitted roof: min(bw · intensity, peak), dashed in its colour on the roofline. */
@@ -46,9 +46,9 @@ typedef struct qv_residual {
     int held_out;    /* drawn hollow */
 } qv_residual;
 
-/* The throughput picture of one shape. */
+/* The throughput picture of one shape (or the tokens/s picture of a model). */
 typedef struct qv_shape {
-    char name[48];   /* "4096x14336": the picture is throughput-<name> */
+    char name[256];  /* "4096x14336": the picture is throughput-<name>; a model's: tokens-<name> */
     const qv_line *lines;
     int n_lines;
 } qv_shape;
@@ -74,11 +74,13 @@ typedef struct qv_input {
     int n_model_roofs;
     const qv_residual *residuals;
     int n_residuals;
+    const qv_shape *tokens;  /* a --model sweep's decode bound, tokens/s against the batch (NULL: none) */
 } qv_input;
 
 /* Is gnuplot here? When not, *why says what to install. */
 int qv_available(char *why, size_t len);
-/* Writes DIR/roofline.{png,svg}, DIR/throughput-<shape>.{png,svg} per shape, DIR/winners.{png,svg}
+/* Writes DIR/roofline.{png,svg}, DIR/throughput-<shape>.{png,svg} per shape, DIR/tokens-<model>.{png,svg}
+ * for a model, DIR/winners.{png,svg}
  * and, with residuals, DIR/residuals.{png,svg} (with their .dat and .gp beside them). *written
  * counts the pictures. */
 int qv_plot(const qv_input *in, const char *dir, int *written, qc_msgs *err);

@@ -230,6 +230,28 @@ int qt_cell_matches(const qk_problem *c, const qk_problem *w);
  * (≤ 0: QT_TIE_MARGIN_PCT). */
 int qt_cells(const qt_tuned *t, double margin, qt_cell **out, int *n);
 
+/* ---- a model's totals ----
+ * A model is its decoder block's linear layers (each N × K, `count` of them per token: 1, or for
+ * routed experts the experts per token) times its blocks. At M tokens a dense layer runs once at
+ * M rows; a routed expert layer runs on a = min(experts, M·count) experts of ⌈M·count / a⌉ rows
+ * each, timed at the smallest M measured that holds them (an upper bound). */
+typedef struct qt_layer {
+    char name[64];
+    int n, k, count, experts;
+} qt_layer;
+
+typedef struct qt_total {
+    int scheme, m;
+    double pass_s;     /* one pass of M tokens through every linear layer of every block (0: missing) */
+    double tokens_s;   /* M ÷ pass_s: the decode bound at batch M (linear layers only) */
+    double weight_gb;  /* every linear layer's weights with their scales and zeros, all experts */
+    int missing;       /* layers with no tuned winner at the M they need (pass_s is then 0) */
+} qt_total;
+
+/* Per scheme and per M the tuned table has (16-bit output; of several option sets the fastest),
+ * in scheme then M order. */
+int qt_model_totals(const qt_tuned *t, const qt_layer *l, int n_layer, int blocks, qt_total **out, int *n);
+
 /* ---- emitters ---- */
 typedef struct qt_emit_info {
     const char *device;        /* profile name: "host", "h100-sxm5-80gb" */

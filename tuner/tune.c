@@ -304,3 +304,90 @@ int qt_cells(const qt_tuned *t, double margin, qt_cell **out, int *n)
     *n = nc;
     return QC_OK;
 }
+
+/* ------------------------------------------------------------------ a model's totals */
+
+/* The fastest 16-bit-output winner of scheme s on N × K measured at M = m (NULL: none). */
+static const qt_winner *winner_at(const qt_tuned *t, int s, int n, int k, int m)
+{
+    const qt_winner *best = NULL;
+    for (int i = 0; i < t->n; i++) {
+        const qt_winner *w = &t->v[i];
+        if ((int)w->p.scheme == s && w->p.n == n && w->p.k == k && w->p.m == m && !w->p.out_f32 &&
+            (!best || w->time_s < best->time_s))
+            best = w;
+    }
+    return best;
+}
+
+/* The smallest M measured for scheme s on N × K that is at least `rows` (0: none). */
+static int m_at_least(const qt_tuned *t, int s, int n, int k, int rows)
+{
+    int m = 0;
+    for (int i = 0; i < t->n; i++) {
+        const qt_winner *w = &t->v[i];
+        if ((int)w->p.scheme == s && w->p.n == n && w->p.k == k && !w->p.out_f32 && w->p.m >= rows &&
+            (!m || w->p.m < m))
+            m = w->p.m;
+    }
+    return m;
+}
+
+int qt_model_totals(const qt_tuned *t, const qt_layer *l, int n_layer, int blocks, qt_total **out, int *n)
+{
+    *out = NULL;
+    *n = 0;
+    int cap = 0;
+    for (int s = 0; s < QK_SCHEME_COUNT; s++) {
+        int ms[256], nm = 0; /* the M values this scheme was tuned at, ascending */
+        const qt_winner *proto = NULL; /* its options (group, zero points, scale), for the weight bytes */
+        for (int i = 0; i < t->n; i++) {
+            const qt_winner *w = &t->v[i];
+            if ((int)w->p.scheme == s && !w->p.out_f32 && !proto)
+                proto = w;
+            int seen = (int)w->p.scheme != s || w->p.out_f32;
+            for (int j = 0; j < nm && !seen; j++)
+                seen = ms[j] == w->p.m;
+            if (!seen && nm < 256)
+                ms[nm++] = w->p.m;
+        }
+        for (int i = 1; i < nm; i++)
+            for (int j = i; j > 0 && ms[j] < ms[j - 1]; j--) {
+                int x = ms[j];
+                ms[j] = ms[j - 1];
+                ms[j - 1] = x;
+            }
+        for (int i = 0; i < nm; i++) {
+            qt_total tot = {.scheme = s, .m = ms[i]};
+            double pass = 0, bytes = 0;
+            for (int j = 0; j < n_layer; j++) {
+                const qt_layer *ly = &l[j];
+                double calls = ly->count;
+                int rows = ms[i];
+                if (ly->experts > 0) {
+                    const long routes = (long)ms[i] * ly->count;
+                    const long active = routes < ly->experts ? routes : ly->experts;
+                    rows = (int)((routes + active - 1) / active);
+                    calls = (double)active;
+                }
+                const int m = ly->experts > 0 ? m_at_least(t, s, ly->n, ly->k, rows) : rows;
+                const qt_winner *w = m ? winner_at(t, s, ly->n, ly->k, m) : NULL;
+                qk_problem p = proto->p;
+                p.n = ly->n;
+                p.k = ly->k;
+                bytes += (ly->experts > 0 ? ly->experts : 1) * qk_problem_cost(&p).weight_bytes;
+                if (w)
+                    pass += calls * w->time_s;
+                else
+                    tot.missing++;
+            }
+            tot.pass_s = tot.missing ? 0 : pass * blocks;
+            tot.tokens_s = tot.pass_s > 0 ? ms[i] / tot.pass_s : 0;
+            tot.weight_gb = bytes * blocks / 1e9;
+            if (*n == cap)
+                *out = qc_xrealloc(*out, sizeof **out * (size_t)(cap = cap ? 2 * cap : 32));
+            (*out)[(*n)++] = tot;
+        }
+    }
+    return QC_OK;
+}
