@@ -138,7 +138,7 @@ static void print_text(const qb_point *pt, const qk_problem *p, double llc, cons
     printf("%s%s  M=%d N=%d K=%d  out %s  kernel %s [%s]\n", qk_scheme_name(p->scheme), groupdesc, p->m, p->n, p->k,
            p->out_f32 ? "f32" : "f16", pt->kernel, pt->config);
     if (*pt->layer)
-        printf("layer:   %s (the model's first block's weights)\n", pt->layer);
+        printf("layer:   %s\n", pt->layer);
     if (pt->smooth >= 0)
         printf("smooth:  SmoothQuant alpha %.2f applied offline\n", pt->smooth);
     if (pt->kernel_error < 0) {
@@ -307,6 +307,8 @@ int cmd_run(int argc, char **argv)
         }
         p.n = a->layer[li].n;
         p.k = a->layer[li].k;
+        if (!qm_model_has_weights(mod))
+            fprintf(stderr, "qbench: %s has no *.safetensors: layer %s's shape, on synthetic weights\n", model, layer);
     }
     if (acts && qm_acts_open(acts, &act, &err)) {
         qm_model_close(mod);

@@ -189,8 +189,14 @@ int cmd_sweep(int argc, char **argv)
         return cli_usage_error(argv[0], "--fused applies to --model's layers");
     qm_model *mod = NULL;
     qm_acts *act = NULL;
-    if (!rc && model && !(rc = qm_model_open(model, fused, &mod, &err)))
+    if (!rc && model && !(rc = qm_model_open(model, fused, &mod, &err))) {
         qb_axes_model(&a.axes, mod);
+        const qm_arch *ar = qm_model_arch(mod);
+        fprintf(stderr, "qbench: model %s (%s, %s): %d blocks, %d linear layers, %d distinct shapes; %s\n",
+                qm_model_name(mod), *ar->model_type ? ar->model_type : "?", *ar->torch_dtype ? ar->torch_dtype : "?",
+                ar->blocks, ar->n_layer, a.axes.n_shape,
+                qm_model_has_weights(mod) ? "its first block's weights" : "no *.safetensors: synthetic weights");
+    }
     if (!rc && acts)
         rc = qm_acts_open(acts, &act, &err);
     if (rc) {
