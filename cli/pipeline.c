@@ -601,55 +601,32 @@ static void ours_vs_library(const cli_results *r, const qt_cell *cells, int nc, 
  * decode bound it sets; then which layer each shape is. */
 static void model_totals(const cli_results *r, const qt_tuned *t, FILE *f)
 {
-    qt_total *tot;
-    int n;
+    qt_total *tot = NULL;
+    int n = 0;
     if (!r->n_layers || qt_model_totals(t, r->layers, r->n_layers, r->blocks, &tot, &n) || !n) {
+        free(tot);
         return;
     }
-    int ms[256], nm = 0, present[QK_SCHEME_COUNT] = {0};
-    for (int i = 0; i < n; i++) {
-        present[tot[i].scheme] = 1;
-        int seen = 0;
-        for (int j = 0; j < nm && !seen; j++)
-            seen = ms[j] == tot[i].m;
-        if (!seen && nm < 256)
-            ms[nm++] = tot[i].m;
-    }
-    for (int i = 1; i < nm; i++)
-        for (int j = i; j > 0 && ms[j] < ms[j - 1]; j--) {
-            int x = ms[j];
-            ms[j] = ms[j - 1];
-            ms[j - 1] = x;
-        }
+    int ns = 0; /* the schemes: each M's row has one entry per scheme, in the same order */
+    while (ns < n && tot[ns].m == tot[0].m)
+        ns++;
     fprintf(f, "\n%s: %d blocks, a pass of M tokens through every linear layer (attention, embeddings and the "
                "rest not counted)\n%-22s", r->model, r->blocks, "");
-    for (int s = 0; s < QK_SCHEME_COUNT; s++)
-        if (present[s])
-            fprintf(f, " %12s", qk_scheme_name((qk_scheme)s));
+    for (int s = 0; s < ns; s++)
+        fprintf(f, " %12s", qk_scheme_name((qk_scheme)tot[s].scheme));
     fprintf(f, "\n%-22s", "weights (GB)");
-    for (int s = 0; s < QK_SCHEME_COUNT; s++)
-        for (int i = 0; present[s] && i < n; i++)
-            if (tot[i].scheme == s) {
-                fprintf(f, " %12.4g", tot[i].weight_gb);
-                break;
-            }
+    for (int s = 0; s < ns; s++)
+        fprintf(f, " %12.4g", tot[s].weight_gb);
     for (int pass = 0; pass < 2; pass++)
-        for (int j = 0; j < nm; j++) {
-            fprintf(f, "\n%-6s M=%-6d %-6s", pass ? "decode" : "pass", ms[j], pass ? "tok/s" : "ms");
-            for (int s = 0; s < QK_SCHEME_COUNT; s++) {
-                if (!present[s])
-                    continue;
-                const qt_total *x = NULL;
-                for (int i = 0; i < n && !x; i++)
-                    if (tot[i].scheme == s && tot[i].m == ms[j])
-                        x = &tot[i];
-                if (!x || x->missing)
+        for (int row = 0; row < n; row += ns) {
+            fprintf(f, "\n%-6s M=%-6d %-6s", pass ? "decode" : "pass", tot[row].m, pass ? "tok/s" : "ms");
+            for (const qt_total *x = tot + row; x < tot + row + ns; x++)
+                if (x->missing)
                     fprintf(f, " %12s", "-");
                 else if (pass)
                     fprintf(f, " %12.1f", x->tokens_s);
                 else
                     fprintf(f, " %12.3f", x->pass_s * 1e3);
-            }
         }
     fprintf(f, "\nlayers:");
     for (int i = 0; i < r->n_layers; i++)

@@ -88,6 +88,8 @@ int qm_arch_parse(const char *path, const char *text, size_t len, int fused, qm_
     }
     const char *mt = json_string_value(json_object_get(c, "model_type"));
     snprintf(a->model_type, sizeof a->model_type, "%s", mt ? mt : "");
+    const char *nm = json_string_value(json_object_get(c, "_name_or_path"));
+    snprintf(a->name, sizeof a->name, "%s", nm ? nm : "");
     const char *dt = json_string_value(json_object_get(c, "torch_dtype"));
     if (!dt)
         dt = json_string_value(json_object_get(c, "dtype"));
@@ -362,16 +364,13 @@ int qm_model_open(const char *dir, int fused, qm_model **out, qc_msgs *err)
         return QC_EINPUT;
     }
     rc = qm_arch_parse(path, text, len, fused, &m->arch, err);
-    json_t *j = rc ? NULL : json_loadb(text, len, 0, NULL);
-    const char *nm = json_string_value(json_object_get(j, "_name_or_path"));
+    free(text);
     char trimmed[4096];
     snprintf(trimmed, sizeof trimmed, "%s", dir);
     for (size_t l = strlen(trimmed); l > 1 && trimmed[l - 1] == '/'; l--)
         trimmed[l - 1] = 0;
     const char *base = strrchr(trimmed, '/');
-    snprintf(m->name, sizeof m->name, "%s", nm && *nm ? nm : base ? base + 1 : trimmed);
-    json_decref(j);
-    free(text);
+    snprintf(m->name, sizeof m->name, "%s", *m->arch.name ? m->arch.name : base ? base + 1 : trimmed);
     if (rc) {
         free(m);
         return rc;

@@ -63,6 +63,7 @@ enum { QM_MAX_LAYERS = 16 };
 
 typedef struct qm_arch {
     char model_type[32];
+    char name[256];         /* _name_or_path, or "" */
     char torch_dtype[16];   /* "bfloat16", "float16", "float32" or "" */
     int hidden, intermediate, heads, kv_heads, head_dim, blocks;
     int experts, experts_per_token, moe_intermediate, shared_intermediate;

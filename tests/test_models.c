@@ -6,7 +6,6 @@
 #include <jansson.h>
 #include <math.h>
 #include <setjmp.h>
-#include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -25,19 +24,6 @@ static const char *qbench;
 static char tmp[64];
 
 enum { HIDDEN = 256, INTER = 512, HEADS = 4, KV = 2, HD = 64, BLOCKS = 2 };
-
-static char *path_of(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static char *path_of(const char *fmt, ...)
-{
-    static char buf[8][512];
-    static int at;
-    va_list ap;
-    va_start(ap, fmt);
-    char *p = buf[at++ % 8];
-    vsnprintf(p, sizeof buf[0], fmt, ap);
-    va_end(ap);
-    return p;
-}
 
 /* ------------------------------------------------------------------ writing tiny models */
 
@@ -147,12 +133,12 @@ enum { NPARTS = 7 };
  * an index. Returns the directory. */
 static const char *make_model(const char *name, dt d, int exact, int files)
 {
-    static char dirs[8][512]; /* path_of's buffers are reused: the directory keeps its own */
+    static char dirs[8][512]; /* tu_path's buffers are reused: the directory keeps its own */
     static int nd;
     char *dir = dirs[nd++ % 8];
     snprintf(dir, sizeof dirs[0], "%s/%s", tmp, name);
     mkdir(dir, 0755);
-    FILE *f = fopen(path_of("%s/config.json", dir), "w");
+    FILE *f = fopen(tu_path("%s/config.json", dir), "w");
     fputs(config_json(d == F16 ? "float16" : d == F32 ? "float32" : "bfloat16"), f);
     fclose(f);
     tensor t[BLOCKS * NPARTS];
@@ -167,18 +153,18 @@ static const char *make_model(const char *name, dt d, int exact, int files)
             fill(x->v, x->n, x->k, exact);
         }
     if (files == 1) {
-        write_st(path_of("%s/model.safetensors", dir), t, BLOCKS * NPARTS, NULL);
+        write_st(tu_path("%s/model.safetensors", dir), t, BLOCKS * NPARTS, NULL);
     } else { /* block 0 in one file, block 1 in the other, and the index */
         json_t *map = json_object();
         for (int b = 0; b < BLOCKS; b++) {
             char fn[64];
             snprintf(fn, sizeof fn, "model-%05d-of-%05d.safetensors", b + 1, BLOCKS);
-            write_st(path_of("%s/%s", dir, fn), t + b * NPARTS, NPARTS, NULL);
+            write_st(tu_path("%s/%s", dir, fn), t + b * NPARTS, NPARTS, NULL);
             for (int p = 0; p < NPARTS; p++)
                 json_object_set_new(map, t[b * NPARTS + p].name, json_string(fn));
         }
         json_t *idx = json_pack("{s:{s:i}, s:o}", "metadata", "total_size", 0, "weight_map", map);
-        json_dump_file(idx, path_of("%s/model.safetensors.index.json", dir), 0);
+        json_dump_file(idx, tu_path("%s/model.safetensors.index.json", dir), 0);
         json_decref(idx);
     }
     for (int i = 0; i < BLOCKS * NPARTS; i++)
@@ -317,7 +303,7 @@ static void test_model_sweep_and_totals(void **state)
 {
     (void)state;
     const char *dir = make_model("sweep", BF16, 0, 2);
-    const char *out = path_of("%s/out", tmp);
+    const char *out = tu_path("%s/out", tmp);
     const char *args[] = {"sweep", "--model", dir, "--quick", "--schemes", "fp16,w4a16", "--batch", "1,4",
                           "--min-time", "0.005", "--repetitions", "2", "--max-cv", "100", "-o", out, NULL};
     char *o, *e;
@@ -342,7 +328,7 @@ static void test_model_sweep_and_totals(void **state)
         print_error("no '%s' in\n%s\n", want, o);
     assert_non_null(strstr(o, want));
     free(o), free(e);
-    json_t *doc = json_load_file(path_of("%s/results.json", out), 0, NULL), *b;
+    json_t *doc = json_load_file(tu_path("%s/results.json", out), 0, NULL), *b;
     assert_non_null(doc);
     json_t *model = json_object_get(json_object_get(json_object_get(doc, "context"), "qbench"), "model");
     assert_int_equal(json_integer_value(json_object_get(model, "blocks")), BLOCKS);
@@ -367,14 +353,14 @@ static void test_model_sweep_and_totals(void **state)
     for (int j = 0; j < 4; j++)
         assert_int_equal(named[j], 4);
     json_decref(doc);
-    const char *tune[] = {"tune", path_of("%s/results.json", out), "--min-sqnr", "40", NULL};
+    const char *tune[] = {"tune", tu_path("%s/results.json", out), "--min-sqnr", "40", NULL};
     rc = tu_run(qbench, tune, &o, &e);
     assert_int_equal(rc, 0);
     assert_non_null(strstr(o, "excluded: w4a16")); /* int4's SQNR is under 40 dB; fp16's is not */
     assert_null(strstr(o, "excluded: fp16"));
     free(o), free(e);
     const char *resume[] = {"sweep", "--quick", "--schemes", "fp16", "--batch", "1", "--resume",
-                            path_of("%s/results.json", out), NULL};
+                            tu_path("%s/results.json", out), NULL};
     expect_fail(resume, "--model", NULL);
 }
 
@@ -383,9 +369,9 @@ static void test_model_sweep_and_totals(void **state)
 static void expect_bad_model(const char *dir, const char *want1, const char *want2)
 {
     const char *args[] = {"sweep", "--model", dir, "--quick", "--schemes", "fp16", "--batch", "1", "-o",
-                          path_of("%s/never", tmp), NULL};
+                          tu_path("%s/never", tmp), NULL};
     expect_fail(args, want1, want2);
-    assert_int_equal(access(path_of("%s/never/results.json", tmp), F_OK), -1);
+    assert_int_equal(access(tu_path("%s/never/results.json", tmp), F_OK), -1);
 }
 
 static void test_bad_files(void **state)
@@ -473,7 +459,7 @@ static void test_bad_files(void **state)
     expect_bad_model(good, "tensor 'model.layers.0.self_attn.k_proj.weight' is missing", NULL);
     free(t.v);
     /* an unknown architecture */
-    FILE *f = fopen(path_of("%s/config.json", good), "w");
+    FILE *f = fopen(tu_path("%s/config.json", good), "w");
     fputs("{\"model_type\": \"rwkv\", \"hidden_size\": 256}", f);
     fclose(f);
     expect_bad_model(good, "config.json", "missing num_attention_heads, num_hidden_layers, intermediate_size");

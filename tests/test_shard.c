@@ -4,7 +4,6 @@
  * launchers (mpirun, a local Slurm cluster) are tests/cluster/. */
 #include <jansson.h>
 #include <setjmp.h>
-#include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -50,19 +49,6 @@ static json_t *points_of(const char *path)
     return set;
 }
 
-static char *path_of(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static char *path_of(const char *fmt, ...)
-{
-    static char buf[8][512];
-    static int at;
-    va_list ap;
-    va_start(ap, fmt);
-    char *p = buf[at++ % 8];
-    vsnprintf(p, sizeof buf[0], fmt, ap);
-    va_end(ap);
-    return p;
-}
-
 /* the predicted cost per shard, from the plan's printout */
 static int costs_of(const char *err, double *c, int max)
 {
@@ -90,15 +76,15 @@ static void test_shards_partition_the_run_set(void **state)
 {
     (void)state;
     char *out, *err;
-    const char *whole[] = {"sweep", PREDICT_GRID, "-o", path_of("%s/whole", tmp), NULL};
+    const char *whole[] = {"sweep", PREDICT_GRID, "-o", tu_path("%s/whole", tmp), NULL};
     assert_int_equal(run(&out, &err, whole), 0);
     free(out), free(err);
-    json_t *all = points_of(path_of("%s/whole/results.json", tmp)), *seen = json_object();
+    json_t *all = points_of(tu_path("%s/whole/results.json", tmp)), *seen = json_object();
     char plan[17] = "";
     for (int i = 0; i < 3; i++) {
         char shard[8];
         snprintf(shard, sizeof shard, "%d/3", i);
-        const char *args[] = {"sweep", PREDICT_GRID, "--shard", shard, "-o", path_of("%s/three", tmp), NULL};
+        const char *args[] = {"sweep", PREDICT_GRID, "--shard", shard, "-o", tu_path("%s/three", tmp), NULL};
         assert_int_equal(run(&out, &err, args), 0);
         double c[3];
         assert_int_equal(costs_of(err, c, 3), 3);
@@ -115,7 +101,7 @@ static void test_shards_partition_the_run_set(void **state)
         assert_non_null(strstr(out, "qbench merge"));
         assert_null(strstr(out, "dispatch table")); /* no fit or tables from a part */
         free(out), free(err);
-        json_t *part = points_of(path_of("%s/three/shard-%d-of-3/results.json", tmp, i)), *v;
+        json_t *part = points_of(tu_path("%s/three/shard-%d-of-3/results.json", tmp, i)), *v;
         const char *name;
         assert_true(json_object_size(part) > 0);
         json_object_foreach(part, name, v)
@@ -127,31 +113,31 @@ static void test_shards_partition_the_run_set(void **state)
     }
     assert_true(json_equal(seen, all));
     /* merged: the unsharded point set, and the tables come out of it */
-    const char *merge[] = {"merge", path_of("%s/three/shard-0-of-3/results.json", tmp),
-                           path_of("%s/three/shard-1-of-3/results.json", tmp),
-                           path_of("%s/three/shard-2-of-3/results.json", tmp), "-o",
-                           path_of("%s/three/results.json", tmp), NULL};
+    const char *merge[] = {"merge", tu_path("%s/three/shard-0-of-3/results.json", tmp),
+                           tu_path("%s/three/shard-1-of-3/results.json", tmp),
+                           tu_path("%s/three/shard-2-of-3/results.json", tmp), "-o",
+                           tu_path("%s/three/results.json", tmp), NULL};
     assert_int_equal(run(&out, &err, merge), 0);
     free(out), free(err);
-    json_t *merged = points_of(path_of("%s/three/results.json", tmp));
+    json_t *merged = points_of(tu_path("%s/three/results.json", tmp));
     assert_true(json_equal(merged, all));
-    const char *emit[] = {"emit", path_of("%s/three/results.json", tmp), "--format", "header", "-o",
-                          path_of("%s/three/d.h", tmp), NULL};
+    const char *emit[] = {"emit", tu_path("%s/three/results.json", tmp), "--format", "header", "-o",
+                          tu_path("%s/three/d.h", tmp), NULL};
     assert_int_equal(run(&out, &err, emit), 0);
     free(out), free(err);
     /* one missing: refused, unless forced */
-    const char *two[] = {"merge", path_of("%s/three/shard-0-of-3/results.json", tmp),
-                         path_of("%s/three/shard-2-of-3/results.json", tmp), "-o", path_of("%s/two.json", tmp), NULL};
+    const char *two[] = {"merge", tu_path("%s/three/shard-0-of-3/results.json", tmp),
+                         tu_path("%s/three/shard-2-of-3/results.json", tmp), "-o", tu_path("%s/two.json", tmp), NULL};
     expect_fail(two, 2, "has 3 shards and 1 of them is missing (1)");
-    const char *forced[] = {"merge", "--force", path_of("%s/three/shard-0-of-3/results.json", tmp),
-                            path_of("%s/three/shard-2-of-3/results.json", tmp), "-o", path_of("%s/two.json", tmp),
+    const char *forced[] = {"merge", "--force", tu_path("%s/three/shard-0-of-3/results.json", tmp),
+                            tu_path("%s/three/shard-2-of-3/results.json", tmp), "-o", tu_path("%s/two.json", tmp),
                             NULL};
     assert_int_equal(run(&out, &err, forced), 0);
     assert_non_null(strstr(err, "merged anyway (--force)"));
     free(out), free(err);
     /* a shard resumed as another one: refused */
     const char *resume[] = {"sweep", PREDICT_GRID, "--shard", "1/3", "--resume",
-                            path_of("%s/three/shard-0-of-3/results.json", tmp), NULL};
+                            tu_path("%s/three/shard-0-of-3/results.json", tmp), NULL};
     expect_fail(resume, 2, "these results are shard 0 of 3 of plan");
     json_decref(merged);
     json_decref(seen);
@@ -174,7 +160,7 @@ static void test_shard_arguments(void **state)
     /* the order: a Slurm array before the ranks of its step, PMI last */
     char *out, *err;
     const char *args[] = {"sweep", "--device", "h100", "--predict", "--schemes", "fp16", "--shapes", "4096x4096",
-                          "--batch", "1,2,4,8", "--shard", "auto", "-o", path_of("%s/auto", tmp), NULL};
+                          "--batch", "1,2,4,8", "--shard", "auto", "-o", tu_path("%s/auto", tmp), NULL};
     setenv("PMI_RANK", "0", 1);
     setenv("PMI_SIZE", "3", 1);
     assert_int_equal(run(&out, &err, args), 0);
@@ -204,19 +190,19 @@ static void test_merge_rules(void **state)
     (void)state;
     char *out, *err;
     const char *grid[] = {"sweep", "--device", "a100", "--predict", "--schemes", "fp16,w4a16", "--shapes",
-                          "4096x4096", "--batch", "1,16", "-o", path_of("%s/a100", tmp), NULL};
+                          "4096x4096", "--batch", "1,16", "-o", tu_path("%s/a100", tmp), NULL};
     assert_int_equal(run(&out, &err, grid), 0);
     free(out), free(err);
     const char *golden = "tests/golden/results.json", *h100 = "tests/golden/h100-predicted.json";
-    const char *a100 = path_of("%s/a100/results.json", tmp);
-    expect_fail((const char *[]){"merge", h100, a100, "-o", path_of("%s/x.json", tmp), NULL}, 2,
+    const char *a100 = tu_path("%s/a100/results.json", tmp);
+    expect_fail((const char *[]){"merge", h100, a100, "-o", tu_path("%s/x.json", tmp), NULL}, 2,
                 "differ in device_name: h100-sxm5-80gb and a100-sxm4-80gb");
-    expect_fail((const char *[]){"merge", golden, h100, "-o", path_of("%s/x.json", tmp), NULL}, 2, "differ in");
+    expect_fail((const char *[]){"merge", golden, h100, "-o", tu_path("%s/x.json", tmp), NULL}, 2, "differ in");
     /* the same file twice: every point an exact duplicate */
-    assert_int_equal(run(&out, &err, (const char *[]){"merge", golden, golden, "-o", path_of("%s/dup.json", tmp),
+    assert_int_equal(run(&out, &err, (const char *[]){"merge", golden, golden, "-o", tu_path("%s/dup.json", tmp),
                                                       NULL}),
                      0);
-    json_t *g = points_of(golden), *d = points_of(path_of("%s/dup.json", tmp));
+    json_t *g = points_of(golden), *d = points_of(tu_path("%s/dup.json", tmp));
     assert_true(json_equal(g, d));
     char want[96];
     snprintf(want, sizeof want, "%zu exact duplicates dropped", json_object_size(g));
@@ -225,10 +211,10 @@ static void test_merge_rules(void **state)
     json_decref(d);
     /* one point measured again, twice as slow with a tighter cv: kept, and reported */
     const char *meas[] = {"sweep", "--schemes", "fp16", "--shapes", "256x512", "--batch", "1,2", "--min-time", "0.005",
-                          "--repetitions", "3", "-o", path_of("%s/meas", tmp), NULL};
+                          "--repetitions", "3", "-o", tu_path("%s/meas", tmp), NULL};
     assert_int_equal(run(&out, &err, meas), 0);
     free(out), free(err);
-    const char *measured = path_of("%s/meas/results.json", tmp);
+    const char *measured = tu_path("%s/meas/results.json", tmp);
     json_t *doc = json_load_file(measured, 0, NULL), *e;
     size_t i;
     const char *point = NULL;
@@ -245,15 +231,15 @@ static void test_merge_rules(void **state)
         json_object_set_new(e, "real_time", json_real(2 * json_number_value(json_object_get(e, "real_time"))));
     }
     assert_non_null(point);
-    char *again = path_of("%s/again.json", tmp);
+    char *again = tu_path("%s/again.json", tmp);
     assert_int_equal(json_dump_file(doc, again, JSON_INDENT(1)), 0);
-    assert_int_equal(run(&out, &err, (const char *[]){"merge", measured, again, "-o", path_of("%s/m.json", tmp), NULL}),
+    assert_int_equal(run(&out, &err, (const char *[]){"merge", measured, again, "-o", tu_path("%s/m.json", tmp), NULL}),
                      0);
     assert_non_null(strstr(out, "1 measured twice"));
     assert_non_null(strstr(err, "apart beyond their noise; kept"));
     assert_non_null(strstr(err, point));
     free(out), free(err);
-    json_t *m = json_load_file(path_of("%s/m.json", tmp), 0, NULL);
+    json_t *m = json_load_file(tu_path("%s/m.json", tmp), 0, NULL);
     int kept = 0;
     json_array_foreach(json_object_get(m, "benchmarks"), i, e) if (!strcmp(json_string_value(json_object_get(e, "point")),
                                                                            point)) kept +=
@@ -272,7 +258,7 @@ static void test_one_worker_per_gpu(void **state)
     setenv("QBENCH_FAKE_CUDA_DEVICES", "NVIDIA H100 80GB HBM3@9.0;NVIDIA H100 80GB HBM3@9.0;NVIDIA H100 80GB HBM3@9.0", 1);
     setenv("CUDA_VISIBLE_DEVICES", "2,0", 1); /* two of the three: the workers get "2" and "0" */
     const char *gpus[] = {"sweep", "--device", "cuda:all", "--predict", "--schemes", "fp16,w4a16,w8a8", "--shapes",
-                          "4096x4096,4096x14336", "--batch", "1,16,256", "-o", path_of("%s/gpus", tmp), NULL};
+                          "4096x4096,4096x14336", "--batch", "1,16,256", "-o", tu_path("%s/gpus", tmp), NULL};
     assert_int_equal(run(&out, &err, gpus), 0);
     assert_non_null(strstr(err, "2 x NVIDIA H100 80GB HBM3: one worker per GPU"));
     assert_non_null(strstr(err, "worker 0: CUDA_VISIBLE_DEVICES=2"));
@@ -280,15 +266,15 @@ static void test_one_worker_per_gpu(void **state)
     assert_non_null(strstr(out, "2 shards merged"));
     assert_non_null(strstr(out, "dispatch table (header"));
     free(out), free(err);
-    char *log = tu_slurp(path_of("%s/gpus/shard-1-of-2.log", tmp));
+    char *log = tu_slurp(tu_path("%s/gpus/shard-1-of-2.log", tmp));
     assert_non_null(log);
     assert_non_null(strstr(log, "GPU worker 1 of 2, CUDA_VISIBLE_DEVICES=0"));
     free(log);
     const char *one[] = {"sweep", "--device", "cuda:0", "--predict", "--schemes", "fp16,w4a16,w8a8", "--shapes",
-                         "4096x4096,4096x14336", "--batch", "1,16,256", "-o", path_of("%s/gpu0", tmp), NULL};
+                         "4096x4096,4096x14336", "--batch", "1,16,256", "-o", tu_path("%s/gpu0", tmp), NULL};
     assert_int_equal(run(&out, &err, one), 0);
     free(out), free(err);
-    json_t *a = points_of(path_of("%s/gpus/results.json", tmp)), *b = points_of(path_of("%s/gpu0/results.json", tmp));
+    json_t *a = points_of(tu_path("%s/gpus/results.json", tmp)), *b = points_of(tu_path("%s/gpu0/results.json", tmp));
     assert_true(json_object_size(a) > 0);
     assert_true(json_equal(a, b));
     json_decref(a);

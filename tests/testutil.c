@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <spawn.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -101,4 +102,16 @@ int tu_run(const char *exe, const char *const *args, char **out, char **err)
     free(po);
     free(pe);
     return status;
+}
+
+char *tu_path(const char *fmt, ...)
+{
+    static char buf[8][512];
+    static int at;
+    va_list ap;
+    va_start(ap, fmt);
+    char *p = buf[at++ % 8];
+    vsnprintf(p, sizeof buf[0], fmt, ap);
+    va_end(ap);
+    return p;
 }

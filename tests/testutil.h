@@ -6,6 +6,9 @@
 
 /* Writes len bytes to a new temporary file; returns its path (free it; unlink it). */
 char *tu_write_temp(const void *data, size_t len, const char *suffix);
+/* A path (or any text) from a printf format, in one of 8 buffers used in turn: valid until the
+ * eighth call after it. */
+char *tu_path(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Reads a file into a NUL-terminated string (NULL when missing). */
 char *tu_slurp(const char *path);
 /* Cache `index` of cpu0 as the kernel reports it in sysfs: level, type ("Data", "Instruction",

@@ -248,8 +248,9 @@ typedef struct qt_total {
     int missing;       /* layers with no tuned winner at the M they need (pass_s is then 0) */
 } qt_total;
 
-/* Per scheme and per M the tuned table has (16-bit output; of several option sets the fastest),
- * in scheme then M order. */
+/* For every M the tuned table has (16-bit output; of several option sets the fastest), one entry
+ * per scheme tuned there or at another M (missing counts its layers with no winner): M ascending,
+ * then scheme order. */
 int qt_model_totals(const qt_tuned *t, const qt_layer *l, int n_layer, int blocks, qt_total **out, int *n);
 
 /* ---- emitters ---- */

@@ -335,30 +335,35 @@ static int m_at_least(const qt_tuned *t, int s, int n, int k, int rows)
 
 int qt_model_totals(const qt_tuned *t, const qt_layer *l, int n_layer, int blocks, qt_total **out, int *n)
 {
-    *out = NULL;
-    *n = 0;
-    int cap = 0;
-    for (int s = 0; s < QK_SCHEME_COUNT; s++) {
-        int ms[256], nm = 0; /* the M values this scheme was tuned at, ascending */
-        const qt_winner *proto = NULL; /* its options (group, zero points, scale), for the weight bytes */
-        for (int i = 0; i < t->n; i++) {
-            const qt_winner *w = &t->v[i];
-            if ((int)w->p.scheme == s && !w->p.out_f32 && !proto)
-                proto = w;
-            int seen = (int)w->p.scheme != s || w->p.out_f32;
-            for (int j = 0; j < nm && !seen; j++)
-                seen = ms[j] == w->p.m;
-            if (!seen && nm < 256)
-                ms[nm++] = w->p.m;
-        }
-        for (int i = 1; i < nm; i++)
-            for (int j = i; j > 0 && ms[j] < ms[j - 1]; j--) {
-                int x = ms[j];
-                ms[j] = ms[j - 1];
-                ms[j - 1] = x;
-            }
-        for (int i = 0; i < nm; i++) {
-            qt_total tot = {.scheme = s, .m = ms[i]};
+    /* the schemes tuned with a 16-bit output (each one's options, for the weight bytes) and the
+     * M values any of them was tuned at, ascending */
+    const qt_winner *proto[QK_SCHEME_COUNT] = {0};
+    int ms[256], nm = 0;
+    for (int i = 0; i < t->n; i++) {
+        const qt_winner *w = &t->v[i];
+        if (w->p.out_f32)
+            continue;
+        if (!proto[w->p.scheme])
+            proto[w->p.scheme] = w;
+        int at = 0;
+        while (at < nm && ms[at] < w->p.m)
+            at++;
+        if ((at < nm && ms[at] == w->p.m) || nm == 256)
+            continue;
+        memmove(ms + at + 1, ms + at, sizeof *ms * (size_t)(nm++ - at));
+        ms[at] = w->p.m;
+    }
+    int present = 0;
+    for (int s = 0; s < QK_SCHEME_COUNT; s++)
+        present += proto[s] != NULL;
+    *n = present * nm;
+    *out = qc_xcalloc((size_t)*n + 1, sizeof **out);
+    qt_total *tot = *out;
+    for (int i = 0; i < nm; i++)
+        for (int s = 0; s < QK_SCHEME_COUNT; s++) {
+            if (!proto[s])
+                continue;
+            *tot = (qt_total){.scheme = s, .m = ms[i]};
             double pass = 0, bytes = 0;
             for (int j = 0; j < n_layer; j++) {
                 const qt_layer *ly = &l[j];
@@ -372,22 +377,19 @@ int qt_model_totals(const qt_tuned *t, const qt_layer *l, int n_layer, int block
                 }
                 const int m = ly->experts > 0 ? m_at_least(t, s, ly->n, ly->k, rows) : rows;
                 const qt_winner *w = m ? winner_at(t, s, ly->n, ly->k, m) : NULL;
-                qk_problem p = proto->p;
+                qk_problem p = proto[s]->p;
                 p.n = ly->n;
                 p.k = ly->k;
                 bytes += (ly->experts > 0 ? ly->experts : 1) * qk_problem_cost(&p).weight_bytes;
                 if (w)
                     pass += calls * w->time_s;
                 else
-                    tot.missing++;
+                    tot->missing++;
             }
-            tot.pass_s = tot.missing ? 0 : pass * blocks;
-            tot.tokens_s = tot.pass_s > 0 ? ms[i] / tot.pass_s : 0;
-            tot.weight_gb = bytes * blocks / 1e9;
-            if (*n == cap)
-                *out = qc_xrealloc(*out, sizeof **out * (size_t)(cap = cap ? 2 * cap : 32));
-            (*out)[(*n)++] = tot;
+            tot->pass_s = tot->missing ? 0 : pass * blocks;
+            tot->tokens_s = tot->pass_s > 0 ? ms[i] / tot->pass_s : 0;
+            tot->weight_gb = bytes * blocks / 1e9;
+            tot++;
         }
-    }
     return QC_OK;
 }
