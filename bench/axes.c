@@ -93,7 +93,7 @@ int qb_parse_schemes(const char *text, qb_axes *a, qc_msgs *err)
     for (char *item = strtok_r(copy, ",", &save); item; item = strtok_r(NULL, ",", &save)) {
         qk_scheme s;
         if (qk_scheme_parse(item, &s)) {
-            qc_msgs_addf(err, "--schemes: unknown scheme '%s' (use fp16, w8a16, w4a16, w8a8, w4a8, fp8)", item);
+            qc_msgs_addf(err, "--schemes: unknown scheme '%s' (use %s)", item, qk_scheme_list());
             free(copy);
             return QC_EINPUT;
         }

@@ -99,24 +99,25 @@ static int same_data(const dataset *d, const qb_task *t)
     const qk_problem *a = &d->key, *b = &t->p;
     return d->valid && d->warm == t->point.warm && a->scheme == b->scheme && a->n == b->n &&
            a->k == b->k && a->group == b->group &&
-           a->asym == b->asym && a->fp8_channel == b->fp8_channel && d->smooth == t->smooth &&
+           a->asym == b->asym && a->fp8_channel == b->fp8_channel && a->act_bf16 == b->act_bf16 && d->smooth == t->smooth &&
            (t->smooth < 0 || a->m == b->m) && d->layer == t->layer && d->packing.layout == t->kernel->packing.layout &&
            d->packing.nr == t->kernel->packing.nr;
 }
 
 /* X for p: captured activations of width K when --acts has them, else LLM-like synthetic ones;
- * as fp16 bits and as fp32 of those same fp16 values (x32 may be NULL). */
+ * as the problem's 16-bit type (fp16 or bf16) and as fp32 of those same values (x32 may be NULL). */
 static void activations(const qb_bench *b, const qk_problem *p, uint16_t *x, float *x32)
 {
     const size_t mk = (size_t)p->m * p->k;
+    const int bf16 = qk_problem_bf16(p);
     float *f = b->o.acts ? (x32 ? x32 : malloc(mk * 4)) : NULL;
     if (f && qm_acts_rows(b->o.acts, p->k, p->m, f)) {
         for (size_t i = 0; i < mk; i++) {
-            x[i] = qk_float_to_half(f[i]);
-            f[i] = qk_half_to_float(x[i]);
+            x[i] = qk_float_to_x16(bf16, f[i]);
+            f[i] = qk_x16_to_float(bf16, x[i]);
         }
     } else {
-        qk_fill_activations(x, x32, p->m, p->k, act_seed(p, b->o.seed));
+        qk_fill_activations(x, x32, p->m, p->k, bf16, act_seed(p, b->o.seed));
     }
     if (f != x32)
         free(f);
@@ -168,7 +169,7 @@ static int dataset_prepare(qb_bench *b, const qb_task *t, qc_msgs *err)
             goto done;
         }
         activations(b, p, d->x, d->x32);
-        qk_smooth(p->m, p->n, p->k, (float)t->smooth, d->x, w);
+        qk_smooth(p->m, p->n, p->k, (float)t->smooth, qk_problem_bf16(p), d->x, w);
     }
     qk_weights first;
     if ((rc = qk_weights_pack(&t->kernel->packing, p, w, &first, err)))

@@ -20,7 +20,7 @@ static const char help[] =
     "Google Benchmark timing (rounds of 10 repetitions, until one is within --max-cv) with the\n"
     "weights rotated among copies that exceed the last-level cache (or warm), the counters, and\n"
     "the point's place under the roofline.\n\n"
-    "  --scheme S        fp16, w8a16, w4a16, w8a8, w4a8 or fp8\n"
+    "  --scheme S        fp16, bf16, w8a16, w4a16, w8a8, w4a8 or fp8\n"
     "  -m, -n, -k N      Y[M×N] = X[M×K]·W[N×K]ᵀ (default 1 × 4096 × 4096)\n"
     "  --group G         int4 group size: 32, 64, 128 (default) ... or -1 for per channel\n"
     "  --asym            int4 zero points (GPTQ/AWQ asymmetric)\n"

@@ -29,7 +29,7 @@ static const char help[] =
     "  --batch LIST      e.g. 1,2,4 or 1:256 (powers of two) or 1:256:*4 or 64:512:64\n"
     "  --seq LIST        sequence lengths (1 is decode; prefill is batch × seq)\n"
     "  --group LIST      int4 group sizes, -1 for per channel (default 128; quick 128)\n"
-    "  --schemes LIST    fp16,w8a16,w4a16,w8a8,w4a8,fp8 (default: all)\n"
+    "  --schemes LIST    fp16,bf16,w8a16,w4a16,w8a8,w4a8,fp8 (default: all)\n"
     "  --shapes LIST     NxK or llama-2-7b, llama-3-8b, mistral-7b, qwen2.5-7b, llama-2-70b,\n"
     "                    llama-3-70b (each also -fused)\n"
     "  --model DIR       a Hugging Face model directory (config.json, *.safetensors): its linear\n"

@@ -29,7 +29,7 @@ void qk_fill_weights(float *w, size_t count, uint64_t seed)
         w[i] = (float)(0.02 * heavy(&s, 0.01, 3.0));
 }
 
-void qk_fill_activations(uint16_t *x16, float *x32, int m, int k, uint64_t seed)
+void qk_fill_activations(uint16_t *x16, float *x32, int m, int k, int bf16, uint64_t seed)
 {
     uint64_t s = seed * 0x9e3779b97f4a7c15ull + 7;
     /* ~0.1% of channels, at least one, 20–100× the typical magnitude, same channels every row */
@@ -42,10 +42,10 @@ void qk_fill_activations(uint16_t *x16, float *x32, int m, int k, uint64_t seed)
     for (int r = 0; r < m; r++)
         for (int i = 0; i < k; i++) {
             size_t at = (size_t)r * k + i;
-            uint16_t h = qk_float_to_half((float)(heavy(&s, 0.02, 4.0) * mag[i]));
+            uint16_t h = qk_float_to_x16(bf16, (float)(heavy(&s, 0.02, 4.0) * mag[i]));
             x16[at] = h;
             if (x32)
-                x32[at] = qk_half_to_float(h);
+                x32[at] = qk_x16_to_float(bf16, h);
         }
     free(mag);
 }

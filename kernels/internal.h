@@ -9,7 +9,7 @@
 #include "kernels/qk.h"
 
 /* fp8 activations: returns s = absmax/448 and sets *inv = 448/absmax (0 for an all-zero X). */
-float qk_fp8_act_scale(const uint16_t *x, size_t count, float *inv);
+float qk_fp8_act_scale(const uint16_t *x, size_t count, int bf16, float *inv);
 
 static inline int qk_groups(const qk_problem *p) { return p->k / qk_problem_group(p); }
 static inline int qk_k4(const qk_problem *p) { return (p->k + 3) / 4; }
@@ -20,6 +20,7 @@ static inline size_t qk_panel_bytes(const qk_problem *p, int nr)
 {
     switch (p->scheme) {
     case QK_FP16: return (size_t)p->k * nr * 2;
+    case QK_BF16: return (size_t)(p->k + 1) / 2 * nr * 4;
     case QK_W4A16:
     case QK_W4A8: return (size_t)p->k * nr / 2;
     case QK_W8A8: return (size_t)qk_k4(p) * 4 * nr;
@@ -96,6 +97,10 @@ typedef void (*qk_decode_fn)(const qk_weights *w, int panel, int kb, int kl, flo
  * [kl][MR] (element (r, k) at A[k·MR + r]; rows from mr on are not read), B and C with row
  * strides ldb and ldc. */
 typedef void (*qk_gemm_fn)(int kl, const float *A, const float *B, int ldb, float *C, int ldc);
+/* The bf16 scheme without decoding: C[mr][NR] += A[mr][2·kp] · B[2·kp][NR] on bf16 k-pairs
+ * (vdpbf16ps), A packed [kp][MR] 32-bit words (X's k-pairs of row r at A[j·MR + r]), B a panel's
+ * words as packed, [kp][NR]; C row stride ldc. */
+typedef void (*qk_dot_fn)(int kp, const uint32_t *A, const uint32_t *B, float *C, int ldc);
 
 typedef struct qk_float_small {
     int nr, mr_max;
@@ -115,6 +120,7 @@ typedef struct qk_float_large {
     const char *format;
     qk_decode_fn decode[QK_SCHEME_COUNT];
     qk_gemm_fn gemm[QK_MR_LARGE + 1];                  /* by rows 1..mr */
+    qk_dot_fn dot[QK_MR_LARGE + 1];                    /* optional: the bf16 scheme as packed, by rows */
     /* optional: qk_float_activations, vectorized, bit for bit the same */
     float (*activations)(const qk_problem *p, const uint16_t *x, int m, float *xf);
     qk_store_fn store;                                 /* used by both paths */
@@ -149,7 +155,7 @@ typedef struct qk_ukr_int {
     qk_store_fn store;
     qk_store_s32_fn store_s32; /* w8a8's epilogue */
     /* optional: qk_quantize_row_int8, vectorized, bit for bit the same */
-    float (*quantize_row)(const uint16_t *x, int k, int8_t *q);
+    float (*quantize_row)(const uint16_t *x, int k, int bf16, int8_t *q);
 } qk_ukr_int;
 
 /* X quantized per token: q [M][K4*4] (zero-padded), scale s [M], per-group sums gsum [M][G]
@@ -161,10 +167,10 @@ typedef struct qk_int_act {
     void *rest;
 } qk_int_act;
 qk_int_act qk_int_activations(const qk_problem *p, const uint16_t *x, int m, int threads, void *work,
-                              float (*quantize_row)(const uint16_t *x, int k, int8_t *q));
+                              float (*quantize_row)(const uint16_t *x, int k, int bf16, int8_t *q));
 
 /* The fastest exact per-token quantizer this CPU runs (for kernels outside a family: oneDNN's). */
-float (*qk_int8_quantizer(void))(const uint16_t *x, int k, int8_t *q);
+float (*qk_int8_quantizer(void))(const uint16_t *x, int k, int bf16, int8_t *q);
 
 /* The family's K block for p: whole groups near its default for w4a8. */
 int qk_int_default_kc(const qk_ukr_int *u, const qk_problem *p);
@@ -180,6 +186,7 @@ extern const qk_ukr_int qk_int_avx2;
 extern const qk_float_small qk_small_avx512bf16;
 extern const qk_float_small qk_small_avx512;
 extern const qk_float_large qk_large_avx512;
+extern const qk_float_large qk_large_avx512bf16;
 extern const qk_ukr_int qk_int_vnni, qk_int_vnni4;
 void qk_store_avx2(const qk_problem *p, void *y, int r, int n0, int nr, const float *v, const float *post);
 void qk_store_s32_avx2(const qk_problem *p, void *y, int r, int n0, int count, const int32_t *acc, int off,
@@ -189,21 +196,23 @@ void qk_store_s32_avx2(const qk_problem *p, void *y, int r, int n0, int count, c
 void qk_store_avx512(const qk_problem *p, void *y, int r, int n0, int nr, const float *v, const float *post);
 void qk_store_s32_avx512(const qk_problem *p, void *y, int r, int n0, int count, const int32_t *acc, int off,
                          const int32_t *csum, float s_row, const float *cscale);
-float qk_quantize_row_int8_avx512(const uint16_t *x, int k, int8_t *q);
+/* X's 16-bit values are bf16 when `bf16`, else fp16 */
+float qk_quantize_row_int8_avx512(const uint16_t *x, int k, int bf16, int8_t *q);
 float qk_float_activations_avx512(const qk_problem *p, const uint16_t *x, int m, float *xf);
-void qk_load_x_avx512(const uint16_t *x, size_t count, float *xf);
+void qk_load_x_avx512(const uint16_t *x, size_t count, int bf16, float *xf);
 /* fp8's activations: xf = e4m3(x · inv) as fp32 (qk_e4m3_to_float(qk_float_to_e4m3(...))) */
-void qk_fp8_x_avx512(const uint16_t *x, size_t count, float inv, float *xf);
-float qk_absmax_half_avx512(const uint16_t *x, size_t count);
+void qk_fp8_x_avx512(const uint16_t *x, size_t count, int bf16, float inv, float *xf);
+float qk_absmax_x16_avx512(const uint16_t *x, size_t count, int bf16);
 float qk_float_activations_avx2(const qk_problem *p, const uint16_t *x, int m, float *xf);
 
 /* ------------------------------------------------------------------ oneDNN (kernels/onednn/) */
 int qk_onednn_available(char *why, size_t len);
-/* Reorders CPU-packed w8a8 weights (the quantization is qbench's) into oneDNN's layout. */
+/* Reorders CPU-packed w8a8 or bf16 weights (the quantization is qbench's) into oneDNN's layout. */
 int qk_onednn_pack(qk_weights *w, qc_msgs *err);
-/* The plain N×K int8 values back from oneDNN's layout. */
-int qk_onednn_unpack(const qk_weights *w, int8_t *plain, qc_msgs *err);
+/* The plain N×K values back from oneDNN's layout (int8, or bf16 bits). */
+int qk_onednn_unpack(const qk_weights *w, void *plain, qc_msgs *err);
 void qk_onednn_w8a8(const qk_run_args *a);
+void qk_onednn_bf16(const qk_run_args *a);
 size_t qk_onednn_work(const qk_kernel *k, const qk_problem *p, const qk_config *cfg);
 
 #endif

@@ -32,6 +32,9 @@ static uint16_t quant_group4(const float *w, int g, int asym, uint8_t *q, uint8_
 }
 
 static int pack_cpu(const qk_problem *p, int nr, const float *w, qk_weights *out, qc_msgs *err);
+
+/* The bf16 value (channel c, k) of a panel: [K2][nr][2] */
+static size_t bf16_at(int nr, int c, int k) { return ((size_t)(k / 2) * nr + c) * 2 + k % 2; }
 static int relayout_cuda(qk_weights *out, qc_msgs *err);
 
 int qk_weights_pack(const qk_packing *pk, const qk_problem *p, const float *w, qk_weights *out, qc_msgs *err)
@@ -41,9 +44,9 @@ int qk_weights_pack(const qk_packing *pk, const qk_problem *p, const float *w, q
         qc_msgs_addf(err, "panel width %d: use a multiple of 4 up to 64", pk->nr);
         return QC_EINPUT;
     }
-    if (pk->layout == QK_LAYOUT_ONEDNN && p->scheme != QK_W8A8) {
+    if (pk->layout == QK_LAYOUT_ONEDNN && p->scheme != QK_W8A8 && p->scheme != QK_BF16) {
         memset(out, 0, sizeof *out);
-        qc_msgs_addf(err, "oneDNN's layout holds w8a8 weights, not %s", qk_scheme_name(p->scheme));
+        qc_msgs_addf(err, "oneDNN's layout holds w8a8 and bf16 weights, not %s", qk_scheme_name(p->scheme));
         return QC_EINPUT;
     }
     /* the quantization is always the CPU packing's; other layouts move the same values */
@@ -80,7 +83,8 @@ static int relayout_cuda(qk_weights *out, qc_msgs *err)
     const int N = p->n, K = p->k, G = qk_groups(p);
     size_t bytes;
     switch (p->scheme) {
-    case QK_FP16: bytes = (size_t)N * K * 2; break;
+    case QK_FP16:
+    case QK_BF16: bytes = (size_t)N * K * 2; break;
     case QK_W4A16:
     case QK_W4A8: bytes = (size_t)K / 8 * N * 4; break;
     case QK_W8A16: bytes = (size_t)(K + 3) / 4 * N * 4; break;
@@ -99,6 +103,7 @@ static int relayout_cuda(qk_weights *out, qc_msgs *err)
         for (int k = 0; k < K; k++) {
             switch (p->scheme) {
             case QK_FP16: ((uint16_t *)q)[(size_t)n * K + k] = ((const uint16_t *)pb)[(size_t)k * nr + c]; break;
+            case QK_BF16: ((uint16_t *)q)[(size_t)n * K + k] = ((const uint16_t *)pb)[bf16_at(nr, c, k)]; break;
             case QK_W8A8:
                 ((int8_t *)q)[(size_t)n * K + k] = ((const int8_t *)pb)[((size_t)(k / 4) * nr + c) * 4 + k % 4];
                 break;
@@ -194,6 +199,10 @@ static int pack_cpu(const qk_problem *p, int nr, const float *w, qk_weights *out
             for (int k = 0; k < K; k++)
                 ((uint16_t *)pb)[(size_t)k * nr + c] = qk_float_to_half(row[k]);
             break;
+        case QK_BF16:
+            for (int k = 0; k < K; k++)
+                ((uint16_t *)pb)[bf16_at(nr, c, k)] = qk_float_to_bf16(row[k]);
+            break;
         case QK_W8A16:
         case QK_W8A8: {
             float amax = 0;
@@ -258,6 +267,7 @@ static float raw(const qk_weights *w, int n, int k)
         const int N = p->n, K = p->k;
         switch (p->scheme) {
         case QK_FP16: return qk_half_to_float(((const uint16_t *)w->q)[(size_t)n * K + k]);
+        case QK_BF16: return qk_bf16_to_float(((const uint16_t *)w->q)[(size_t)n * K + k]);
         case QK_W8A8: return ((const int8_t *)w->q)[(size_t)n * K + k];
         case QK_FP8: return qk_e4m3_to_float(((const uint8_t *)w->q)[(size_t)n * K + k]);
         case QK_W8A16: return (int8_t)(((const uint32_t *)w->q)[(size_t)(k / 4) * N + n] >> (8 * (k % 4)));
@@ -269,6 +279,7 @@ static float raw(const qk_weights *w, int n, int k)
     int c = n % nr;
     switch (p->scheme) {
     case QK_FP16: return qk_half_to_float(((const uint16_t *)pb)[(size_t)k * nr + c]);
+    case QK_BF16: return qk_bf16_to_float(((const uint16_t *)pb)[bf16_at(nr, c, k)]);
     case QK_W8A16: return ((const int8_t *)pb)[(size_t)k * nr + c];
     case QK_W8A8: return ((const int8_t *)pb)[((size_t)(k / 4) * nr + c) * 4 + k % 4];
     case QK_W4A16:
@@ -283,7 +294,8 @@ void qk_weights_dequant(const qk_weights *w, float *out)
     const qk_problem *p = &w->p;
     const int G = qk_groups(p), g = qk_problem_group(p), cuda = w->layout == QK_LAYOUT_CUDA;
     if (w->layout == QK_LAYOUT_ONEDNN) { /* oneDNN's layout is its own: reordered back first */
-        int8_t *plain = malloc((size_t)p->n * p->k);
+        const int bf16 = p->scheme == QK_BF16;
+        void *plain = malloc((size_t)p->n * p->k * (bf16 ? 2 : 1));
         int ok = plain != NULL;
 #ifdef QBENCH_HAVE_ONEDNN
         ok = ok && qk_onednn_unpack(w, plain, NULL) == QC_OK;
@@ -291,7 +303,9 @@ void qk_weights_dequant(const qk_weights *w, float *out)
         ok = 0;
 #endif
         for (size_t i = 0; i < (size_t)p->n * p->k; i++) /* NaN where it cannot: the check fails, visibly */
-            out[i] = ok ? plain[i] * w->cscale[i / p->k] : NAN;
+            out[i] = !ok ? NAN
+                     : bf16 ? qk_bf16_to_float(((const uint16_t *)plain)[i])
+                            : ((const int8_t *)plain)[i] * w->cscale[i / p->k];
         free(plain);
         return;
     }
@@ -302,7 +316,7 @@ void qk_weights_dequant(const qk_weights *w, float *out)
                 size_t at = cuda ? (size_t)(k / g) * p->n + n : ((size_t)(n / w->nr) * G + k / g) * w->nr + n % w->nr;
                 float z = w->gzero ? w->gzero[at] : 8.0f;
                 v = (v - z) * qk_half_to_float(w->gscale[at]);
-            } else if (p->scheme != QK_FP16) {
+            } else if (p->scheme != QK_FP16 && p->scheme != QK_BF16) {
                 v *= qk_channel_scale(w, n);
             }
             /* the GPU weight-only kernels multiply fp16 weights: that rounding is the operand */

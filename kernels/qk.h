@@ -13,6 +13,9 @@
  * group of k), the NR channels n0..n0+NR-1 of that panel:
  *
  *   fp16   uint16 fp16 bits   [K][NR]
+ *   bf16   uint16 bf16 bits   [K2][NR][2]  K2 = ceil(K/2): k-pairs of one channel in one 32-bit
+ *                                          word (low half the even k; zero-padded), as vdpbf16ps
+ *                                          reads them
  *   w8a16  int8               [K][NR]                 + float scale per channel
  *   w4a16  uint8              [K/8][NR][4]  as w4a8 below (one int4 layout for both)
  *   fp8    uint8 E4M3FN bits  [K][NR]                 + float scale per tensor or per channel
@@ -27,6 +30,7 @@
  * ---- packed weight layouts (CUDA kernels, QK_LAYOUT_CUDA; kernels/cuda/) ----
  * Coalesced along N: a warp's 32 lanes read 32 neighbouring output channels.
  *   fp16   uint16 fp16 bits   [N][K]                   (cuBLASLt: A of a TN product)
+ *   bf16   uint16 bf16 bits   [N][K]                   (cuBLASLt, the same)
  *   w8a8   int8               [N][K]  + float scale per channel (cuBLASLt IMMA, TN)
  *   fp8    uint8 E4M3FN bits  [N][K]  + float scale per tensor or per channel
  *   w8a16  uint32             [K/4][N]  word = q[n,4j..4j+3], byte b = q[n,4j+b]
@@ -41,8 +45,9 @@
  * operand is fp16((q − z)·s) (qk_weights_dequant gives exactly that for this layout).
  *
  * Weight values dequantize as w = (q − z) · s (int4: q in 0..15, symmetric means z = 8;
- * int8: z = 0, q in −127..127), fp8 as e4m3(q) · s, fp16 as itself. Activations: fp16 for the
- * *a16 schemes and fp16; int8 per token for w8a8/w4a8, quantized inside the kernel call:
+ * int8: z = 0, q in −127..127), fp8 as e4m3(q) · s, fp16 and bf16 as themselves. Activations come
+ * in as fp16 (bf16 for the bf16 scheme, and for the quantized schemes when act_bf16), and the
+ * a16 schemes multiply them as they are; int8 per token for w8a8/w4a8, quantized inside the kernel call:
  * s_m = fl(absmax/127) and q = rne(fl(x · r)) with r = fl(127/absmax), the float nearest
  * 127/absmax (an fp32 multiplication, as every kernel and qk_quantize_row_int8 do; at an exact
  * tie it may differ by one quantum from rounding x·127/absmax itself); e4m3 per tensor for fp8,
@@ -60,12 +65,12 @@
 extern "C" {
 #endif
 
-typedef enum qk_scheme { QK_FP16, QK_W8A16, QK_W4A16, QK_W8A8, QK_W4A8, QK_FP8, QK_SCHEME_COUNT } qk_scheme;
+typedef enum qk_scheme { QK_FP16, QK_W8A16, QK_W4A16, QK_W8A8, QK_W4A8, QK_FP8, QK_BF16, QK_SCHEME_COUNT } qk_scheme;
 
 const char *qk_scheme_name(qk_scheme s);
 int qk_scheme_parse(const char *name, qk_scheme *out); /* QC_OK or QC_EINPUT */
 int qk_scheme_grouped(qk_scheme s);                   /* w4a16, w4a8 */
-/* "fp16, w8a16, w4a16, w8a8, w4a8, fp8": for messages */
+/* "fp16, w8a16, w4a16, w8a8, w4a8, fp8, bf16": for messages */
 const char *qk_scheme_list(void);
 
 /* What to multiply. group: the int4 group size along K (32, 64, 128, ... or -1 for one
@@ -75,9 +80,19 @@ typedef struct qk_problem {
     int m, n, k;
     int group;
     int asym;        /* int4 schemes: per-group zero points (else symmetric, z = 8) */
-    int out_f32;     /* output fp32 instead of fp16 */
+    int out_f32;     /* output fp32 instead of 16-bit (fp16, or bf16: qk_problem_bf16) */
     int fp8_channel; /* fp8: per-channel weight scales (else one per tensor) */
+    int act_bf16;    /* the quantized schemes: X (and a 16-bit Y) are bf16 instead of fp16; the
+                      * baselines fix their own: fp16 is fp16 × fp16, bf16 is bf16 × bf16 */
 } qk_problem;
+
+/* Are X and a 16-bit Y bf16 (else fp16)? The bf16 scheme always, fp16 never, the others when
+ * act_bf16 says so. */
+int qk_problem_bf16(const qk_problem *p);
+/* "bf16" or "fp16": the 16-bit type of X */
+const char *qk_problem_act_name(const qk_problem *p);
+/* "f32", "f16" or "bf16": the type of Y */
+const char *qk_problem_out_name(const qk_problem *p);
 
 /* Is the problem well formed? QC_EINPUT with a reason when not (sizes, K % group, ...). */
 int qk_problem_check(const qk_problem *p, qc_msgs *err);
@@ -148,7 +163,7 @@ void qk_weights_free(qk_weights *w);
 int qk_weights_packed_as(const qk_weights *w, const qk_packing *pk);
 
 /* ---- activations as the kernel sees them (the same arithmetic the kernels use) ---- */
-/* X (M×K fp16 bits) → the values the scheme multiplies with, as fp32 (M×K). */
+/* X (M×K fp16 or bf16 bits, qk_problem_bf16) → the values the scheme multiplies with, as fp32 (M×K). */
 void qk_activations_dequant(const qk_problem *p, const uint16_t *x, float *out);
 
 /* ---- number formats ---- */
@@ -156,14 +171,19 @@ float qk_half_to_float(uint16_t h);
 uint16_t qk_float_to_half(float f); /* round to nearest even; overflow to ±inf */
 float qk_e4m3_to_float(uint8_t b);
 uint8_t qk_float_to_e4m3(float f);  /* E4M3FN, round to nearest even, saturate to ±448; NaN → 0x7F */
-/* int8 per token: the shared definition (q = rne(x · fl(127/absmax)), see above); q has k
- * entries, returns the scale s = fl(absmax/127) (x ≈ q·s). */
-float qk_quantize_row_int8(const uint16_t *x, int k, int8_t *q);
+float qk_bf16_to_float(uint16_t b);  /* exact */
+uint16_t qk_float_to_bf16(float f);  /* round to nearest even; NaN stays NaN (quiet) */
+/* A 16-bit value of X or Y as fp32, and back: bf16 when `bf16`, else fp16. */
+float qk_x16_to_float(int bf16, uint16_t v);
+uint16_t qk_float_to_x16(int bf16, float f);
+/* int8 per token: the shared definition (q = rne(x · fl(127/absmax)), see above); x has k
+ * entries of fp16 (or bf16 when `bf16`), returns the scale s = fl(absmax/127) (x ≈ q·s). */
+float qk_quantize_row_int8(const uint16_t *x, int k, int bf16, int8_t *q);
 
 /* ---- references (fp64) ---- */
 /* Y = X · Wᵀ in fp64, X (M×K) and W (N×K) fp32. */
 void qk_reference_gemm(int m, int n, int k, const float *x, const float *w, double *y);
-/* Relative Frobenius error ‖y − ref‖ / ‖ref‖ of an output (fp16 bits or fp32) over `rows`
+/* Relative Frobenius error ‖y − ref‖ / ‖ref‖ of an output (16-bit or fp32) over `rows`
  * rows and `cols` columns: ref[i][j] belongs to y[rows_at[i]][cols_at[j]] (rows_at NULL: the
  * first `rows` rows; cols_at NULL: every column, cols = N). */
 double qk_relative_error(const qk_problem *p, const void *y, const double *ref, int rows, const int *rows_at,
@@ -172,16 +192,16 @@ double qk_relative_error(const qk_problem *p, const void *y, const double *ref, 
  * correct kernel may show: accumulation order and the output's own rounding. */
 double qk_error_limit(const qk_problem *p);
 
-/* SmoothQuant, applied offline: s_k = max|X_k|^α / max|W_k|^(1−α); X ← X/s (as fp16), W ← W·s,
- * so X·Wᵀ is unchanged while activation outliers move into the weights. */
-void qk_smooth(int m, int n, int k, float alpha, uint16_t *x16, float *w);
+/* SmoothQuant, applied offline: s_k = max|X_k|^α / max|W_k|^(1−α); X ← X/s (as fp16, or bf16 when
+ * `bf16`), W ← W·s, so X·Wᵀ is unchanged while activation outliers move into the weights. */
+void qk_smooth(int m, int n, int k, float alpha, int bf16, uint16_t *x16, float *w);
 
 /* ---- LLM-like random data (never zeros) ---- */
 /* Weights: heavy-tailed (99% N(0, 0.02²), 1% N(0, 0.06²)), N×K. */
 void qk_fill_weights(float *w, size_t count, uint64_t seed);
 /* Activations: heavy-tailed (98% N(0,1), 2% N(0,4²)), with ~0.1% of channels (at least one) at 20–100× the typical
- * magnitude, M×K, returned as fp16 bits and as fp32 of those same fp16 values. */
-void qk_fill_activations(uint16_t *x16, float *x32, int m, int k, uint64_t seed);
+ * magnitude, M×K, returned as fp16 bits (bf16 when `bf16`) and as fp32 of those same values. */
+void qk_fill_activations(uint16_t *x16, float *x32, int m, int k, int bf16, uint64_t seed);
 
 /* ---- the registry ----
  * One table (kernels/registry.c), one row per kernel: its scheme, instruction set, packing, the
@@ -208,9 +228,9 @@ typedef struct qk_kernel qk_kernel;
 typedef struct qk_run_args {
     const qk_kernel *kernel;
     const qk_weights *w;
-    const uint16_t *x;  /* M×K fp16 */
+    const uint16_t *x;  /* M×K fp16 or bf16 (qk_problem_bf16) */
     int m;
-    void *y;            /* M×N fp16 or fp32 */
+    void *y;            /* M×N fp16, bf16 (qk_problem_bf16) or fp32 */
     void *work;         /* qk_kernel_workspace bytes, 64-byte aligned */
     const qk_config *cfg;
     void *stream;       /* CUDA kernels: the cudaStream_t; w, x, y and work are device memory */

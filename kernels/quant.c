@@ -8,7 +8,7 @@
 
 static const char *const scheme_names[QK_SCHEME_COUNT] = {
     [QK_FP16] = "fp16", [QK_W8A16] = "w8a16", [QK_W4A16] = "w4a16",
-    [QK_W8A8] = "w8a8", [QK_W4A8] = "w4a8",   [QK_FP8] = "fp8",
+    [QK_W8A8] = "w8a8", [QK_W4A8] = "w4a8",   [QK_FP8] = "fp8",   [QK_BF16] = "bf16",
 };
 
 const char *qk_scheme_name(qk_scheme s) { return (unsigned)s < QK_SCHEME_COUNT ? scheme_names[s] : "?"; }
@@ -25,7 +25,16 @@ int qk_scheme_parse(const char *name, qk_scheme *out)
 
 int qk_scheme_grouped(qk_scheme s) { return s == QK_W4A16 || s == QK_W4A8; }
 
-const char *qk_scheme_list(void) { return "fp16, w8a16, w4a16, w8a8, w4a8, fp8"; }
+const char *qk_scheme_list(void) { return "fp16, w8a16, w4a16, w8a8, w4a8, fp8, bf16"; }
+
+int qk_problem_bf16(const qk_problem *p) { return p->scheme == QK_BF16 || (p->scheme != QK_FP16 && p->act_bf16); }
+
+const char *qk_problem_act_name(const qk_problem *p) { return qk_problem_bf16(p) ? "bf16" : "fp16"; }
+
+const char *qk_problem_out_name(const qk_problem *p)
+{
+    return p->out_f32 ? "f32" : qk_problem_bf16(p) ? "bf16" : "f16";
+}
 
 int qk_problem_group(const qk_problem *p)
 {
@@ -67,6 +76,10 @@ int qk_problem_check(const qk_problem *p, qc_msgs *err)
         qc_msgs_addf(err, "zero points (asymmetric) apply to the int4 schemes w4a16 and w4a8 only");
         return QC_EINPUT;
     }
+    if (p->act_bf16 && p->scheme == QK_FP16) {
+        qc_msgs_addf(err, "fp16 multiplies fp16 activations (for bf16 ones use the bf16 scheme)");
+        return QC_EINPUT;
+    }
     if (p->fp8_channel && p->scheme != QK_FP8) {
         qc_msgs_addf(err, "per-channel fp8 scales apply to the fp8 scheme only");
         return QC_EINPUT;
@@ -78,7 +91,8 @@ qk_cost_terms qk_cost_terms_of(const qk_problem *p)
 {
     qk_cost_terms t = {.mk = 2, .mn = p->out_f32 ? 4 : 2, .mnk = 2};
     switch (p->scheme) {
-    case QK_FP16: t.nk = 2; break;
+    case QK_FP16:
+    case QK_BF16: t.nk = 2; break;
     case QK_W8A16:
     case QK_W8A8: t.nk = 1, t.n = 4; break; /* int8 values, a float scale per channel */
     case QK_W4A16:
@@ -157,23 +171,43 @@ float qk_e4m3_to_float(uint8_t b)
 
 uint8_t qk_float_to_e4m3(float f) { return qk_e4m3_encode(f); }
 
-float qk_quantize_row_int8(const uint16_t *x, int k, int8_t *q)
+float qk_bf16_to_float(uint16_t b)
+{
+    uint32_t bits = (uint32_t)b << 16;
+    float f;
+    memcpy(&f, &bits, 4);
+    return f;
+}
+
+uint16_t qk_float_to_bf16(float f)
+{
+    uint32_t x;
+    memcpy(&x, &f, 4);
+    if ((x & 0x7fffffffu) > 0x7f800000u)
+        return (uint16_t)(x >> 16 | 0x40); /* NaN: quiet, never rounded into infinity */
+    return (uint16_t)((x + 0x7fffu + (x >> 16 & 1)) >> 16);
+}
+
+float qk_x16_to_float(int bf16, uint16_t v) { return bf16 ? qk_bf16_to_float(v) : qk_half_to_float(v); }
+uint16_t qk_float_to_x16(int bf16, float f) { return bf16 ? qk_float_to_bf16(f) : qk_float_to_half(f); }
+
+float qk_quantize_row_int8(const uint16_t *x, int k, int bf16, int8_t *q)
 {
     float amax = 0;
     for (int i = 0; i < k; i++)
-        amax = fmaxf(amax, fabsf(qk_half_to_float(x[i])));
+        amax = fmaxf(amax, fabsf(qk_x16_to_float(bf16, x[i])));
     float inv = amax > 0 ? 127.0f / amax : 0.0f;
     for (int i = 0; i < k; i++)
-        q[i] = (int8_t)lrintf(qk_half_to_float(x[i]) * inv);
+        q[i] = (int8_t)lrintf(qk_x16_to_float(bf16, x[i]) * inv);
     return amax / 127.0f;
 }
 
 /* fp8 activations: one scale for the tensor; values are e4m3(x·448/absmax). */
-float qk_fp8_act_scale(const uint16_t *x, size_t count, float *inv)
+float qk_fp8_act_scale(const uint16_t *x, size_t count, int bf16, float *inv)
 {
     float amax = 0;
     for (size_t i = 0; i < count; i++)
-        amax = fmaxf(amax, fabsf(qk_half_to_float(x[i])));
+        amax = fmaxf(amax, fabsf(qk_x16_to_float(bf16, x[i])));
     *inv = amax > 0 ? 448.0f / amax : 0.0f;
     return amax / 448.0f;
 }
@@ -181,21 +215,22 @@ float qk_fp8_act_scale(const uint16_t *x, size_t count, float *inv)
 void qk_activations_dequant(const qk_problem *p, const uint16_t *x, float *out)
 {
     size_t mk = (size_t)p->m * p->k;
+    const int bf16 = qk_problem_bf16(p);
     if (p->scheme == QK_W8A8 || p->scheme == QK_W4A8) {
         int8_t *q = malloc((size_t)p->k);
         for (int r = 0; r < p->m; r++) {
-            float s = qk_quantize_row_int8(x + (size_t)r * p->k, p->k, q);
+            float s = qk_quantize_row_int8(x + (size_t)r * p->k, p->k, bf16, q);
             for (int i = 0; i < p->k; i++)
                 out[(size_t)r * p->k + i] = (float)q[i] * s;
         }
         free(q);
     } else if (p->scheme == QK_FP8) {
-        float inv, s = qk_fp8_act_scale(x, mk, &inv);
+        float inv, s = qk_fp8_act_scale(x, mk, bf16, &inv);
         for (size_t i = 0; i < mk; i++)
-            out[i] = qk_e4m3_to_float(qk_float_to_e4m3(qk_half_to_float(x[i]) * inv)) * s;
+            out[i] = qk_e4m3_to_float(qk_float_to_e4m3(qk_x16_to_float(bf16, x[i]) * inv)) * s;
     } else {
         for (size_t i = 0; i < mk; i++)
-            out[i] = qk_half_to_float(x[i]);
+            out[i] = qk_x16_to_float(bf16, x[i]);
     }
 }
 

@@ -29,12 +29,13 @@ double qk_relative_error(const qk_problem *p, const void *y, const double *ref, 
                          int cols, const int *cols_at)
 {
     double num = 0, den = 0;
+    const int bf16 = qk_problem_bf16(p);
     if (!cols_at)
         cols = p->n;
     for (int i = 0; i < rows; i++)
         for (int j = 0; j < cols; j++) {
             size_t at = (size_t)(rows_at ? rows_at[i] : i) * p->n + (cols_at ? cols_at[j] : j);
-            double v = p->out_f32 ? ((const float *)y)[at] : qk_half_to_float(((const uint16_t *)y)[at]);
+            double v = p->out_f32 ? ((const float *)y)[at] : qk_x16_to_float(bf16, ((const uint16_t *)y)[at]);
             double r = ref[(size_t)i * cols + j], d = v - r;
             num += d * d;
             den += r * r;
@@ -44,21 +45,22 @@ double qk_relative_error(const qk_problem *p, const void *y, const double *ref, 
     return den > 0 ? sqrt(num / den) : sqrt(num);
 }
 
-double qk_error_limit(const qk_problem *p) { return p->out_f32 ? 2e-5 : 1e-3; }
+/* fp16 rounds to 2^-11 of a value, bf16 to 2^-8 */
+double qk_error_limit(const qk_problem *p) { return p->out_f32 ? 2e-5 : qk_problem_bf16(p) ? 8e-3 : 1e-3; }
 
-void qk_smooth(int m, int n, int k, float alpha, uint16_t *x16, float *w)
+void qk_smooth(int m, int n, int k, float alpha, int bf16, uint16_t *x16, float *w)
 {
     for (int i = 0; i < k; i++) {
         float xmax = 0, wmax = 0;
         for (int r = 0; r < m; r++)
-            xmax = fmaxf(xmax, fabsf(qk_half_to_float(x16[(size_t)r * k + i])));
+            xmax = fmaxf(xmax, fabsf(qk_x16_to_float(bf16, x16[(size_t)r * k + i])));
         for (int c = 0; c < n; c++)
             wmax = fmaxf(wmax, fabsf(w[(size_t)c * k + i]));
         if (xmax <= 0 || wmax <= 0)
             continue;
         float s = powf(xmax, alpha) / powf(wmax, 1.0f - alpha);
         for (int r = 0; r < m; r++)
-            x16[(size_t)r * k + i] = qk_float_to_half(qk_half_to_float(x16[(size_t)r * k + i]) / s);
+            x16[(size_t)r * k + i] = qk_float_to_x16(bf16, qk_x16_to_float(bf16, x16[(size_t)r * k + i]) / s);
         for (int c = 0; c < n; c++)
             w[(size_t)c * k + i] *= s;
     }

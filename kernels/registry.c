@@ -38,8 +38,12 @@ typedef enum qk_kernel_id {
     QK_K_W8A8_CUBLASLT,
     QK_K_FP8_CUBLASLT,
     QK_K_W4A8_CUDA,
+    QK_K_BF16_GENERIC,
+    QK_K_BF16_AVX512,
+    QK_K_BF16_AVX512BF16,
 #ifdef QBENCH_HAVE_ONEDNN
     QK_K_W8A8_ONEDNN,
+    QK_K_BF16_ONEDNN,
 #endif
     QK_KERNEL_COUNT
 } qk_kernel_id;
@@ -79,6 +83,7 @@ static const qk_ukr_float float_generic = {NULL, &qk_large_generic};
 static const qk_ukr_float float_avx2 = {&qk_small_avx2, &qk_large_avx2};
 static const qk_ukr_float float_avx512 = {&qk_small_avx512, &qk_large_avx512};
 static const qk_ukr_float float_avx512bf16 = {&qk_small_avx512bf16, &qk_large_avx512};
+static const qk_ukr_float float_bf16dot = {NULL, &qk_large_avx512bf16};
 
 #define AVX2 ((1u << QH_AVX2) | (1u << QH_FMA) | (1u << QH_F16C))
 #define AVX512 (AVX2 | (1u << QH_AVX512F) | (1u << QH_AVX512BW) | (1u << QH_AVX512VL))
@@ -137,6 +142,11 @@ static const qk_kernel table[QK_KERNEL_COUNT] = {
     [QK_K_W4A8_CUDA] = {CUDA_ROW(QK_W4A8, "w4a8.cuda", "int8_tensor"), .n_params = 1, .params = {P_BLOCK},
                         .check = check_cuda_w4a8, .workspace = qk_cuda_w4a8_work, .run = qk_cuda_w4a8,
                         .defaults = defaults_cuda_w4a8},
+    [QK_K_BF16_GENERIC] = FLOAT_ROW(QK_BF16, "bf16.generic", "generic", 0, &float_generic, 16, P_THREADS),
+    [QK_K_BF16_AVX512] = FLOAT_ROW(QK_BF16, "bf16.avx512", "avx512", AVX512, &float_avx512, 64, FLOAT512_PARAMS),
+    /* vdpbf16ps on the packed k-pairs at every M: no small path, no decode */
+    [QK_K_BF16_AVX512BF16] = FLOAT_ROW(QK_BF16, "bf16.avx512bf16", "avx512bf16", AVX512 | (1u << QH_AVX512_BF16),
+                                       &float_bf16dot, 64, P_THREADS, P_KC_F, P_NC64),
 #ifdef QBENCH_HAVE_ONEDNN
     /* a provider: oneDNN's u8 × s8 matmul (brgemm); weights reordered offline, activations
      * quantized per token by qbench's own routine inside the call */
@@ -144,6 +154,11 @@ static const qk_kernel table[QK_KERNEL_COUNT] = {
                           .packing = {QK_LAYOUT_ONEDNN, 0}, .format = "int8_dot", .n_params = 1,
                           .params = {P_THREADS}, .check = check_onednn, .workspace = qk_onednn_work,
                           .run = qk_onednn_w8a8, .defaults = defaults_threads},
+    /* oneDNN's bf16 matmul on qbench's bf16 weights, reordered offline; X as it comes */
+    [QK_K_BF16_ONEDNN] = {.name = "bf16.onednn", .scheme = QK_BF16, .isa = "onednn", .needs = QK_NEEDS_ONEDNN | AVX2,
+                          .packing = {QK_LAYOUT_ONEDNN, 0}, .format = "bf16_dot", .n_params = 1,
+                          .params = {P_THREADS}, .check = check_onednn, .workspace = qk_onednn_work,
+                          .run = qk_onednn_bf16, .defaults = defaults_threads},
 #endif
 };
 
@@ -171,7 +186,7 @@ static uint32_t cpu_features(void)
     return features;
 }
 
-float (*qk_int8_quantizer(void))(const uint16_t *x, int k, int8_t *q)
+float (*qk_int8_quantizer(void))(const uint16_t *x, int k, int bf16, int8_t *q)
 {
     const uint32_t avx512 = (1u << QH_AVX512F) | (1u << QH_AVX512BW) | (1u << QH_AVX512VL) | (1u << QH_F16C);
     return (cpu_features() & avx512) == avx512 ? qk_quantize_row_int8_avx512 : qk_quantize_row_int8;
@@ -408,7 +423,7 @@ static int check_onednn(const qk_kernel *k, const qk_problem *p, const qk_config
     const int t = qk_config_get(k, cfg, "threads", 1), hw = hw_threads();
     if (t < 1 || t > 4 * hw)
         snprintf(why, len, "threads=%d: use 1 .. %d (this machine has %d hardware threads)", t, 4 * hw, hw);
-    else if (p->k > 65536)
+    else if (p->scheme == QK_W8A8 && p->k > 65536)
         snprintf(why, len, "K=%d: int32 accumulators hold at most K = 65536 products of int8", p->k);
     else
         return QC_OK;

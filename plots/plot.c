@@ -13,7 +13,7 @@
 #include "plots/plot.h"
 
 /* one colour per scheme, the same in every picture */
-static const char *const colour[QK_SCHEME_COUNT] = {"#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b"};
+static const char *const colour[QK_SCHEME_COUNT] = {"#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2"};
 
 /* The gnuplot program on PATH, or NULL. */
 static const char *gnuplot_path(char *buf, size_t len)

@@ -62,7 +62,8 @@ static void test_half_rounding_matches_f16c(void **state)
 }
 
 /* The AVX-512 activation conversions are the portable definitions, bit for bit: over every
- * fp16 value (NaN, infinities, subnormals, ±0), and per-token int8 on rows of every length. */
+ * fp16 and every bf16 value (NaN, infinities, subnormals, ±0), and per-token int8 on rows of
+ * every length; and the bf16 store rounds as qk_float_to_bf16 (ties, NaN, overflow). */
 static void test_avx512_conversions(void **state)
 {
     (void)state;
@@ -74,40 +75,69 @@ static void test_avx512_conversions(void **state)
     enum { ALL = 65536 };
     uint16_t *x = malloc(ALL * 2);
     float *f = malloc(ALL * 4);
-    for (int i = 0; i < ALL; i++)
-        x[i] = (uint16_t)i;
-    qk_load_x_avx512(x, ALL, f);
-    for (int i = 0; i < ALL; i++) {
-        float want = qk_half_to_float(x[i]);
-        if (memcmp(&want, &f[i], 4) && !(isnan(want) && isnan(f[i])))
-            fail_msg("fp16 0x%04x: %a, want %a", i, f[i], want);
-    }
-    /* fp8 activations: e4m3(x·inv) for scales that put fp16's range across e4m3's (saturation,
-     * subnormals, ties) */
-    const float invs[] = {1.0f, 448.0f / 65504.0f, 0.3f, 7.0f, 1024.0f, 1.0f / 3.0f};
-    for (size_t j = 0; j < sizeof invs / sizeof invs[0]; j++) {
-        qk_fp8_x_avx512(x, ALL, invs[j], f);
+    for (int bf16 = 0; bf16 <= 1; bf16++) {
+        const char *type = bf16 ? "bf16" : "fp16";
+        for (int i = 0; i < ALL; i++)
+            x[i] = (uint16_t)i;
+        qk_load_x_avx512(x, ALL, bf16, f);
         for (int i = 0; i < ALL; i++) {
-            float want = qk_e4m3_to_float(qk_float_to_e4m3(qk_half_to_float(x[i]) * invs[j]));
-            if (memcmp(&want, &f[i], 4))
-                fail_msg("fp8 of fp16 0x%04x at inv %a: %a, want %a", i, invs[j], f[i], want);
+            float want = qk_x16_to_float(bf16, x[i]);
+            if (memcmp(&want, &f[i], 4) && !(isnan(want) && isnan(f[i])))
+                fail_msg("%s 0x%04x: %a, want %a", type, i, f[i], want);
+        }
+        /* fp8 activations: e4m3(x·inv) for scales that put the 16-bit range across e4m3's
+         * (saturation, subnormals, ties) */
+        const float invs[] = {1.0f, 448.0f / 65504.0f, 0.3f, 7.0f, 1024.0f, 1.0f / 3.0f, 0x1p-120f};
+        for (size_t j = 0; j < sizeof invs / sizeof invs[0]; j++) {
+            qk_fp8_x_avx512(x, ALL, bf16, invs[j], f);
+            for (int i = 0; i < ALL; i++) {
+                float want = qk_e4m3_to_float(qk_float_to_e4m3(qk_x16_to_float(bf16, x[i]) * invs[j]));
+                if (memcmp(&want, &f[i], 4) && !(isnan(want) && isnan(f[i])))
+                    fail_msg("fp8 of %s 0x%04x at inv %a: %a, want %a", type, i, invs[j], f[i], want);
+            }
+        }
+        /* int8 per token, rows of 1 .. 100 (every tail), on LLM-like values */
+        int8_t q1[100], q2[100];
+        float *xf = malloc(100 * 4);
+        qk_fill_activations(x, xf, 1, 100, bf16, 9);
+        for (int len = 1; len <= 100; len++) {
+            float s1 = qk_quantize_row_int8(x, len, bf16, q1), s2 = qk_quantize_row_int8_avx512(x, len, bf16, q2);
+            assert_memory_equal(&s1, &s2, 4);
+            assert_memory_equal(q1, q2, (size_t)len);
+            assert_true(qk_absmax_x16_avx512(x, (size_t)len, bf16) / 127.0f == s1);
+        }
+        uint16_t zeros[17] = {0};
+        float s1 = qk_quantize_row_int8(zeros, 17, bf16, q1), s2 = qk_quantize_row_int8_avx512(zeros, 17, bf16, q2);
+        assert_true(s1 == 0 && s2 == 0);
+        assert_memory_equal(q1, q2, 17);
+        free(xf);
+    }
+    /* the bf16 output: fp32 values around every rounding case, stored by the AVX-512 store */
+    enum { N = 64 };
+    const qk_problem p = {.scheme = QK_BF16, .m = 1, .n = N, .k = 2};
+    float v[N], post[N];
+    uint16_t y[N];
+    uint64_t seed = 5;
+    for (int round = 0; round < 4096; round++) {
+        for (int c = 0; c < N; c++) {
+            seed = seed * 6364136223846793005ull + 1442695040888963407ull;
+            uint32_t bits = (uint32_t)(seed >> 32);
+            if (c % 4 == 1)
+                bits = (bits & 0xffff0000u) | 0x8000u; /* a tie */
+            if (c % 16 == 3)
+                bits = (bits & 0x80000000u) | 0x7f7fffffu; /* rounds to infinity */
+            if (c % 32 == 7)
+                bits = 0x7f800001u | (bits & 0x80000000u); /* a signalling NaN */
+            memcpy(&v[c], &bits, 4);
+            post[c] = 1.0f;
+        }
+        qk_store_avx512(&p, y, 0, 0, N, v, post);
+        for (int c = 0; c < N; c++) {
+            uint16_t want = qk_float_to_bf16(v[c]);
+            if (y[c] != want)
+                fail_msg("bf16 of %a: 0x%04x, want 0x%04x", v[c], y[c], want);
         }
     }
-    /* int8 per token, rows of 1 .. 100 (every tail), on LLM-like values */
-    int8_t q1[100], q2[100];
-    float *xf = malloc(100 * 4);
-    qk_fill_activations(x, xf, 1, 100, 9);
-    for (int len = 1; len <= 100; len++) {
-        float s1 = qk_quantize_row_int8(x, len, q1), s2 = qk_quantize_row_int8_avx512(x, len, q2);
-        assert_memory_equal(&s1, &s2, 4);
-        assert_memory_equal(q1, q2, (size_t)len);
-        assert_true(qk_absmax_half_avx512(x, (size_t)len) / 127.0f == s1);
-    }
-    uint16_t zeros[17] = {0};
-    float s1 = qk_quantize_row_int8(zeros, 17, q1), s2 = qk_quantize_row_int8_avx512(zeros, 17, q2);
-    assert_true(s1 == 0 && s2 == 0);
-    assert_memory_equal(q1, q2, 17);
-    free(xf);
     free(x);
     free(f);
 }
@@ -181,11 +211,11 @@ static void fill_data(dataset d, const qk_problem *p, float *w, uint16_t *x)
         for (size_t i = 0; i < nk; i++)
             w[i] = (float)(0.04 * uniform01(&s) - 0.02);
         for (size_t i = 0; i < (size_t)p->m * p->k; i++)
-            x[i] = qk_float_to_half((float)uniform01(&s)); /* non-negative, as after an activation function */
+            x[i] = qk_float_to_x16(qk_problem_bf16(p), (float)uniform01(&s)); /* non-negative, as after an activation function */
         return;
     }
     qk_fill_weights(w, nk, (uint64_t)p->n * 31 + p->k);
-    qk_fill_activations(x, NULL, p->m, p->k, (uint64_t)p->m * 17 + p->k);
+    qk_fill_activations(x, NULL, p->m, p->k, qk_problem_bf16(p), (uint64_t)p->m * 17 + p->k);
     int ch = p->k / 3; /* one input channel (a column of W, of X) */
     if (d == DATA_W_OUTLIER)
         for (int n = 0; n < p->n; n++)
@@ -194,7 +224,7 @@ static void fill_data(dataset d, const qk_problem *p, float *w, uint16_t *x)
         for (int m = 0; m < p->m; m++) {
             size_t at = (size_t)m * p->k + ch;
             float v = 1000.0f * (float)(uniform01(&s) * 2 - 1);
-            x[at] = qk_float_to_half(v);
+            x[at] = qk_float_to_x16(qk_problem_bf16(p), v);
         }
 }
 
@@ -224,8 +254,9 @@ static void check_problem_on(dataset data, const qk_problem *p, const qk_kernel 
         assert_int_equal(qk_gemm(k, &cfg, &qw, x, p->m, y, work, &err), QC_OK);
         double e = qk_relative_error(p, y, ref, p->m, NULL, 0, NULL);
         if (!(e <= qk_error_limit(p)))
-            print_error("%s %s g%d %s out_%s M=%d N=%d K=%d config '%s', %s data: kernel error %g\n", k->name,
-                        qk_scheme_name(p->scheme), p->group, p->asym ? "asym" : "sym", p->out_f32 ? "f32" : "f16",
+            print_error("%s %s g%d %s x_%s out_%s M=%d N=%d K=%d config '%s', %s data: kernel error %g\n", k->name,
+                        qk_scheme_name(p->scheme), p->group, p->asym ? "asym" : "sym", qk_problem_act_name(p),
+                        qk_problem_out_name(p),
                         p->m, p->n, p->k, text, data_names[data], e);
         assert_true(e <= qk_error_limit(p));
         free(work);
@@ -297,10 +328,11 @@ static void run_scheme(qk_scheme s)
             for (int gi = 0; gi < (qk_scheme_grouped(s) ? 5 : 1); gi++)
                 for (int asym = 0; asym <= qk_scheme_grouped(s); asym++)
                     for (int f32 = 0; f32 <= 1; f32++)
-                        for (int ch = 0; ch <= (s == QK_FP8); ch++) {
+                        for (int ch = 0; ch <= (s == QK_FP8); ch++)
+                        for (int bf = 0; bf <= (s != QK_FP16 && s != QK_BF16); bf++) {
                             qk_problem p = {.scheme = s, .m = shapes[si].m, .n = shapes[si].n, .k = shapes[si].k,
                                             .group = qk_scheme_grouped(s) ? groups[gi] : 0, .asym = asym,
-                                            .out_f32 = f32, .fp8_channel = ch};
+                                            .out_f32 = f32, .fp8_channel = ch, .act_bf16 = bf};
                             if (qk_problem_check(&p, NULL) != QC_OK)
                                 continue; /* K not a multiple of this group: covered by test_bad_problems */
                             if (p.k == 4096 && s != QK_W8A8 && s != QK_W4A8)
@@ -325,6 +357,7 @@ static void test_w4a16(void **state) { (void)state; run_scheme(QK_W4A16); }
 static void test_w8a8(void **state) { (void)state; run_scheme(QK_W8A8); }
 static void test_w4a8(void **state) { (void)state; run_scheme(QK_W4A8); }
 static void test_fp8(void **state) { (void)state; run_scheme(QK_FP8); }
+static void test_bf16(void **state) { (void)state; run_scheme(QK_BF16); }
 
 /* The quantization error (vs the original fp32 operands) is what the scheme costs: small for
  * 8-bit, larger for 4-bit, and group quantization beats per-channel. */
@@ -337,7 +370,7 @@ static double quant_error(qk_scheme s, int group)
     double *ref = malloc((size_t)p.m * p.n * 8);
     float *y = malloc((size_t)p.m * p.n * 4);
     qk_fill_weights(w, nk, 5);
-    qk_fill_activations(x, x32, p.m, p.k, 6);
+    qk_fill_activations(x, x32, p.m, p.k, qk_problem_bf16(&p), 6);
     qk_reference_gemm(p.m, p.n, p.k, x32, w, ref);
     qk_weights qw;
     const qk_kernel *k = qk_kernel_best(s);
@@ -545,7 +578,7 @@ int main(void)
         cmocka_unit_test(test_bad_problems),    cmocka_unit_test(test_fp16),
         cmocka_unit_test(test_w8a16),           cmocka_unit_test(test_w4a16),
         cmocka_unit_test(test_w8a8),            cmocka_unit_test(test_w4a8),
-        cmocka_unit_test(test_fp8),             cmocka_unit_test(test_quantization_error),
+        cmocka_unit_test(test_fp8), cmocka_unit_test(test_bf16),           cmocka_unit_test(test_quantization_error),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -36,7 +36,7 @@ static int run_layer(int scheme, int m, int n, int k, int group)
     double *ref = malloc(mn * 8);
     void *y = malloc(mn * 2);
     qk_fill_weights(w, nk, 11);
-    qk_fill_activations(x, NULL, m, k, 12);
+    qk_fill_activations(x, NULL, m, k, 0, 12);
     qk_weights qw;
     int rc = qk_weights_pack(&kern->packing, &p, w, &qw, &err);
     void *work = qk_alloc(qk_kernel_workspace(kern, &p, &cfg));

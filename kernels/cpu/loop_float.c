@@ -1,11 +1,13 @@
-/* The blocked loop of the float schemes (fp16, w8a16, w4a16, fp8), portable C around the
+/* The blocked loop of the float schemes (fp16, w8a16, w4a16, fp8, bf16), portable C around the
  * micro-kernels of a family (kernels/internal.h):
  *  - small M (predequant = 0): threads split the panels; per panel, mr rows of X at a time,
  *    the micro-kernel decodes the weights in registers over the whole K; the loop applies
  *    the per-channel (and fp8 per-tensor) scales when it stores;
  *  - large M (predequant = 1): threads split N into blocks of nc channels; per block and K
  *    block of kc, the weights are dequantized exactly to fp32 once (decode), then the fp32
- *    micro-kernel runs over every row of X, mr rows at a time. */
+ *    micro-kernel runs over every row of X, mr rows at a time;
+ *  - bf16 on a family with a bf16 dot product (run_dot): the packed k-pairs are multiplied as
+ *    they are, at every M. */
 #include <omp.h>
 #include <string.h>
 
@@ -17,25 +19,27 @@ enum { NR_MAX = 64 };
 float qk_float_activations(const qk_problem *p, const uint16_t *x, int m, float *xf)
 {
     size_t mk = (size_t)m * p->k;
+    const int bf16 = qk_problem_bf16(p);
     if (p->scheme == QK_FP8) {
-        float inv, s = qk_fp8_act_scale(x, mk, &inv);
+        float inv, s = qk_fp8_act_scale(x, mk, bf16, &inv);
         for (size_t i = 0; i < mk; i++)
-            xf[i] = qk_e4m3_to_float(qk_float_to_e4m3(qk_half_to_float(x[i]) * inv));
+            xf[i] = qk_e4m3_to_float(qk_float_to_e4m3(qk_x16_to_float(bf16, x[i]) * inv));
         return s;
     }
     for (size_t i = 0; i < mk; i++)
-        xf[i] = qk_half_to_float(x[i]);
+        xf[i] = qk_x16_to_float(bf16, x[i]);
     return 1.0f;
 }
 
 void qk_store_row(const qk_problem *p, void *y, int r, int n0, const float *v, int count)
 {
     size_t at = (size_t)r * p->n + n0;
+    const int bf16 = qk_problem_bf16(p);
     if (p->out_f32)
         memcpy((float *)y + at, v, sizeof(float) * (size_t)count);
     else
         for (int c = 0; c < count; c++)
-            ((uint16_t *)y)[at + c] = qk_float_to_half(v[c]);
+            ((uint16_t *)y)[at + c] = qk_float_to_x16(bf16, v[c]);
 }
 
 void qk_store_generic(const qk_problem *p, void *y, int r, int n0, int nr, const float *v, const float *post)
@@ -217,11 +221,71 @@ static void run_large(const qk_run_args *a, const qk_ukr_float *u, const qk_bloc
     }
 }
 
+/* The bf16 scheme on a family that multiplies bf16 pairs (dot): no decode, the panels are read
+ * as packed; X's k-pairs packed per K block and row tile, [kp][MR] words (zero rows past M, a
+ * zero upper half past an odd K); threads split N into blocks of nc. */
+static void run_dot(const qk_run_args *a, const qk_ukr_float *u, const qk_blocking *b)
+{
+    const qk_weights *w = a->w;
+    qk_problem p = w->p;
+    p.m = a->m;
+    const qk_float_large *L = u->large;
+    const int M = a->m, K = p.k, KP = (K + 1) / 2, nr = w->nr, MR = L->mr;
+    const int kcp = b->kc / 2, nc = b->nc, ncp = nc / nr;
+    const size_t Mp = mpad(u, M);
+    /* the same workspace as the decode path: X packed where its fp32 copy would be */
+    uint32_t *xp = a->work;
+    float *tiles = (float *)a->work + (size_t)M * K + Mp * K;
+#pragma omp parallel for num_threads(b->threads) schedule(static)
+    for (int kb = 0; kb < KP; kb += kcp) {
+        const int kl = KP - kb < kcp ? KP - kb : kcp;
+        for (size_t r0 = 0; r0 < Mp; r0 += (size_t)MR) {
+            uint32_t *t = xp + (size_t)kb * Mp + r0 * kl;
+            for (int r = 0; r < MR; r++) {
+                const uint16_t *row = r0 + r < (size_t)M ? a->x + (r0 + r) * K : NULL;
+                for (int j = 0; j < kl; j++) {
+                    const int k = 2 * (kb + j);
+                    t[(size_t)j * MR + r] = !row ? 0 : row[k] | (k + 1 < K ? (uint32_t)row[k + 1] << 16 : 0);
+                }
+            }
+        }
+    }
+    const int nblocks = (w->panels + ncp - 1) / ncp;
+    float post[NR_MAX];
+    for (int c = 0; c < NR_MAX; c++)
+        post[c] = 1.0f;
+#pragma omp parallel num_threads(b->threads)
+    {
+        float *C = tiles + (size_t)omp_get_thread_num() * ((size_t)b->kc * nc + (size_t)M * nc + 64);
+#pragma omp for schedule(static)
+        for (int blk = 0; blk < nblocks; blk++) {
+            const int p0 = blk * ncp, np = w->panels - p0 < ncp ? w->panels - p0 : ncp;
+            for (int r = 0; r < M; r++)
+                memset(C + (size_t)r * nc, 0, sizeof(float) * (size_t)np * nr);
+            for (int kb = 0; kb < KP; kb += kcp) {
+                const int kl = KP - kb < kcp ? KP - kb : kcp;
+                /* a panel's K block stays in L1 while every row tile of X passes over it */
+                for (int j = 0; j < np; j++) {
+                    const uint32_t *B = (const uint32_t *)qk_panel(w, p0 + j) + (size_t)kb * nr;
+                    for (int r0 = 0; r0 < M; r0 += MR)
+                        L->dot[M - r0 < MR ? M - r0 : MR](kl, xp + (size_t)kb * Mp + (size_t)r0 * kl, B,
+                                                          C + (size_t)r0 * nc + j * nr, nc);
+                }
+            }
+            for (int r = 0; r < M; r++)
+                for (int j = 0; j < np; j++)
+                    L->store(&p, a->y, r, (p0 + j) * nr, nr, C + (size_t)r * nc + j * nr, post);
+        }
+    }
+}
+
 void qk_run_float(const qk_run_args *a)
 {
     const qk_ukr_float *u = a->kernel->ukr;
     qk_blocking b = blocking(a->kernel, a->cfg);
-    if (!b.predequant && u->small)
+    if (a->w->p.scheme == QK_BF16 && u->large->dot[1])
+        run_dot(a, u, &b);
+    else if (!b.predequant && u->small)
         run_small(a, u, &b);
     else
         run_large(a, u, &b);

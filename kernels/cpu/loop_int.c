@@ -33,11 +33,11 @@ size_t qk_work_int(const qk_kernel *k, const qk_problem *p, const qk_config *cfg
 }
 
 qk_int_act qk_int_activations(const qk_problem *p, const uint16_t *x, int m, int threads, void *work,
-                              float (*quantize_row)(const uint16_t *x, int k, int8_t *q))
+                              float (*quantize_row)(const uint16_t *x, int k, int bf16, int8_t *q))
 {
     if (!quantize_row)
         quantize_row = qk_quantize_row_int8;
-    int K = p->k, K4 = qk_k4(p) * 4, G = qk_groups(p), g = qk_problem_group(p);
+    int K = p->k, K4 = qk_k4(p) * 4, G = qk_groups(p), g = qk_problem_group(p), bf16 = qk_problem_bf16(p);
     qk_int_act a;
     a.q = work;
     a.s = (float *)((uint8_t *)work + qk_align64((size_t)m * K4));
@@ -46,7 +46,7 @@ qk_int_act qk_int_activations(const qk_problem *p, const uint16_t *x, int m, int
 #pragma omp parallel for num_threads(threads) schedule(static) if (m > 1)
     for (int r = 0; r < m; r++) {
         int8_t *q = a.q + (size_t)r * K4;
-        a.s[r] = quantize_row(x + (size_t)r * K, K, q);
+        a.s[r] = quantize_row(x + (size_t)r * K, K, bf16, q);
         memset(q + K, 0, (size_t)(K4 - K));
         if (p->scheme == QK_W4A8)
             for (int gi = 0; gi < G; gi++) {

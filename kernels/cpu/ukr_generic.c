@@ -19,6 +19,7 @@ static void decode(const qk_weights *w, int panel, int kb, int kl, float *B, int
             float v;
             switch (p->scheme) {
             case QK_FP16: v = qk_half_to_float(((const uint16_t *)pb)[(size_t)k * NR + c]); break;
+            case QK_BF16: v = qk_bf16_to_float(((const uint16_t *)pb)[((size_t)(k / 2) * NR + c) * 2 + k % 2]); break;
             case QK_W8A16: v = ((const int8_t *)pb)[(size_t)k * NR + c]; break;
             case QK_FP8: v = qk_e4m3_to_float(pb[(size_t)k * NR + c]); break;
             default: { /* w4a16 */
@@ -27,7 +28,7 @@ static void decode(const qk_weights *w, int panel, int kb, int kl, float *B, int
                 v = (q - (w->gzero ? w->gzero[at] : 8.0f)) * qk_half_to_float(w->gscale[at]);
             }
             }
-            if (p->scheme != QK_W4A16 && p->scheme != QK_FP16)
+            if (p->scheme != QK_W4A16 && p->scheme != QK_FP16 && p->scheme != QK_BF16)
                 v *= n < p->n ? qk_channel_scale(w, n) : 0.0f;
             B[(size_t)(k - kb) * ldb + c] = v;
         }
@@ -62,7 +63,7 @@ const qk_float_large qk_large_generic = {
     .kc = 256,
     .nc = 64,
     .format = "fp32_fma",
-    .decode = {[QK_FP16] = decode, [QK_W8A16] = decode, [QK_W4A16] = decode, [QK_FP8] = decode},
+    .decode = {[QK_FP16] = decode, [QK_W8A16] = decode, [QK_W4A16] = decode, [QK_FP8] = decode, [QK_BF16] = decode},
     .gemm = {NULL, gemm_1, gemm_2, gemm_3, gemm_4},
     .store = qk_store_generic,
 };

@@ -8,6 +8,9 @@
  * enter as x + 128 (u8); the epilogue takes 128·Σw off and applies the token and channel
  * scales. So the two compute the same thing from the same bytes.
  *
+ * bf16.onednn: bf16 × bf16 → bf16 (or f32) matmul (AVX-512 BF16 where the CPU has it), on
+ * qbench's own bf16 weights reordered offline the same way, and X as it comes.
+ *
  * libdnnl.so.2 (or the library $QBENCH_ONEDNN_LIB names) is loaded at run time: where it is
  * missing, the rows say so and never run. */
 #include <dlfcn.h>
@@ -95,10 +98,23 @@ int qk_onednn_available(char *why, size_t len)
     return 0;
 }
 
-/* ---- matmul plans: Y[M×N] s32 = X[M×K] u8 · W (K×N, s8) ---- */
+/* ---- matmul plans: Y[M×N] = X[M×K] · W (K×N): s32 = u8 · s8 (w8a8), or bf16|f32 = bf16 · bf16 ---- */
+
+/* The data types of a scheme's matmul: source (and weights) and destination. */
+typedef struct types {
+    dnnl_data_type_t src, wei, dst;
+} types;
+
+static types types_of(const qk_problem *p)
+{
+    if (p->scheme == QK_BF16)
+        return (types){dnnl_bf16, dnnl_bf16, p->out_f32 ? dnnl_f32 : dnnl_bf16};
+    return (types){dnnl_u8, dnnl_s8, dnnl_s32};
+}
 
 typedef struct plan {
     int m, n, k;
+    types t;
     dnnl_primitive_t prim;
     dnnl_memory_t src, wei, dst;
 } plan;
@@ -118,27 +134,29 @@ static void plan_free(plan *p)
     memset(p, 0, sizeof *p);
 }
 
-static dnnl_status_t matmul_pd(int m, int n, int k, dnnl_primitive_desc_t *pd)
+static dnnl_status_t matmul_pd(int m, int n, int k, types t, dnnl_primitive_desc_t *pd)
 {
     dnnl_memory_desc_t src, wei, dst;
     dnnl_dims_t sd = {m, k}, wd = {k, n}, dd = {m, n};
     dnnl_matmul_desc_t md;
     dnnl_status_t s;
-    if ((s = api.dnnl_memory_desc_init_by_tag(&src, 2, sd, dnnl_u8, dnnl_ab)) ||
-        (s = api.dnnl_memory_desc_init_by_tag(&wei, 2, wd, dnnl_s8, dnnl_format_tag_any)) ||
-        (s = api.dnnl_memory_desc_init_by_tag(&dst, 2, dd, dnnl_s32, dnnl_ab)) ||
+    if ((s = api.dnnl_memory_desc_init_by_tag(&src, 2, sd, t.src, dnnl_ab)) ||
+        (s = api.dnnl_memory_desc_init_by_tag(&wei, 2, wd, t.wei, dnnl_format_tag_any)) ||
+        (s = api.dnnl_memory_desc_init_by_tag(&dst, 2, dd, t.dst, dnnl_ab)) ||
         (s = api.dnnl_matmul_desc_init(&md, &src, &wei, NULL, &dst)))
         return s;
     return api.dnnl_primitive_desc_create(pd, &md, NULL, engine, NULL);
 }
 
+static const char *types_name(types t) { return t.src == dnnl_bf16 ? "bf16 x bf16" : "u8 x s8"; }
+
 /* The weights layout the matmul wants for (N, K): the same at every M (checked by each plan). */
-static int weights_md(int n, int k, dnnl_memory_desc_t *out, char *why, size_t len)
+static int weights_md(int n, int k, types t, dnnl_memory_desc_t *out, char *why, size_t len)
 {
     dnnl_primitive_desc_t pd;
-    dnnl_status_t s = matmul_pd(1, n, k, &pd);
+    dnnl_status_t s = matmul_pd(1, n, k, t, &pd);
     if (s) {
-        snprintf(why, len, "oneDNN has no u8 x s8 matmul for N=%d K=%d (status %d)", n, k, (int)s);
+        snprintf(why, len, "oneDNN has no %s matmul for N=%d K=%d (status %d)", types_name(t), n, k, (int)s);
         return QC_EINPUT;
     }
     *out = *api.dnnl_primitive_desc_query_md(pd, dnnl_query_weights_md, 0);
@@ -146,21 +164,21 @@ static int weights_md(int n, int k, dnnl_memory_desc_t *out, char *why, size_t l
     return QC_OK;
 }
 
-static plan *plan_get(int m, int n, int k, char *why, size_t len)
+static plan *plan_get(int m, int n, int k, types t, char *why, size_t len)
 {
     for (int i = 0; i < PLANS; i++)
-        if (plans[i].prim && plans[i].m == m && plans[i].n == n && plans[i].k == k)
+        if (plans[i].prim && plans[i].m == m && plans[i].n == n && plans[i].k == k && !memcmp(&plans[i].t, &t, sizeof t))
             return &plans[i];
     plan *p = &plans[next_plan];
     next_plan = (next_plan + 1) % PLANS;
     plan_free(p);
     dnnl_primitive_desc_t pd;
     dnnl_memory_desc_t packed;
-    if (weights_md(n, k, &packed, why, len))
+    if (weights_md(n, k, t, &packed, why, len))
         return NULL;
-    dnnl_status_t s = matmul_pd(m, n, k, &pd);
+    dnnl_status_t s = matmul_pd(m, n, k, t, &pd);
     if (s) {
-        snprintf(why, len, "oneDNN has no u8 x s8 matmul for M=%d N=%d K=%d (status %d)", m, n, k, (int)s);
+        snprintf(why, len, "oneDNN has no %s matmul for M=%d N=%d K=%d (status %d)", types_name(t), m, n, k, (int)s);
         return NULL;
     }
     if (!api.dnnl_memory_desc_equal(&packed, api.dnnl_primitive_desc_query_md(pd, dnnl_query_weights_md, 0))) {
@@ -184,21 +202,22 @@ static plan *plan_get(int m, int n, int k, char *why, size_t len)
         plan_free(p);
         return NULL;
     }
-    p->m = m, p->n = n, p->k = k;
+    p->m = m, p->n = n, p->k = k, p->t = t;
     return p;
 }
 
-/* ---- weights: qbench's int8 quantization, reordered offline ---- */
+/* ---- weights: qbench's quantization (int8, or bf16), reordered offline ---- */
 
-/* One reorder between the plain N×K int8 matrix (dims {K, N}, K innermost) and the packed one. */
-static int reorder(int n, int k, const dnnl_memory_desc_t *packed, void *plain, void *blob, int to_packed, qc_msgs *err)
+/* One reorder between the plain N×K matrix (dims {K, N}, K innermost) and the packed one. */
+static int reorder(int n, int k, types t, const dnnl_memory_desc_t *packed, void *plain, void *blob, int to_packed,
+                   qc_msgs *err)
 {
     dnnl_memory_desc_t pmd;
     dnnl_dims_t wd = {k, n};
     dnnl_primitive_desc_t rpd = NULL;
     dnnl_primitive_t r = NULL;
     dnnl_memory_t a = NULL, b = NULL;
-    dnnl_status_t s = api.dnnl_memory_desc_init_by_tag(&pmd, 2, wd, dnnl_s8, dnnl_ba);
+    dnnl_status_t s = api.dnnl_memory_desc_init_by_tag(&pmd, 2, wd, t.wei, dnnl_ba);
     if (!s)
         s = to_packed ? api.dnnl_reorder_primitive_desc_create(&rpd, &pmd, engine, packed, engine, NULL)
                       : api.dnnl_reorder_primitive_desc_create(&rpd, packed, engine, &pmd, engine, NULL);
@@ -232,31 +251,36 @@ static int reorder(int n, int k, const dnnl_memory_desc_t *packed, void *plain, 
 int qk_onednn_pack(qk_weights *w, qc_msgs *err)
 {
     char why[256];
+    const qk_problem *p = &w->p;
+    const char *name = p->scheme == QK_BF16 ? "bf16.onednn" : "w8a8.onednn";
     if (!qk_onednn_available(why, sizeof why)) {
-        qc_msgs_addf(err, "w8a8.onednn: %s", why);
+        qc_msgs_addf(err, "%s: %s", name, why);
         return QC_ERUNTIME;
     }
-    const qk_problem *p = &w->p;
-    const int N = p->n, K = p->k, nr = w->nr;
+    const int N = p->n, K = p->k, nr = w->nr, bf16 = p->scheme == QK_BF16;
+    const types t = types_of(p);
     dnnl_memory_desc_t packed;
-    if (weights_md(N, K, &packed, why, sizeof why)) {
-        qc_msgs_addf(err, "w8a8.onednn: %s", why);
+    if (weights_md(N, K, t, &packed, why, sizeof why)) {
+        qc_msgs_addf(err, "%s: %s", name, why);
         return QC_EINPUT;
     }
     size_t bytes = api.dnnl_memory_desc_get_size(&packed);
-    int8_t *plain = malloc((size_t)N * K);
+    void *plain = malloc((size_t)N * K * (bf16 ? 2 : 1));
     void *blob = qk_alloc(bytes);
     if (!plain || !blob) {
         free(plain), free(blob);
         qc_msgs_addf(err, "out of memory packing %zu bytes of weights", bytes);
         return QC_ERUNTIME;
     }
-    for (int n = 0; n < N; n++) { /* from the CPU panels: [K4][nr][4] per panel */
-        const int8_t *pb = (const int8_t *)qk_panel(w, n / nr);
+    for (int n = 0; n < N; n++) { /* from the CPU panels: [K4][nr][4] int8, [K2][nr][2] bf16 */
+        const uint8_t *pb = qk_panel(w, n / nr);
         for (int k = 0; k < K; k++)
-            plain[(size_t)n * K + k] = pb[((size_t)(k / 4) * nr + n % nr) * 4 + k % 4];
+            if (bf16)
+                ((uint16_t *)plain)[(size_t)n * K + k] = ((const uint16_t *)pb)[((size_t)(k / 2) * nr + n % nr) * 2 + k % 2];
+            else
+                ((int8_t *)plain)[(size_t)n * K + k] = (int8_t)pb[((size_t)(k / 4) * nr + n % nr) * 4 + k % 4];
     }
-    int rc = reorder(N, K, &packed, plain, blob, 1, err);
+    int rc = reorder(N, K, t, &packed, plain, blob, 1, err);
     free(plain);
     if (rc) {
         free(blob);
@@ -271,15 +295,28 @@ int qk_onednn_pack(qk_weights *w, qc_msgs *err)
     return QC_OK; /* cscale and csum keep their first N entries (the panels' padding trails) */
 }
 
-int qk_onednn_unpack(const qk_weights *w, int8_t *plain, qc_msgs *err)
+int qk_onednn_unpack(const qk_weights *w, void *plain, qc_msgs *err)
 {
     char why[256];
     dnnl_memory_desc_t packed;
-    if (!qk_onednn_available(why, sizeof why) || weights_md(w->p.n, w->p.k, &packed, why, sizeof why)) {
-        qc_msgs_addf(err, "w8a8.onednn: %s", why);
+    const types t = types_of(&w->p);
+    if (!qk_onednn_available(why, sizeof why) || weights_md(w->p.n, w->p.k, t, &packed, why, sizeof why)) {
+        qc_msgs_addf(err, "%s.onednn: %s", qk_scheme_name(w->p.scheme), why);
         return QC_ERUNTIME;
     }
-    return reorder(w->p.n, w->p.k, &packed, plain, w->q, 0, err);
+    return reorder(w->p.n, w->p.k, t, &packed, plain, w->q, 0, err);
+}
+
+/* Runs a plan on these buffers with T threads. */
+static void execute(plan *pl, int T, const void *src, const void *wei, void *dst)
+{
+    omp_set_num_threads(T);
+    api.dnnl_memory_set_data_handle(pl->src, (void *)src);
+    api.dnnl_memory_set_data_handle(pl->wei, (void *)wei);
+    api.dnnl_memory_set_data_handle(pl->dst, dst);
+    dnnl_exec_arg_t args[3] = {{DNNL_ARG_SRC, pl->src}, {DNNL_ARG_WEIGHTS, pl->wei}, {DNNL_ARG_DST, pl->dst}};
+    api.dnnl_primitive_execute(pl->prim, stream, 3, args);
+    api.dnnl_stream_wait(stream);
 }
 
 /* ---- the kernel ---- */
@@ -299,9 +336,9 @@ void qk_onednn_w8a8(const qk_run_args *a)
     const int M = a->m, N = p.n, K = p.k, K4 = qk_k4(&p) * 4;
     const int T = qk_config_get(a->kernel, a->cfg, "threads", omp_get_max_threads());
     char why[256];
-    plan *pl = plan_get(M, N, K, why, sizeof why);
+    plan *pl = plan_get(M, N, K, types_of(&p), why, sizeof why);
     if (!pl) { /* qk_gemm checked the problem; a plan that cannot be made leaves a poisoned output */
-        fprintf(stderr, "qbench: w8a8.onednn: %s\n", why);
+        fprintf(stderr, "qbench: %s: %s\n", a->kernel->name, why);
         return;
     }
     /* activations: qbench's per-token quantizer, then x + 128 as u8 (flip the sign bit) */
@@ -314,15 +351,22 @@ void qk_onednn_w8a8(const qk_run_args *a)
     for (size_t i = 0; i < (size_t)M * K; i++)
         src[i] ^= 0x80;
     int32_t *acc = (int32_t *)act.rest;
-    omp_set_num_threads(T);
-    api.dnnl_memory_set_data_handle(pl->src, src);
-    api.dnnl_memory_set_data_handle(pl->wei, w->q);
-    api.dnnl_memory_set_data_handle(pl->dst, acc);
-    dnnl_exec_arg_t args[3] = {{DNNL_ARG_SRC, pl->src}, {DNNL_ARG_WEIGHTS, pl->wei}, {DNNL_ARG_DST, pl->dst}};
-    api.dnnl_primitive_execute(pl->prim, stream, 3, args);
-    api.dnnl_stream_wait(stream);
+    execute(pl, T, src, w->q, acc);
     /* y = (acc − 128·Σw) · s_m · s_n */
 #pragma omp parallel for num_threads(T) schedule(static)
     for (int r = 0; r < M; r++)
         qk_store_s32_avx2(&p, a->y, r, 0, N, acc + (size_t)r * N, 128, w->csum, act.s[r], w->cscale);
+}
+
+void qk_onednn_bf16(const qk_run_args *a)
+{
+    qk_problem p = a->w->p;
+    p.m = a->m;
+    char why[256];
+    plan *pl = plan_get(a->m, p.n, p.k, types_of(&p), why, sizeof why);
+    if (!pl) {
+        fprintf(stderr, "qbench: %s: %s\n", a->kernel->name, why);
+        return;
+    }
+    execute(pl, qk_config_get(a->kernel, a->cfg, "threads", omp_get_max_threads()), a->x, a->w->q, a->y);
 }

@@ -280,10 +280,10 @@ INLINE void ukr_f32(int MR, int kl, const float *A, const float *B, int ldb, flo
     }
 UKR(1) UKR(2) UKR(3) UKR(4) UKR(5) UKR(6)
 
-/* fp16 → fp32 with F16C (exact); fp8's are the portable definition's */
+/* fp16 → fp32 with F16C (exact); fp8's and bf16's are the portable definition's */
 TGT float qk_float_activations_avx2(const qk_problem *p, const uint16_t *x, int m, float *xf)
 {
-    if (p->scheme == QK_FP8)
+    if (p->scheme == QK_FP8 || qk_problem_bf16(p))
         return qk_float_activations(p, x, m, xf);
     const size_t count = (size_t)m * p->k;
     size_t i = 0;
@@ -302,7 +302,7 @@ TGT void qk_store_avx2(const qk_problem *p, void *y, int r, int n0, int nr, cons
     __m256 a = _mm256_mul_ps(_mm256_loadu_ps(v), _mm256_loadu_ps(post));
     __m256 b = _mm256_mul_ps(_mm256_loadu_ps(v + 8), _mm256_loadu_ps(post + 8));
     size_t at = (size_t)r * p->n + n0;
-    if (count == NR) {
+    if (count == NR && !qk_problem_bf16(p)) {
         if (p->out_f32) {
             _mm256_storeu_ps((float *)y + at, a);
             _mm256_storeu_ps((float *)y + at + 8, b);
@@ -325,7 +325,7 @@ TGT void qk_store_s32_avx2(const qk_problem *p, void *y, int r, int n0, int coun
     const __m256i o = _mm256_set1_epi32(off);
     const size_t at = (size_t)r * p->n + n0;
     int c = 0;
-    for (; c + 8 <= count; c += 8) {
+    for (; c + 8 <= count && !qk_problem_bf16(p); c += 8) { /* bf16: the portable store below */
         __m256i a = _mm256_sub_epi32(_mm256_loadu_si256((const __m256i *)(acc + c)),
                                      _mm256_mullo_epi32(o, _mm256_loadu_si256((const __m256i *)(csum + n0 + c))));
         __m256 v = _mm256_mul_ps(_mm256_mul_ps(_mm256_cvtepi32_ps(a), sr), _mm256_loadu_ps(cscale + n0 + c));

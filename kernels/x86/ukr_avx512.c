@@ -1,10 +1,11 @@
-/* AVX-512 micro-kernels for the float schemes (fp16, w8a16, w4a16, fp8), sized for 32 zmm
+/* AVX-512 micro-kernels for the float schemes (fp16, w8a16, w4a16, fp8, bf16), sized for 32 zmm
  * registers; the loop around them is kernels/cpu/loop_float.c, the layouts are in qk.h.
  * Panels are 64 channels (four zmm): a row of a panel is one 128-byte (fp16), 64-byte (int8,
  * e4m3) or, for 8 k of int4, 256-byte run, so both paths stream whole cache lines.
  *  - small M: each row of a panel is decoded in four zmm to its raw values (fp16 by vcvtph2ps;
  *    int8 by sign extension and conversion; e4m3 by moving its bits into an fp32, which is
- *    e4m3·2^-120 exactly, subnormals included; int4 exactly as q − z by the 2^23 trick) and
+ *    e4m3·2^-120 exactly, subnormals included; int4 exactly as q − z by the 2^23 trick; bf16 by
+ *    a shift or a mask of its k-pair word) and
  *    multiplied with up to 4 rows of X, in 8 or more accumulator chains; the scales are applied
  *    by the loop (per channel) or per group here.
  *  - large M: decode dequantizes a K block exactly to fp32 (the values qk_weights_dequant
@@ -28,6 +29,11 @@ enum { NR = 64, MR_SMALL = 4, MR_LARGE = 6 };
  * w8a16 before its channel scale). */
 INLINE __m512 raw16(qk_scheme S, const uint8_t *pb, int k, int j)
 {
+    if (S == QK_BF16) { /* a k-pair per 32-bit word: the even k in the low half */
+        const __m512i v = _mm512_loadu_si512(pb + (size_t)(k / 2) * 4 * NR + 64 * j);
+        return _mm512_castsi512_ps(k % 2 ? _mm512_and_si512(v, _mm512_set1_epi32((int)0xffff0000u))
+                                         : _mm512_slli_epi32(v, 16));
+    }
     if (S == QK_FP16)
         return _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(pb + (size_t)k * 2 * NR + 32 * j)));
     const __m128i b = _mm_loadu_si128((const __m128i *)(pb + (size_t)k * NR + 16 * j));
@@ -142,6 +148,7 @@ DIRECT4(QK_FP16)
 DIRECT4(QK_W8A16)
 DIRECT4(QK_W4A16)
 DIRECT4(QK_FP8)
+DIRECT4(QK_BF16)
 #define ROW(S) {NULL, direct_##S##_1, direct_##S##_2, direct_##S##_3, direct_##S##_4}
 
 const qk_float_small qk_small_avx512 = {
@@ -149,9 +156,10 @@ const qk_float_small qk_small_avx512 = {
     .mr_max = MR_SMALL,
     /* measured on Zen 4: decoding in registers beats decoding once per K block
      * up to M = 64, except for e4m3, whose decode costs four instructions per vector */
-    .up_to = {[QK_FP16] = 64, [QK_W8A16] = 64, [QK_W4A16] = 64, [QK_FP8] = 31},
+    .up_to = {[QK_FP16] = 64, [QK_W8A16] = 64, [QK_W4A16] = 64, [QK_FP8] = 31, [QK_BF16] = 64},
     .format = "fp32_fma",
-    .run = {[QK_FP16] = ROW(QK_FP16), [QK_W8A16] = ROW(QK_W8A16), [QK_W4A16] = ROW(QK_W4A16), [QK_FP8] = ROW(QK_FP8)},
+    .run = {[QK_FP16] = ROW(QK_FP16), [QK_W8A16] = ROW(QK_W8A16), [QK_W4A16] = ROW(QK_W4A16), [QK_FP8] = ROW(QK_FP8),
+            [QK_BF16] = ROW(QK_BF16)},
 };
 
 /* ------------------------------------------------------------------ large M */
@@ -179,7 +187,8 @@ INLINE void decode_block(qk_scheme S, const qk_weights *w, int panel, int kb, in
                 __m512 v = raw16(S, pb, k, j);
                 if (S == QK_FP8)
                     v = _mm512_mul_ps(v, _mm512_set1_ps(0x1p60f)); /* exact */
-                _mm512_storeu_ps(B + (size_t)(k - kb) * ldb + 16 * j, S == QK_FP16 ? v : _mm512_mul_ps(v, s[j]));
+                _mm512_storeu_ps(B + (size_t)(k - kb) * ldb + 16 * j,
+                                 S == QK_FP16 || S == QK_BF16 ? v : _mm512_mul_ps(v, s[j]));
             }
         return;
     }
@@ -216,6 +225,7 @@ DECODE(QK_FP16)
 DECODE(QK_W8A16)
 DECODE(QK_W4A16)
 DECODE(QK_FP8)
+DECODE(QK_BF16)
 
 /* C[R][64] += A[R][kl] · B[kl][64]; A packed [kl][6]. */
 INLINE void ukr_f32(int R, int kl, const float *A, const float *B, int ldb, float *C, int ldc)
@@ -254,7 +264,7 @@ const qk_float_large qk_large_avx512 = {
     .nc = 256,
     .format = "fp32_fma",
     .decode = {[QK_FP16] = decode_QK_FP16, [QK_W8A16] = decode_QK_W8A16, [QK_W4A16] = decode_QK_W4A16,
-               [QK_FP8] = decode_QK_FP8},
+               [QK_FP8] = decode_QK_FP8, [QK_BF16] = decode_QK_BF16},
     .gemm = {NULL, ukr_f32_1, ukr_f32_2, ukr_f32_3, ukr_f32_4, ukr_f32_5, ukr_f32_6},
     .activations = qk_float_activations_avx512,
     .store = qk_store_avx512,

@@ -1,5 +1,6 @@
-/* AVX-512 BF16 small-M micro-kernels for w4a16 (Zen 4, Sapphire Rapids and later), on 64-channel
- * panels; its large-M path is the AVX-512 family's (registry.c pairs them).
+/* AVX-512 BF16 micro-kernels (Zen 4, Sapphire Rapids and later), on 64-channel panels: w4a16's
+ * small-M family (its large-M path is the AVX-512 family's; registry.c pairs them), and the bf16
+ * scheme's one family, at the end of this file.
  *
  * The int4 layout (qk.h) keeps 8 consecutive k of a channel in one 32-bit word; nibbles 16
  * bits apart form the pairs (k0,k2), (k4,k6), (k1,k3), (k5,k7). A shift and a mask put a
@@ -20,14 +21,15 @@
 #define INLINE static inline __attribute__((always_inline, target("avx512f,avx512bw,avx512vl,avx512bf16,avx2,fma,f16c")))
 #define UNROLL _Pragma("GCC unroll 16")
 
-/* Row r of X (fp16) as its pairs. The pairs of octet o are the elements in the order
- * 0,2,4,6,1,3,5,7 (nibbles 4t and 16 + 4t hold k-pairs (0,2), (4,6), (1,3), (5,7)), as bf16:
- * hi[o*4 + t] holds two bf16 of x, lo[...] those of x − hi. */
-TGT static void prepare_row(const uint16_t *x16, int K, uint32_t *hi, uint32_t *lo)
+/* Row r of X (fp16, or bf16 when `bf16`: then lo is zero) as its pairs. The pairs of octet o
+ * are the elements in the order 0,2,4,6,1,3,5,7 (nibbles 4t and 16 + 4t hold k-pairs (0,2),
+ * (4,6), (1,3), (5,7)), as bf16: hi[o*4 + t] holds two bf16 of x, lo[...] those of x − hi. */
+TGT static void prepare_row(const uint16_t *x16, int K, int bf16, uint32_t *hi, uint32_t *lo)
 {
     const __m256i order = _mm256_setr_epi32(0, 2, 4, 6, 1, 3, 5, 7);
     for (int o = 0; o < K / 8; o++) {
-        __m256 v = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(x16 + o * 8)));
+        const __m128i h = _mm_loadu_si128((const __m128i *)(x16 + o * 8));
+        __m256 v = bf16 ? _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(h), 16)) : _mm256_cvtph_ps(h);
         __m256 p = _mm256_permutevar8x32_ps(v, order);
         __m128bh bh = _mm256_cvtneps_pbh(p);
         __m256 back = _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32((__m128i)bh), 16));
@@ -147,7 +149,7 @@ TGT static float prepare(const qk_problem *p, const uint16_t *x, int m, void *ex
     const int K = p->k;
     for (int r = 0; r < m; r++) {
         uint32_t *hi = (uint32_t *)((uint8_t *)extra + (size_t)r * extra_per_row(p));
-        prepare_row(x + (size_t)r * K, K, hi, hi + K / 2);
+        prepare_row(x + (size_t)r * K, K, qk_problem_bf16(p), hi, hi + K / 2);
     }
     return 1.0f;
 }
@@ -160,4 +162,53 @@ const qk_float_small qk_small_avx512bf16 = {
     .run = {[QK_W4A16] = {NULL, panel_bf16_1, panel_bf16_2, panel_bf16_3, panel_bf16_4}},
     .extra_per_row = extra_per_row,
     .prepare = prepare,
+};
+
+/* ------------------------------------------------------------------ the bf16 scheme
+ * bf16 × bf16 straight from the packing: a panel stores each channel's k-pairs as 32-bit words
+ * (the even k in the low half), which is what vdpbf16ps multiplies, so the weights are never
+ * decoded. X's k-pairs come packed per K block and row tile (kernels/cpu/loop_float.c). A 6 × 64
+ * register tile: 24 accumulators, four weight vectors per k-pair, each X pair broadcast once
+ * and used four times. The products of two bf16 are exact in fp32; only the order of the fp32
+ * sums differs from the reference's (vdpbf16ps treats subnormal inputs as zero, which no LLM
+ * tensor this side of 1e-38 notices). */
+
+INLINE void dot_tile(int R, int kp, const uint32_t *A, const uint32_t *B, float *C, int ldc)
+{
+    enum { NR = 64, MR = 6 };
+    __m512 c[MR][4];
+    UNROLL for (int r = 0; r < R; r++) UNROLL for (int j = 0; j < 4; j++) c[r][j] =
+        _mm512_loadu_ps(C + (size_t)r * ldc + 16 * j);
+    _Pragma("GCC unroll 2") for (int i = 0; i < kp; i++) {
+        const uint32_t *b = B + (size_t)i * NR;
+        const __m512bh b0 = (__m512bh)_mm512_loadu_si512(b), b1 = (__m512bh)_mm512_loadu_si512(b + 16),
+                       b2 = (__m512bh)_mm512_loadu_si512(b + 32), b3 = (__m512bh)_mm512_loadu_si512(b + 48);
+        UNROLL for (int r = 0; r < R; r++)
+        {
+            const __m512bh a = (__m512bh)_mm512_set1_epi32((int)A[(size_t)i * MR + r]);
+            c[r][0] = _mm512_dpbf16_ps(c[r][0], a, b0);
+            c[r][1] = _mm512_dpbf16_ps(c[r][1], a, b1);
+            c[r][2] = _mm512_dpbf16_ps(c[r][2], a, b2);
+            c[r][3] = _mm512_dpbf16_ps(c[r][3], a, b3);
+        }
+    }
+    UNROLL for (int r = 0; r < R; r++) UNROLL for (int j = 0; j < 4; j++)
+        _mm512_storeu_ps(C + (size_t)r * ldc + 16 * j, c[r][j]);
+}
+
+#define DOT(R)                                                                                                    \
+    TGT static void dot_##R(int kp, const uint32_t *A, const uint32_t *B, float *C, int ldc)                      \
+    {                                                                                                             \
+        dot_tile(R, kp, A, B, C, ldc);                                                                            \
+    }
+DOT(1) DOT(2) DOT(3) DOT(4) DOT(5) DOT(6)
+
+const qk_float_large qk_large_avx512bf16 = {
+    .nr = 64,
+    .mr = 6,
+    .kc = 256,
+    .nc = 128,
+    .format = "bf16_dot",
+    .dot = {NULL, dot_1, dot_2, dot_3, dot_4, dot_5, dot_6},
+    .store = qk_store_avx512,
 };
