@@ -55,7 +55,7 @@ typedef enum qk_kernel_id {
 #define P_NC {"nc", "N block: output channels a thread works on at once (a multiple of the panel width)", 4, {16, 32, 64, 128}}
 #define P_NC64 {"nc", "N block: output channels a thread works on at once (a multiple of the panel width)", 4, {64, 128, 256, 512}}
 #define P_MR6 {"mr", "rows of X per register tile", 6, {1, 2, 3, 4, 5, 6}}
-#define P_PREDEQ {"predequant", "1: dequantize weight panels to fp32 once per K block (large M)", 2, {0, 1}}
+#define P_PREDEQ {"predequant", "1: the large-M path: weight panels dequantized to fp32 once per K block (bf16 on vdpbf16ps: multiplied as packed)", 2, {0, 1}}
 #define P_TILE {"tile", "block tile: 0 16x128, 1 32x128, 2 64x128, 3 128x128", 4, {0, 1, 2, 3}}
 #define P_STAGES {"stages", "cp.async shared-memory pipeline stages", 3, {2, 3, 4}}
 #define P_SPLITK {"splitk", "K split across thread blocks (fp32 partials, then a sum)", 4, {1, 2, 4, 8}}
@@ -83,7 +83,7 @@ static const qk_ukr_float float_generic = {NULL, &qk_large_generic};
 static const qk_ukr_float float_avx2 = {&qk_small_avx2, &qk_large_avx2};
 static const qk_ukr_float float_avx512 = {&qk_small_avx512, &qk_large_avx512};
 static const qk_ukr_float float_avx512bf16 = {&qk_small_avx512bf16, &qk_large_avx512};
-static const qk_ukr_float float_bf16dot = {NULL, &qk_large_avx512bf16};
+static const qk_ukr_float float_bf16dot = {&qk_small_avx512_beside_dot, &qk_large_avx512bf16};
 
 #define AVX2 ((1u << QH_AVX2) | (1u << QH_FMA) | (1u << QH_F16C))
 #define AVX512 (AVX2 | (1u << QH_AVX512F) | (1u << QH_AVX512BW) | (1u << QH_AVX512VL))
@@ -144,9 +144,9 @@ static const qk_kernel table[QK_KERNEL_COUNT] = {
                         .defaults = defaults_cuda_w4a8},
     [QK_K_BF16_GENERIC] = FLOAT_ROW(QK_BF16, "bf16.generic", "generic", 0, &float_generic, 16, P_THREADS),
     [QK_K_BF16_AVX512] = FLOAT_ROW(QK_BF16, "bf16.avx512", "avx512", AVX512, &float_avx512, 64, FLOAT512_PARAMS),
-    /* vdpbf16ps on the packed k-pairs at every M: no small path, no decode */
+    /* large M: vdpbf16ps on the packed k-pairs as they are (no decode) */
     [QK_K_BF16_AVX512BF16] = FLOAT_ROW(QK_BF16, "bf16.avx512bf16", "avx512bf16", AVX512 | (1u << QH_AVX512_BF16),
-                                       &float_bf16dot, 64, P_THREADS, P_KC_F, P_NC64),
+                                       &float_bf16dot, 64, FLOAT512_PARAMS),
 #ifdef QBENCH_HAVE_ONEDNN
     /* a provider: oneDNN's u8 × s8 matmul (brgemm); weights reordered offline, activations
      * quantized per token by qbench's own routine inside the call */

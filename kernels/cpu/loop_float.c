@@ -6,8 +6,8 @@
  *  - large M (predequant = 1): threads split N into blocks of nc channels; per block and K
  *    block of kc, the weights are dequantized exactly to fp32 once (decode), then the fp32
  *    micro-kernel runs over every row of X, mr rows at a time;
- *  - bf16 on a family with a bf16 dot product (run_dot): the packed k-pairs are multiplied as
- *    they are, at every M. */
+ *  - large M, bf16 on a family with a bf16 dot product (run_dot): the packed k-pairs are
+ *    multiplied as they are, nothing decoded. */
 #include <omp.h>
 #include <string.h>
 
@@ -243,7 +243,11 @@ static void run_dot(const qk_run_args *a, const qk_ukr_float *u, const qk_blocki
             uint32_t *t = xp + (size_t)kb * Mp + r0 * kl;
             for (int r = 0; r < MR; r++) {
                 const uint16_t *row = r0 + r < (size_t)M ? a->x + (r0 + r) * K : NULL;
-                for (int j = 0; j < kl; j++) {
+                int j = 0;
+                if (row && K % 2 == 0) /* a k-pair is the 32-bit word X holds there */
+                    for (const uint32_t *pw = (const uint32_t *)(const void *)row + kb; j < kl; j++)
+                        t[(size_t)j * MR + r] = pw[j];
+                for (; j < kl; j++) {
                     const int k = 2 * (kb + j);
                     t[(size_t)j * MR + r] = !row ? 0 : row[k] | (k + 1 < K ? (uint32_t)row[k + 1] << 16 : 0);
                 }
@@ -251,30 +255,27 @@ static void run_dot(const qk_run_args *a, const qk_ukr_float *u, const qk_blocki
         }
     }
     const int nblocks = (w->panels + ncp - 1) / ncp;
-    float post[NR_MAX];
-    for (int c = 0; c < NR_MAX; c++)
-        post[c] = 1.0f;
 #pragma omp parallel num_threads(b->threads)
     {
         float *C = tiles + (size_t)omp_get_thread_num() * ((size_t)b->kc * nc + (size_t)M * nc + 64);
-#pragma omp for schedule(static)
+#pragma omp for schedule(dynamic, 1) /* the cores of a VM run at unequal speeds */
         for (int blk = 0; blk < nblocks; blk++) {
             const int p0 = blk * ncp, np = w->panels - p0 < ncp ? w->panels - p0 : ncp;
-            for (int r = 0; r < M; r++)
-                memset(C + (size_t)r * nc, 0, sizeof(float) * (size_t)np * nr);
             for (int kb = 0; kb < KP; kb += kcp) {
-                const int kl = KP - kb < kcp ? KP - kb : kcp;
-                /* a panel's K block stays in L1 while every row tile of X passes over it */
+                const int kl = KP - kb < kcp ? KP - kb : kcp, last = kb + kcp >= KP;
+                /* a panel's K block stays in L1 while every row tile of X passes over it; the last
+                 * K block writes Y from the registers */
                 for (int j = 0; j < np; j++) {
                     const uint32_t *B = (const uint32_t *)qk_panel(w, p0 + j) + (size_t)kb * nr;
-                    for (int r0 = 0; r0 < M; r0 += MR)
+                    const int n0 = (p0 + j) * nr;
+                    for (int r0 = 0; r0 < M; r0 += MR) {
+                        const qk_dot_out out = {(uint8_t *)a->y + ((size_t)r0 * p.n + n0) * (p.out_f32 ? 4 : 2),
+                                                (size_t)p.n, p.n - n0 < nr ? p.n - n0 : nr, p.out_f32};
                         L->dot[M - r0 < MR ? M - r0 : MR](kl, xp + (size_t)kb * Mp + (size_t)r0 * kl, B,
-                                                          C + (size_t)r0 * nc + j * nr, nc);
+                                                          C + (size_t)r0 * nc + j * nr, nc, kb == 0, last ? &out : NULL);
+                    }
                 }
             }
-            for (int r = 0; r < M; r++)
-                for (int j = 0; j < np; j++)
-                    L->store(&p, a->y, r, (p0 + j) * nr, nr, C + (size_t)r * nc + j * nr, post);
         }
     }
 }
@@ -283,10 +284,10 @@ void qk_run_float(const qk_run_args *a)
 {
     const qk_ukr_float *u = a->kernel->ukr;
     qk_blocking b = blocking(a->kernel, a->cfg);
-    if (a->w->p.scheme == QK_BF16 && u->large->dot[1])
-        run_dot(a, u, &b);
-    else if (!b.predequant && u->small)
+    if (!b.predequant && u->small)
         run_small(a, u, &b);
+    else if (a->w->p.scheme == QK_BF16 && u->large->dot[1])
+        run_dot(a, u, &b);
     else
         run_large(a, u, &b);
 }

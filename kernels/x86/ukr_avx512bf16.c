@@ -173,14 +173,17 @@ const qk_float_small qk_small_avx512bf16 = {
  * sums differs from the reference's (vdpbf16ps treats subnormal inputs as zero, which no LLM
  * tensor this side of 1e-38 notices). */
 
-INLINE void dot_tile(int R, int kp, const uint32_t *A, const uint32_t *B, float *C, int ldc)
+INLINE void dot_tile(int R, int kp, const uint32_t *A, const uint32_t *B, float *C, int ldc, int first,
+                     const qk_dot_out *out)
 {
-    enum { NR = 64, MR = 6 };
+    enum { NR = 64, MR = 6, PF = 8 /* k-pairs ahead */ };
     __m512 c[MR][4];
     UNROLL for (int r = 0; r < R; r++) UNROLL for (int j = 0; j < 4; j++) c[r][j] =
-        _mm512_loadu_ps(C + (size_t)r * ldc + 16 * j);
+        first ? _mm512_setzero_ps() : _mm512_loadu_ps(C + (size_t)r * ldc + 16 * j);
     _Pragma("GCC unroll 2") for (int i = 0; i < kp; i++) {
         const uint32_t *b = B + (size_t)i * NR;
+        UNROLL for (int l = 0; l < 4; l++) _mm_prefetch((const char *)(b + PF * NR + 16 * l), _MM_HINT_T0);
+        _mm_prefetch((const char *)(A + (size_t)(i + 2 * PF) * MR), _MM_HINT_T0);
         const __m512bh b0 = (__m512bh)_mm512_loadu_si512(b), b1 = (__m512bh)_mm512_loadu_si512(b + 16),
                        b2 = (__m512bh)_mm512_loadu_si512(b + 32), b3 = (__m512bh)_mm512_loadu_si512(b + 48);
         UNROLL for (int r = 0; r < R; r++)
@@ -192,22 +195,41 @@ INLINE void dot_tile(int R, int kp, const uint32_t *A, const uint32_t *B, float 
             c[r][3] = _mm512_dpbf16_ps(c[r][3], a, b3);
         }
     }
-    UNROLL for (int r = 0; r < R; r++) UNROLL for (int j = 0; j < 4; j++)
-        _mm512_storeu_ps(C + (size_t)r * ldc + 16 * j, c[r][j]);
+    if (!out) {
+        UNROLL for (int r = 0; r < R; r++) UNROLL for (int j = 0; j < 4; j++)
+            _mm512_storeu_ps(C + (size_t)r * ldc + 16 * j, c[r][j]);
+        return;
+    }
+    /* the results, straight from the registers: no trip through C (vcvtneps2bf16 rounds to
+     * nearest even, as qk_float_to_bf16) */
+    UNROLL for (int j = 0; j < 4; j++)
+    {
+        const int n = out->cols - 16 * j;
+        const __mmask16 m = n >= 16 ? (__mmask16)0xffff : n <= 0 ? 0 : (__mmask16)((1u << n) - 1);
+        UNROLL for (int r = 0; r < R; r++)
+        {
+            if (out->f32)
+                _mm512_mask_storeu_ps((float *)out->y + (size_t)r * out->ld + 16 * j, m, c[r][j]);
+            else
+                _mm256_mask_storeu_epi16((uint16_t *)out->y + (size_t)r * out->ld + 16 * j, m,
+                                         (__m256i)_mm512_cvtneps_pbh(c[r][j]));
+        }
+    }
 }
 
 #define DOT(R)                                                                                                    \
-    TGT static void dot_##R(int kp, const uint32_t *A, const uint32_t *B, float *C, int ldc)                      \
+    TGT static void dot_##R(int kp, const uint32_t *A, const uint32_t *B, float *C, int ldc, int first,           \
+                            const qk_dot_out *out)                                                                \
     {                                                                                                             \
-        dot_tile(R, kp, A, B, C, ldc);                                                                            \
+        dot_tile(R, kp, A, B, C, ldc, first, out);                                                                \
     }
 DOT(1) DOT(2) DOT(3) DOT(4) DOT(5) DOT(6)
 
 const qk_float_large qk_large_avx512bf16 = {
     .nr = 64,
     .mr = 6,
-    .kc = 256,
-    .nc = 128,
+    .kc = 1024, /* measured on Zen 4 at M = 512, N = K = 4096: 2 to 5% ahead of 256 x 128 */
+    .nc = 64,
     .format = "bf16_dot",
     .dot = {NULL, dot_1, dot_2, dot_3, dot_4, dot_5, dot_6},
     .store = qk_store_avx512,
