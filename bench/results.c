@@ -22,8 +22,10 @@ void qb_point_name(qb_point *p)
         snprintf(smooth + strlen(smooth), sizeof smooth - strlen(smooth), "/warm");
     if (*p->layer)
         snprintf(smooth + strlen(smooth), sizeof smooth - strlen(smooth), "/%s", p->layer);
-    snprintf(p->name, sizeof p->name, "%s%s/%s/m%d/n%d/k%d%s/%s/%s", qk_scheme_name(p->p.scheme), group,
-             p->p.out_f32 ? "f32" : "f16", p->p.m, p->p.n, p->p.k, smooth, p->kernel, p->config);
+    /* the output's type; a quantized scheme's bf16 activations before it */
+    const char *in = p->p.scheme != QK_BF16 && qk_problem_bf16(&p->p) ? "bf16-" : "";
+    snprintf(p->name, sizeof p->name, "%s%s/%s%s/m%d/n%d/k%d%s/%s/%s", qk_scheme_name(p->p.scheme), group, in,
+             qk_problem_out_name(&p->p), p->p.m, p->p.n, p->p.k, smooth, p->kernel, p->config);
 }
 
 double qb_sqnr_db(double relative_error)
@@ -144,7 +146,8 @@ static json_t *point_fields(const qb_point *p)
     json_object_set_new(f, "k", json_integer(p->p.k));
     json_object_set_new(f, "group", json_integer(p->p.group));
     json_object_set_new(f, "asym", json_boolean(p->p.asym));
-    json_object_set_new(f, "out", json_string(p->p.out_f32 ? "f32" : "f16"));
+    json_object_set_new(f, "act", json_string(qk_problem_act_name(&p->p)));
+    json_object_set_new(f, "out", json_string(qk_problem_out_name(&p->p)));
     if (p->p.scheme == QK_FP8)
         json_object_set_new(f, "fp8_scale", json_string(p->p.fp8_channel ? "channel" : "tensor"));
     if (p->smooth >= 0)
@@ -359,6 +362,11 @@ static void read_point(rd *c, json_t *e, qb_point *p)
     p->p.group = get_int(c, e, "group", -1);
     p->p.asym = json_is_true(json_object_get(e, "asym"));
     p->p.out_f32 = !strcmp(get_str(c, e, "out"), "f32");
+    json_t *act = json_object_get(e, "act"); /* absent before bf16: fp16 */
+    if (act && (!json_is_string(act) || (strcmp(json_string_value(act), "fp16") && strcmp(json_string_value(act), "bf16"))))
+        bad(c, "'act' must be \"fp16\" or \"bf16\"");
+    p->p.act_bf16 = p->p.scheme == QK_BF16 || (p->p.scheme != QK_FP16 && act && json_is_string(act) &&
+                                               !strcmp(json_string_value(act), "bf16"));
     json_t *fs = json_object_get(e, "fp8_scale");
     p->p.fp8_channel = p->p.scheme == QK_FP8 && json_is_string(fs) && !strcmp(json_string_value(fs), "channel");
     p->smooth = json_is_number(json_object_get(e, "smooth_alpha")) ? json_number_value(json_object_get(e, "smooth_alpha"))

@@ -120,7 +120,7 @@ static int same_unit(const qb_task *a, const qb_task *b)
 {
     return a->kernel == b->kernel && a->p.scheme == b->p.scheme && a->p.n == b->p.n && a->p.k == b->p.k &&
            a->p.group == b->p.group && a->p.asym == b->p.asym && a->p.fp8_channel == b->p.fp8_channel &&
-           a->p.out_f32 == b->p.out_f32 && a->smooth == b->smooth && a->point.warm == b->point.warm;
+           a->p.out_f32 == b->p.out_f32 && a->p.act_bf16 == b->p.act_bf16 && a->smooth == b->smooth && a->point.warm == b->point.warm;
 }
 
 /* a run of adjacent tasks of one unit and one M: what a shard takes or leaves whole */

@@ -153,7 +153,8 @@ int qb_plan(const qb_axes *a, const qp_profile *predict_on, qb_task **tasks, int
                         if (held && a->holdout_max_m > 0 && ms[mi] > a->holdout_max_m)
                             continue;
                         qk_problem p = {.scheme = s, .m = ms[mi], .n = sh->n, .k = sh->k,
-                                        .group = qk_scheme_grouped(s) ? a->group[gi] : 0};
+                                        .group = qk_scheme_grouped(s) ? a->group[gi] : 0,
+                                        .act_bf16 = s == QK_BF16 || (s != QK_FP16 && a->act_bf16)};
                         qc_msgs why = {0};
                         if (qk_problem_check(&p, &why)) { /* e.g. K not a multiple of this group: not applicable */
                             qc_msgs_free(&why);

@@ -42,6 +42,7 @@ typedef struct qb_axes {
     int configs;
     int cuda;      /* sweep the CUDA kernels (on the local GPU) instead of the CPU's */
     int warm;      /* --cache warm: one copy of the weights, left in the caches between calls */
+    int act_bf16;  /* --act bf16: the quantized schemes take bf16 activations (qk_problem.act_bf16) */
     const qm_model *model; /* --model: the shapes are its layers' (qb_axes_model) */
 } qb_axes;
 

@@ -26,7 +26,9 @@ static const char help[] =
     "  --asym            int4 zero points (GPTQ/AWQ asymmetric)\n"
     "  --fp8-scale S     fp8 weight scale: tensor (default) or channel\n"
     "  --smooth A        SmoothQuant with alpha A, applied offline (w8a8, w4a8)\n"
-    "  --out f16|f32     output format (default f16)\n"
+    "  --out f16|f32     output format (default f16: 16-bit, bf16 when the activations are)\n"
+    "  --act fp16|bf16   the activations of a quantized scheme (default: the model's torch_dtype,\n"
+    "                    else fp16); fp16 and bf16 take their own\n"
     "  --device D        host (default) or cuda: the CUDA kernels, timed with CUDA events and the\n"
     "                    L2 cache flushed before each call\n"
     "  --kernel NAME     a kernel from the registry (default: the best the device runs)\n"
@@ -57,7 +59,8 @@ static void print_json(const qb_point *pt, const qk_problem *p, const ceilings *
     const int ok = pt->status == QB_OK;
     json_t *j = json_pack("{s:s, s:s, s:s, s:i, s:i, s:i, s:b, s:s}", "scheme", qk_scheme_name(p->scheme), "kernel",
                           pt->kernel, "config", pt->config, "m", p->m, "n", p->n, "k", p->k, "correct", ok, "out",
-                          p->out_f32 ? "f32" : "f16");
+                          qk_problem_out_name(p));
+    json_object_set_new(j, "act", json_string(qk_problem_act_name(p)));
     if (qk_scheme_grouped(p->scheme)) {
         json_object_set_new(j, "group", json_integer(p->group));
         json_object_set_new(j, "asym", json_boolean(p->asym));
@@ -135,8 +138,8 @@ static void print_text(const qb_point *pt, const qk_problem *p, double llc, cons
         snprintf(groupdesc, sizeof groupdesc, " g%d %s", p->group, p->asym ? "asym" : "sym");
     else if (p->scheme == QK_FP8)
         snprintf(groupdesc, sizeof groupdesc, " per-%s scale", p->fp8_channel ? "channel" : "tensor");
-    printf("%s%s  M=%d N=%d K=%d  out %s  kernel %s [%s]\n", qk_scheme_name(p->scheme), groupdesc, p->m, p->n, p->k,
-           p->out_f32 ? "f32" : "f16", pt->kernel, pt->config);
+    printf("%s%s  M=%d N=%d K=%d  in %s out %s  kernel %s [%s]\n", qk_scheme_name(p->scheme), groupdesc, p->m, p->n,
+           p->k, qk_problem_act_name(p), qk_problem_out_name(p), pt->kernel, pt->config);
     if (*pt->layer)
         printf("layer:   %s\n", pt->layer);
     if (pt->smooth >= 0)
@@ -198,7 +201,7 @@ static int run_point(const run_args *ra);
 int cmd_run(int argc, char **argv)
 {
     enum { O_SCHEME = 256, O_GROUP, O_ASYM, O_FP8, O_SMOOTH, O_OUT, O_KERNEL, O_CONFIG, O_THREADS, O_MINTIME,
-           O_CEIL, O_SEED, O_JSON, O_DEVICE, O_FULL, O_CACHE, O_MAXCV, O_BUDGET, O_MODEL, O_LAYER, O_FUSED, O_ACTS };
+           O_CEIL, O_SEED, O_JSON, O_DEVICE, O_FULL, O_CACHE, O_MAXCV, O_BUDGET, O_MODEL, O_LAYER, O_FUSED, O_ACTS, O_ACT };
     static const struct option lo[] = {
         {"scheme", required_argument, 0, O_SCHEME}, {"group", required_argument, 0, O_GROUP},
         {"asym", no_argument, 0, O_ASYM},           {"fp8-scale", required_argument, 0, O_FP8},
@@ -211,10 +214,11 @@ int cmd_run(int argc, char **argv)
         {"cache", required_argument, 0, O_CACHE},   {"max-cv", required_argument, 0, O_MAXCV},
         {"budget", required_argument, 0, O_BUDGET}, {"model", required_argument, 0, O_MODEL},
         {"layer", required_argument, 0, O_LAYER},   {"fused", no_argument, 0, O_FUSED},
-        {"acts", required_argument, 0, O_ACTS},     {0, 0, 0, 0}};
+        {"acts", required_argument, 0, O_ACTS},     {"act", required_argument, 0, O_ACT},
+        {0, 0, 0, 0}};
     qk_problem p = {.m = 1, .n = 4096, .k = 4096, .group = 128};
     const char *scheme = NULL, *kernel_name = NULL, *config = NULL, *device = "host", *model = NULL, *layer = NULL,
-               *acts = NULL;
+               *acts = NULL, *act_type = NULL;
     int fused = 0, have_shape = 0;
     int threads = 0, ceil_asked = 0, json = 0, seed = 0, have_group = 0, full = 0, warm = 0;
     qb_measure_opts mo = {.max_cv = 0.03};
@@ -230,6 +234,7 @@ int cmd_run(int argc, char **argv)
         case O_LAYER: layer = optarg; break;
         case O_FUSED: fused = 1; break;
         case O_ACTS: acts = optarg; break;
+        case O_ACT: act_type = optarg; break;
         case O_SCHEME: scheme = optarg; break;
         case O_GROUP:
             bad |= qc_parse_int(optarg, -1, 1 << 30, "--group", &p.group, &err);
@@ -310,10 +315,16 @@ int cmd_run(int argc, char **argv)
         if (!qm_model_has_weights(mod))
             fprintf(stderr, "qbench: %s has no *.safetensors: layer %s's shape, on synthetic weights\n", model, layer);
     }
-    if (acts && qm_acts_open(acts, &act, &err)) {
+    int bf16 = 0;
+    if (cli_act_option(act_type, mod, &bf16, &err) || (acts && qm_acts_open(acts, &act, &err))) {
         qm_model_close(mod);
         return cli_fail(&err, QC_EINPUT);
     }
+    if (bf16 && p.scheme == QK_FP16 && act_type) {
+        qm_model_close(mod);
+        return cli_usage_error(argv[0], "--act bf16: fp16 multiplies fp16 activations (the bf16 scheme takes bf16)");
+    }
+    p.act_bf16 = p.scheme == QK_BF16 || (p.scheme != QK_FP16 && bf16);
     const run_args ra = {.p = p, .scheme = scheme, .kernel_name = kernel_name, .config = config, .device = device,
                          .cmd = argv[0], .threads = threads, .ceil_asked = ceil_asked, .json = json, .seed = seed,
                          .full = full, .warm = warm, .smooth = smooth, .min_time = min_time, .mo = mo, .mod = mod,

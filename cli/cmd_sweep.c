@@ -10,7 +10,7 @@
 
 static const char help[] =
     "usage: qbench sweep [--device host|NAME|cuda:N|cuda:all] [--quick] [axes] [--model DIR [--fused]] [--acts FILE]\n"
-    "                    [--holdout SHAPES] [-o DIR] [--resume FILE] [--shard I/N|auto] [--predict]\n\n"
+    "                    [--act fp16|bf16] [--holdout SHAPES] [-o DIR] [--resume FILE] [--shard I/N|auto] [--predict]\n\n"
     "Runs every point of the axes' cartesian product (group only for grouped schemes; M = batch ×\n"
     "seq, deduplicated): checks it against the fp64 reference (a wrong result is recorded as\n"
     "failed and not timed), times it through Google Benchmark with the weights cold, reads the\n"
@@ -39,6 +39,9 @@ static const char help[] =
     "  --fused           with --model: qkv and gate_up as one GEMM each, as engines run them\n"
     "  --acts FILE       captured activations: a safetensors file of 2-D [tokens, K] tensors; a K\n"
     "                    it lacks gets synthetic ones\n"
+    "  --act TYPE        fp16 or bf16: the activations (and 16-bit outputs) of the quantized schemes\n"
+    "                    (default: the model's torch_dtype, else fp16); the baselines keep their own:\n"
+    "                    fp16 is fp16 x fp16, bf16 is bf16 x bf16\n"
     "  --holdout LIST    shapes (as --shapes) measured like the others but kept out of the fit: the\n"
     "                    model's prediction error on them is reported\n"
     "  --holdout-max-m M measure the held-out shapes only at M up to M (default: every M)\n"
@@ -63,7 +66,7 @@ static const char help[] =
 int cmd_sweep(int argc, char **argv)
 {
     enum { O_DEVICE = 256, O_QUICK, O_BATCH, O_SEQ, O_GROUP, O_SCHEMES, O_SHAPES, O_CONFIGS, O_MINTIME, O_REPS,
-           O_RESUME, O_PREDICT, O_CACHE, O_MAXCV, O_BUDGET, O_HOLDOUT, O_HOLDOUT_M, O_SHARD, O_MODEL, O_FUSED, O_ACTS };
+           O_RESUME, O_PREDICT, O_CACHE, O_MAXCV, O_BUDGET, O_HOLDOUT, O_HOLDOUT_M, O_SHARD, O_MODEL, O_FUSED, O_ACTS, O_ACT };
     static const struct option lo[] = {
         {"device", required_argument, 0, O_DEVICE},   {"quick", no_argument, 0, O_QUICK},
         {"batch", required_argument, 0, O_BATCH},     {"seq", required_argument, 0, O_SEQ},
@@ -76,8 +79,9 @@ int cmd_sweep(int argc, char **argv)
         {"budget", required_argument, 0, O_BUDGET},   {"holdout", required_argument, 0, O_HOLDOUT},
         {"shard", required_argument, 0, O_SHARD},     {"holdout-max-m", required_argument, 0, O_HOLDOUT_M},
         {"model", required_argument, 0, O_MODEL},     {"fused", no_argument, 0, O_FUSED},
-        {"acts", required_argument, 0, O_ACTS},       {0, 0, 0, 0}};
-    const char *device = "host", *out = NULL, *resume = NULL, *model = NULL, *acts = NULL;
+        {"acts", required_argument, 0, O_ACTS},       {"act", required_argument, 0, O_ACT},
+        {0, 0, 0, 0}};
+    const char *device = "host", *out = NULL, *resume = NULL, *model = NULL, *acts = NULL, *act_type = NULL;
     const char *batch = NULL, *seq = NULL, *group = NULL, *schemes = NULL, *shapes = NULL, *configs = NULL,
                *holdout = NULL, *shard = NULL;
     int quick = 0, predict = 0, reps = 0, warm = 0, holdout_m = 0, fused = 0, o;
@@ -99,6 +103,7 @@ int cmd_sweep(int argc, char **argv)
         case O_MODEL: model = optarg; break;
         case O_FUSED: fused = 1; break;
         case O_ACTS: acts = optarg; break;
+        case O_ACT: act_type = optarg; break;
         case O_MINTIME:
             if (qc_parse_double(optarg, 1e-6, 60, "--min-time", &min_time, &err))
                 return cli_fail(&err, QC_EINPUT);
@@ -189,13 +194,18 @@ int cmd_sweep(int argc, char **argv)
         return cli_usage_error(argv[0], "--fused applies to --model's layers");
     qm_model *mod = NULL;
     qm_acts *act = NULL;
-    if (!rc && model && !(rc = qm_model_open(model, fused, &mod, &err))) {
+    if (!rc && model)
+        rc = qm_model_open(model, fused, &mod, &err);
+    if (!rc)
+        rc = cli_act_option(act_type, mod, &a.axes.act_bf16, &err);
+    if (!rc && mod) {
         qb_axes_model(&a.axes, mod);
         const qm_arch *ar = qm_model_arch(mod);
-        fprintf(stderr, "qbench: model %s (%s, %s): %d blocks, %d linear layers, %d distinct shapes; %s\n",
+        fprintf(stderr, "qbench: model %s (%s, %s): %d blocks, %d linear layers, %d distinct shapes; %s; %s activations\n",
                 qm_model_name(mod), *ar->model_type ? ar->model_type : "?", *ar->torch_dtype ? ar->torch_dtype : "?",
                 ar->blocks, ar->n_layer, a.axes.n_shape,
-                qm_model_has_weights(mod) ? "its first block's weights" : "no *.safetensors: synthetic weights");
+                qm_model_has_weights(mod) ? "its first block's weights" : "no *.safetensors: synthetic weights",
+                a.axes.act_bf16 ? "bf16" : "fp16");
     }
     if (!rc && acts)
         rc = qm_acts_open(acts, &act, &err);

@@ -401,6 +401,20 @@ int cli_timing_option(const char *name, const char *arg, qb_measure_opts *m, int
     return qc_parse_double(arg, 0.001, 86400, "--budget", &m->budget_s, err);
 }
 
+int cli_act_option(const char *text, const qm_model *model, int *bf16, qc_msgs *err)
+{
+    if (!text) {
+        *bf16 = model && !strcmp(qm_model_arch(model)->torch_dtype, "bfloat16");
+        return QC_OK;
+    }
+    if (strcmp(text, "fp16") && strcmp(text, "bf16")) {
+        qc_msgs_addf(err, "--act '%s': use fp16 or bf16", text);
+        return QC_EINPUT;
+    }
+    *bf16 = !strcmp(text, "bf16");
+    return QC_OK;
+}
+
 int cli_tune(const cli_results *r, const cli_tune_args *a, qt_tuned *out, qc_msgs *err)
 {
     /* SQNR is the relative error in dB: --min-sqnr D is an error limit of 10^(−D/20) (the tighter stands) */
@@ -414,7 +428,7 @@ int cli_tune(const cli_results *r, const cli_tune_args *a, qt_tuned *out, qc_msg
     return qt_tune(r->obs, r->n_obs, &o, out, err);
 }
 
-/* "g128", "g-1 asym", "fp8 per channel", "f32": a winner's options, for tables and labels. */
+/* "g128", "g-1 asym", "fp8 per channel", "bf16 in", "f32": a winner's options, for tables and labels. */
 static void options_text(const qk_problem *p, char *buf, size_t len)
 {
     int o = 0;
@@ -423,6 +437,8 @@ static void options_text(const qk_problem *p, char *buf, size_t len)
         o += snprintf(buf + o, len - (size_t)o, "g%d%s", p->group, p->asym ? " asym" : "");
     if (p->fp8_channel)
         o += snprintf(buf + o, len - (size_t)o, "%sfp8 per channel", o ? " " : "");
+    if (p->act_bf16 && p->scheme != QK_BF16)
+        o += snprintf(buf + o, len - (size_t)o, "%sbf16 in", o ? " " : "");
     if (p->out_f32)
         snprintf(buf + o, len - (size_t)o, "%sf32", o ? " " : "");
 }

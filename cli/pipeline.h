@@ -80,6 +80,9 @@ void cli_summary(const cli_results *r, double tie_margin, FILE *f);
 /* --cache warm|cold (*warm), --max-cv PCT (m->max_cv, a fraction), --budget S (m->budget_s):
  * name is the option without its dashes. */
 int cli_timing_option(const char *name, const char *arg, qb_measure_opts *m, int *warm, qc_msgs *err);
+/* --act fp16|bf16 (*bf16 set; QC_EINPUT with a message otherwise); without it (text NULL), the
+ * model's torch_dtype decides: bf16 for a bfloat16 model, else fp16. */
+int cli_act_option(const char *text, const qm_model *model, int *bf16, qc_msgs *err);
 #define CLI_TIMING_HELP                                                                                          \
     "  --cache MODE      cold (default): the weights rotate among copies that exceed the last-level\n"            \
     "                    cache 8x (on a GPU, L2 flushed before each call); warm: one copy, left in\n"          \

@@ -41,6 +41,7 @@ typedef enum qk_kernel_id {
     QK_K_BF16_GENERIC,
     QK_K_BF16_AVX512,
     QK_K_BF16_AVX512BF16,
+    QK_K_BF16_CUBLASLT,
 #ifdef QBENCH_HAVE_ONEDNN
     QK_K_W8A8_ONEDNN,
     QK_K_BF16_ONEDNN,
@@ -147,6 +148,8 @@ static const qk_kernel table[QK_KERNEL_COUNT] = {
     /* large M: vdpbf16ps on the packed k-pairs as they are (no decode) */
     [QK_K_BF16_AVX512BF16] = FLOAT_ROW(QK_BF16, "bf16.avx512bf16", "avx512bf16", AVX512 | (1u << QH_AVX512_BF16),
                                        &float_bf16dot, 64, FLOAT512_PARAMS),
+    /* NVIDIA's bf16 tensor cores run at their fp16 rate: the same roof */
+    [QK_K_BF16_CUBLASLT] = CUDA_LT(QK_BF16, "bf16.cublaslt", "fp16_tensor"),
 #ifdef QBENCH_HAVE_ONEDNN
     /* a provider: oneDNN's u8 × s8 matmul (brgemm); weights reordered offline, activations
      * quantized per token by qbench's own routine inside the call */
@@ -439,10 +442,21 @@ static void defaults_threads(const qk_kernel *k, const qk_problem *p, qk_config 
 
 /* ---- the CUDA kernels ---- */
 
+/* qbench's CUDA kernels and quantizers read fp16 activations */
+static int cuda_fp16_only(const qk_problem *p, char *why, size_t len)
+{
+    if (p->scheme == QK_BF16 || !qk_problem_bf16(p))
+        return QC_OK;
+    snprintf(why, len, "qbench's CUDA %s path reads fp16 activations, not bf16 (use --act fp16)", qk_scheme_name(p->scheme));
+    return QC_EINPUT;
+}
+
 static int check_cuda_wonly(const qk_kernel *k, const qk_problem *p, const qk_config *cfg, char *why, size_t len)
 {
     const int g = qk_problem_group(p), tile = qk_config_get(k, cfg, "tile", 0);
     const int stages = qk_config_get(k, cfg, "stages", 3), splitk = qk_config_get(k, cfg, "splitk", 1);
+    if (cuda_fp16_only(p, why, len))
+        return QC_EINPUT;
     if (p->k % 64 || p->n % 4)
         snprintf(why, len, "the tensor-core kernel needs K %% 64 == 0 and N %% 4 == 0 (K=%d, N=%d)", p->k, p->n);
     else if (p->scheme == QK_W4A16 && g % 16)
@@ -462,6 +476,8 @@ static int check_cuda_lt(const qk_kernel *k, const qk_problem *p, const qk_confi
 {
     const int algo = qk_config_get(k, cfg, "algo", 0), splitk = qk_config_get(k, cfg, "splitk", 0);
     const int swizzle = qk_config_get(k, cfg, "swizzle", 0);
+    if (cuda_fp16_only(p, why, len))
+        return QC_EINPUT;
     if ((p->scheme == QK_W8A8 || p->scheme == QK_FP8) && (p->k % 16 || p->n % 16))
         snprintf(why, len, "cuBLASLt's int8 and fp8 products need K and N multiples of 16 (K=%d, N=%d)", p->k, p->n);
     else if (algo < 0 || algo > 7)
@@ -477,8 +493,9 @@ static int check_cuda_lt(const qk_kernel *k, const qk_problem *p, const qk_confi
 
 static int check_cuda_w4a8(const qk_kernel *k, const qk_problem *p, const qk_config *cfg, char *why, size_t len)
 {
-    (void)p;
     int b = qk_config_get(k, cfg, "block", 128);
+    if (cuda_fp16_only(p, why, len))
+        return QC_EINPUT;
     if (b < 32 || b > 1024 || b % 32) {
         snprintf(why, len, "block=%d: a multiple of 32 up to 1024", b);
         return QC_EINPUT;

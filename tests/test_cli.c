@@ -257,6 +257,9 @@ static void test_run_bad_arguments(void **state)
     expect_rc((const char *[]){"run", "--scheme", "w4a16", "-m", "0", NULL}, 2,
               "qbench: sizes must be positive, got M=0 N=4096 K=4096");
     expect_rc((const char *[]){"run", "--scheme", "fp16", "-n", "-5", NULL}, 2, "sizes must be positive");
+    expect_rc((const char *[]){"run", "--scheme", "w4a16", "--act", "fp32", NULL}, 2, "--act 'fp32': use fp16 or bf16");
+    expect_rc((const char *[]){"run", "--scheme", "fp16", "--act", "bf16", NULL}, 2, "fp16 multiplies fp16 activations");
+    expect_rc((const char *[]){"sweep", "--act", "int8", "-o", "/tmp/qbench-never", NULL}, 2, "--act 'int8'");
     expect_rc((const char *[]){"run", "--scheme", "fp16", "-k", "12x", NULL}, 2, "-k '12x': expected a whole number");
     expect_rc((const char *[]){"run", "--scheme", "int3", NULL}, 2, "unknown scheme 'int3'");
     expect_rc((const char *[]){"run", NULL}, 2, "--scheme is required");
@@ -519,7 +522,7 @@ static void test_sweep_predict_and_refusal(void **state)
     assert_non_null(doc);
     size_t i, n = json_array_size(json_object_get(doc, "benchmarks"));
     json_t *e;
-    assert_int_equal(n, 6 * 2 * 5); /* every scheme, 2 shapes, 5 M values: one entry each */
+    assert_int_equal(n, QK_SCHEME_COUNT * 2 * 5); /* every scheme, 2 shapes, 5 M values: one entry each */
     json_array_foreach(json_object_get(doc, "benchmarks"), i, e)
     {
         assert_true(json_is_true(json_object_get(e, "predicted")));

@@ -34,6 +34,30 @@ static void test_half_round_trip(void **state)
     assert_true(qk_half_to_float(0x7bff) == 65504.0f);
 }
 
+/* bf16: every value back to itself through fp32; ties to even; NaN stays NaN, rounding never
+ * makes one; the largest values round to infinity */
+static void test_bf16_round_trip(void **state)
+{
+    (void)state;
+    for (uint32_t b = 0; b < 65536; b++) {
+        float f = qk_bf16_to_float((uint16_t)b);
+        assert_true(isnan(f) ? isnan(qk_bf16_to_float(qk_float_to_bf16(f))) : qk_float_to_bf16(f) == b);
+        uint32_t bits = b << 16 | 0x8000; /* halfway to the next bf16 */
+        memcpy(&f, &bits, 4);
+        if (!isnan(f) && !isinf(f))
+            assert_int_equal(qk_float_to_bf16(f), (b & 1) ? b + 1 : b);
+    }
+    assert_int_equal(qk_float_to_bf16(1.0f + 0x1p-9f), 0x3f80);       /* under half an ulp (2^-7) */
+    assert_int_equal(qk_float_to_bf16(1.0f + 0x1p-8f), 0x3f80);       /* a tie: to the even 1 */
+    assert_int_equal(qk_float_to_bf16(1.0f + 3 * 0x1p-8f), 0x3f82);   /* a tie: to the even 1 + 2^-6 */
+    assert_int_equal(qk_float_to_bf16(3.4e38f), 0x7f80);
+    assert_int_equal(qk_float_to_bf16(-3.4e38f), 0xff80);
+    const uint32_t snan = 0x7f800001u;
+    float f;
+    memcpy(&f, &snan, 4);
+    assert_int_equal(qk_float_to_bf16(f), 0x7fc0);
+}
+
 __attribute__((target("f16c"))) static uint16_t hw_half(float f)
 {
     return (uint16_t)_mm_extract_epi16(_mm_cvtps_ph(_mm_set_ss(f), _MM_FROUND_TO_NEAREST_INT), 0);
@@ -571,7 +595,7 @@ static void test_registry(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_half_round_trip), cmocka_unit_test(test_half_rounding_matches_f16c),
+        cmocka_unit_test(test_half_round_trip), cmocka_unit_test(test_bf16_round_trip), cmocka_unit_test(test_half_rounding_matches_f16c),
         cmocka_unit_test(test_e4m3),            cmocka_unit_test(test_registry),
         cmocka_unit_test(test_avx512_conversions),
         cmocka_unit_test(test_cuda_layouts),

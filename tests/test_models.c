@@ -348,6 +348,11 @@ static void test_model_sweep_and_totals(void **state)
         for (int j = 0; j < 4; j++)
             named[j] += !strcmp(l, layers[j]);
         assert_true(json_number_value(json_object_get(b, "weight_sqnr_db")) > 10);
+        /* a bfloat16 model: the quantized schemes take bf16 activations; fp16 keeps its own */
+        const int fp16 = !strcmp(json_string_value(json_object_get(b, "scheme")), "fp16");
+        assert_string_equal(json_string_value(json_object_get(b, "act")), fp16 ? "fp16" : "bf16");
+        assert_string_equal(json_string_value(json_object_get(b, "out")), fp16 ? "f16" : "bf16");
+        assert_true(fp16 == !strstr(json_string_value(json_object_get(b, "point")), "/bf16-bf16/"));
     }
     assert_int_equal(pts, 4 * 2 * 2);
     for (int j = 0; j < 4; j++)

@@ -351,7 +351,7 @@ static void set_options(json_t *o, const qk_problem *p)
         json_object_set_new(o, "asym", json_boolean(p->asym));
     if (p->scheme == QK_FP8)
         json_object_set_new(o, "fp8_scale", json_string(p->fp8_channel ? "channel" : "tensor"));
-    json_object_set_new(o, "out", json_string(p->out_f32 ? "f32" : "f16"));
+    json_object_set_new(o, "out", json_string(qk_problem_out_name(p)));
 }
 
 static json_t *json_doc(const qt_emit_info *in, int vllm)

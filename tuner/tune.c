@@ -32,13 +32,14 @@ int qt_same_key(const qk_problem *a, const qk_problem *b)
 {
     int grouped = qk_scheme_grouped(a->scheme);
     return a->scheme == b->scheme && a->n == b->n && a->k == b->k && (!grouped || a->group == b->group) &&
-           a->asym == b->asym && a->out_f32 == b->out_f32 && a->fp8_channel == b->fp8_channel;
+           a->asym == b->asym && a->out_f32 == b->out_f32 && a->fp8_channel == b->fp8_channel &&
+           a->act_bf16 == b->act_bf16;
 }
 
 static int cmp_problem(const qk_problem *a, const qk_problem *b)
 {
     int d[] = {a->scheme - b->scheme, a->n - b->n, a->k - b->k, a->group - b->group, a->asym - b->asym,
-               a->out_f32 - b->out_f32, a->fp8_channel - b->fp8_channel};
+               a->out_f32 - b->out_f32, a->fp8_channel - b->fp8_channel, a->act_bf16 - b->act_bf16};
     for (size_t i = 0; i < sizeof d / sizeof d[0]; i++)
         if (d[i])
             return d[i];

@@ -79,9 +79,9 @@ static plan *plan_get(const qk_kernel *k, const qk_problem *p, const qk_config *
         compute = CUBLAS_COMPUTE_32F;
         scale = CUDA_R_32F;
         break;
-    default:
-        ab = CUDA_R_16F;
-        out = p->out_f32 ? CUDA_R_32F : CUDA_R_16F;
+    default: /* fp16, bf16 */
+        ab = p->scheme == QK_BF16 ? CUDA_R_16BF : CUDA_R_16F;
+        out = p->out_f32 ? CUDA_R_32F : ab;
         compute = CUBLAS_COMPUTE_32F;
         scale = CUDA_R_32F;
         break;
