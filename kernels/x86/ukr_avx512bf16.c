@@ -183,7 +183,7 @@ INLINE void dot_tile(int R, int kp, const uint32_t *A, const uint32_t *B, float 
     _Pragma("GCC unroll 2") for (int i = 0; i < kp; i++) {
         const uint32_t *b = B + (size_t)i * NR;
         UNROLL for (int l = 0; l < 4; l++) _mm_prefetch((const char *)(b + PF * NR + 16 * l), _MM_HINT_T0);
-        _mm_prefetch((const char *)(A + (size_t)(i + 2 * PF) * MR), _MM_HINT_T0);
+        _mm_prefetch((const char *)(A + (size_t)(i + 4 * PF) * MR), _MM_HINT_T0);
         const __m512bh b0 = (__m512bh)_mm512_loadu_si512(b), b1 = (__m512bh)_mm512_loadu_si512(b + 16),
                        b2 = (__m512bh)_mm512_loadu_si512(b + 32), b3 = (__m512bh)_mm512_loadu_si512(b + 48);
         UNROLL for (int r = 0; r < R; r++)
