@@ -49,6 +49,7 @@ struct qb_bench {
     qb_measure_opts o;
     double llc;          /* bytes of last-level cache */
     dataset d;
+    dataset other;       /* the second side of an interleaved pair of two weight sets */
 };
 
 static void dataset_free(dataset *d)
@@ -81,6 +82,7 @@ void qb_bench_destroy(qb_bench *b)
     if (!b)
         return;
     dataset_free(&b->d);
+    dataset_free(&b->other);
     free(b);
 }
 
@@ -128,11 +130,10 @@ static double avail_bytes(void)
     return (double)sysconf(_SC_AVPHYS_PAGES) * (double)sysconf(_SC_PAGESIZE);
 }
 
-/* Generates, quantizes, packs and copies the weights of t (smoothed with t's activations when
- * SmoothQuant is on). */
-static int dataset_prepare(qb_bench *b, const qb_task *t, qc_msgs *err)
+/* Generates, quantizes, packs and copies the weights of t into d (smoothed with t's activations
+ * when SmoothQuant is on). */
+static int dataset_prepare(qb_bench *b, dataset *d, const qb_task *t, qc_msgs *err)
 {
-    dataset *d = &b->d;
     dataset_free(d);
     const qk_problem *p = &t->p;
     const int cuda = qk_kernel_is_cuda(t->kernel), full = b->o.full_check;
@@ -319,7 +320,7 @@ int qb_measure(qb_bench *b, const qb_task *t, qb_point *pt, qc_msgs *err)
         return QC_EINPUT;
     }
     int rc;
-    if (!same_data(&b->d, t) && (rc = dataset_prepare(b, t, &why))) {
+    if (!same_data(&b->d, t) && (rc = dataset_prepare(b, &b->d, t, &why))) {
         fail(pt, &why, "could not prepare the weights");
         qc_msgs_addf(err, "%s", pt->error);
         qc_msgs_free(&why);
@@ -462,34 +463,39 @@ static double turn(call *c, double min_time)
 int qb_measure_pair(qb_bench *b, const qb_task *ta, const qb_task *tb, int pairs, qb_pair *out, qc_msgs *err)
 {
     memset(out, 0, sizeof *out);
-    const qk_problem *p = &ta->p;
-    if (ta->kernel != tb->kernel || memcmp(&ta->p, &tb->p, sizeof ta->p) || ta->smooth != tb->smooth ||
-        ta->point.warm != tb->point.warm || qk_kernel_is_cuda(ta->kernel)) {
-        qc_msgs_addf(err, "an interleaved comparison needs two configurations of one CPU kernel on one problem");
+    const qk_problem *pa = &ta->p, *pb = &tb->p;
+    if (pa->m != pb->m || pa->n != pb->n || pa->k != pb->k || ta->point.warm != tb->point.warm ||
+        qk_kernel_is_cuda(ta->kernel) || qk_kernel_is_cuda(tb->kernel)) {
+        qc_msgs_addf(err, "an interleaved comparison needs two CPU kernels on one M, N and K in one cache mode");
         return QC_EINPUT;
     }
+    /* one weight set when the two share it (two configurations of a kernel), else one each */
     int rc;
-    if (!same_data(&b->d, ta) && (rc = dataset_prepare(b, ta, err)))
+    if (!same_data(&b->d, ta) && (rc = dataset_prepare(b, &b->d, ta, err)))
         return rc;
-    const dataset *d = &b->d;
-    size_t mk = (size_t)p->m * p->k, ybytes = (size_t)p->m * p->n * (p->out_f32 ? 4 : 2);
-    uint16_t *x = d->x ? NULL : malloc(mk * 2);
-    void *y = qk_alloc(ybytes), *wa = qk_alloc(qk_kernel_workspace(ta->kernel, p, &ta->cfg)),
-         *wb = qk_alloc(qk_kernel_workspace(tb->kernel, p, &tb->cfg));
+    const int shared = same_data(&b->d, tb);
+    if (!shared && !same_data(&b->other, tb) && (rc = dataset_prepare(b, &b->other, tb, err)))
+        return rc;
+    const dataset *da = &b->d, *db = shared ? &b->d : &b->other;
+    const size_t mk = (size_t)pa->m * pa->k, ybytes = (size_t)pa->m * pa->n * 4;
+    uint16_t *xa = da->x ? NULL : malloc(mk * 2), *xb = db->x ? NULL : malloc(mk * 2);
+    void *y = qk_alloc(ybytes), *wa = qk_alloc(qk_kernel_workspace(ta->kernel, pa, &ta->cfg)),
+         *wb = qk_alloc(qk_kernel_workspace(tb->kernel, pb, &tb->cfg));
     double *ra = malloc(sizeof(double) * (size_t)pairs), *rb = malloc(sizeof(double) * (size_t)pairs),
            *ratio = malloc(sizeof(double) * (size_t)pairs);
-    if ((!d->x && !x) || !y || !wa || !wb || !ra || !rb || !ratio) {
-        qc_msgs_addf(err, "out of memory for M=%d N=%d K=%d", p->m, p->n, p->k);
+    if ((!da->x && !xa) || (!db->x && !xb) || !y || !wa || !wb || !ra || !rb || !ratio) {
+        qc_msgs_addf(err, "out of memory for M=%d N=%d K=%d", pa->m, pa->n, pa->k);
         rc = QC_ERUNTIME;
         goto done;
     }
-    if (!d->x)
-        activations(b, p, x, NULL);
-    call ca = {.k = ta->kernel, .cfg = &ta->cfg, .copies = d->copies, .n_copies = d->n_copies,
-               .x = d->x ? d->x : x, .m = p->m, .y = y, .work = wa};
-    call cb = ca;
-    cb.cfg = &tb->cfg;
-    cb.work = wb;
+    if (!da->x)
+        activations(b, pa, xa, NULL);
+    if (!db->x)
+        activations(b, pb, xb, NULL);
+    call ca = {.k = ta->kernel, .cfg = &ta->cfg, .copies = da->copies, .n_copies = da->n_copies,
+               .x = da->x ? da->x : xa, .m = pa->m, .y = y, .work = wa};
+    call cb = {.k = tb->kernel, .cfg = &tb->cfg, .copies = db->copies, .n_copies = db->n_copies,
+               .x = db->x ? db->x : xb, .m = pb->m, .y = y, .work = wb};
     const double min_time = b->o.min_time > 0 ? b->o.min_time : 0.05;
     turn(&ca, min_time / 4); /* both warmed up before the first pair */
     turn(&cb, min_time / 4);
@@ -503,11 +509,12 @@ int qb_measure_pair(qb_bench *b, const qb_task *ta, const qb_task *tb, int pairs
     qsort(ratio, (size_t)pairs, sizeof *ratio, cmp_double);
     out->pairs = pairs;
     out->ratio = ratio[pairs / 2];
+    out->ratio_lo = ratio[pairs / 4];
     out->ratio_hi = ratio[(3 * pairs) / 4 < pairs ? (3 * pairs) / 4 : pairs - 1];
     out->a_s = ra[pairs / 2];
     out->b_s = rb[pairs / 2];
     rc = QC_OK;
 done:
-    free(x), free(y), free(wa), free(wb), free(ra), free(rb), free(ratio);
+    free(xa), free(xb), free(y), free(wa), free(wb), free(ra), free(rb), free(ratio);
     return rc;
 }

@@ -111,7 +111,7 @@ const qb_point *qb_results_find(const qb_results *r, const char *name)
 void qb_results_add_verification(qb_results *r, const qb_verification *v)
 {
     for (int i = 0; i < r->n_ver; i++)
-        if (!strcmp(r->ver[i].winner, v->winner)) {
+        if (!strcmp(r->ver[i].winner, v->winner) && !strcmp(r->ver[i].baseline, v->baseline)) {
             r->ver[i] = *v;
             return;
         }
@@ -255,9 +255,10 @@ int qb_results_write(const qb_results *r, const char *path, qc_msgs *err)
         json_t *ver = json_array();
         for (int i = 0; i < r->n_ver; i++) {
             const qb_verification *v = &r->ver[i];
-            json_array_append_new(ver, json_pack("{s:s, s:s, s:i, s:o, s:o, s:b}", "winner", v->winner, "baseline",
-                                                 v->baseline, "pairs", v->pairs, "ratio", num(v->ratio), "ratio_hi",
-                                                 num(v->ratio_hi), "keep", v->keep));
+            json_array_append_new(ver, json_pack("{s:s, s:s, s:s, s:i, s:o, s:o, s:o, s:b}", "winner", v->winner,
+                                                 "baseline", v->baseline, "kind", v->race ? "race" : "config",
+                                                 "pairs", v->pairs, "ratio_lo", num(v->ratio_lo), "ratio",
+                                                 num(v->ratio), "ratio_hi", num(v->ratio_hi), "keep", v->keep));
         }
         json_object_set_new(doc, "verification", ver);
     }
@@ -582,14 +583,19 @@ int qb_results_parse(const char *text, size_t len, const char *path, qb_results 
         qb_verification v = {0};
         const char *w = json_string_value(json_object_get(e, "winner")),
                    *b = json_string_value(json_object_get(e, "baseline"));
-        json_t *pairs = json_object_get(e, "pairs"), *keep = json_object_get(e, "keep");
+        json_t *pairs = json_object_get(e, "pairs"), *keep = json_object_get(e, "keep"),
+               *kind = json_object_get(e, "kind"), *lo = json_object_get(e, "ratio_lo");
         v.ratio = json_number_value(json_object_get(e, "ratio"));
         v.ratio_hi = json_number_value(json_object_get(e, "ratio_hi"));
+        v.ratio_lo = lo ? json_number_value(lo) : v.ratio; /* files before races had no ratio_lo */
+        v.race = json_is_string(kind) && !strcmp(json_string_value(kind), "race");
         if (!w || !b || !qb_results_find(r, w) || !qb_results_find(r, b) || !json_is_integer(pairs) ||
             json_integer_value(pairs) < 1 || json_integer_value(pairs) > 1000000 || !json_is_boolean(keep) ||
-            !(v.ratio > 0) || !(v.ratio_hi >= v.ratio)) {
-            qc_msgs_addf(err, "%s: verification[%zu] needs a winner and a baseline that are points of the file, pairs "
-                              "(a positive count), ratio > 0, ratio_hi >= ratio and keep (true or false)", path, i);
+            !(v.ratio_lo > 0) || !(v.ratio >= v.ratio_lo) || !(v.ratio_hi >= v.ratio) ||
+            (kind && (!json_is_string(kind) || (!v.race && strcmp(json_string_value(kind), "config"))))) {
+            qc_msgs_addf(err, "%s: verification[%zu] needs a winner and a baseline that are points of the file, kind "
+                              "(config or race), pairs (a positive count), 0 < ratio_lo <= ratio <= ratio_hi and keep "
+                              "(true or false)", path, i);
             c.bad = 1;
             break;
         }

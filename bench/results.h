@@ -20,7 +20,8 @@
  * A failed or predicted point has one entry of run_type "aggregate", aggregate_name "median"
  * (failed: error_occurred true). The file's context adds "qbench": {version, device, profile,
  * created}; a top-level "verification" list holds the winners re-measured against their kernel's
- * default ({winner, baseline, pairs, ratio, ratio_hi, keep}). Files are written atomically;
+ * default and the close races between schemes re-measured ({winner, baseline, kind: "config" or
+ * "race", pairs, ratio, ratio_lo, ratio_hi, keep}; kind absent: config). Files are written atomically;
  * reading validates every field. */
 #ifndef QBENCH_BENCH_RESULTS_H
 #define QBENCH_BENCH_RESULTS_H
@@ -79,12 +80,14 @@ double qb_sqnr_db(double relative_error);
 void qb_point_add_counter(qb_point *p, const char *name, const char *source, double value, const char *reason);
 void qb_point_free(qb_point *p);
 
-/* A bucket's winner re-measured against its kernel's default configuration, interleaved in one
- * process (qb_measure_pair); kept in the file's top-level "verification" list. */
+/* Two points re-measured interleaved in one process (qb_measure_pair), kept in the file's
+ * top-level "verification" list: a bucket's winner against its kernel's default configuration,
+ * or (race) a cell's fastest scheme against the runner-up, another scheme. */
 typedef struct qb_verification {
     char winner[QB_NAME_MAX], baseline[QB_NAME_MAX]; /* point names: both in the file */
+    int race;               /* two schemes of one cell (else a configuration against the default) */
     int pairs;
-    double ratio, ratio_hi; /* median and upper quartile of winner ÷ baseline time over the pairs */
+    double ratio, ratio_lo, ratio_hi; /* median and quartiles of winner ÷ baseline time over the pairs */
     int keep;               /* the winner beat the baseline beyond the noise (ratio_hi < 1) */
 } qb_verification;
 
@@ -102,7 +105,7 @@ void qb_results_init(qb_results *r, json_t *context /* taken */);
  * points have no entries: theirs is made from the fields. */
 void qb_results_add(qb_results *r, qb_point *p);
 const qb_point *qb_results_find(const qb_results *r, const char *name);
-/* Records a re-measurement, replacing an earlier one of the same winner. */
+/* Records a re-measurement, replacing an earlier one of the same two points. */
 void qb_results_add_verification(qb_results *r, const qb_verification *v);
 int qb_results_write(const qb_results *r, const char *path, qc_msgs *err);
 /* QC_EINPUT with "<path>: <what is wrong>" for a missing, truncated, corrupt or foreign file,

@@ -117,13 +117,14 @@ void qb_bench_destroy(qb_bench *b);
  * is), QC_ERUNTIME when running it failed. */
 int qb_measure(qb_bench *b, const qb_task *t, qb_point *out, qc_msgs *err);
 
-/* Two configurations of one kernel on one problem, timed interleaved in this process (A, B, A,
- * B … `pairs` times, each turn at least min_time of calls on the same cold copies): the median
- * and upper quartile of A's time ÷ B's over the pairs. QC_EINPUT when the two are not of the
- * same kernel and problem. */
+/* Two tasks on one M × N × K, timed interleaved in this process (A, B, A, B … `pairs` times, each
+ * turn at least min_time of calls on its cold copies): two configurations of one kernel on one
+ * weight set, or two kernels or schemes on a weight set each (a close race between schemes).
+ * The median and quartiles of A's time ÷ B's over the pairs: a slow phase of the machine slows
+ * both sides of a pair alike. QC_EINPUT for GPU kernels or sizes that differ. */
 typedef struct qb_pair {
     int pairs;
-    double ratio, ratio_hi;
+    double ratio, ratio_lo, ratio_hi;
     double a_s, b_s; /* the medians of each side's per-call time */
 } qb_pair;
 int qb_measure_pair(qb_bench *b, const qb_task *ta, const qb_task *tb, int pairs, qb_pair *out, qc_msgs *err);

@@ -134,9 +134,22 @@ int cli_results_load(cli_results *r, const char *path, qc_msgs *err)
     }
     qt_fit_kernels(r->obs, r->n_obs, &r->fit, NULL); /* none (fit.n = 0) is the fit command's error, not load's */
     r->verdicts = qc_xcalloc((size_t)r->res.n_ver + 1, sizeof *r->verdicts);
+    r->races = qc_xcalloc((size_t)r->res.n_ver + 1, sizeof *r->races);
     for (int i = 0; i < r->res.n_ver; i++) {
         const qb_verification *v = &r->res.ver[i];
         const qb_point *w = qb_results_find(&r->res, v->winner); /* the reader checked it is there */
+        if (v->race) {
+            const qb_point *b = qb_results_find(&r->res, v->baseline);
+            qt_race *x = &r->races[r->n_races++];
+            x->a.p = w->p, x->b.p = b->p;
+            snprintf(x->a.kernel, sizeof x->a.kernel, "%s", w->kernel);
+            snprintf(x->a.config, sizeof x->a.config, "%s", w->config);
+            snprintf(x->b.kernel, sizeof x->b.kernel, "%s", b->kernel);
+            snprintf(x->b.config, sizeof x->b.config, "%s", b->config);
+            x->pairs = v->pairs;
+            x->ratio = v->ratio, x->ratio_lo = v->ratio_lo, x->ratio_hi = v->ratio_hi;
+            continue;
+        }
         qt_verdict *d = &r->verdicts[r->n_verdicts++];
         d->p = w->p;
         snprintf(d->kernel, sizeof d->kernel, "%s", w->kernel);
@@ -156,6 +169,7 @@ void cli_results_free(cli_results *r)
     free(r->obs);
     qt_fitted_free(&r->fit);
     free(r->verdicts);
+    free(r->races);
     memset(r, 0, sizeof *r);
 }
 
@@ -424,7 +438,8 @@ int cli_tune(const cli_results *r, const cli_tune_args *a, qt_tuned *out, qc_msg
         max_error = max_error > 0 ? fmin(max_error, lim) : lim;
     }
     qt_tune_opts o = {.bucket_edges = a->n_edges ? a->edges : NULL, .n_edges = a->n_edges, .max_error = max_error,
-                      .fit = &r->fit, .verdicts = r->verdicts, .n_verdicts = r->n_verdicts};
+                      .fit = &r->fit, .verdicts = r->verdicts, .n_verdicts = r->n_verdicts, .races = r->races,
+                      .n_races = r->n_races};
     return qt_tune(r->obs, r->n_obs, &o, out, err);
 }
 
@@ -540,7 +555,7 @@ static int tune_per_m(const cli_results *r, qt_tuned *t)
             ms[j - 1] = x;
         }
     qt_tune_opts o = {.bucket_edges = ms, .n_edges = nm, .fit = &r->fit, .verdicts = r->verdicts,
-                      .n_verdicts = r->n_verdicts};
+                      .n_verdicts = r->n_verdicts, .races = r->races, .n_races = r->n_races};
     int rc = qt_tune(r->obs, r->n_obs, &o, t, NULL);
     free(ms);
     return rc;
@@ -660,7 +675,7 @@ void cli_summary(const cli_results *r, double tie_margin, FILE *f)
     if (tune_per_m(r, &t) || qt_cells(&t, tie_margin, &cells, &nc))
         return;
     const int predicted = r->res.n && r->res.v[0].status == QB_PREDICTED;
-    int any_noisy = 0, any_tie = 0;
+    int any_noisy = 0, any_tie = 0, any_race = 0;
     for (int c = 0; c < nc; c++) {
         const qk_problem *key = &cells[c].key;
         int first = 1; /* one table per cell key, its rows the M buckets */
@@ -702,9 +717,11 @@ void cli_summary(const cli_results *r, double tie_margin, FILE *f)
             if (w4 && best[QK_W8A8])
                 snprintf(r2, sizeof r2, "%.2fx %s", best[QK_W8A8] / w4, w4 < best[QK_W8A8] ? "faster" : "slower");
             char fastest[32];
-            snprintf(fastest, sizeof fastest, "%s%s%s", qk_scheme_name((qk_scheme)cells[d].scheme),
-                     cells[d].tie ? "=" : "", cells[d].tie ? qk_scheme_name((qk_scheme)cells[d].scheme2) : "");
+            snprintf(fastest, sizeof fastest, "%s%s%s%s", qk_scheme_name((qk_scheme)cells[d].scheme),
+                     cells[d].tie ? "=" : "", cells[d].tie ? qk_scheme_name((qk_scheme)cells[d].scheme2) : "",
+                     cells[d].race ? " *" : "");
             any_tie |= cells[d].tie;
+            any_race |= cells[d].race != NULL;
             fprintf(f, "  %-14s %14s %14s\n", fastest, r1, r2);
         }
         ours_vs_library(r, cells, nc, c, f);
@@ -716,6 +733,9 @@ void cli_summary(const cli_results *r, double tie_margin, FILE *f)
     if (any_tie)
         fprintf(f, "a=b: a tie, the two within %.0f%% or within the noise of their measurements; the more accurate "
                    "named first\n", 100 * (tie_margin > 0 ? tie_margin : QT_TIE_MARGIN_PCT / 100.0));
+    if (any_race)
+        fprintf(f, "*: decided by the two fastest timed again side by side (A, B, A, B: a close race), not by the "
+                   "medians above\n");
     free(cells);
     qt_tuned_free(&t);
 }
@@ -1185,6 +1205,65 @@ static int after_sweep(const char *dir, const char *results, const qp_profile *p
     return rc;
 }
 
+/* Ties between schemes: in each cell (shape, options, measured M) whose runner-up is within
+ * RACE_WINDOW of the fastest, the two are timed again interleaved in this process (A, B, A, B …),
+ * which a slow phase of the machine cannot tilt, and the race decides the cell (qt_cells): a tie
+ * when the quartiles of their time ratio reach into the tie margin. Into the results file. */
+enum { RACE_PAIRS = 10 };
+#define RACE_WINDOW 1.25
+static int race_cells(const cli_sweep_args *a, qb_bench *b, qb_results *res, FILE *log, qc_msgs *err)
+{
+    cli_results r;
+    qt_tuned t = {0};
+    qt_cell *cells = NULL;
+    int nc = 0, todo = 0, rc = QC_OK;
+    qc_msgs none = {0}; /* nothing timed, nothing to race: the sweep's own summary says so */
+    if (cli_results_load(&r, a->results, &none)) {
+        qc_msgs_free(&none);
+        return QC_OK;
+    }
+    if (tune_per_m(&r, &t) || qt_cells(&t, 0, &cells, &nc))
+        nc = 0;
+    for (int i = 0; !rc && i < nc; i++) {
+        const qt_cell *c = &cells[i];
+        if (!c->w2 || c->w2->time_s > RACE_WINDOW * c->w->time_s || c->w->p.m != c->w2->p.m)
+            continue;
+        const qt_winner *side[2] = {c->w, c->w2};
+        qb_task tk[2];
+        int ok = 1;
+        for (int s = 0; s < 2; s++) {
+            const qk_kernel *k = qk_kernel_find(side[s]->kernel);
+            qk_config cfg;
+            ok = ok && k && !qk_kernel_is_cuda(k) && !qk_config_parse(k, &side[s]->p, side[s]->config, &cfg, NULL);
+            if (ok)
+                qb_task_init(&tk[s], &side[s]->p, k, &cfg, -1, a->axes.warm);
+            ok = ok && qb_results_find(res, tk[s].point.name); /* a model's layer points are named otherwise */
+        }
+        if (!ok)
+            continue;
+        if (!todo++)
+            fprintf(log, "qbench: close races: each cell's two fastest schemes within %.0f%% of each other, again, "
+                         "%d interleaved pairs\n", 100 * (RACE_WINDOW - 1), RACE_PAIRS);
+        qb_pair pr;
+        if ((rc = qb_measure_pair(b, &tk[0], &tk[1], RACE_PAIRS, &pr, err)))
+            break;
+        qb_verification v = {.race = 1, .pairs = pr.pairs, .ratio = pr.ratio, .ratio_lo = pr.ratio_lo,
+                             .ratio_hi = pr.ratio_hi, .keep = pr.ratio_hi < 1};
+        snprintf(v.winner, sizeof v.winner, "%s", tk[0].point.name);
+        snprintf(v.baseline, sizeof v.baseline, "%s", tk[1].point.name);
+        qb_results_add_verification(res, &v);
+        fprintf(log, "qbench:   %dx%d M=%d: %s ÷ %s time %.3f (quartiles %.3f–%.3f)\n", c->w->p.n, c->w->p.k,
+                c->w->p.m, qk_scheme_name(c->w->p.scheme), qk_scheme_name(c->w2->p.scheme), pr.ratio, pr.ratio_lo,
+                pr.ratio_hi);
+    }
+    if (!rc && todo)
+        rc = qb_results_write(res, a->results, err);
+    free(cells);
+    qt_tuned_free(&t);
+    cli_results_free(&r);
+    return rc;
+}
+
 /* Never worse than the default: each bucket's winner that is not its kernel's default
  * configuration is timed against that default, interleaved in this process; the outcome goes
  * into the results file, where tune and emit find it. */
@@ -1392,6 +1471,8 @@ int cli_pipeline(cli_sweep_args *a, qc_msgs *err)
         took = qc_now() - took;
         if (!rc && !stop_flag && !a->predict && a->axes.configs != QB_CONFIGS_DEFAULT && res.n)
             rc = verify_winners(a, b, &res, stderr, err);
+        if (!rc && !stop_flag && !a->predict && !a->axes.cuda && !a->shard.count && res.n)
+            rc = race_cells(a, b, &res, stderr, err);
         qb_bench_destroy(b);
         signals_restore(old);
         if (!rc && res.n == 0)

@@ -25,6 +25,8 @@ typedef struct cli_results {
     qt_fitted fit;        /* the model fitted to them (fit.n = 0 when none could be) */
     qt_verdict *verdicts; /* winners re-measured against their kernel's default */
     int n_verdicts;
+    qt_race *races;       /* close races between schemes, re-measured */
+    int n_races;
     /* a --model sweep's model (context.qbench.model): its layers, blocks and name; n_layers 0: none */
     qt_layer *layers;
     int n_layers, blocks;

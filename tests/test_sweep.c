@@ -169,12 +169,24 @@ static void test_results_round_trip(void **state)
         qb_point p = sample_point(m, m == 3 ? QB_FAILED : QB_OK);
         qb_results_add(&r, &p);
     }
+    /* two re-measurements: a configuration against its default, and a close race */
+    qb_verification vc = {.pairs = 10, .ratio_lo = 0.9, .ratio = 0.95, .ratio_hi = 0.97, .keep = 1},
+                    vr = {.race = 1, .pairs = 10, .ratio_lo = 0.97, .ratio = 1.01, .ratio_hi = 1.04};
+    snprintf(vc.winner, sizeof vc.winner, "%s", r.v[0].name);
+    snprintf(vc.baseline, sizeof vc.baseline, "%s", r.v[1].name);
+    snprintf(vr.winner, sizeof vr.winner, "%s", r.v[0].name);
+    snprintf(vr.baseline, sizeof vr.baseline, "%s", r.v[3].name);
+    qb_results_add_verification(&r, &vc);
+    qb_results_add_verification(&r, &vr);
     char *path = tu_write_temp("", 0, ".json");
     qc_msgs err = {0};
     assert_int_equal(qb_results_write(&r, path, &err), QC_OK);
     qb_results back;
     assert_int_equal(qb_results_read(path, &back, &err), QC_OK);
     assert_int_equal(back.n, 4);
+    assert_int_equal(back.n_ver, 2); /* one winner, two baselines: two entries */
+    assert_memory_equal(&back.ver[0], &vc, sizeof vc);
+    assert_memory_equal(&back.ver[1], &vr, sizeof vr);
     for (int i = 0; i < 4; i++) {
         const qb_point *a = &r.v[i], *b = &back.v[i];
         assert_string_equal(a->name, b->name);
@@ -230,6 +242,13 @@ static void test_results_round_trip(void **state)
     assert_int_equal(qb_results_read(path2, &back, &err), QC_EINPUT);
     assert_non_null(strstr(err.v[err.n - 1], "benchmarks[3]"));
     assert_non_null(strstr(err.v[err.n - 1], "'m' is out of range or not an integer"));
+    /* a verification of an unknown kind */
+    doc = json_loads(t1, 0, NULL);
+    json_object_set_new(json_array_get(json_object_get(doc, "verification"), 1), "kind", json_string("duel"));
+    json_dump_file(doc, path2, 0);
+    json_decref(doc);
+    assert_int_equal(qb_results_read(path2, &back, &err), QC_EINPUT);
+    assert_non_null(strstr(err.v[err.n - 1], "kind (config or race)"));
     /* a plain Google Benchmark file, an empty file, a missing one */
     f = fopen(path2, "w");
     fputs("{\"context\": {\"host_name\": \"x\"}, \"benchmarks\": []}", f);

@@ -477,6 +477,78 @@ static void test_scheme_ties(void **state)
     qt_tuned_free(&t);
 }
 
+/* A close race decides its cell: the two fastest re-measured side by side overturn the sweep's
+ * medians (a slow phase tilted them), or make a tie of them, whichever way round they ran. */
+static void test_races_decide_cells(void **state)
+{
+    (void)state;
+    qt_obs o[] = {obs(QK_W8A8, "threads=2", 4, 1.00e-3, 0.005, 0.04, 1), /* 10% ahead by the medians */
+                  obs(QK_W4A16, "threads=2", 4, 1.10e-3, 0.005, 0.09, 1)};
+    qt_race r = {.pairs = 10};
+    for (int side = 0; side < 2; side++) {
+        qt_side *x = side ? &r.b : &r.a;
+        x->p = o[side].p;
+        snprintf(x->kernel, sizeof x->kernel, "%s", o[side].kernel);
+        snprintf(x->config, sizeof x->config, "%s", o[side].config);
+    }
+    qt_tune_opts opt = {0};
+    qt_tuned t;
+    qt_cell *cells;
+    int n;
+    /* without a race: w8a8, alone (10% is beyond the margin and the noise) */
+    assert_int_equal(qt_tune(o, 2, &opt, &t, NULL), QC_OK);
+    assert_int_equal(qt_cells(&t, 0, &cells, &n), QC_OK);
+    assert_int_equal(cells[0].scheme, QK_W8A8);
+    assert_false(cells[0].tie);
+    assert_null(cells[0].race);
+    free(cells);
+    qt_tuned_free(&t);
+    /* raced: w8a8 took 1.3x w4a16's time (quartiles 1.25–1.35): w4a16 wins, alone */
+    r.ratio_lo = 1.25, r.ratio = 1.3, r.ratio_hi = 1.35;
+    opt.races = &r;
+    opt.n_races = 1;
+    assert_int_equal(qt_tune(o, 2, &opt, &t, NULL), QC_OK);
+    assert_int_equal(qt_cells(&t, 0, &cells, &n), QC_OK);
+    assert_int_equal(cells[0].scheme, QK_W4A16);
+    assert_int_equal(cells[0].scheme2, QK_W8A8);
+    assert_false(cells[0].tie);
+    assert_ptr_equal(cells[0].race, &r);
+    assert_true(fabs(cells[0].ratio - 1 / 1.3) < 1e-12); /* the winner's time ÷ the other's */
+    free(cells);
+    qt_tuned_free(&t);
+    /* the same race recorded the other way round (w4a16 first): the same verdict */
+    qt_side tmp = r.a;
+    r.a = r.b, r.b = tmp;
+    r.ratio_lo = 1 / 1.35, r.ratio = 1 / 1.3, r.ratio_hi = 1 / 1.25;
+    assert_int_equal(qt_tune(o, 2, &opt, &t, NULL), QC_OK);
+    assert_int_equal(qt_cells(&t, 0, &cells, &n), QC_OK);
+    assert_int_equal(cells[0].scheme, QK_W4A16);
+    assert_false(cells[0].tie);
+    free(cells);
+    qt_tuned_free(&t);
+    /* raced: 0.99 (0.95–1.02): a tie, although the medians said 10%; w8a8 the more accurate first */
+    r.ratio_lo = 0.95, r.ratio = 0.99, r.ratio_hi = 1.02;
+    assert_int_equal(qt_tune(o, 2, &opt, &t, NULL), QC_OK);
+    assert_int_equal(qt_cells(&t, 0, &cells, &n), QC_OK);
+    assert_true(cells[0].tie);
+    assert_int_equal(cells[0].scheme, QK_W8A8);
+    assert_int_equal(cells[0].scheme2, QK_W4A16);
+    /* a margin of 1%: quartiles of 0.95–1.02 still reach 1 ± 1% */
+    free(cells);
+    assert_int_equal(qt_cells(&t, 0.01, &cells, &n), QC_OK);
+    assert_true(cells[0].tie);
+    free(cells);
+    /* quartiles 1.05–1.08 (w4a16 ÷ w8a8): clear of 1 ± 3%: w8a8 wins */
+    r.ratio_lo = 1.05, r.ratio = 1.06, r.ratio_hi = 1.08;
+    qt_tuned_free(&t);
+    assert_int_equal(qt_tune(o, 2, &opt, &t, NULL), QC_OK);
+    assert_int_equal(qt_cells(&t, 0, &cells, &n), QC_OK);
+    assert_false(cells[0].tie);
+    assert_int_equal(cells[0].scheme, QK_W8A8);
+    free(cells);
+    qt_tuned_free(&t);
+}
+
 /* Whatever strings reach the header (the device name in its comment, configurations in string
  * literals), it compiles and says them back exactly. */
 static void test_header_escapes(void **state)
@@ -526,7 +598,7 @@ int main(void)
         cmocka_unit_test(test_pruning_report),
         cmocka_unit_test(test_roof_is_the_kernels_format),
         cmocka_unit_test(test_keys_and_cells),
-        cmocka_unit_test(test_scheme_ties),
+        cmocka_unit_test(test_scheme_ties), cmocka_unit_test(test_races_decide_cells),
         cmocka_unit_test(test_header_escapes),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -179,6 +179,19 @@ typedef struct qt_verdict {
     int keep;                      /* it beat the default beyond the noise (ratio_hi < 1) */
 } qt_verdict;
 
+/* A close race: a cell's two fastest schemes re-measured interleaved in one process (A, B, A, B
+ * …): each side as measured (its problem with M, kernel, configuration), and the median and
+ * quartiles over the pairs of a's time ÷ b's. qt_cells decides such a cell from it. */
+typedef struct qt_side {
+    qk_problem p;
+    char kernel[32], config[128];
+} qt_side;
+typedef struct qt_race {
+    qt_side a, b;
+    int pairs;
+    double ratio, ratio_lo, ratio_hi;
+} qt_race;
+
 typedef struct qt_tune_opts {
     const int *bucket_edges; /* ascending upper bounds of M buckets; NULL: powers of two */
     int n_edges;
@@ -188,6 +201,8 @@ typedef struct qt_tune_opts {
     const qt_fitted *fit;  /* the model roofline pruning predicts with (NULL: no pruning report) */
     const qt_verdict *verdicts; /* re-measured winners: one that lost to the default is replaced by it */
     int n_verdicts;
+    const qt_race *races;  /* re-measured close races between schemes (kept in qt_tuned for qt_cells) */
+    int n_races;
 } qt_tune_opts;
 
 typedef struct qt_tuned {
@@ -196,6 +211,8 @@ typedef struct qt_tuned {
     int excluded[QK_SCHEME_COUNT]; /* schemes excluded by max_error */
     /* roofline pruning, on the same observations */
     int points, points_kept, same_winners, cells;
+    const qt_race *races;  /* qt_tune_opts' (not owned) */
+    int n_races;
 } qt_tuned;
 
 /* The bucket upper bound holding M: the smallest edge ≥ M (or the power of two ≥ M). */
@@ -209,7 +226,9 @@ void qt_tuned_free(qt_tuned *t);
  * fp8 scale). Every tuned winner whose options match competes; the fastest wins, unless the
  * runner-up (another scheme) is within the noise of the two (2σ of their medians) or within the
  * margin: then the cell is a tie of the two, and the more accurate scheme (the lower
- * quantization error) is named first. One cell per (shape, bucket, output type) and per
+ * quantization error) is named first. Where the two were raced (re-measured interleaved,
+ * qt_race), the race decides instead: a tie when the quartiles of their time ratio reach into
+ * 1 ± margin, else the faster in the race wins. One cell per (shape, bucket, output type) and per
  * combination of options present in the table. */
 enum { QT_TIE_MARGIN_PCT = 3 }; /* the default margin of a tie between schemes, percent */
 typedef struct qt_cell {
@@ -222,6 +241,8 @@ typedef struct qt_cell {
     int tie;               /* scheme2 is within the noise or the margin */
     int scheme2;           /* the other of a tie (else the runner-up, −1 when none) */
     const qt_winner *w2;
+    const qt_race *race;   /* the race that decided it (NULL: the sweep's medians did) */
+    double ratio, ratio_lo, ratio_hi; /* with a race: w's time ÷ w2's, its median and quartiles */
 } qt_cell;
 
 /* Does winner w compete in cell key c? */

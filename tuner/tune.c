@@ -62,6 +62,8 @@ static int in_cell(const qt_obs *a, const qt_obs *b, const qt_tune_opts *o)
 int qt_tune(const qt_obs *obs, int n, const qt_tune_opts *o, qt_tuned *out, qc_msgs *err)
 {
     memset(out, 0, sizeof *out);
+    out->races = o->races;
+    out->n_races = o->n_races;
     double sig = o->noise_sigmas > 0 ? o->noise_sigmas : 2.0, margin = o->prune_margin > 1 ? o->prune_margin : 1.25;
     /* usable observations: timed, and within the error budget */
     int *use = qc_xcalloc((size_t)n + 1, sizeof *use), any_scheme[QK_SCHEME_COUNT] = {0},
@@ -233,6 +235,41 @@ static int tied(const qt_winner *a, const qt_winner *b, double margin)
     return d <= noise || d <= margin * lo;
 }
 
+static int is_side(const qt_side *s, const qt_winner *w)
+{
+    return qt_same_key(&s->p, &w->p) && s->p.m == w->p.m && !strcmp(s->kernel, w->kernel) &&
+           !strcmp(s->config, w->config);
+}
+
+/* w and w2 the other way round (a race's ratio with them) */
+static void swap_sides(qt_cell *c)
+{
+    const qt_winner *x = c->w;
+    c->w = c->w2, c->w2 = x;
+    if (c->race) {
+        const double lo = c->ratio_lo;
+        c->ratio = 1 / c->ratio, c->ratio_lo = 1 / c->ratio_hi, c->ratio_hi = 1 / lo;
+    }
+}
+
+/* The race between a cell's two fastest, as w's time ÷ w2's (its quartiles swapped and inverted
+ * when the race ran them the other way round); NULL when they were not raced. */
+static const qt_race *race_of(const qt_tuned *t, const qt_cell *c, double *r, double *lo, double *hi)
+{
+    for (int i = 0; i < t->n_races; i++) {
+        const qt_race *x = &t->races[i];
+        if (is_side(&x->a, c->w) && is_side(&x->b, c->w2)) {
+            *r = x->ratio, *lo = x->ratio_lo, *hi = x->ratio_hi;
+            return x;
+        }
+        if (is_side(&x->a, c->w2) && is_side(&x->b, c->w)) {
+            *r = 1 / x->ratio, *lo = 1 / x->ratio_hi, *hi = 1 / x->ratio_lo;
+            return x;
+        }
+    }
+    return NULL;
+}
+
 int qt_cells(const qt_tuned *t, double margin, qt_cell **out, int *n)
 {
     if (!(margin > 0))
@@ -291,11 +328,14 @@ int qt_cells(const qt_tuned *t, double margin, qt_cell **out, int *n)
     for (int i = 0; i < nc; i++) { /* a tie: both named, the more accurate first */
         qt_cell *c = &cells[i];
         c->tie = c->w2 && tied(c->w, c->w2, margin);
-        if (c->tie && c->w2->quant_error >= 0 && (c->w->quant_error < 0 || c->w2->quant_error < c->w->quant_error)) {
-            const qt_winner *x = c->w;
-            c->w = c->w2;
-            c->w2 = x;
+        if (c->w2 && (c->race = race_of(t, c, &c->ratio, &c->ratio_lo, &c->ratio_hi))) {
+            /* interleaved, a slow phase of the machine slows both alike: the race decides */
+            c->tie = c->ratio_lo <= 1 + margin && c->ratio_hi >= 1 / (1 + margin);
+            if (!c->tie && c->ratio > 1) /* the runner-up was the faster */
+                swap_sides(c);
         }
+        if (c->tie && c->w2->quant_error >= 0 && (c->w->quant_error < 0 || c->w2->quant_error < c->w->quant_error))
+            swap_sides(c);
         c->scheme = c->w->p.scheme;
         c->scheme2 = c->w2 ? (int)c->w2->p.scheme : -1;
     }
