@@ -1208,9 +1208,9 @@ static int after_sweep(const char *dir, const char *results, const qp_profile *p
 /* Ties between schemes: in each cell (shape, options, measured M) whose runner-up is within
  * RACE_WINDOW of the fastest, the two are timed again interleaved in this process (A, B, A, B …),
  * which a slow phase of the machine cannot tilt, and the race decides the cell (qt_cells): a tie
- * when the quartiles of their time ratio reach into the tie margin. Into the results file. */
+ * when their time ratio is within the tie margin or within its own noise. Into the results file. */
 enum { RACE_PAIRS = 10 };
-#define RACE_WINDOW 1.25
+#define RACE_WINDOW 2.0 /* a slow phase of the machine moves a median that much */
 static int race_cells(const cli_sweep_args *a, qb_bench *b, qb_results *res, FILE *log, qc_msgs *err)
 {
     cli_results r;
@@ -1242,8 +1242,8 @@ static int race_cells(const cli_sweep_args *a, qb_bench *b, qb_results *res, FIL
         if (!ok)
             continue;
         if (!todo++)
-            fprintf(log, "qbench: close races: each cell's two fastest schemes within %.0f%% of each other, again, "
-                         "%d interleaved pairs\n", 100 * (RACE_WINDOW - 1), RACE_PAIRS);
+            fprintf(log, "qbench: close races: each cell's two fastest schemes (within %gx of each other) again, "
+                         "%d interleaved pairs\n", RACE_WINDOW, RACE_PAIRS);
         qb_pair pr;
         if ((rc = qb_measure_pair(b, &tk[0], &tk[1], RACE_PAIRS, &pr, err)))
             break;

@@ -119,7 +119,8 @@ static int emit_header(const qt_emit_info *in, FILE *f)
             " * group: the int4 group size (-1 per channel); ignored by schemes that are not grouped.\n"
             " * best_scheme calls two schemes within %.0f%% of each other (or within the noise of their\n"
             " * measurements) a tie, takes the more accurate one (the lower quantization error) and says so\n"
-            " * (choice.tie, choice.tied_with).\n"
+            " * (choice.tie, choice.tied_with); where the sweep timed the two again side by side (a close\n"
+            " * race, the races table), that race's verdict stands instead.\n"
             " *\n"
             " * The model's stated error (|predicted - measured| / measured, each shape left out of the\n"
             " * fit in turn; \"in sample\" where a scheme had one shape), per scheme:\n",
@@ -292,6 +293,39 @@ static int emit_header(const qt_emit_info *in, FILE *f)
             "    if (similar && %s_models[scheme].present)\n        return %s_fill(similar, %s_MODEL, m, n, k, group, out);\n"
             "    return 0;\n}\n\n",
             p, p, p, P, p, P, P, p, p, p, p, p, P, p, P, p, p, P);
+    /* the close races: cells whose two fastest schemes were timed again side by side (qt_cells) */
+    qt_cell *cells = NULL;
+    int ncell = 0, nrace = 0;
+    qt_cells(t, tie_margin(in), &cells, &ncell);
+    fprintf(f,
+            "/* Close races: cells whose two fastest schemes the sweep timed again side by side (A, B, A, B);\n"
+            " * best_scheme takes their verdict over the medians. scheme: the winner (in a tie the more\n"
+            " * accurate), scheme2: the other; flags and group: the cell's (OUT_F32; ASYM and group where an\n"
+            " * int4 scheme races, FP8_CHANNEL where fp8 does). */\n"
+            "typedef struct %s_race {\n    int scheme, scheme2, tie;\n    unsigned flags;\n"
+            "    int32_t n, k, group, m_lo, m_hi;\n} %s_race;\n\nstatic const %s_race %s_races[] = {\n",
+            p, p, p, p);
+    for (int i = 0; i < ncell; i++)
+        if (cells[i].race && cells[i].w2) {
+            const qt_cell *c = &cells[i];
+            fprintf(f, "    {%s_%s, %s_%s, %d, %uu, %d, %d, %d, %d, %d},\n", P, su[c->scheme], P, su[c->scheme2], c->tie,
+                    flags_of(&c->key), c->key.n, c->key.k, c->key.group, c->m_lo, c->m_hi);
+            nrace++;
+        }
+    if (!nrace)
+        fprintf(f, "    {-1, -1, 0, 0u, 0, 0, 0, 0, 0}, /* none (C99 has no empty arrays) */\n");
+    fprintf(f,
+            "};\n#define %s_RACE_COUNT %d\n\n"
+            "/* Does race r decide between schemes a and b for this call? */\n"
+            "static inline int %s_race_applies(const %s_race *r, int a, int b, unsigned flags, int32_t m, int32_t n,\n"
+            "                                    int32_t k, int32_t group)\n{\n"
+            "    unsigned both = %s_scheme_flags[a] | %s_scheme_flags[b];\n"
+            "    unsigned mask = %s_OUT_F32 | (both & (%s_ASYM | %s_FP8_CHANNEL));\n"
+            "    return r->n == n && r->k == k && m > r->m_lo && m <= r->m_hi && (r->flags & mask) == (flags & mask) &&\n"
+            "           (!(both & %s_ASYM) || r->group == group) &&\n"
+            "           ((r->scheme == a && r->scheme2 == b) || (r->scheme == b && r->scheme2 == a));\n}\n\n",
+            P, nrace, p, p, p, p, P, P, P, P);
+    free(cells);
     fprintf(f,
             "#define %s_TIE_MARGIN %.4g\n\n"
             "/* Do two choices tie: within the margin, or within 2 sigma of their measurements? */\n"
@@ -313,6 +347,11 @@ static int emit_header(const qt_emit_info *in, FILE *f)
             "        } else if (second < 0 || c.time_s < t2) {\n            second = s;\n            t2 = c.time_s;\n        }\n"
             "    }\n"
             "    (void)%s_scheme_names;\n"
+            "    for (s = 0; best >= 0 && second >= 0 && s < %s_RACE_COUNT; s++)\n"
+            "        if (%s_race_applies(&%s_races[s], best, second, flags, m, n, k, group)) {\n"
+            "            if (!%s_lookup(%s_races[s].scheme, flags, m, n, k, group, out))\n                return 0;\n"
+            "            out->tie = %s_races[s].tie;\n"
+            "            out->tied_with = %s_races[s].tie ? %s_races[s].scheme2 : -1;\n            return 1;\n        }\n"
             "    if (best < 0 || !%s_lookup(best, flags, m, n, k, group, out))\n        return 0;\n"
             "    if (second >= 0 && %s_lookup(second, flags, m, n, k, group, &c) && %s_tied(out, &c)) {\n"
             "        int other = out->scheme;\n"
@@ -320,7 +359,7 @@ static int emit_header(const qt_emit_info *in, FILE *f)
             "            *out = c;\n        else\n            other = c.scheme;\n"
             "        out->tie = 1;\n        out->tied_with = other;\n    }\n"
             "    return 1;\n}\n\n",
-            P, tie_margin(in), p, p, p, P, p, p, p, P, p, p, p, p, p);
+            P, tie_margin(in), p, p, p, P, p, p, p, P, p, p, P, p, p, p, p, p, p, p, p, p, p);
     fprintf(f, "#endif /* QBENCH_DISPATCH_%s_H */\n", G);
     free(kid);
     free(kn);

@@ -227,8 +227,9 @@ void qt_tuned_free(qt_tuned *t);
  * runner-up (another scheme) is within the noise of the two (2σ of their medians) or within the
  * margin: then the cell is a tie of the two, and the more accurate scheme (the lower
  * quantization error) is named first. Where the two were raced (re-measured interleaved,
- * qt_race), the race decides instead: a tie when the quartiles of their time ratio reach into
- * 1 ± margin, else the faster in the race wins. One cell per (shape, bucket, output type) and per
+ * qt_race), the race decides instead: a tie when the median of their time ratio is within
+ * 1 ± margin or its notch (± 1.58 · IQR / √pairs, the ~95% interval of a median) holds 1, else
+ * the faster in the race wins. One cell per (shape, bucket, output type) and per
  * combination of options present in the table. */
 enum { QT_TIE_MARGIN_PCT = 3 }; /* the default margin of a tie between schemes, percent */
 typedef struct qt_cell {

@@ -329,8 +329,12 @@ int qt_cells(const qt_tuned *t, double margin, qt_cell **out, int *n)
         qt_cell *c = &cells[i];
         c->tie = c->w2 && tied(c->w, c->w2, margin);
         if (c->w2 && (c->race = race_of(t, c, &c->ratio, &c->ratio_lo, &c->ratio_hi))) {
-            /* interleaved, a slow phase of the machine slows both alike: the race decides */
-            c->tie = c->ratio_lo <= 1 + margin && c->ratio_hi >= 1 / (1 + margin);
+            /* interleaved, a slow phase of the machine slows both alike: the race decides. A tie when
+             * the median ratio is within the margin, or when 1 is inside its notch, the ~95%
+             * interval of a median (± 1.58 · IQR / √pairs, McGill, Tukey and Larsen 1978) */
+            const double notch = 1.58 * (c->ratio_hi - c->ratio_lo) / sqrt(c->race->pairs);
+            c->tie = (c->ratio <= 1 + margin && c->ratio >= 1 / (1 + margin)) ||
+                     (c->ratio - notch <= 1 && c->ratio + notch >= 1);
             if (!c->tie && c->ratio > 1) /* the runner-up was the faster */
                 swap_sides(c);
         }
