@@ -209,7 +209,8 @@ static void test_merge_rules(void **state)
     assert_non_null(strstr(out, want));
     free(out), free(err);
     json_decref(d);
-    /* one point measured again, twice as slow with a tighter cv: kept, and reported */
+    /* one point measured again, ten times as slow with a tighter cv: kept, and reported (apart beyond
+     * the noise even when a loaded machine, or the sanitizers, left the first measurement a cv of 50%) */
     const char *meas[] = {"sweep", "--schemes", "fp16", "--shapes", "256x512", "--batch", "1,2", "--min-time", "0.005",
                           "--repetitions", "3", "-o", tu_path("%s/meas", tmp), NULL};
     assert_int_equal(run(&out, &err, meas), 0);
@@ -226,9 +227,9 @@ static void test_merge_rules(void **state)
             point = json_string_value(json_object_get(e, "point"));
         if (strcmp(point, json_string_value(json_object_get(e, "point"))))
             continue;
-        json_object_set_new(e, "time_median_s", json_real(2 * json_real_value(json_object_get(e, "time_median_s"))));
+        json_object_set_new(e, "time_median_s", json_real(10 * json_real_value(json_object_get(e, "time_median_s"))));
         json_object_set_new(e, "time_cv", json_real(0.0001));
-        json_object_set_new(e, "real_time", json_real(2 * json_number_value(json_object_get(e, "real_time"))));
+        json_object_set_new(e, "real_time", json_real(10 * json_number_value(json_object_get(e, "real_time"))));
     }
     assert_non_null(point);
     char *again = tu_path("%s/again.json", tmp);
