@@ -61,6 +61,15 @@ static int load_model(cli_results *r, const char *path, qc_msgs *err)
     return QC_OK;
 }
 
+/* A point as one side of a race: its problem, kernel and configuration. */
+static qt_side side_of(const qb_point *pt)
+{
+    qt_side s = {.p = pt->p};
+    snprintf(s.kernel, sizeof s.kernel, "%s", pt->kernel);
+    snprintf(s.config, sizeof s.config, "%s", pt->config);
+    return s;
+}
+
 int cli_results_load(cli_results *r, const char *path, qc_msgs *err)
 {
     memset(r, 0, sizeof *r);
@@ -139,13 +148,9 @@ int cli_results_load(cli_results *r, const char *path, qc_msgs *err)
         const qb_verification *v = &r->res.ver[i];
         const qb_point *w = qb_results_find(&r->res, v->winner); /* the reader checked it is there */
         if (v->race) {
-            const qb_point *b = qb_results_find(&r->res, v->baseline);
             qt_race *x = &r->races[r->n_races++];
-            x->a.p = w->p, x->b.p = b->p;
-            snprintf(x->a.kernel, sizeof x->a.kernel, "%s", w->kernel);
-            snprintf(x->a.config, sizeof x->a.config, "%s", w->config);
-            snprintf(x->b.kernel, sizeof x->b.kernel, "%s", b->kernel);
-            snprintf(x->b.config, sizeof x->b.config, "%s", b->config);
+            x->a = side_of(w);
+            x->b = side_of(qb_results_find(&r->res, v->baseline));
             x->pairs = v->pairs;
             x->ratio = v->ratio, x->ratio_lo = v->ratio_lo, x->ratio_hi = v->ratio_hi;
             continue;
@@ -1205,6 +1210,18 @@ static int after_sweep(const char *dir, const char *results, const qp_profile *p
     return rc;
 }
 
+/* Into *t, the task that measured winner w's point in configuration cfg; 0 when it cannot be
+ * timed again here (a GPU kernel) or res does not hold that point (a model's layer points are
+ * named otherwise). */
+static int remeasurable(const qt_winner *w, const qk_kernel *k, const qk_config *cfg, int warm, const qb_results *res,
+                        qb_task *t)
+{
+    if (qk_kernel_is_cuda(k))
+        return 0;
+    qb_task_init(t, &w->p, k, cfg, -1, warm);
+    return qb_results_find(res, t->point.name) != NULL;
+}
+
 /* Ties between schemes: in each cell (shape, options, measured M) whose runner-up is within
  * RACE_WINDOW of the fastest, the two are timed again interleaved in this process (A, B, A, B …),
  * which a slow phase of the machine cannot tilt, and the race decides the cell (qt_cells): a tie
@@ -1234,10 +1251,8 @@ static int race_cells(const cli_sweep_args *a, qb_bench *b, qb_results *res, FIL
         for (int s = 0; s < 2; s++) {
             const qk_kernel *k = qk_kernel_find(side[s]->kernel);
             qk_config cfg;
-            ok = ok && k && !qk_kernel_is_cuda(k) && !qk_config_parse(k, &side[s]->p, side[s]->config, &cfg, NULL);
-            if (ok)
-                qb_task_init(&tk[s], &side[s]->p, k, &cfg, -1, a->axes.warm);
-            ok = ok && qb_results_find(res, tk[s].point.name); /* a model's layer points are named otherwise */
+            ok = ok && k && !qk_config_parse(k, &side[s]->p, side[s]->config, &cfg, NULL) &&
+                 remeasurable(side[s], k, &cfg, a->axes.warm, res, &tk[s]);
         }
         if (!ok)
             continue;
@@ -1282,13 +1297,11 @@ static int verify_winners(const cli_sweep_args *a, qb_bench *b, qb_results *res,
         const qk_kernel *k = qk_kernel_find(w->kernel);
         qk_config cw, cd;
         qk_kernel_defaults(k, &w->p, &cd);
-        if (qk_kernel_is_cuda(k) || qk_config_parse(k, &w->p, w->config, &cw, NULL) || !memcmp(&cw, &cd, sizeof cw))
+        if (qk_config_parse(k, &w->p, w->config, &cw, NULL) || !memcmp(&cw, &cd, sizeof cw))
             continue;
         qb_task tw, td;
-        qb_task_init(&tw, &w->p, k, &cw, -1, a->axes.warm);
-        qb_task_init(&td, &w->p, k, &cd, -1, a->axes.warm);
-        if (!qb_results_find(res, tw.point.name) || !qb_results_find(res, td.point.name))
-            continue; /* the default was not measured here: nothing to compare with */
+        if (!remeasurable(w, k, &cw, a->axes.warm, res, &tw) || !remeasurable(w, k, &cd, a->axes.warm, res, &td))
+            continue; /* on a GPU, or the default was not measured here: nothing to compare with */
         if (!todo++)
             fprintf(log, "qbench: never worse than the default: each winner against its kernel's default "
                          "configuration, %d interleaved pairs\n", VERIFY_PAIRS);

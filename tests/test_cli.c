@@ -688,6 +688,22 @@ static void test_predict(void **state)
     expect_rc((const char *[]){"predict", "-m", "1", NULL}, 2, "--device is required");
 }
 
+/* Compiles a C99 program whose main() is `body`, with dir's qbench_dispatch_host.h included, runs
+ * it and returns what it printed (free it). */
+static char *run_with_header(const char *dir, const char *body)
+{
+    char src[300], cmd[1400];
+    snprintf(src, sizeof src, "%s/p.c", dir);
+    FILE *f = fopen(src, "w");
+    assert_non_null(f);
+    fprintf(f, "#include <stdio.h>\n#include \"qbench_dispatch_host.h\"\nint main(void)\n{\n%s}\n", body);
+    fclose(f);
+    snprintf(cmd, sizeof cmd, "cc -std=c99 -Wall -Werror -I%s -o %s/p %s && %s/p > %s/p.out", dir, dir, src, dir, dir);
+    assert_int_equal(system(cmd), 0);
+    snprintf(src, sizeof src, "%s/p.out", dir);
+    return tu_slurp(src);
+}
+
 /* The model a dispatch header answers unseen shapes with is the one `qbench predict` uses: the
  * sweep's profile, its ceilings times the efficiencies fitted to the sweep. */
 static void test_header_model_equals_predict(void **state)
@@ -701,19 +717,11 @@ static void test_header_model_equals_predict(void **state)
                            "--min-time", "0.01", "--repetitions", "2", "-o", dir, NULL};
     assert_int_equal(tu_run(qbench, sweep, &out, &err), 0);
     free(out), free(err);
-    char src[300], cmd[1200];
-    snprintf(src, sizeof src, "%s/p.c", dir);
-    FILE *f = fopen(src, "w");
-    fprintf(f, "#include <stdio.h>\n#include \"qbench_dispatch_host.h\"\nint main(void)\n{\n"
-               "    printf(\"%%.2f %%.2f %%.2f %%.2f\\n\", qbd_host_predict(QBD_HOST_FP16, 0, 3, 1536, 768, 0) * 1e6,\n"
-               "           qbd_host_predict(QBD_HOST_W4A16, 0, 3, 1536, 768, 128) * 1e6,\n"
-               "           qbd_host_predict(QBD_HOST_FP16, 0, 300, 1536, 768, 0) * 1e6,\n"
-               "           qbd_host_predict(QBD_HOST_W4A16, 0, 300, 1536, 768, 128) * 1e6);\n    return 0;\n}\n");
-    fclose(f);
-    snprintf(cmd, sizeof cmd, "cc -std=c99 -Wall -Werror -I%s -o %s/p %s && %s/p > %s/p.out", dir, dir, src, dir, dir);
-    assert_int_equal(system(cmd), 0);
-    snprintf(src, sizeof src, "%s/p.out", dir);
-    char *got = tu_slurp(src);
+    char *got = run_with_header(dir, "    printf(\"%.2f %.2f %.2f %.2f\\n\", qbd_host_predict(QBD_HOST_FP16, 0, 3, 1536, 768, 0) * 1e6,\n"
+                                     "           qbd_host_predict(QBD_HOST_W4A16, 0, 3, 1536, 768, 128) * 1e6,\n"
+                                     "           qbd_host_predict(QBD_HOST_FP16, 0, 300, 1536, 768, 0) * 1e6,\n"
+                                     "           qbd_host_predict(QBD_HOST_W4A16, 0, 300, 1536, 768, 128) * 1e6);\n"
+                                     "    return 0;\n");
     double h[4];
     assert_int_equal(sscanf(got, "%lf %lf %lf %lf", &h[0], &h[1], &h[2], &h[3]), 4);
     free(got);
@@ -744,6 +752,7 @@ static void test_header_model_equals_predict(void **state)
     else
         unsetenv("QBENCH_PROFILE_PATH");
     free(keep);
+    char cmd[300];
     snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
     assert_int_equal(system(cmd), 0);
 }
@@ -769,27 +778,20 @@ static void test_races_decide_the_header(void **state)
                                 json_pack("[{s:s, s:s, s:s, s:i, s:f, s:f, s:f, s:b}]", "winner", w8, "baseline", w4,
                                           "kind", "race", "pairs", 10, "ratio_lo", ratio[i][0], "ratio", ratio[i][1],
                                           "ratio_hi", ratio[i][2], "keep", 1));
-        char res[300], hdr[300], src[300], cmd[1400];
+        char res[300], hdr[300];
         snprintf(res, sizeof res, "%s/results.json", dir);
         snprintf(hdr, sizeof hdr, "%s/qbench_dispatch_host.h", dir);
-        snprintf(src, sizeof src, "%s/b.c", dir);
         assert_int_equal(json_dump_file(doc, res, JSON_INDENT(1)), 0);
         json_decref(doc);
         char *out, *err;
         assert_int_equal(tu_run(qbench, (const char *[]){"emit", res, "--format", "header", "-o", hdr, NULL}, &out, &err),
                          0);
         free(out), free(err);
-        FILE *f = fopen(src, "w");
-        fprintf(f, "#include <stdio.h>\n#include \"qbench_dispatch_host.h\"\nint main(void)\n{\n"
-                   "    qbd_host_choice c;\n"
-                   "    if (!qbd_host_best_scheme(~0u, 0, 16, 512, 1024, 128, &c))\n        return 1;\n"
-                   "    printf(\"%%d %%d %%d\\n\", c.scheme, c.tie, c.tied_with);\n"
-                   "    return 0;\n}\n");
-        fclose(f);
-        snprintf(cmd, sizeof cmd, "cc -std=c99 -Wall -Werror -I%s -o %s/b %s && %s/b > %s/b.out", dir, dir, src, dir, dir);
-        assert_int_equal(system(cmd), 0);
-        snprintf(src, sizeof src, "%s/b.out", dir);
-        char *got = tu_slurp(src);
+        char *got = run_with_header(dir, "    qbd_host_choice c;\n"
+                                         "    if (!qbd_host_best_scheme(~0u, 0, 16, 512, 1024, 128, &c))\n"
+                                         "        return 1;\n"
+                                         "    printf(\"%d %d %d\\n\", c.scheme, c.tie, c.tied_with);\n"
+                                         "    return 0;\n");
         const char *w = want[i + 1];
         if (strncmp(got, w, strlen(w)))
             print_error("race %d: best_scheme said '%s', wanted '%s'\n", i, got, w);

@@ -201,7 +201,8 @@ INLINE void dot_tile(int R, int kp, const uint32_t *A, const uint32_t *B, float 
         return;
     }
     /* the results, straight from the registers: no trip through C (vcvtneps2bf16 rounds to
-     * nearest even, as qk_float_to_bf16) */
+     * nearest even as qk_float_to_bf16 does, but flushes subnormal results to zero: below 1e-38,
+     * where no layer's output is) */
     UNROLL for (int j = 0; j < 4; j++)
     {
         const int n = out->cols - 16 * j;
