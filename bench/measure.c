@@ -9,7 +9,9 @@
  *     the scheme costs). A wrong result is recorded and not timed.
  *  3. time: Google Benchmark through cbench (on a GPU, CUDA events as manual time), rotating
  *     among the copies; rounds of repetitions until one's cv is within max_cv or the point's
- *     budget is spent (then it is marked noisy).
+ *     budget is spent (then it is marked noisy). On the CPU, in the machine's usual phase: a
+ *     sentinel (hardware/ceilings.h) is read before and after, and timing that a slow or fast
+ *     phase of a shared machine reached is done again (the point says so).
  *  4. count: PAPI's counters (CUPTI's on a GPU), each unavailable one with its reason, beside
  *     the cost model's bytes.
  *  5. place: the roof of the kernel's number format (tuner/roofline.h). */
@@ -21,6 +23,7 @@
 #include "bench/cbench.h"
 #include "bench/gpu.h"
 #include "bench/sweep.h"
+#include "hardware/ceilings.h"
 #include "hardware/counters.h"
 #include "hardware/hardware.h"
 #include "tuner/roofline.h"
@@ -45,11 +48,15 @@ typedef struct dataset {
     float *x32;          /* the original activations as fp32 (smoothed sets) */
 } dataset;
 
+enum { PHASE_THREADS = 8 };
+
 struct qb_bench {
     qb_measure_opts o;
     double llc;          /* bytes of last-level cache */
     dataset d;
     dataset other;       /* the second side of an interleaved pair of two weight sets */
+    qh_sentinel *phase[PHASE_THREADS]; /* the machine's phase, one sentinel per thread count */
+    int phase_threads[PHASE_THREADS], n_phases;
 };
 
 static void dataset_free(dataset *d)
@@ -81,6 +88,8 @@ void qb_bench_destroy(qb_bench *b)
 {
     if (!b)
         return;
+    for (int i = 0; i < b->n_phases; i++)
+        qh_sentinel_free(b->phase[i]);
     dataset_free(&b->d);
     dataset_free(&b->other);
     free(b);
@@ -284,6 +293,22 @@ static int predict(qb_bench *b, const qb_task *t, qb_point *pt)
     return QC_OK;
 }
 
+/* ------------------------------------------------------------------ the machine's phase */
+
+/* The sentinel of a kernel's thread count, made on first use; NULL where none can run. */
+static qh_sentinel *phase_of(qb_bench *b, const qk_kernel *k, const qk_config *cfg)
+{
+    const int threads = qk_config_get(k, cfg, "threads", 1);
+    for (int i = 0; i < b->n_phases; i++)
+        if (b->phase_threads[i] == threads)
+            return b->phase[i];
+    if (b->n_phases == PHASE_THREADS)
+        return NULL;
+    b->phase_threads[b->n_phases] = threads;
+    /* beyond the last-level cache twice over, as the cold weights are */
+    return b->phase[b->n_phases++] = qh_sentinel_create((size_t)fmax(2 * b->llc, 64.0 * 1024 * 1024), threads);
+}
+
 int qb_measure(qb_bench *b, const qb_task *t, qb_point *pt, qc_msgs *err)
 {
     const qk_problem *p = &t->p;
@@ -336,7 +361,7 @@ int qb_measure(qb_bench *b, const qb_task *t, qb_point *pt, qc_msgs *err)
     int *rows = malloc(sizeof(int) * (size_t)nr);
     float *xs = malloc((size_t)nr * p->k * 4), *xo = malloc((size_t)nr * p->k * 4);
     double *ref_d = malloc((size_t)nr * nc * 8), *ref_o = malloc((size_t)nr * nc * 8);
-    void *y = qk_alloc(ybytes), *work = cuda ? NULL : qk_alloc(qk_kernel_workspace(t->kernel, p, &t->cfg));
+    void *y = qc_alloc(ybytes), *work = cuda ? NULL : qc_alloc(qk_kernel_workspace(t->kernel, p, &t->cfg));
     if ((!d->x && (!x || !x32)) || !xd || !rows || !xs || !xo || !ref_d || !ref_o || !y || (!cuda && !work)) {
         qc_msgs_addf(&why, "out of memory for M=%d N=%d K=%d", p->m, p->n, p->k);
         fail(pt, &why, "");
@@ -389,12 +414,24 @@ int qb_measure(qb_bench *b, const qb_task *t, qb_point *pt, qc_msgs *err)
     call c = {.k = t->kernel, .cfg = &t->cfg, .copies = d->copies, .n_copies = d->n_copies, .x = xin, .m = p->m,
               .y = y, .work = work};
     if (!cuda) {
-        if (d->warm) /* the copy in the caches before the clock starts */
-            one_call(&c);
-        if ((rc = cbench_run(pt->name, one_call, &c, &timing, &r, &why))) {
-            fail(pt, &why, "Google Benchmark failed");
-            qc_msgs_addf(err, "%s", pt->error);
-            goto done;
+        /* timed in the machine's usual phase: waited for before, read again after; timing that
+         * a phase change may have reached is done again (twice at most) */
+        qh_sentinel *ph = phase_of(b, t->kernel, &t->cfg);
+        for (int attempt = 0;; attempt++) {
+            double waited = ph ? qh_sentinel_wait(ph, QB_PHASE_WAIT_S) : 0;
+            pt->phase_waited_s += waited > 0 ? waited : 0;
+            if (d->warm) /* the copy in the caches before the clock starts */
+                one_call(&c);
+            if ((rc = cbench_run(pt->name, one_call, &c, &timing, &r, &why))) {
+                fail(pt, &why, "Google Benchmark failed");
+                qc_msgs_addf(err, "%s", pt->error);
+                goto done;
+            }
+            pt->phase_unusual = ph && (waited < 0 || !qh_sentinel_usual(ph));
+            if (!pt->phase_unusual || attempt == 2)
+                break;
+            pt->phase_redone++;
+            cbench_result_free(&r);
         }
     }
     pt->median_s = r.median_s;
@@ -479,8 +516,8 @@ int qb_measure_pair(qb_bench *b, const qb_task *ta, const qb_task *tb, int pairs
     const dataset *da = &b->d, *db = shared ? &b->d : &b->other;
     const size_t mk = (size_t)pa->m * pa->k, ybytes = (size_t)pa->m * pa->n * 4;
     uint16_t *xa = da->x ? NULL : malloc(mk * 2), *xb = db->x ? NULL : malloc(mk * 2);
-    void *y = qk_alloc(ybytes), *wa = qk_alloc(qk_kernel_workspace(ta->kernel, pa, &ta->cfg)),
-         *wb = qk_alloc(qk_kernel_workspace(tb->kernel, pb, &tb->cfg));
+    void *y = qc_alloc(ybytes), *wa = qc_alloc(qk_kernel_workspace(ta->kernel, pa, &ta->cfg)),
+         *wb = qc_alloc(qk_kernel_workspace(tb->kernel, pb, &tb->cfg));
     double *ra = malloc(sizeof(double) * (size_t)pairs), *rb = malloc(sizeof(double) * (size_t)pairs),
            *ratio = malloc(sizeof(double) * (size_t)pairs);
     if ((!da->x && !xa) || (!db->x && !xb) || !y || !wa || !wb || !ra || !rb || !ratio) {
@@ -499,7 +536,10 @@ int qb_measure_pair(qb_bench *b, const qb_task *ta, const qb_task *tb, int pairs
     const double min_time = b->o.min_time > 0 ? b->o.min_time : 0.05;
     turn(&ca, min_time / 4); /* both warmed up before the first pair */
     turn(&cb, min_time / 4);
+    qh_sentinel *ph = phase_of(b, ta->kernel, &ta->cfg);
     for (int i = 0; i < pairs; i++) {
+        if (ph) /* each pair in the usual phase as far as can be had */
+            qh_sentinel_wait(ph, QB_PHASE_WAIT_S / 4);
         ra[i] = turn(&ca, min_time);
         rb[i] = turn(&cb, min_time);
         ratio[i] = ra[i] / rb[i];

@@ -167,6 +167,9 @@ static json_t *point_fields(const qb_point *p)
         if (p->status == QB_OK) {
             json_object_set_new(f, "timing_rounds", json_integer(p->rounds));
             json_object_set_new(f, "noisy", json_boolean(p->noisy));
+            json_t *ph = qb_point_phase(p);
+            if (ph)
+                json_object_set_new(f, "phase", ph);
         }
         json_object_set_new(f, "iterations_per_repetition", json_integer(p->iterations));
         json_object_set_new(f, "gbs", num(p->gbs));
@@ -209,6 +212,15 @@ static json_t *point_fields(const qb_point *p)
     }
     json_object_set_new(f, "counters", c);
     return f;
+}
+
+json_t *qb_point_phase(const qb_point *p)
+{
+    const qk_kernel *k = qk_kernel_find(p->kernel);
+    if (!k || qk_kernel_is_cuda(k))
+        return NULL;
+    return json_pack("{s:o, s:i, s:b}", "waited_s", num(p->phase_waited_s), "redone", p->phase_redone, "usual",
+                     !p->phase_unusual);
 }
 
 /* The one Google Benchmark entry of a failed or predicted point. */
@@ -397,6 +409,17 @@ static void read_point(rd *c, json_t *e, qb_point *p)
         if (noisy && !json_is_boolean(noisy))
             bad(c, "'noisy' must be true or false");
         p->noisy = json_is_true(noisy);
+        json_t *ph = json_object_get(e, "phase"); /* written since the phase guard; CPU points only */
+        if (ph) {
+            json_t *w = json_object_get(ph, "waited_s"), *r = json_object_get(ph, "redone"),
+                   *u = json_object_get(ph, "usual");
+            if (!json_is_object(ph) || !json_is_number(w) || !(json_number_value(w) >= 0) || !json_is_integer(r) ||
+                json_integer_value(r) < 0 || !json_is_boolean(u))
+                bad(c, "'phase' must be {\"waited_s\": seconds, \"redone\": count, \"usual\": true|false}");
+            else
+                p->phase_waited_s = json_number_value(w), p->phase_redone = (int)json_integer_value(r),
+                p->phase_unusual = !json_is_true(u);
+        }
         json_t *it = json_object_get(e, "iterations_per_repetition");
         p->iterations = json_is_integer(it) ? json_integer_value(it) : 0;
         p->gbs = get_num(c, e, "gbs", 1);

@@ -55,6 +55,9 @@ typedef struct qb_point {
     int repetitions;          /* of the timing round that stands */
     int rounds;               /* timing rounds run (more than one when a round's cv was above the target) */
     int noisy;                /* its cv is still above the target (--max-cv) */
+    double phase_waited_s;    /* CPU: seconds waited for the machine's usual phase before timing */
+    int phase_redone;         /* CPU: timings done again because the phase changed during them */
+    int phase_unusual;        /* CPU: the machine was not in its usual phase around the timing that stands */
     long long iterations;     /* calls per repetition */
     double gbs, gflops;
     char bound[8], format[16];
@@ -99,6 +102,9 @@ typedef struct qb_results {
     qb_verification *ver; /* re-measured winners, in the order they were made */
     int n_ver;
 } qb_results;
+
+/* A CPU point's phase object ({"waited_s", "redone", "usual"}), or NULL for a GPU point. */
+json_t *qb_point_phase(const qb_point *p);
 
 void qb_results_init(qb_results *r, json_t *context /* taken */);
 /* Appends p, taking what it owns (entries, counters); p is left empty. Failed and predicted

@@ -104,6 +104,9 @@ typedef struct qb_measure_opts {
     const qm_acts *acts;       /* captured activations (--acts; NULL, or none of a K: synthetic) */
 } qb_measure_opts;
 
+/* A CPU point waits up to this long for the machine's usual phase (hardware/ceilings.h). */
+#define QB_PHASE_WAIT_S 4.0
+
 /* A measuring session: it keeps a point's data (weights, copies, reference columns) for the
  * next point that can reuse it. */
 typedef struct qb_bench qb_bench;

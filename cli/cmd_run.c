@@ -92,6 +92,9 @@ static void print_json(const qb_point *pt, const qk_problem *p, const ceilings *
                                                  "min_s", pt->min_s, "cv", pt->cv, "repetitions", pt->repetitions,
                                                  "iterations", (json_int_t)pt->iterations, "rounds", pt->rounds,
                                                  "noisy", pt->noisy));
+        json_t *ph = qb_point_phase(pt);
+        if (ph)
+            json_object_set_new(j, "phase", ph);
         json_object_set_new(j, "gbs", json_real(pt->gbs));
         json_object_set_new(j, "gflops", json_real(pt->gflops));
         if (pt->attainable_gflops > 0)
@@ -165,6 +168,10 @@ static void print_text(const qb_point *pt, const qk_problem *p, double llc, cons
     printf("time:    median %.4g ms, min %.4g ms, cv %.1f%% (Google Benchmark: %d repetitions of %lld calls; %d "
            "round%s)%s\n", pt->median_s * 1e3, pt->min_s * 1e3, 100 * pt->cv, pt->repetitions, pt->iterations,
            pt->rounds, pt->rounds == 1 ? "" : "s", pt->noisy ? " NOISY: the cv stayed above --max-cv" : "");
+    if (pt->phase_waited_s > 0 || pt->phase_redone || pt->phase_unusual)
+        printf("phase:   waited %.1f s for the machine's usual phase, timed again %d time%s%s\n", pt->phase_waited_s,
+               pt->phase_redone, pt->phase_redone == 1 ? "" : "s",
+               pt->phase_unusual ? "; UNUSUAL: the machine was not in its usual phase around the timing" : "");
     printf("rate:    %.2f GB/s, %.2f GFLOP/s, intensity %.2f FLOP/byte\n", pt->gbs, pt->gflops, pt->intensity);
     if (pt->attainable_gflops > 0)
         printf("roof:    %s-bound under DRAM read %.1f GB/s and %s %.1f GOP/s (the profile's): %.1f%% of the "

@@ -6,6 +6,7 @@
 #include <fcntl.h>
 #include <math.h>
 #include <sys/file.h>
+#include <sys/mman.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -16,6 +17,22 @@ static void oom(void)
 {
     fputs("qbench: out of memory\n", stderr);
     exit(QC_ERUNTIME);
+}
+
+void *qc_alloc(size_t bytes)
+{
+    const size_t huge = (size_t)2 << 20;
+    void *p = NULL;
+    if (bytes >= huge) {
+        size_t n = (bytes + huge - 1) / huge * huge;
+        if (posix_memalign(&p, huge, n) != 0)
+            return NULL;
+        (void)madvise(p, n, MADV_HUGEPAGE); /* advice only: without THP the pages stay 4 KiB */
+        return p;
+    }
+    if (posix_memalign(&p, 64, bytes ? (bytes + 63) / 64 * 64 : 64) != 0)
+        return NULL;
+    return p;
 }
 
 void *qc_xcalloc(size_t n, size_t size)

@@ -68,6 +68,12 @@ int qc_parse_long(const char *text, long lo, long hi, const char *what, long *ou
 int qc_parse_int(const char *text, int lo, int hi, const char *what, int *out, qc_msgs *err);
 int qc_parse_double(const char *text, double lo, double hi, const char *what, double *out, qc_msgs *err);
 
+/* The allocator for streamed data (weights, outputs, workspaces, the bandwidth probe): 64-byte
+ * aligned; from 2 MiB on, 2 MiB aligned and advised into transparent huge pages, as a serving
+ * engine's allocator does, so that a weight stream is not bounded by 4 KiB page walks and the
+ * probe and the kernels see one memory system. NULL on failure; free with free(). */
+void *qc_alloc(size_t bytes);
+
 char *qc_strdup(const char *s); /* NULL-safe; aborts on out-of-memory */
 void *qc_xcalloc(size_t n, size_t size);
 void *qc_xrealloc(void *p, size_t size);

@@ -4,6 +4,7 @@
 #include <omp.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "hardware/ceilings.h"
 #include "hardware/hardware.h"
@@ -100,17 +101,26 @@ static double stream_once(void *ctx, int threads)
     return (double)st->n * 4 * st->passes * (st->write ? 2 : 1);
 }
 
+/* n floats (a multiple of 64 per thread), first touched by the streaming threads; not zeros */
+static float *stream_buffer(size_t n, int threads)
+{
+    float *a = n ? qc_alloc(n * 4) : NULL;
+    if (!a)
+        return NULL;
+#pragma omp parallel for num_threads(threads) schedule(static)
+    for (size_t i = 0; i < n; i++)
+        a[i] = (float)(i % 1024) * 1e-3f + 1.0f;
+    return a;
+}
+
 static int stream_run(size_t bytes, int threads, double min_time, int write, qh_rate *out, qc_msgs *err)
 {
     size_t n = bytes / 4 / (64 * (size_t)threads) * (64 * (size_t)threads);
-    float *a = NULL;
-    if (n == 0 || posix_memalign((void **)&a, 64, n * 4) != 0) {
+    float *a = stream_buffer(n, threads);
+    if (!a) {
         qc_msgs_addf(err, "stream: cannot allocate %zu bytes", bytes);
         return QC_ERUNTIME;
     }
-#pragma omp parallel for num_threads(threads) schedule(static)
-    for (size_t i = 0; i < n; i++)
-        a[i] = (float)(i % 1024) * 1e-3f + 1.0f; /* first touch by the streaming threads; not zeros */
     size_t target = (size_t)8 << 20; /* ≥ 8 MB moved per repetition */
     stream st = {.a = a, .n = n, .passes = n * 4 >= target ? 1 : (int)(target / (n * 4)), .write = write};
     stream_once(&st, threads); /* warm: caches filled, pages touched */
@@ -463,4 +473,86 @@ int qh_peak(qh_format f, int threads, double min_time, qh_rate *out, const char 
     }
     repeat(peak_once, &pk, threads, min_time, out);
     return QC_OK;
+}
+
+/* ------------------------------------------------------------------ the phase now */
+
+enum { PHASE_HISTORY = 63 };
+
+struct qh_sentinel {
+    stream st;
+    peak pk;
+    int threads;
+    double best_gops;          /* the fastest burst: the cores' full rate */
+    double gbs[PHASE_HISTORY]; /* the latest DRAM reads: their median is the usual rate */
+    int n_gbs, next;
+};
+
+int qh_phase_usual(double gops, double best_gops, double gbs, double usual_gbs)
+{
+    return gops >= QH_PHASE_CORES * best_gops && gbs >= usual_gbs / QH_PHASE_DRAM && gbs <= usual_gbs * QH_PHASE_DRAM;
+}
+
+static double best_rate(double (*once)(void *ctx, int threads), void *ctx, int threads, int tries)
+{
+    double best = 0;
+    for (int i = 0; i < tries; i++) {
+        double t0 = qc_now(), work = once(ctx, threads), r = work / (qc_now() - t0) / 1e9;
+        best = r > best ? r : best;
+    }
+    return best;
+}
+
+int qh_sentinel_usual(qh_sentinel *s)
+{
+    const double gops = best_rate(peak_once, &s->pk, s->threads, 3), gbs = best_rate(stream_once, &s->st, s->threads, 2);
+    s->best_gops = gops > s->best_gops ? gops : s->best_gops;
+    s->gbs[s->next] = gbs;
+    s->next = (s->next + 1) % PHASE_HISTORY;
+    s->n_gbs += s->n_gbs < PHASE_HISTORY;
+    double sorted[PHASE_HISTORY];
+    memcpy(sorted, s->gbs, sizeof *sorted * (size_t)s->n_gbs);
+    return qh_phase_usual(gops, s->best_gops, gbs, qc_summarize(sorted, s->n_gbs).median);
+}
+
+qh_sentinel *qh_sentinel_create(size_t bytes, int threads)
+{
+    qh_cpu c;
+    qh_cpu_identify(&c);
+    if (threads < 1 || !(qh_cpu_has(&c, QH_AVX2) && qh_cpu_has(&c, QH_FMA)))
+        return NULL;
+    size_t n = bytes / 4 / (64 * (size_t)threads) * (64 * (size_t)threads);
+    float *a = stream_buffer(n, threads);
+    if (!a)
+        return NULL;
+    qh_sentinel *s = qc_xcalloc(1, sizeof *s);
+    s->st = (stream){.a = a, .n = n, .passes = 1};
+    s->pk.kernel = k_fp32;
+    s->threads = threads;
+    for (int i = 0; i < 5; i++) {
+        qh_sentinel_usual(s);
+        usleep(20000);
+    }
+    return s;
+}
+
+double qh_sentinel_wait(qh_sentinel *s, double max_s)
+{
+    const double t0 = qc_now();
+    int waited = 0;
+    while (!qh_sentinel_usual(s)) {
+        if (qc_now() - t0 >= max_s)
+            return -1;
+        usleep(100000);
+        waited = 1;
+    }
+    return waited ? qc_now() - t0 : 0;
+}
+
+void qh_sentinel_free(qh_sentinel *s)
+{
+    if (!s)
+        return;
+    free(s->st.a);
+    free(s);
 }

@@ -67,4 +67,26 @@ const char *qh_format_name(qh_format f); /* "fp32_fma", ... */
  * QC_EINPUT when this CPU has no such path. */
 int qh_peak(qh_format f, int threads, double min_time, qh_rate *out, const char **isa, qc_msgs *err);
 
+/* ---- the machine's phase now ----
+ * A guest's cores and memory are shared: for seconds at a time its cores may run at half rate
+ * (two virtual CPUs on one physical core) or its DRAM bandwidth may double or halve. A
+ * sentinel reads the phase in about 4 ms: the fp32 FMA rate on `threads` threads (the best of
+ * 3 bursts) and the read rate of one pass over `bytes` (beyond the last-level cache; the best
+ * of 2). The usual phase: the cores at ≥ QH_PHASE_CORES of the fastest burst seen, and the
+ * DRAM read within QH_PHASE_DRAM× of the median of the latest reads, either way. */
+#define QH_PHASE_CORES 0.85
+#define QH_PHASE_DRAM 1.25
+int qh_phase_usual(double gops, double best_gops, double gbs, double usual_gbs);
+
+typedef struct qh_sentinel qh_sentinel;
+/* Reads itself a few times for a first usual rate. NULL where the CPU has no AVX2 or the
+ * buffer cannot be had. */
+qh_sentinel *qh_sentinel_create(size_t bytes, int threads);
+/* One read: is the machine in its usual phase? */
+int qh_sentinel_usual(qh_sentinel *s);
+/* Reads every 100 ms, up to max_s, until the machine is in its usual phase: the seconds
+ * waited (0 when it was at once), or -1 when it did not return to it in time. */
+double qh_sentinel_wait(qh_sentinel *s, double max_s);
+void qh_sentinel_free(qh_sentinel *s);
+
 #endif

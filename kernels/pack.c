@@ -90,7 +90,7 @@ static int relayout_cuda(qk_weights *out, qc_msgs *err)
     case QK_W8A16: bytes = (size_t)(K + 3) / 4 * N * 4; break;
     default: bytes = (size_t)N * K; break; /* w8a8, fp8 */
     }
-    void *q = qk_alloc(bytes);
+    void *q = qc_alloc(bytes);
     if (!q) {
         qk_weights_free(&cpu);
         qc_msgs_addf(err, "out of memory packing %zu bytes of weights", bytes);
@@ -164,7 +164,7 @@ static int pack_cpu(const qk_problem *p, int nr, const float *w, qk_weights *out
     int N = p->n, K = p->k, P = (N + nr - 1) / nr, G = qk_groups(p), g = qk_problem_group(p);
     out->panels = P;
     out->q_bytes = qk_panel_bytes(p, nr) * (size_t)P;
-    out->q = qk_alloc(out->q_bytes);
+    out->q = qc_alloc(out->q_bytes);
     if (!out->q) {
         qc_msgs_addf(err, "out of memory packing %zu bytes of weights", out->q_bytes);
         return QC_ERUNTIME;
@@ -344,7 +344,7 @@ int qk_weights_copy(const qk_weights *w, qk_weights *out, qc_msgs *err)
     *out = *w;
     size_t np = w->layout == QK_LAYOUT_CPU ? (size_t)w->panels * w->nr : (size_t)w->p.n, gs = np * (size_t)qk_groups(&w->p);
     int ok = 1;
-    out->q = qk_alloc(w->q_bytes);
+    out->q = qc_alloc(w->q_bytes);
     if (out->q)
         memcpy(out->q, w->q, w->q_bytes);
     ok &= out->q != NULL;

@@ -322,8 +322,6 @@ int qk_gemm_cuda(const qk_kernel *k, const qk_config *cfg, const qk_weights *w, 
 int qk_cuda_upload(const qk_weights *host, qk_weights *dev, qc_msgs *err);
 void qk_cuda_weights_free(qk_weights *dev);
 
-void *qk_alloc(size_t bytes); /* 64-byte aligned, NULL on failure; free with free() */
-
 #ifdef __cplusplus
 }
 #endif

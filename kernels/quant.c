@@ -233,11 +233,3 @@ void qk_activations_dequant(const qk_problem *p, const uint16_t *x, float *out)
             out[i] = qk_x16_to_float(bf16, x[i]);
     }
 }
-
-void *qk_alloc(size_t bytes)
-{
-    void *p = NULL;
-    if (posix_memalign(&p, 64, bytes ? (bytes + 63) / 64 * 64 : 64) != 0)
-        return NULL;
-    return p;
-}

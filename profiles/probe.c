@@ -15,6 +15,8 @@ static double round_to(double v, int digits)
     return round(v * k) / k;
 }
 
+enum { PHASE_WAIT_S = 4 };
+
 int qp_probe_host(qp_profile *p, const qh_host *h, int quick, FILE *log, qc_msgs *err)
 {
     int counts[2] = {h->threads, 1};
@@ -24,10 +26,16 @@ int qp_probe_host(qp_profile *p, const qh_host *h, int quick, FILE *log, qc_msgs
         int threads = counts[t];
         if (log)
             fprintf(log, "qbench: probe: bandwidth by working set on %d thread%s\n", threads, threads == 1 ? "" : "s");
+        /* each measurement in the machine's usual phase, as the sweep's points are */
+        qh_sentinel *ph = qh_sentinel_create((size_t)fmax(2.0 * qh_host_llc_bytes(h), 64.0 * 1024 * 1024), threads);
+        if (ph)
+            qh_sentinel_wait(ph, PHASE_WAIT_S);
         qh_level_bw lv[QH_LEVEL_COUNT];
         int rc = qh_bandwidth_levels(h, threads, quick, lv, NULL, NULL, err);
-        if (rc)
+        if (rc) {
+            qh_sentinel_free(ph);
             return rc;
+        }
         for (int l = 0; l < QH_LEVEL_COUNT; l++) {
             if (!lv[l].present)
                 continue;
@@ -44,6 +52,8 @@ int qp_probe_host(qp_profile *p, const qh_host *h, int quick, FILE *log, qc_msgs
             qh_rate r;
             const char *isa;
             qc_msgs skip = {0}; /* a format this CPU has no path for is simply not measured */
+            if (ph)
+                qh_sentinel_wait(ph, PHASE_WAIT_S);
             if (qh_peak((qh_format)f, threads, quick ? 0.05 : 0.25, &r, &isa, &skip) == QC_OK) {
                 qp_peak k = {.threads = threads, .gops = round_to(r.median, 1), .cv = round_to(r.cv, 3)};
                 snprintf(k.format, sizeof k.format, "%s", qh_format_name((qh_format)f));
@@ -52,6 +62,7 @@ int qp_probe_host(qp_profile *p, const qh_host *h, int quick, FILE *log, qc_msgs
             }
             qc_msgs_free(&skip);
         }
+        qh_sentinel_free(ph);
     }
     return QC_OK;
 }

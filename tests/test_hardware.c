@@ -11,6 +11,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "hardware/ceilings.h"
 #include "hardware/gpu_counters.h"
 #include "hardware/hardware.h"
 #include "tests/testutil.h"
@@ -142,10 +143,37 @@ static void test_gpu_counters_unavailable_with_reasons(void **state)
     qh_gpu_counters_destroy(c);
 }
 
+/* The usual phase: full-rate cores, and DRAM near its usual rate either way. */
+static void test_phase_bands(void **state)
+{
+    (void)state;
+    assert_true(qh_phase_usual(230, 235, 31, 30));
+    assert_true(qh_phase_usual(0.86 * 235, 235, 30 * 1.2, 30));
+    assert_false(qh_phase_usual(118, 235, 30, 30));     /* two virtual CPUs on one core */
+    assert_false(qh_phase_usual(235, 235, 55, 30));     /* DRAM in a fast phase */
+    assert_false(qh_phase_usual(235, 235, 20, 30));     /* and in a slow one */
+    assert_true(qh_phase_usual(235, 235, 30 / 1.24, 30));
+}
+
+/* A sentinel reads this machine: it answers within the time it was given. */
+static void test_sentinel_answers(void **state)
+{
+    (void)state;
+    qh_sentinel *s = qh_sentinel_create((size_t)64 << 20, 1);
+    if (!s)
+        skip(); /* no AVX2 */
+    double t0 = qc_now(), w = qh_sentinel_wait(s, 0.5);
+    assert_true(w == -1 || (w >= 0 && w <= 0.5 + 0.2));
+    assert_true(qc_now() - t0 < 0.5 + 0.5);
+    qh_sentinel_free(s);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_cpu_features_match_kernel),
+        cmocka_unit_test(test_phase_bands),
+        cmocka_unit_test(test_sentinel_answers),
         cmocka_unit_test(test_topology_matches_kernel),
         cmocka_unit_test(test_cuda_no_device_is_an_answer),
         cmocka_unit_test(test_gpu_counters_unavailable_with_reasons),

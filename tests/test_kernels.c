@@ -273,7 +273,7 @@ static void check_problem_on(dataset data, const qk_problem *p, const qk_kernel 
         const qk_config cfg = configs[c];
         char text[128];
         qk_config_format(k, &cfg, text, sizeof text);
-        void *work = qk_alloc(qk_kernel_workspace(k, p, &cfg));
+        void *work = qc_alloc(qk_kernel_workspace(k, p, &cfg));
         memset(y, 0xff, ybytes); /* NaN in fp16 and fp32: an unwritten element poisons the error */
         assert_int_equal(qk_gemm(k, &cfg, &qw, x, p->m, y, work, &err), QC_OK);
         double e = qk_relative_error(p, y, ref, p->m, NULL, 0, NULL);
@@ -403,7 +403,7 @@ static double quant_error(qk_scheme s, int group)
     qk_weights_pack(&k->packing, &p, w, &qw, NULL);
     qk_config cfg;
     qk_kernel_defaults(k, &p, &cfg);
-    void *work = qk_alloc(qk_kernel_workspace(k, &p, &cfg));
+    void *work = qc_alloc(qk_kernel_workspace(k, &p, &cfg));
     assert_int_equal(qk_gemm(k, &cfg, &qw, x, p.m, y, work, NULL), QC_OK);
     double e = qk_relative_error(&p, y, ref, p.m, NULL, 0, NULL);
     free(work);
@@ -586,7 +586,7 @@ static void test_registry(void **state)
     uint16_t y[64];
     qc_msgs err = {0};
     qk_kernel_defaults(k, &p, &cfg);
-    void *work = qk_alloc(qk_kernel_workspace(k, &p, &cfg));
+    void *work = qc_alloc(qk_kernel_workspace(k, &p, &cfg));
     assert_int_equal(qk_gemm(k, &cfg, &qw, x, 1, y, work, &err), QC_EINPUT);
     assert_non_null(strstr(err.v[0], "panels of 16 channels"));
     free(work);

@@ -143,6 +143,9 @@ static qb_point sample_point(int m, int status)
         p.copies = m == 2 ? 1 : 9;
         p.rounds = m;
         p.noisy = m == 4;
+        p.phase_waited_s = 0.25 * (m - 1); /* the machine's phase around the timing */
+        p.phase_redone = m - 1;
+        p.phase_unusual = m == 4;
         snprintf(p.format, sizeof p.format, "bf16_dot");
         p.checked_rows = m < 8 ? m : 8;
         p.checked_cols = 256;
@@ -204,6 +207,9 @@ static void test_results_round_trip(void **state)
         assert_int_equal(a->copies, b->copies);
         assert_int_equal(a->rounds, b->rounds);
         assert_int_equal(a->noisy, b->noisy);
+        assert_true(a->phase_waited_s == b->phase_waited_s);
+        assert_int_equal(a->phase_redone, b->phase_redone);
+        assert_int_equal(a->phase_unusual, b->phase_unusual);
         assert_true(b->smooth < 0);
         assert_int_equal(a->n_counters, b->n_counters);
         for (int c = 0; c < a->n_counters; c++) {
@@ -242,6 +248,15 @@ static void test_results_round_trip(void **state)
     assert_int_equal(qb_results_read(path2, &back, &err), QC_EINPUT);
     assert_non_null(strstr(err.v[err.n - 1], "benchmarks[3]"));
     assert_non_null(strstr(err.v[err.n - 1], "'m' is out of range or not an integer"));
+    /* a phase with a negative wait */
+    doc = json_loads(t1, 0, NULL);
+    json_object_set_new(json_object_get(json_array_get(json_object_get(doc, "benchmarks"), 0), "phase"), "waited_s",
+                        json_real(-1));
+    json_dump_file(doc, path2, 0);
+    json_decref(doc);
+    assert_int_equal(qb_results_read(path2, &back, &err), QC_EINPUT);
+    assert_non_null(strstr(err.v[err.n - 1], "benchmarks[0]"));
+    assert_non_null(strstr(err.v[err.n - 1], "'phase' must be"));
     /* a verification of an unknown kind */
     doc = json_loads(t1, 0, NULL);
     json_object_set_new(json_array_get(json_object_get(doc, "verification"), 1), "kind", json_string("duel"));

@@ -39,7 +39,7 @@ static int run_layer(int scheme, int m, int n, int k, int group)
     qk_fill_activations(x, NULL, m, k, 0, 12);
     qk_weights qw;
     int rc = qk_weights_pack(&kern->packing, &p, w, &qw, &err);
-    void *work = qk_alloc(qk_kernel_workspace(kern, &p, &cfg));
+    void *work = qc_alloc(qk_kernel_workspace(kern, &p, &cfg));
     if (!rc)
         rc = qk_gemm(kern, &cfg, &qw, x, m, y, work, &err);
     double e = 1;

@@ -266,7 +266,7 @@ int qk_onednn_pack(qk_weights *w, qc_msgs *err)
     }
     size_t bytes = api.dnnl_memory_desc_get_size(&packed);
     void *plain = malloc((size_t)N * K * (bf16 ? 2 : 1));
-    void *blob = qk_alloc(bytes);
+    void *blob = qc_alloc(bytes);
     if (!plain || !blob) {
         free(plain), free(blob);
         qc_msgs_addf(err, "out of memory packing %zu bytes of weights", bytes);
