@@ -48,7 +48,7 @@ typedef struct dataset {
     float *x32;          /* the original activations as fp32 (smoothed sets) */
 } dataset;
 
-enum { PHASE_THREADS = 8 };
+enum { PHASE_THREADS = 8, PAIR_PLACEMENTS = 3 };
 
 struct qb_bench {
     qb_measure_opts o;
@@ -485,6 +485,22 @@ static int cmp_double(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
+/* The weight copies moved to fresh memory: where the pages lie changes a kernel's speed by a
+ * few percent for as long as they stay there (on a VM, how the host backs them), so an
+ * interleaved comparison samples more than one placement. */
+static int dataset_move(dataset *d, qc_msgs *err)
+{
+    for (int c = 0; c < d->n_copies; c++) {
+        qk_weights moved;
+        int rc = qk_weights_copy(&d->copies[c], &moved, err);
+        if (rc)
+            return rc;
+        qk_weights_free(&d->copies[c]);
+        d->copies[c] = moved;
+    }
+    return QC_OK;
+}
+
 /* Seconds per call of c over at least min_time. */
 static double turn(call *c, double min_time)
 {
@@ -537,7 +553,14 @@ int qb_measure_pair(qb_bench *b, const qb_task *ta, const qb_task *tb, int pairs
     turn(&ca, min_time / 4); /* both warmed up before the first pair */
     turn(&cb, min_time / 4);
     qh_sentinel *ph = phase_of(b, ta->kernel, &ta->cfg);
+    const int per_place = (pairs + PAIR_PLACEMENTS - 1) / PAIR_PLACEMENTS;
     for (int i = 0; i < pairs; i++) {
+        if (i && i % per_place == 0) { /* the next placement of both weight sets */
+            if ((rc = dataset_move(&b->d, err)) || (!shared && (rc = dataset_move(&b->other, err))))
+                goto done;
+            turn(&ca, min_time / 4);
+            turn(&cb, min_time / 4);
+        }
         if (ph) /* each pair in the usual phase as far as can be had */
             qh_sentinel_wait(ph, QB_PHASE_WAIT_S / 4);
         ra[i] = turn(&ca, min_time);

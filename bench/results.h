@@ -88,7 +88,8 @@ void qb_point_free(qb_point *p);
  * or (race) a cell's fastest scheme against the runner-up, another scheme. */
 typedef struct qb_verification {
     char winner[QB_NAME_MAX], baseline[QB_NAME_MAX]; /* point names: both in the file */
-    int race;               /* two schemes of one cell (else a configuration against the default) */
+    int race;               /* two schemes of one cell, or two kernels of one scheme (else a
+                             * configuration against its kernel's default) */
     int pairs;
     double ratio, ratio_lo, ratio_hi; /* median and quartiles of winner ÷ baseline time over the pairs */
     int keep;               /* the winner beat the baseline beyond the noise (ratio_hi < 1) */

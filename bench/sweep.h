@@ -124,7 +124,9 @@ int qb_measure(qb_bench *b, const qb_task *t, qb_point *out, qc_msgs *err);
  * turn at least min_time of calls on its cold copies): two configurations of one kernel on one
  * weight set, or two kernels or schemes on a weight set each (a close race between schemes).
  * The median and quartiles of A's time ÷ B's over the pairs: a slow phase of the machine slows
- * both sides of a pair alike. QC_EINPUT for GPU kernels or sizes that differ. */
+ * both sides of a pair alike. The pairs run on three placements of the weights in memory (the
+ * copies moved to fresh pages between them): the ratio then holds how much a placement moves it.
+ * QC_EINPUT for GPU kernels or sizes that differ. */
 typedef struct qb_pair {
     int pairs;
     double ratio, ratio_lo, ratio_hi;

@@ -7,11 +7,11 @@
 
 static const char help[] =
     "usage: qbench fit RESULTS [--profile NAME|FILE] [-o PROFILE] [--report]\n\n"
-    "Fits the model t = t0 + max(bytes / (e_mem·BW), flops / (e_comp·u(M)·P)) to the results, the\n"
-    "probed ceilings fixed (BW the DRAM read, P the peak of the number format each kernel computes\n"
-    "in), u(M) the share of the kernel's register tile that M fills: per kernel the two\n"
-    "efficiencies, in (0, 1], and one fixed cost t0 per device, by robust least squares in log\n"
-    "space. Prints them in physical terms and the model's stated error per scheme: in sample,\n"
+    "Fits the model t = t0 + max(bytes / (e_mem·BW), flops / (e_comp·P) + ceil(M/MR)·N·K·d) to the\n"
+    "results, the probed ceilings fixed (BW the DRAM read, P the peak of the number format each\n"
+    "kernel computes in): per kernel the two efficiencies, in (0, 1], and d, the seconds it takes\n"
+    "to decode a weight once per pass of its MR-row register tile; one fixed cost t0 per device;\n"
+    "by robust least squares (Huber) in log space. Prints them in physical terms and the model's stated error per scheme: in sample,\n"
     "leaving each shape out of the fit in turn, and on the points a sweep held out (--holdout).\n"
     "Writes the fit into the profile (fit:, with the results file's hash); the results file is\n"
     "left as it is. --report adds the crossovers: the M where each pair of schemes swaps order, per\n"

@@ -1225,64 +1225,125 @@ static int remeasurable(const qt_winner *w, const qk_kernel *k, const qk_config 
 /* Ties between schemes: in each cell (shape, options, measured M) whose runner-up is within
  * RACE_WINDOW of the fastest, the two are timed again interleaved in this process (A, B, A, B …),
  * which a slow phase of the machine cannot tilt, and the race decides the cell (qt_cells): a tie
- * when their time ratio is within the tie margin or within its own noise. Into the results file. */
-enum { RACE_PAIRS = 10 };
+ * when their time ratio is within the tie margin or within its own noise. First, each of those
+ * two schemes whose runner-up kernel is within RACE_WINDOW of it (w8a8.avx512vnni against
+ * w8a8.onednn) races it, and the faster in that race represents the scheme (qt_tune): the
+ * sweep's medians would choose by the phase each was timed in. Into the results file. */
+enum { RACE_PAIRS = 12 }; /* 4 on each of 3 placements of the weights */
 #define RACE_WINDOW 2.0 /* a slow phase of the machine moves a median that much */
+
+/* Have these two points been raced (either way round)? */
+static int raced(const qb_results *res, const char *x, const char *y)
+{
+    for (int i = 0; i < res->n_ver; i++)
+        if (res->ver[i].race && ((!strcmp(res->ver[i].winner, x) && !strcmp(res->ver[i].baseline, y)) ||
+                                 (!strcmp(res->ver[i].winner, y) && !strcmp(res->ver[i].baseline, x))))
+            return 1;
+    return 0;
+}
+
+/* Races two points of the results (once); *ran says whether it did. */
+static int race(const cli_sweep_args *a, qb_bench *b, qb_results *res, const qt_winner *x, const qt_winner *y,
+                FILE *log, int *said, int *ran, qc_msgs *err)
+{
+    const qt_winner *side[2] = {x, y};
+    qb_task tk[2];
+    *ran = 0;
+    for (int s = 0; s < 2; s++) {
+        const qk_kernel *k = qk_kernel_find(side[s]->kernel);
+        qk_config cfg;
+        if (!k || qk_config_parse(k, &side[s]->p, side[s]->config, &cfg, NULL) ||
+            !remeasurable(side[s], k, &cfg, a->axes.warm, res, &tk[s]))
+            return QC_OK;
+    }
+    if (raced(res, tk[0].point.name, tk[1].point.name))
+        return QC_OK;
+    if (!(*said)++)
+        fprintf(log, "qbench: close races: each cell's two fastest schemes (within %gx of each other) again, and "
+                     "each one's two fastest kernels, %d interleaved pairs\n", RACE_WINDOW, RACE_PAIRS);
+    qb_pair pr;
+    int rc = qb_measure_pair(b, &tk[0], &tk[1], RACE_PAIRS, &pr, err);
+    if (rc)
+        return rc;
+    qb_verification v = {.race = 1, .pairs = pr.pairs, .ratio = pr.ratio, .ratio_lo = pr.ratio_lo,
+                         .ratio_hi = pr.ratio_hi, .keep = pr.ratio_hi < 1};
+    snprintf(v.winner, sizeof v.winner, "%s", tk[0].point.name);
+    snprintf(v.baseline, sizeof v.baseline, "%s", tk[1].point.name);
+    qb_results_add_verification(res, &v);
+    fprintf(log, "qbench:   %dx%d M=%d: %s ÷ %s time %.3f (quartiles %.3f–%.3f)\n", x->p.n, x->p.k, x->p.m,
+            x->p.scheme == y->p.scheme ? x->kernel : qk_scheme_name(x->p.scheme),
+            x->p.scheme == y->p.scheme ? y->kernel : qk_scheme_name(y->p.scheme), pr.ratio, pr.ratio_lo, pr.ratio_hi);
+    *ran = 1;
+    return QC_OK;
+}
+
+/* The fastest point of w's scheme, shape, options and M on another kernel, within RACE_WINDOW
+ * of w; 0 when there is none. */
+static int rival_kernel(const cli_results *r, const qt_winner *w, qt_winner *out)
+{
+    const qt_obs *best = NULL;
+    for (int i = 0; i < r->n_obs; i++) {
+        const qt_obs *o = &r->obs[i];
+        if (!o->holdout && o->p.scheme == w->p.scheme && qt_same_key(&o->p, &w->p) && o->p.m == w->p.m &&
+            strcmp(o->kernel, w->kernel) && o->time_s > 0 && o->time_s <= RACE_WINDOW * w->time_s &&
+            (!best || o->time_s < best->time_s))
+            best = o;
+    }
+    if (!best)
+        return 0;
+    *out = *w;
+    snprintf(out->kernel, sizeof out->kernel, "%s", best->kernel);
+    snprintf(out->config, sizeof out->config, "%s", best->config);
+    out->time_s = best->time_s;
+    return 1;
+}
+
 static int race_cells(const cli_sweep_args *a, qb_bench *b, qb_results *res, FILE *log, qc_msgs *err)
 {
-    cli_results r;
-    qt_tuned t = {0};
-    qt_cell *cells = NULL;
-    int nc = 0, todo = 0, rc = QC_OK;
-    qc_msgs none = {0}; /* nothing timed, nothing to race: the sweep's own summary says so */
-    if (cli_results_load(&r, a->results, &none)) {
-        qc_msgs_free(&none);
-        return QC_OK;
-    }
-    if (tune_per_m(&r, &t) || qt_cells(&t, 0, &cells, &nc))
-        nc = 0;
-    for (int i = 0; !rc && i < nc; i++) {
-        const qt_cell *c = &cells[i];
-        if (!c->w2 || c->w2->time_s > RACE_WINDOW * c->w->time_s || c->w->p.m != c->w2->p.m)
-            continue;
-        const qt_winner *side[2] = {c->w, c->w2};
-        qb_task tk[2];
-        int ok = 1;
-        for (int s = 0; s < 2; s++) {
-            const qk_kernel *k = qk_kernel_find(side[s]->kernel);
-            qk_config cfg;
-            ok = ok && k && !qk_config_parse(k, &side[s]->p, side[s]->config, &cfg, NULL) &&
-                 remeasurable(side[s], k, &cfg, a->axes.warm, res, &tk[s]);
+    int said = 0, rc = QC_OK;
+    for (int pass = 0; !rc && pass < 2; pass++) { /* the schemes' kernels, then the schemes */
+        cli_results r;
+        qt_tuned t = {0};
+        qt_cell *cells = NULL;
+        int nc = 0, ran = 0;
+        qc_msgs none = {0}; /* nothing timed, nothing to race: the sweep's own summary says so */
+        if (cli_results_load(&r, a->results, &none)) {
+            qc_msgs_free(&none);
+            return QC_OK;
         }
-        if (!ok)
-            continue;
-        if (!todo++)
-            fprintf(log, "qbench: close races: each cell's two fastest schemes (within %gx of each other) again, "
-                         "%d interleaved pairs\n", RACE_WINDOW, RACE_PAIRS);
-        qb_pair pr;
-        if ((rc = qb_measure_pair(b, &tk[0], &tk[1], RACE_PAIRS, &pr, err)))
-            break;
-        qb_verification v = {.race = 1, .pairs = pr.pairs, .ratio = pr.ratio, .ratio_lo = pr.ratio_lo,
-                             .ratio_hi = pr.ratio_hi, .keep = pr.ratio_hi < 1};
-        snprintf(v.winner, sizeof v.winner, "%s", tk[0].point.name);
-        snprintf(v.baseline, sizeof v.baseline, "%s", tk[1].point.name);
-        qb_results_add_verification(res, &v);
-        fprintf(log, "qbench:   %dx%d M=%d: %s ÷ %s time %.3f (quartiles %.3f–%.3f)\n", c->w->p.n, c->w->p.k,
-                c->w->p.m, qk_scheme_name(c->w->p.scheme), qk_scheme_name(c->w2->p.scheme), pr.ratio, pr.ratio_lo,
-                pr.ratio_hi);
+        if (tune_per_m(&r, &t) || qt_cells(&t, 0, &cells, &nc))
+            nc = 0;
+        for (int i = 0; !rc && i < nc; i++) {
+            const qt_cell *c = &cells[i];
+            if (!c->w2 || c->w2->time_s > RACE_WINDOW * c->w->time_s || c->w->p.m != c->w2->p.m)
+                continue;
+            const qt_winner *side[2] = {c->w, c->w2};
+            qt_winner rv;
+            for (int s = 0; pass == 0 && !rc && s < 2; s++) {
+                int one = 0;
+                if (rival_kernel(&r, side[s], &rv))
+                    rc = race(a, b, res, side[s], &rv, log, &said, &one, err);
+                ran += one;
+            }
+            if (pass == 1) {
+                int one = 0;
+                rc = race(a, b, res, c->w, c->w2, log, &said, &one, err);
+                ran += one;
+            }
+        }
+        if (!rc && ran)
+            rc = qb_results_write(res, a->results, err);
+        free(cells);
+        qt_tuned_free(&t);
+        cli_results_free(&r);
     }
-    if (!rc && todo)
-        rc = qb_results_write(res, a->results, err);
-    free(cells);
-    qt_tuned_free(&t);
-    cli_results_free(&r);
     return rc;
 }
 
 /* Never worse than the default: each bucket's winner that is not its kernel's default
  * configuration is timed against that default, interleaved in this process; the outcome goes
  * into the results file, where tune and emit find it. */
-enum { VERIFY_PAIRS = 10 };
+enum { VERIFY_PAIRS = 12 };
 static int verify_winners(const cli_sweep_args *a, qb_bench *b, qb_results *res, FILE *log, qc_msgs *err)
 {
     cli_results r;

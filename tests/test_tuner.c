@@ -549,6 +549,45 @@ static void test_races_decide_cells(void **state)
     qt_tuned_free(&t);
 }
 
+/* Two kernels of one scheme raced side by side: the faster in the race is the scheme's winner,
+ * whatever the medians said; a race of other points changes nothing. */
+static void test_kernel_race_picks_the_representative(void **state)
+{
+    (void)state;
+    qt_obs o[] = {obs(QK_W8A8, "threads=2", 16, 0.95e-3, 0.01, 0.04, 1), obs(QK_W8A8, "threads=2", 16, 1.00e-3, 0.01, 0.04, 1)};
+    snprintf(o[0].kernel, sizeof o[0].kernel, "w8a8.avx512vnni");
+    snprintf(o[1].kernel, sizeof o[1].kernel, "w8a8.onednn");
+    qt_race r = {.pairs = 10, .ratio_lo = 1.02, .ratio = 1.04, .ratio_hi = 1.06}; /* vnni ÷ oneDNN */
+    for (int side = 0; side < 2; side++) {
+        qt_side *x = side ? &r.b : &r.a;
+        x->p = o[side].p;
+        snprintf(x->kernel, sizeof x->kernel, "%s", o[side].kernel);
+        snprintf(x->config, sizeof x->config, "%s", o[side].config);
+    }
+    qt_tune_opts opt = {0};
+    qt_tuned t;
+    assert_int_equal(qt_tune(o, 2, &opt, &t, NULL), QC_OK); /* the medians: vnni, 5% ahead */
+    assert_int_equal(t.n, 1);
+    assert_string_equal(t.v[0].kernel, "w8a8.avx512vnni");
+    qt_tuned_free(&t);
+    opt.races = &r;
+    opt.n_races = 1;
+    assert_int_equal(qt_tune(o, 2, &opt, &t, NULL), QC_OK); /* the race: oneDNN */
+    assert_string_equal(t.v[0].kernel, "w8a8.onednn");
+    assert_true(t.v[0].time_s == 1.00e-3);
+    qt_tuned_free(&t);
+    qt_side tmp = r.a; /* recorded the other way round: the same */
+    r.a = r.b, r.b = tmp;
+    r.ratio_lo = 1 / 1.06, r.ratio = 1 / 1.04, r.ratio_hi = 1 / 1.02;
+    assert_int_equal(qt_tune(o, 2, &opt, &t, NULL), QC_OK);
+    assert_string_equal(t.v[0].kernel, "w8a8.onednn");
+    qt_tuned_free(&t);
+    r.a.p.m = 64; /* a race at another M: not this one */
+    assert_int_equal(qt_tune(o, 2, &opt, &t, NULL), QC_OK);
+    assert_string_equal(t.v[0].kernel, "w8a8.avx512vnni");
+    qt_tuned_free(&t);
+}
+
 /* Whatever strings reach the header (the device name in its comment, configurations in string
  * literals), it compiles and says them back exactly. */
 static void test_header_escapes(void **state)
@@ -599,6 +638,7 @@ int main(void)
         cmocka_unit_test(test_roof_is_the_kernels_format),
         cmocka_unit_test(test_keys_and_cells),
         cmocka_unit_test(test_scheme_ties), cmocka_unit_test(test_races_decide_cells),
+        cmocka_unit_test(test_kernel_race_picks_the_representative),
         cmocka_unit_test(test_header_escapes),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -179,9 +179,11 @@ typedef struct qt_verdict {
     int keep;                      /* it beat the default beyond the noise (ratio_hi < 1) */
 } qt_verdict;
 
-/* A close race: a cell's two fastest schemes re-measured interleaved in one process (A, B, A, B
- * …): each side as measured (its problem with M, kernel, configuration), and the median and
- * quartiles over the pairs of a's time ÷ b's. qt_cells decides such a cell from it. */
+/* A close race: a cell's two fastest schemes, or a scheme's two fastest kernels, re-measured
+ * interleaved in one process (A, B, A, B …): each side as measured (its problem with M, kernel,
+ * configuration), and the median and quartiles over the pairs of a's time ÷ b's. qt_tune takes
+ * the faster of two kernels as its scheme's winner; qt_cells decides a cell from a race of its
+ * two schemes. */
 typedef struct qt_side {
     qk_problem p;
     char kernel[32], config[128];
@@ -201,7 +203,7 @@ typedef struct qt_tune_opts {
     const qt_fitted *fit;  /* the model roofline pruning predicts with (NULL: no pruning report) */
     const qt_verdict *verdicts; /* re-measured winners: one that lost to the default is replaced by it */
     int n_verdicts;
-    const qt_race *races;  /* re-measured close races between schemes (kept in qt_tuned for qt_cells) */
+    const qt_race *races;  /* re-measured close races (kept in qt_tuned for qt_cells) */
     int n_races;
 } qt_tune_opts;
 

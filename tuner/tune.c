@@ -59,6 +59,25 @@ static int in_cell(const qt_obs *a, const qt_obs *b, const qt_tune_opts *o)
     return qt_same_key(&a->p, &b->p) && qt_bucket(o, a->p.m, &l1) == qt_bucket(o, b->p.m, &l2);
 }
 
+/* Is race side s the point (p, kernel, config)? */
+static int is_side(const qt_side *s, const qk_problem *p, const char *kernel, const char *config)
+{
+    return qt_same_key(&s->p, p) && s->p.m == p->m && !strcmp(s->kernel, kernel) && !strcmp(s->config, config);
+}
+
+/* x's time ÷ y's in a race between them; 0 when they were not raced. */
+static double raced_ratio(const qt_tune_opts *o, const qt_obs *x, const qt_obs *y)
+{
+    for (int i = 0; i < o->n_races; i++) {
+        const qt_race *r = &o->races[i];
+        if (is_side(&r->a, &x->p, x->kernel, x->config) && is_side(&r->b, &y->p, y->kernel, y->config))
+            return r->ratio;
+        if (is_side(&r->a, &y->p, y->kernel, y->config) && is_side(&r->b, &x->p, x->kernel, x->config))
+            return 1 / r->ratio;
+    }
+    return 0;
+}
+
 int qt_tune(const qt_obs *obs, int n, const qt_tune_opts *o, qt_tuned *out, qc_msgs *err)
 {
     memset(out, 0, sizeof *out);
@@ -124,6 +143,13 @@ int qt_tune(const qt_obs *obs, int n, const qt_tune_opts *o, qt_tuned *out, qc_m
                 if (obs[member[a]].is_default && obs[member[a]].time_s - obs[best].time_s <= sig * noise)
                     pick = member[a];
         }
+        /* another kernel of the scheme raced against it side by side: the faster in the race */
+        for (int a = 0; a < nmem; a++)
+            if (strcmp(obs[member[a]].kernel, obs[pick].kernel) && raced_ratio(o, &obs[pick], &obs[member[a]]) > 1) {
+                pick = member[a];
+                tie = 0;
+                break;
+            }
         qt_winner *w = &out->v[out->n++];
         w->p = obs[pick].p;
         w->p.m = mrep;
@@ -235,11 +261,6 @@ static int tied(const qt_winner *a, const qt_winner *b, double margin)
     return d <= noise || d <= margin * lo;
 }
 
-static int is_side(const qt_side *s, const qt_winner *w)
-{
-    return qt_same_key(&s->p, &w->p) && s->p.m == w->p.m && !strcmp(s->kernel, w->kernel) &&
-           !strcmp(s->config, w->config);
-}
 
 /* w and w2 the other way round (a race's ratio with them) */
 static void swap_sides(qt_cell *c)
@@ -258,11 +279,13 @@ static const qt_race *race_of(const qt_tuned *t, const qt_cell *c, double *r, do
 {
     for (int i = 0; i < t->n_races; i++) {
         const qt_race *x = &t->races[i];
-        if (is_side(&x->a, c->w) && is_side(&x->b, c->w2)) {
+        if (is_side(&x->a, &c->w->p, c->w->kernel, c->w->config) &&
+            is_side(&x->b, &c->w2->p, c->w2->kernel, c->w2->config)) {
             *r = x->ratio, *lo = x->ratio_lo, *hi = x->ratio_hi;
             return x;
         }
-        if (is_side(&x->a, c->w2) && is_side(&x->b, c->w)) {
+        if (is_side(&x->a, &c->w2->p, c->w2->kernel, c->w2->config) &&
+            is_side(&x->b, &c->w->p, c->w->kernel, c->w->config)) {
             *r = 1 / x->ratio, *lo = 1 / x->ratio_hi, *hi = 1 / x->ratio_lo;
             return x;
         }
