@@ -44,9 +44,10 @@ typedef struct qh_level_bw {
     double read_gbs, read_cv, rw_gbs, rw_cv;
 } qh_level_bw;
 
-/* Streams working sets from well inside L1 to 4× the last-level cache (doubling; quick: 4 per
- * level) and names the plateaus from the host's cache sizes: each level's figure is the median
- * of the points whose per-thread working set sits inside that level and outside the one below.
+/* Streams working sets from well inside L1 to 8× the last-level cache (doubling; quick: ×4 per
+ * step; the last one, DRAM, in 7 slices 0.3 s apart) and names the plateaus from the host's
+ * cache sizes: each level's figure is the median of the points whose per-thread working set
+ * sits inside that level and outside the one below.
  * points (optional, up to 64) receives the whole curve. */
 int qh_bandwidth_levels(const struct qh_host *h, int threads, int quick, qh_level_bw out[QH_LEVEL_COUNT],
                         qh_bw_point *points, int *n_points, qc_msgs *err);
