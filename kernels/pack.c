@@ -319,9 +319,10 @@ void qk_weights_dequant(const qk_weights *w, float *out)
             } else if (p->scheme != QK_FP16 && p->scheme != QK_BF16) {
                 v *= qk_channel_scale(w, n);
             }
-            /* the GPU weight-only kernels multiply fp16 weights: that rounding is the operand */
+            /* the GPU weight-only kernels multiply weights of the activations' 16-bit type: that
+             * rounding is the operand */
             if (cuda && (p->scheme == QK_W4A16 || p->scheme == QK_W8A16))
-                v = qk_half_to_float(qk_float_to_half(v));
+                v = qk_x16_to_float(qk_problem_bf16(p), qk_float_to_x16(qk_problem_bf16(p), v));
             out[(size_t)n * p->k + k] = v;
         }
 }

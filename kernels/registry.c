@@ -442,7 +442,8 @@ static void defaults_threads(const qk_kernel *k, const qk_problem *p, qk_config 
 
 /* ---- the CUDA kernels ---- */
 
-/* qbench's CUDA kernels and quantizers read fp16 activations */
+/* qbench's CUDA activation quantizers (and cuBLASLt's rows but bf16's) read fp16 activations;
+ * the weight-only kernels read either */
 static int cuda_fp16_only(const qk_problem *p, char *why, size_t len)
 {
     if (p->scheme == QK_BF16 || !qk_problem_bf16(p))
@@ -455,8 +456,6 @@ static int check_cuda_wonly(const qk_kernel *k, const qk_problem *p, const qk_co
 {
     const int g = qk_problem_group(p), tile = qk_config_get(k, cfg, "tile", 0);
     const int stages = qk_config_get(k, cfg, "stages", 3), splitk = qk_config_get(k, cfg, "splitk", 1);
-    if (cuda_fp16_only(p, why, len))
-        return QC_EINPUT;
     if (p->k % 64 || p->n % 4)
         snprintf(why, len, "the tensor-core kernel needs K %% 64 == 0 and N %% 4 == 0 (K=%d, N=%d)", p->k, p->n);
     else if (p->scheme == QK_W4A16 && g % 16)

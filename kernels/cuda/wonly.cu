@@ -2,11 +2,13 @@
 //
 // Per block a BM×BN tile of Y; K is walked in BK = 64 slices through a STAGES-deep cp.async
 // pipeline (A: fp16 rows of X; B: the packed words [K/8][N] or [K/4][N] of the CUDA layout).
-// Each warp owns a (BM/WM)×(BN/WN) piece and issues mma.sync.m16n8k16 (fp16 × fp16 → fp32):
-// A fragments are read from shared memory; B fragments are dequantized in registers from the
-// packed words: (q − z)·s computed in fp32 (exact) and rounded to fp16, which is the operand
-// qk_weights_dequant gives for this layout. Split-K: blockIdx.z takes a share of the K slices
-// and writes fp32 partials; a second kernel sums them.
+// Each warp owns a (BM/WM)×(BN/WN) piece and issues mma.sync.m16n8k16 (fp16 × fp16 → fp32, or
+// bf16 × bf16 → fp32 with bf16 activations): A fragments are read from shared memory; B
+// fragments are dequantized in registers from the packed words: (q − z)·s computed in fp32
+// (exact) and rounded to the activations' type, which is the operand qk_weights_dequant gives
+// for this layout. A 16-bit output has the activations' type too. Split-K: blockIdx.z takes a
+// share of the K slices and writes fp32 partials; a second kernel sums them.
+#include <cuda_bf16.h>
 #include <cuda_fp16.h>
 #include <cuda_runtime.h>
 #include <stdint.h>
@@ -27,20 +29,38 @@ __device__ __forceinline__ void cp_async16(void *smem, const void *gmem, bool va
 __device__ __forceinline__ void cp_async_commit() { asm volatile("cp.async.commit_group;\n" ::); }
 template <int N> __device__ __forceinline__ void cp_async_wait() { asm volatile("cp.async.wait_group %0;\n" ::"n"(N)); }
 
-__device__ __forceinline__ void mma16816(float c[4], const uint32_t a[4], const uint32_t b[2]) {
-    asm volatile("mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, "
-                 "{%0,%1,%2,%3};\n"
-                 : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
-                 : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b[0]), "r"(b[1]));
+template <bool BF16> __device__ __forceinline__ void mma16816(float c[4], const uint32_t a[4], const uint32_t b[2]) {
+    if (BF16)
+        asm volatile("mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, "
+                     "{%0,%1,%2,%3};\n"
+                     : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
+                     : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b[0]), "r"(b[1]));
+    else
+        asm volatile("mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, "
+                     "{%0,%1,%2,%3};\n"
+                     : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
+                     : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b[0]), "r"(b[1]));
 }
 
-__device__ __forceinline__ uint32_t pack_half2(float lo, float hi) {
+// two values rounded to the 16-bit type, lo in the low half
+template <bool BF16> __device__ __forceinline__ uint32_t pack2(float lo, float hi) {
+    if (BF16) {
+        __nv_bfloat162 h = __floats2bfloat162_rn(lo, hi);
+        return *reinterpret_cast<uint32_t *>(&h);
+    }
     __half2 h = __floats2half2_rn(lo, hi);
     return *reinterpret_cast<uint32_t *>(&h);
 }
 
+template <bool BF16> __device__ __forceinline__ void store16(void *y, size_t at, float v) {
+    if (BF16)
+        reinterpret_cast<__nv_bfloat16 *>(y)[at] = __float2bfloat16_rn(v);
+    else
+        reinterpret_cast<__half *>(y)[at] = __float2half_rn(v);
+}
+
 struct Params {
-    const __half *x;        // M×K
+    const uint16_t *x;      // M×K, fp16 or bf16
     const uint32_t *w;      // packed words
     const __half *gscale;   // int4: [G][N]
     const uint8_t *gzero;   // int4 asymmetric: [G][N], else NULL (z = 8)
@@ -51,13 +71,13 @@ struct Params {
     int out_f32, partial;
 };
 
-template <bool INT4, int BM, int BN, int WM, int WN, int STAGES>
+template <bool INT4, bool BF16, int BM, int BN, int WM, int WN, int STAGES>
 __global__ void __launch_bounds__(WM *WN * 32) wonly_kernel(Params p) {
     constexpr int THREADS = WM * WN * 32;
     constexpr int WROWS = INT4 ? BK / 8 : BK / 4; // packed word-rows per K slice
     constexpr int MT = BM / WM / 16, NT = BN / WN / 8;
     extern __shared__ __align__(16) unsigned char smem[];
-    __half *As = reinterpret_cast<__half *>(smem);                                  // [STAGES][BM][BK+APAD]
+    uint16_t *As = reinterpret_cast<uint16_t *>(smem);                              // [STAGES][BM][BK+APAD]
     uint32_t *Bs = reinterpret_cast<uint32_t *>(As + STAGES * BM * (BK + APAD));    // [STAGES][WROWS][BN]
 
     const int tid = threadIdx.x, lane = tid % 32, warp = tid / 32;
@@ -70,11 +90,11 @@ __global__ void __launch_bounds__(WM *WN * 32) wonly_kernel(Params p) {
 
     auto load = [&](int stage, int kt) {
         const int k0 = kt * BK;
-        __half *a = As + stage * BM * (BK + APAD);
+        uint16_t *a = As + stage * BM * (BK + APAD);
         for (int c = tid; c < BM * (BK / 8); c += THREADS) {
             int r = c / (BK / 8), c8 = c % (BK / 8);
             bool ok = m0 + r < p.m;
-            const __half *src = p.x + (size_t)(ok ? m0 + r : 0) * p.k + k0 + c8 * 8;
+            const uint16_t *src = p.x + (size_t)(ok ? m0 + r : 0) * p.k + k0 + c8 * 8;
             cp_async16(a + r * (BK + APAD) + c8 * 8, src, ok);
         }
         uint32_t *b = Bs + stage * WROWS * BN;
@@ -110,14 +130,14 @@ __global__ void __launch_bounds__(WM *WN * 32) wonly_kernel(Params p) {
         cp_async_commit();
 
         const int stage = i % STAGES, k0 = (kt0 + i) * BK;
-        const __half *a = As + stage * BM * (BK + APAD);
+        const uint16_t *a = As + stage * BM * (BK + APAD);
         const uint32_t *b = Bs + stage * WROWS * BN;
 #pragma unroll
         for (int kk = 0; kk < BK; kk += 16) {
             uint32_t af[MT][4];
 #pragma unroll
             for (int mt = 0; mt < MT; mt++) {
-                const __half *ar = a + (wm * (BM / WM) + mt * 16 + g) * (BK + APAD) + kk + 2 * t;
+                const uint16_t *ar = a + (wm * (BM / WM) + mt * 16 + g) * (BK + APAD) + kk + 2 * t;
                 af[mt][0] = *reinterpret_cast<const uint32_t *>(ar);
                 af[mt][1] = *reinterpret_cast<const uint32_t *>(ar + 8 * (BK + APAD));
                 af[mt][2] = *reinterpret_cast<const uint32_t *>(ar + 8);
@@ -147,10 +167,10 @@ __global__ void __launch_bounds__(WM *WN * 32) wonly_kernel(Params p) {
                     v[2] = (float)(int8_t)(w1 >> sh) * s;
                     v[3] = (float)(int8_t)(w1 >> (sh + 8)) * s;
                 }
-                const uint32_t bf[2] = {pack_half2(v[0], v[1]), pack_half2(v[2], v[3])};
+                const uint32_t bf[2] = {pack2<BF16>(v[0], v[1]), pack2<BF16>(v[2], v[3])};
 #pragma unroll
                 for (int mt = 0; mt < MT; mt++)
-                    mma16816(acc[mt][nt], af[mt], bf);
+                    mma16816<BF16>(acc[mt][nt], af[mt], bf);
             }
         }
     }
@@ -178,28 +198,30 @@ __global__ void __launch_bounds__(WM *WN * 32) wonly_kernel(Params p) {
                     else if (p.out_f32)
                         reinterpret_cast<float *>(p.y)[at] = val;
                     else
-                        reinterpret_cast<__half *>(p.y)[at] = __float2half_rn(val);
+                        store16<BF16>(p.y, at, val);
                 }
             }
 }
 
-__global__ void splitk_reduce(const float *part, int splits, size_t count, void *y, int out_f32) {
+__global__ void splitk_reduce(const float *part, int splits, size_t count, void *y, int out_f32, int bf16) {
     for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < count; i += (size_t)gridDim.x * blockDim.x) {
         float s = 0;
         for (int z = 0; z < splits; z++)
             s += part[(size_t)z * count + i];
         if (out_f32)
             reinterpret_cast<float *>(y)[i] = s;
+        else if (bf16)
+            store16<true>(y, i, s);
         else
-            reinterpret_cast<__half *>(y)[i] = __float2half_rn(s);
+            store16<false>(y, i, s);
     }
 }
 
-template <bool INT4, int BM, int BN, int WM, int WN, int STAGES>
+template <bool INT4, bool BF16, int BM, int BN, int WM, int WN, int STAGES>
 void launch(const Params &p, int splits, cudaStream_t st) {
     constexpr int WROWS = INT4 ? BK / 8 : BK / 4;
-    const size_t smem = (size_t)STAGES * BM * (BK + APAD) * sizeof(__half) + (size_t)STAGES * WROWS * BN * 4;
-    auto kern = wonly_kernel<INT4, BM, BN, WM, WN, STAGES>;
+    const size_t smem = (size_t)STAGES * BM * (BK + APAD) * sizeof(uint16_t) + (size_t)STAGES * WROWS * BN * 4;
+    auto kern = wonly_kernel<INT4, BF16, BM, BN, WM, WN, STAGES>;
     cudaError_t e = cudaFuncSetAttribute(kern, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem);
     if (e != cudaSuccess) {
         qk_cuda_set_error("cudaFuncSetAttribute (%zu bytes of shared memory): %s", smem, cudaGetErrorString(e));
@@ -211,20 +233,20 @@ void launch(const Params &p, int splits, cudaStream_t st) {
         qk_cuda_set_error("weight-only kernel launch: %s", cudaGetErrorString(e));
 }
 
-template <bool INT4, int STAGES> void by_tile(int tile, const Params &p, int splits, cudaStream_t st) {
+template <bool INT4, bool BF16, int STAGES> void by_tile(int tile, const Params &p, int splits, cudaStream_t st) {
     switch (tile) {
-    case 0: launch<INT4, 16, 128, 1, 4, STAGES>(p, splits, st); break;
-    case 1: launch<INT4, 32, 128, 1, 4, STAGES>(p, splits, st); break;
-    case 2: launch<INT4, 64, 128, 2, 4, STAGES>(p, splits, st); break;
-    default: launch<INT4, 128, 128, 4, 2, STAGES>(p, splits, st); break;
+    case 0: launch<INT4, BF16, 16, 128, 1, 4, STAGES>(p, splits, st); break;
+    case 1: launch<INT4, BF16, 32, 128, 1, 4, STAGES>(p, splits, st); break;
+    case 2: launch<INT4, BF16, 64, 128, 2, 4, STAGES>(p, splits, st); break;
+    default: launch<INT4, BF16, 128, 128, 4, 2, STAGES>(p, splits, st); break;
     }
 }
 
-template <bool INT4> void by_stages(int stages, int tile, const Params &p, int splits, cudaStream_t st) {
+template <bool INT4, bool BF16> void by_stages(int stages, int tile, const Params &p, int splits, cudaStream_t st) {
     switch (stages) {
-    case 2: by_tile<INT4, 2>(tile, p, splits, st); break;
-    case 3: by_tile<INT4, 3>(tile, p, splits, st); break;
-    default: by_tile<INT4, 4>(tile, p, splits, st); break;
+    case 2: by_tile<INT4, BF16, 2>(tile, p, splits, st); break;
+    case 3: by_tile<INT4, BF16, 3>(tile, p, splits, st); break;
+    default: by_tile<INT4, BF16, 4>(tile, p, splits, st); break;
     }
 }
 
@@ -244,7 +266,7 @@ extern "C" void qk_cuda_wonly(const qk_run_args *a) {
     const int kt = q->k / BK;
     splits = splits < 1 ? 1 : splits > kt ? kt : splits;
     Params p = {};
-    p.x = reinterpret_cast<const __half *>(a->x);
+    p.x = reinterpret_cast<const uint16_t *>(a->x);
     p.w = reinterpret_cast<const uint32_t *>(w->q);
     p.gscale = reinterpret_cast<const __half *>(w->gscale);
     p.gzero = w->gzero;
@@ -258,14 +280,15 @@ extern "C" void qk_cuda_wonly(const qk_run_args *a) {
     p.partial = splits > 1;
     p.y = splits > 1 ? a->work : a->y;
     cudaStream_t st = static_cast<cudaStream_t>(a->stream);
+    const int bf16 = qk_problem_bf16(q);
     if (int4)
-        by_stages<true>(stages, tile, p, splits, st);
+        bf16 ? by_stages<true, true>(stages, tile, p, splits, st) : by_stages<true, false>(stages, tile, p, splits, st);
     else
-        by_stages<false>(stages, tile, p, splits, st);
+        bf16 ? by_stages<false, true>(stages, tile, p, splits, st) : by_stages<false, false>(stages, tile, p, splits, st);
     if (splits > 1) {
         size_t count = (size_t)p.m * p.n;
         splitk_reduce<<<(unsigned)((count + 255) / 256 < 4096 ? (count + 255) / 256 : 4096), 256, 0, st>>>(
-            reinterpret_cast<const float *>(a->work), splits, count, a->y, q->out_f32);
+            reinterpret_cast<const float *>(a->work), splits, count, a->y, q->out_f32, bf16);
         cudaError_t e = cudaGetLastError();
         if (e != cudaSuccess)
             qk_cuda_set_error("split-K reduction launch: %s", cudaGetErrorString(e));

@@ -50,8 +50,11 @@ for m in 1 7 33; do
     check w4a16 w4a16.cuda "$m" 1028 1024 --group 128 --config "$cfg"
     check w4a16 w4a16.cuda "$m" 1028 1024 --group 64 --asym --config "$cfg"
     check w8a16 w8a16.cuda "$m" 1028 1024 --config "$cfg"
+    check w4a16 w4a16.cuda "$m" 1028 1024 --group 128 --act bf16 --config "$cfg"
+    check w8a16 w8a16.cuda "$m" 1028 1024 --act bf16 --config "$cfg"
   done
   check fp16 fp16.cublaslt "$m" 1024 1024
+  check bf16 bf16.cublaslt "$m" 1024 1024
   check w8a8 w8a8.cublaslt "$m" 1024 1024
   check fp8 fp8.cublaslt "$m" 1024 1024
   check fp8 fp8.cublaslt "$m" 1024 1024 --fp8-scale channel
@@ -83,6 +86,13 @@ for shape in 8192x8192 8192x28672 28672x8192 10240x8192; do
     sp=$($py -c "print(f'{float(\"$tf\")/float(\"$tw\"):.2f}')")
     row "w4a16 g128 M=$m $shape" "$gbs GB/s = $pct% of copy; ${sp}x vs fp16 cuBLASLt"
   done
+done
+# bf16 activations: the weight-only kernel on bf16 mma against cuBLASLt bf16, and bf16 itself
+for m in 1 16 512; do
+  w="$OUT/w4a16-bf16-$m.json"; b="$OUT/bf16-$m.json"
+  "$Q" run --device cuda --scheme w4a16 --group 128 --act bf16 -m "$m" -n 4096 -k 4096 --min-time 0.2 --json >"$w" 2>/dev/null || { row "w4a16 bf16 M=$m 4096x4096" "FAILED"; fail=1; continue; }
+  "$Q" run --device cuda --scheme bf16 -m "$m" -n 4096 -k 4096 --min-time 0.2 --json >"$b" 2>/dev/null || { row "bf16 M=$m 4096x4096" "FAILED"; fail=1; continue; }
+  row "w4a16 (bf16 act) M=$m 4096x4096" "$($py -c "print(f'{float(\"$(time_of "$b")\")/float(\"$(time_of "$w")\"):.2f}')")x vs bf16 cuBLASLt ($(field "$b" gflops) GFLOP/s)"
 done
 for s in fp16 w8a8 fp8; do
   for p in "1 8192 8192" "16 8192 8192" "128 8192 8192" "1024 8192 8192" "16 28672 8192"; do
