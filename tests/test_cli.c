@@ -797,6 +797,28 @@ static void test_races_decide_the_header(void **state)
             print_error("race %d: best_scheme said '%s', wanted '%s'\n", i, got, w);
         assert_memory_equal(got, w, strlen(w));
         free(got);
+        /* the JSON table's cells say the same, and what decided them */
+        char js[300];
+        snprintf(js, sizeof js, "%s/qbench_dispatch_host.json", dir);
+        assert_int_equal(tu_run(qbench, (const char *[]){"emit", res, "--format", "json", "-o", js, NULL}, &out, &err),
+                         0);
+        free(out), free(err);
+        json_t *tab = json_load_file(js, 0, NULL), *cell = NULL, *e;
+        size_t at;
+        json_array_foreach(json_object_get(tab, "cells"), at, e)
+        {
+            if (json_integer_value(json_object_get(e, "n")) == 512 && json_integer_value(json_object_get(e, "k")) == 1024 &&
+                json_integer_value(json_object_get(e, "m_lo")) < 16 && json_integer_value(json_object_get(e, "m_hi")) >= 16 &&
+                json_integer_value(json_object_get(e, "group")) == 128)
+                cell = e;
+        }
+        assert_non_null(cell);
+        assert_string_equal(json_string_value(json_object_get(cell, "scheme")), i < 0 ? "w4a8" : "w8a8");
+        assert_int_equal(json_is_true(json_object_get(cell, "tie")), i == 1);
+        assert_string_equal(json_string_value(json_object_get(cell, "decided_by")), i < 0 ? "medians" : "race");
+        if (i >= 0)
+            assert_true(fabs(json_real_value(json_object_get(json_object_get(cell, "race"), "ratio")) - ratio[i][1]) < 1e-9);
+        json_decref(tab);
     }
     char cmd[300];
     snprintf(cmd, sizeof cmd, "rm -rf %s", dir);

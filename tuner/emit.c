@@ -444,6 +444,31 @@ static json_t *json_doc(const qt_emit_info *in, int vllm)
             json_array_append_new(table, e);
         }
         json_object_set_new(doc, "table", table);
+        /* the fastest scheme per cell, as best_scheme answers it: a tie, and what decided it */
+        qt_cell *cells = NULL;
+        int ncell = 0;
+        qt_cells(t, tie_margin(in), &cells, &ncell);
+        json_t *ca = json_array();
+        for (int i = 0; i < ncell; i++) {
+            const qt_cell *c = &cells[i];
+            json_t *e = json_pack("{s:i, s:i, s:i, s:i, s:s, s:s, s:b, s:s}", "n", c->key.n, "k", c->key.k, "m_lo",
+                                  c->m_lo, "m_hi", c->m_hi, "out", c->key.out_f32 ? "f32" : "16-bit", "scheme",
+                                  qk_scheme_name((qk_scheme)c->scheme), "tie", c->tie, "decided_by",
+                                  c->race ? "race" : "medians");
+            if (c->key.group)
+                json_object_update_new(e, json_pack("{s:i, s:b}", "group", c->key.group, "asym", c->key.asym));
+            if (c->scheme == QK_FP8 || c->scheme2 == QK_FP8)
+                json_object_set_new(e, "fp8_scale", json_string(c->key.fp8_channel ? "channel" : "tensor"));
+            json_object_set_new(e, "scheme2", c->scheme2 >= 0 ? json_string(qk_scheme_name((qk_scheme)c->scheme2))
+                                                               : json_null());
+            if (c->race)
+                json_object_set_new(e, "race", json_pack("{s:i, s:o, s:o, s:o}", "pairs", c->race->pairs, "ratio",
+                                                         real(c->ratio), "ratio_lo", real(c->ratio_lo), "ratio_hi",
+                                                         real(c->ratio_hi)));
+            json_array_append_new(ca, e);
+        }
+        free(cells);
+        json_object_set_new(doc, "cells", ca);
     } else {
         /* vLLM's tuned configs: one file per device, each layer's configurations keyed by M */
         for (int i = 0; i < t->n; i++) {
