@@ -197,31 +197,23 @@ static void pct(FILE *f, const qt_errors *e)
         fprintf(f, " %7s %7s", "-", "-");
 }
 
-/* The M at which scheme b first beats a (or a beats b) among the tuned winners of one shape:
- * the bucket (lo, hi] where the measured order changes; 0 when it never does. */
-static int measured_crossover(const qt_tuned *t, const qk_problem *a, const qk_problem *b, int *lo)
+/* Which of two times is faster beyond the tie margin: +1 the first, −1 the second, 0 a tie. */
+static int order(double ta, double tb)
 {
-    int prev = 0, first = 0, before = 0;
-    for (int i = 0; i < t->n; i++) {
-        const qt_winner *wa = &t->v[i];
-        if (!qt_same_key(&wa->p, a))
-            continue;
-        for (int j = 0; j < t->n; j++) {
-            const qt_winner *wb = &t->v[j];
-            if (!qt_same_key(&wb->p, b) || wb->m_hi != wa->m_hi)
-                continue;
-            int a_wins = wa->time_s <= wb->time_s;
-            if (!first) {
-                first = 1;
-                before = a_wins;
-            } else if (a_wins != before) {
-                *lo = prev;
-                return wa->m_hi;
-            }
-            prev = wa->m_hi;
-        }
-    }
-    return 0;
+    const double m = 1 + QT_TIE_MARGIN_PCT / 100.0;
+    return ta * m < tb ? 1 : tb * m < ta ? -1 : 0;
+}
+
+/* The first index where the order turns from one side to the other, ties passed over; -1: never. */
+static int turn_at(const int *o, int n)
+{
+    int first = 0;
+    for (int i = 0; i < n; i++)
+        if (o[i] && !first)
+            first = o[i];
+        else if (o[i] && o[i] != first)
+            return i;
+    return -1;
 }
 
 static int tune_per_m(const cli_results *r, qt_tuned *t);
@@ -281,7 +273,9 @@ void cli_fit_report(const cli_results *r, FILE *f, int crossovers)
     qt_scheme_models(ft, sm);
     qt_tuned pm = {0};
     tune_per_m(r, &pm);
-    fprintf(f, "\ncrossovers: the M where one scheme overtakes another, predicted by the model beside measured\n");
+    fprintf(f, "\ncrossovers: the M from which one scheme stays ahead of another, predicted by the model beside "
+               "measured, at the M measured\n");
+    int compared = 0, agreed = 0;
     for (int i = 0; i < r->n_obs; i++) {
         const qk_problem *shape = &r->obs[i].p;
         int first = 1; /* each shape once */
@@ -298,22 +292,48 @@ void cli_fit_report(const cli_results *r, FILE *f, int crossovers)
             for (int b = a + 1; b < QK_SCHEME_COUNT; b++) {
                 if (!sm[a].present || !sm[b].present || !at[a] || !at[b])
                     continue;
-                int dir, lo = 0, m = qt_crossover(&sm[a], at[a], &sm[b], at[b], 1 << 16, &dir);
-                int mm = measured_crossover(&pm, at[a], at[b], &lo);
-                if (!m && !mm)
+                /* the order at each M measured for both, measured and predicted, ties within the margin */
+                int ms[64], om[64], op[64], n = 0;
+                for (int x = 0; x < pm.n && n < 64; x++) {
+                    const qt_winner *wa = &pm.v[x];
+                    if (!qt_same_key(&wa->p, at[a]))
+                        continue;
+                    for (int y = 0; y < pm.n && n < 64; y++) {
+                        const qt_winner *wb = &pm.v[y];
+                        if (!qt_same_key(&wb->p, at[b]) || wb->m_hi != wa->m_hi)
+                            continue;
+                        qk_problem pa = *at[a], pb = *at[b];
+                        pa.m = pb.m = wa->p.m;
+                        qk_cost ca = qk_problem_cost(&pa), cb = qk_problem_cost(&pb);
+                        ms[n] = wa->p.m;
+                        om[n] = order(wa->time_s, wb->time_s);
+                        op[n++] = order(qt_scheme_predict(&sm[a], ca.bytes, ca.flops, pa.m),
+                                        qt_scheme_predict(&sm[b], cb.bytes, cb.flops, pb.m));
+                    }
+                }
+                const int tm = turn_at(om, n), tp = turn_at(op, n);
+                if (n < 2 || (tm < 0 && tp < 0))
                     continue;
+                int dir, m = qt_crossover(&sm[a], at[a], &sm[b], at[b], ms[n - 1], &dir);
+                /* no turn counts as one past the last M measured */
+                const int agree = abs((tm >= 0 ? tm : n) - (tp >= 0 ? tp : n)) <= 1;
+                compared++, agreed += agree;
                 fprintf(f, "  %dx%d %s / %s: predicted ", shape->n, shape->k, qk_scheme_name((qk_scheme)a),
                         qk_scheme_name((qk_scheme)b));
-                if (m)
-                    fprintf(f, "%s overtakes at M≈%d", qk_scheme_name((qk_scheme)(dir > 0 ? b : a)), m);
+                if (tp >= 0)
+                    fprintf(f, "%s ahead from M=%d (the model's crossing: M≈%d)", qk_scheme_name(op[tp] > 0 ? a : b),
+                            ms[tp], m);
                 else
-                    fprintf(f, "no crossover");
-                if (mm)
-                    fprintf(f, "; measured: between M=%d and M=%d\n", lo, mm);
+                    fprintf(f, "no turn up to M=%d", ms[n - 1]);
+                if (tm >= 0)
+                    fprintf(f, "; measured: %s ahead from M=%d", qk_scheme_name(om[tm] > 0 ? a : b), ms[tm]);
                 else
-                    fprintf(f, "; measured: no crossover among the M swept\n");
+                    fprintf(f, "; measured: no turn up to M=%d", ms[n - 1]);
+                fprintf(f, "%s\n", agree ? "" : "  [more than one M apart]");
             }
     }
+    fprintf(f, "  %d of %d turns predicted within one measured M of where they were measured (orders within %d%% "
+               "are ties and pass no turn)\n", agreed, compared, QT_TIE_MARGIN_PCT);
     qt_tuned_free(&pm);
 }
 
