@@ -479,18 +479,25 @@ static void test_scheme_ties(void **state)
 
 /* A close race decides its cell: the two fastest re-measured side by side overturn the sweep's
  * medians (a slow phase tilted them), or make a tie of them, whichever way round they ran. */
-static void test_races_decide_cells(void **state)
+/* A race of 10 pairs between o[0] and o[1]: the median and quartiles of o[0]'s time ÷ o[1]'s. */
+static qt_race race_of(const qt_obs o[2], double lo, double ratio, double hi)
 {
-    (void)state;
-    qt_obs o[] = {obs(QK_W8A8, "threads=2", 4, 1.00e-3, 0.005, 0.04, 1), /* 10% ahead by the medians */
-                  obs(QK_W4A16, "threads=2", 4, 1.10e-3, 0.005, 0.09, 1)};
-    qt_race r = {.pairs = 10};
+    qt_race r = {.pairs = 10, .ratio_lo = lo, .ratio = ratio, .ratio_hi = hi};
     for (int side = 0; side < 2; side++) {
         qt_side *x = side ? &r.b : &r.a;
         x->p = o[side].p;
         snprintf(x->kernel, sizeof x->kernel, "%s", o[side].kernel);
         snprintf(x->config, sizeof x->config, "%s", o[side].config);
     }
+    return r;
+}
+
+static void test_races_decide_cells(void **state)
+{
+    (void)state;
+    qt_obs o[] = {obs(QK_W8A8, "threads=2", 4, 1.00e-3, 0.005, 0.04, 1), /* 10% ahead by the medians */
+                  obs(QK_W4A16, "threads=2", 4, 1.10e-3, 0.005, 0.09, 1)};
+    qt_race r = race_of(o, 0, 0, 0);
     qt_tune_opts opt = {0};
     qt_tuned t;
     qt_cell *cells;
@@ -557,13 +564,7 @@ static void test_kernel_race_picks_the_representative(void **state)
     qt_obs o[] = {obs(QK_W8A8, "threads=2", 16, 0.95e-3, 0.01, 0.04, 1), obs(QK_W8A8, "threads=2", 16, 1.00e-3, 0.01, 0.04, 1)};
     snprintf(o[0].kernel, sizeof o[0].kernel, "w8a8.avx512vnni");
     snprintf(o[1].kernel, sizeof o[1].kernel, "w8a8.onednn");
-    qt_race r = {.pairs = 10, .ratio_lo = 1.02, .ratio = 1.04, .ratio_hi = 1.06}; /* vnni ÷ oneDNN */
-    for (int side = 0; side < 2; side++) {
-        qt_side *x = side ? &r.b : &r.a;
-        x->p = o[side].p;
-        snprintf(x->kernel, sizeof x->kernel, "%s", o[side].kernel);
-        snprintf(x->config, sizeof x->config, "%s", o[side].config);
-    }
+    qt_race r = race_of(o, 1.02, 1.04, 1.06); /* vnni ÷ oneDNN */
     qt_tune_opts opt = {0};
     qt_tuned t;
     assert_int_equal(qt_tune(o, 2, &opt, &t, NULL), QC_OK); /* the medians: vnni, 5% ahead */
