@@ -105,7 +105,7 @@ typedef struct qb_measure_opts {
 } qb_measure_opts;
 
 /* A CPU point waits up to this long for the machine's usual phase (hardware/ceilings.h). */
-#define QB_PHASE_WAIT_S 4.0
+#define QB_PHASE_WAIT_S 2.0
 
 /* A measuring session: it keeps a point's data (weights, copies, reference columns) for the
  * next point that can reuse it. */

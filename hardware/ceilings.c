@@ -498,14 +498,13 @@ struct qh_sentinel {
     stream st;
     peak pk;
     int threads;
-    double best_gops;          /* the fastest burst: the cores' full rate */
-    double gbs[PHASE_HISTORY]; /* the latest DRAM reads: their median is the usual rate */
-    int n_gbs, next;
+    double gops[PHASE_HISTORY], gbs[PHASE_HISTORY]; /* the latest reads */
+    int n, next;
 };
 
-int qh_phase_usual(double gops, double best_gops, double gbs, double usual_gbs)
+int qh_phase_usual(double gops, double usual_gops, double gbs, double usual_gbs)
 {
-    return gops >= QH_PHASE_CORES * best_gops && gbs >= usual_gbs / QH_PHASE_DRAM && gbs <= usual_gbs * QH_PHASE_DRAM;
+    return gops >= QH_PHASE_CORES * usual_gops && gbs >= usual_gbs / QH_PHASE_DRAM && gbs <= usual_gbs * QH_PHASE_DRAM;
 }
 
 static double best_rate(double (*once)(void *ctx, int threads), void *ctx, int threads, int tries)
@@ -518,16 +517,25 @@ static double best_rate(double (*once)(void *ctx, int threads), void *ctx, int t
     return best;
 }
 
+/* The value below which a fraction q of the latest reads lie. */
+static double quantile(const double *v, int n, double q)
+{
+    double sorted[PHASE_HISTORY];
+    memcpy(sorted, v, sizeof *sorted * (size_t)n);
+    qc_summarize(sorted, n);
+    return sorted[(int)(q * (n - 1) + 0.5)];
+}
+
 int qh_sentinel_usual(qh_sentinel *s)
 {
     const double gops = best_rate(peak_once, &s->pk, s->threads, 3), gbs = best_rate(stream_once, &s->st, s->threads, 2);
-    s->best_gops = gops > s->best_gops ? gops : s->best_gops;
+    s->gops[s->next] = gops;
     s->gbs[s->next] = gbs;
     s->next = (s->next + 1) % PHASE_HISTORY;
-    s->n_gbs += s->n_gbs < PHASE_HISTORY;
-    double sorted[PHASE_HISTORY];
-    memcpy(sorted, s->gbs, sizeof *sorted * (size_t)s->n_gbs);
-    return qh_phase_usual(gops, s->best_gops, gbs, qc_summarize(sorted, s->n_gbs).median);
+    s->n += s->n < PHASE_HISTORY;
+    /* the cores' usual rate: the upper quartile of the latest bursts (a slow phase of seconds
+     * stays below it; a machine busy for good becomes the usual one) */
+    return qh_phase_usual(gops, quantile(s->gops, s->n, 0.75), gbs, quantile(s->gbs, s->n, 0.5));
 }
 
 qh_sentinel *qh_sentinel_create(size_t bytes, int threads)

@@ -73,11 +73,12 @@ int qh_peak(qh_format f, int threads, double min_time, qh_rate *out, const char 
  * (two virtual CPUs on one physical core) or its DRAM bandwidth may double or halve. A
  * sentinel reads the phase in about 4 ms: the fp32 FMA rate on `threads` threads (the best of
  * 3 bursts) and the read rate of one pass over `bytes` (beyond the last-level cache; the best
- * of 2). The usual phase: the cores at ≥ QH_PHASE_CORES of the fastest burst seen, and the
- * DRAM read within QH_PHASE_DRAM× of the median of the latest reads, either way. */
+ * of 2). The usual phase: the cores at ≥ QH_PHASE_CORES of the upper quartile of the latest
+ * 63 bursts, and the DRAM read within QH_PHASE_DRAM× of the median of the latest reads, either
+ * way: phases of seconds are told apart, and a machine loaded for good becomes the usual. */
 #define QH_PHASE_CORES 0.85
 #define QH_PHASE_DRAM 1.25
-int qh_phase_usual(double gops, double best_gops, double gbs, double usual_gbs);
+int qh_phase_usual(double gops, double usual_gops, double gbs, double usual_gbs);
 
 typedef struct qh_sentinel qh_sentinel;
 /* Reads itself a few times for a first usual rate. NULL where the CPU has no AVX2 or the
