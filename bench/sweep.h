@@ -104,7 +104,8 @@ typedef struct qb_measure_opts {
     const qm_acts *acts;       /* captured activations (--acts; NULL, or none of a K: synthetic) */
 } qb_measure_opts;
 
-/* A CPU point waits up to this long for the machine's usual phase (hardware/ceilings.h). */
+/* A CPU point waits up to this long for the machine's usual phase (hardware/ceilings.h); the
+ * guard's waits and repeated timings take at most a fifth of a session's time, and 2 s. */
 #define QB_PHASE_WAIT_S 2.0
 
 /* A measuring session: it keeps a point's data (weights, copies, reference columns) for the

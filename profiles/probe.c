@@ -15,7 +15,7 @@ static double round_to(double v, int digits)
     return round(v * k) / k;
 }
 
-enum { PHASE_WAIT_S = 4 };
+enum { PHASE_WAIT_S = 1 }; /* a probe is a dozen measurements: 1 s each at most */
 
 int qp_probe_host(qp_profile *p, const qh_host *h, int quick, FILE *log, qc_msgs *err)
 {
