@@ -65,17 +65,25 @@ static int is_side(const qt_side *s, const qk_problem *p, const char *kernel, co
     return qt_same_key(&s->p, p) && s->p.m == p->m && !strcmp(s->kernel, kernel) && !strcmp(s->config, config);
 }
 
+/* The race between points x and y, either way round (*flip: it ran them as y, x); NULL: none. */
+static const qt_race *race_between(const qt_race *races, int n, const qk_problem *xp, const char *xk, const char *xc,
+                                   const qk_problem *yp, const char *yk, const char *yc, int *flip)
+{
+    for (int i = 0; i < n; i++) {
+        const qt_race *r = &races[i];
+        *flip = is_side(&r->a, yp, yk, yc) && is_side(&r->b, xp, xk, xc);
+        if (*flip || (is_side(&r->a, xp, xk, xc) && is_side(&r->b, yp, yk, yc)))
+            return r;
+    }
+    return NULL;
+}
+
 /* x's time ÷ y's in a race between them; 0 when they were not raced. */
 static double raced_ratio(const qt_tune_opts *o, const qt_obs *x, const qt_obs *y)
 {
-    for (int i = 0; i < o->n_races; i++) {
-        const qt_race *r = &o->races[i];
-        if (is_side(&r->a, &x->p, x->kernel, x->config) && is_side(&r->b, &y->p, y->kernel, y->config))
-            return r->ratio;
-        if (is_side(&r->a, &y->p, y->kernel, y->config) && is_side(&r->b, &x->p, x->kernel, x->config))
-            return 1 / r->ratio;
-    }
-    return 0;
+    int flip;
+    const qt_race *r = race_between(o->races, o->n_races, &x->p, x->kernel, x->config, &y->p, y->kernel, y->config, &flip);
+    return !r ? 0 : flip ? 1 / r->ratio : r->ratio;
 }
 
 int qt_tune(const qt_obs *obs, int n, const qt_tune_opts *o, qt_tuned *out, qc_msgs *err)
@@ -277,20 +285,14 @@ static void swap_sides(qt_cell *c)
  * when the race ran them the other way round); NULL when they were not raced. */
 static const qt_race *race_of(const qt_tuned *t, const qt_cell *c, double *r, double *lo, double *hi)
 {
-    for (int i = 0; i < t->n_races; i++) {
-        const qt_race *x = &t->races[i];
-        if (is_side(&x->a, &c->w->p, c->w->kernel, c->w->config) &&
-            is_side(&x->b, &c->w2->p, c->w2->kernel, c->w2->config)) {
-            *r = x->ratio, *lo = x->ratio_lo, *hi = x->ratio_hi;
-            return x;
-        }
-        if (is_side(&x->a, &c->w2->p, c->w2->kernel, c->w2->config) &&
-            is_side(&x->b, &c->w->p, c->w->kernel, c->w->config)) {
-            *r = 1 / x->ratio, *lo = 1 / x->ratio_hi, *hi = 1 / x->ratio_lo;
-            return x;
-        }
-    }
-    return NULL;
+    int flip;
+    const qt_race *x = race_between(t->races, t->n_races, &c->w->p, c->w->kernel, c->w->config, &c->w2->p,
+                                    c->w2->kernel, c->w2->config, &flip);
+    if (x && !flip)
+        *r = x->ratio, *lo = x->ratio_lo, *hi = x->ratio_hi;
+    else if (x)
+        *r = 1 / x->ratio, *lo = 1 / x->ratio_hi, *hi = 1 / x->ratio_lo;
+    return x;
 }
 
 int qt_cells(const qt_tuned *t, double margin, qt_cell **out, int *n)
