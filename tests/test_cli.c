@@ -445,15 +445,9 @@ static void test_sweep_interrupt_and_resume(void **state)
     assert_int_equal(system(cmd), 0);
 }
 
-/* qbench run is a one-point sweep: the same point run both ways gives the same check (the same
- * data, the same sampled rows and channels, bit for bit the same errors), the same cold copies,
- * and times within the measured noise. */
-static void test_run_is_a_one_point_sweep(void **state)
+/* One try of run against sweep: 1 when their times agree within the measured noise. */
+static int one_point_agrees(const char *dir)
 {
-    (void)state;
-    ensure_host_profile();
-    char dir[] = "/tmp/qbench-one-XXXXXX";
-    assert_non_null(mkdtemp(dir));
     const char *run[] = {"run", "--scheme", "w4a16", "--group", "64", "-m", "11", "-n", "300", "-k", "512",
                          "--min-time", "0.3", "--json", NULL};
     const char *sweep[] = {"sweep", "--schemes", "w4a16", "--group", "64", "--shapes", "300x512", "--batch", "11",
@@ -493,9 +487,29 @@ static void test_run_is_a_one_point_sweep(void **state)
     double noise = 4 * sqrt(pow(cv[0] * t[0], 2) + pow(cv[1] * t[1], 2)), floor = 0.25 * fmin(t[0], t[1]);
     print_message("run %.4g ms (cv %.1f%%), sweep %.4g ms (cv %.1f%%): difference %.4g ms, allowed %.4g ms\n",
                   t[0] * 1e3, 100 * cv[0], t[1] * 1e3, 100 * cv[1], fabs(t[0] - t[1]) * 1e3, fmax(noise, floor) * 1e3);
-    assert_true(fabs(t[0] - t[1]) <= fmax(noise, floor));
     json_decref(doc);
     json_decref(r);
+    char cmd[300];
+    snprintf(cmd, sizeof cmd, "rm -rf %s/*", dir);
+    assert_int_equal(system(cmd), 0);
+    return fabs(t[0] - t[1]) <= fmax(noise, floor);
+}
+
+/* qbench run is a one-point sweep: the same point run both ways gives the same check (the same
+ * data, the same sampled rows and channels, bit for bit the same errors), the same cold copies,
+ * and times within the measured noise. The two are separate processes, seconds apart: on a
+ * machine that other work loads meanwhile (a parallel ctest under the sanitizers measured 3.6
+ * against 0.34 ms), the times are taken again, three tries in all. */
+static void test_run_is_a_one_point_sweep(void **state)
+{
+    (void)state;
+    ensure_host_profile();
+    char dir[] = "/tmp/qbench-one-XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    int agree = 0;
+    for (int try = 0; try < 3 && !agree; try++)
+        agree = one_point_agrees(dir);
+    assert_true(agree);
     char cmd[300];
     snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
     assert_int_equal(system(cmd), 0);
