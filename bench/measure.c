@@ -323,8 +323,7 @@ static qh_sentinel *phase_of(qb_bench *b, const qk_kernel *k, const qk_config *c
     if (b->n_phases == PHASE_THREADS)
         return NULL;
     b->phase_threads[b->n_phases] = threads;
-    /* beyond the last-level cache twice over, as the cold weights are */
-    return b->phase[b->n_phases++] = qh_sentinel_create((size_t)fmax(2 * b->llc, 64.0 * 1024 * 1024), threads);
+    return b->phase[b->n_phases++] = qh_sentinel_create(b->llc, threads);
 }
 
 int qb_measure(qb_bench *b, const qb_task *t, qb_point *pt, qc_msgs *err)

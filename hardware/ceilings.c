@@ -1,6 +1,7 @@
 /* Ceiling micro-benchmarks: streaming bandwidth by working set and peak rate per number
  * format. Each is a short loop; the repetition and the statistics are shared. */
 #include <immintrin.h>
+#include <math.h>
 #include <omp.h>
 #include <stdlib.h>
 #include <string.h>
@@ -538,8 +539,9 @@ int qh_sentinel_usual(qh_sentinel *s)
     return qh_phase_usual(gops, quantile(s->gops, s->n, 0.75), gbs, quantile(s->gbs, s->n, 0.5));
 }
 
-qh_sentinel *qh_sentinel_create(size_t bytes, int threads)
+qh_sentinel *qh_sentinel_create(double llc_bytes, int threads)
 {
+    const size_t bytes = (size_t)fmax(2 * llc_bytes, 64.0 * 1024 * 1024);
     qh_cpu c;
     qh_cpu_identify(&c);
     if (threads < 1 || !(qh_cpu_has(&c, QH_AVX2) && qh_cpu_has(&c, QH_FMA)))

@@ -81,9 +81,10 @@ int qh_peak(qh_format f, int threads, double min_time, qh_rate *out, const char 
 int qh_phase_usual(double gops, double usual_gops, double gbs, double usual_gbs);
 
 typedef struct qh_sentinel qh_sentinel;
-/* Reads itself a few times for a first usual rate. NULL where the CPU has no AVX2 or the
- * buffer cannot be had. */
-qh_sentinel *qh_sentinel_create(size_t bytes, int threads);
+/* Its read pass covers twice the last-level cache (llc_bytes), 64 MiB at least, as cold
+ * weights do. Reads itself a few times for a first usual rate. NULL where the CPU has no AVX2
+ * or the buffer cannot be had. */
+qh_sentinel *qh_sentinel_create(double llc_bytes, int threads);
 /* One read: is the machine in its usual phase? */
 int qh_sentinel_usual(qh_sentinel *s);
 /* Reads every 100 ms, up to max_s, until the machine is in its usual phase: the seconds

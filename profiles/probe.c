@@ -27,7 +27,7 @@ int qp_probe_host(qp_profile *p, const qh_host *h, int quick, FILE *log, qc_msgs
         if (log)
             fprintf(log, "qbench: probe: bandwidth by working set on %d thread%s\n", threads, threads == 1 ? "" : "s");
         /* each measurement in the machine's usual phase, as the sweep's points are */
-        qh_sentinel *ph = qh_sentinel_create((size_t)fmax(2.0 * qh_host_llc_bytes(h), 64.0 * 1024 * 1024), threads);
+        qh_sentinel *ph = qh_sentinel_create(qh_host_llc_bytes(h), threads);
         if (ph)
             qh_sentinel_wait(ph, PHASE_WAIT_S);
         qh_level_bw lv[QH_LEVEL_COUNT];

@@ -159,7 +159,7 @@ static void test_phase_bands(void **state)
 static void test_sentinel_answers(void **state)
 {
     (void)state;
-    qh_sentinel *s = qh_sentinel_create((size_t)64 << 20, 1);
+    qh_sentinel *s = qh_sentinel_create(32.0 * 1024 * 1024, 1);
     if (!s)
         skip(); /* no AVX2 */
     double t0 = qc_now(), w = qh_sentinel_wait(s, 0.5);
