@@ -98,16 +98,16 @@ typedef void (*qk_decode_fn)(const qk_weights *w, int panel, int kb, int kl, flo
  * strides ldb and ldc. */
 typedef void (*qk_gemm_fn)(int kl, const float *A, const float *B, int ldb, float *C, int ldc);
 /* The bf16 scheme without decoding: C[mr][NR] (+)= A[mr][2·kp] · B[2·kp][NR] on bf16 k-pairs
- * (vdpbf16ps), A packed [kp][MR] 32-bit words (X's k-pairs of row r at A[j·MR + r]), B a panel's
- * words as packed, [kp][NR]; C row stride ldc, its old values added unless `first` (the first K
- * block). With `out` (the last K block), the sums go to Y instead of C: its first `cols`
- * columns, rows `ld` elements apart, as fp32 or bf16. */
+ * (vdpbf16ps), A X's k-pairs as 32-bit words, row r's from A + r·lda (X itself when K is even),
+ * B a panel's words as packed, [kp][NR]; C row stride ldc, its old values added unless `first`
+ * (the first K block). With `out` (the last K block), the sums go to Y instead of C: its first
+ * `cols` columns, rows `ld` elements apart, as fp32 or bf16. */
 typedef struct qk_dot_out {
     void *y;
     size_t ld;
     int cols, f32;
 } qk_dot_out;
-typedef void (*qk_dot_fn)(int kp, const uint32_t *A, const uint32_t *B, float *C, int ldc, int first,
+typedef void (*qk_dot_fn)(int kp, const uint32_t *A, size_t lda, const uint32_t *B, float *C, int ldc, int first,
                           const qk_dot_out *out);
 
 typedef struct qk_float_small {

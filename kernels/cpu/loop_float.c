@@ -222,8 +222,9 @@ static void run_large(const qk_run_args *a, const qk_ukr_float *u, const qk_bloc
 }
 
 /* The bf16 scheme on a family that multiplies bf16 pairs (dot): no decode, the panels are read
- * as packed; X's k-pairs packed per K block and row tile, [kp][MR] words (zero rows past M, a
- * zero upper half past an odd K); threads split N into blocks of nc. */
+ * as packed, and X's k-pairs where X lies when K is even (a pair is the 32-bit word X holds
+ * there), else copied once into rows of (K + 1) / 2 words with a zero upper half at the end;
+ * threads split N into blocks of nc. */
 static void run_dot(const qk_run_args *a, const qk_ukr_float *u, const qk_blocking *b)
 {
     const qk_weights *w = a->w;
@@ -233,26 +234,18 @@ static void run_dot(const qk_run_args *a, const qk_ukr_float *u, const qk_blocki
     const int M = a->m, K = p.k, KP = (K + 1) / 2, nr = w->nr, MR = L->mr;
     const int kcp = b->kc / 2, nc = b->nc, ncp = nc / nr;
     const size_t Mp = mpad(u, M);
-    /* the same workspace as the decode path: X packed where its fp32 copy would be */
-    uint32_t *xp = a->work;
+    /* the same workspace as the decode path: X's pairs where its fp32 copy would be */
+    const uint32_t *xw = (const uint32_t *)(const void *)a->x;
     float *tiles = (float *)a->work + (size_t)M * K + Mp * K;
+    if (K % 2 || (uintptr_t)a->x % 4) {
+        uint32_t *xp = a->work;
 #pragma omp parallel for num_threads(b->threads) schedule(static)
-    for (int kb = 0; kb < KP; kb += kcp) {
-        const int kl = KP - kb < kcp ? KP - kb : kcp;
-        for (size_t r0 = 0; r0 < Mp; r0 += (size_t)MR) {
-            uint32_t *t = xp + (size_t)kb * Mp + r0 * kl;
-            for (int r = 0; r < MR; r++) {
-                const uint16_t *row = r0 + r < (size_t)M ? a->x + (r0 + r) * K : NULL;
-                int j = 0;
-                if (row && K % 2 == 0) /* a k-pair is the 32-bit word X holds there */
-                    for (const uint32_t *pw = (const uint32_t *)(const void *)row + kb; j < kl; j++)
-                        t[(size_t)j * MR + r] = pw[j];
-                for (; j < kl; j++) {
-                    const int k = 2 * (kb + j);
-                    t[(size_t)j * MR + r] = !row ? 0 : row[k] | (k + 1 < K ? (uint32_t)row[k + 1] << 16 : 0);
-                }
+        for (int r = 0; r < M; r++)
+            for (int j = 0; j < KP; j++) {
+                const uint16_t *row = a->x + (size_t)r * K;
+                xp[(size_t)r * KP + j] = row[2 * j] | (2 * j + 1 < K ? (uint32_t)row[2 * j + 1] << 16 : 0);
             }
-        }
+        xw = xp;
     }
     const int nblocks = (w->panels + ncp - 1) / ncp;
 #pragma omp parallel num_threads(b->threads)
@@ -263,15 +256,15 @@ static void run_dot(const qk_run_args *a, const qk_ukr_float *u, const qk_blocki
             const int p0 = blk * ncp, np = w->panels - p0 < ncp ? w->panels - p0 : ncp;
             for (int kb = 0; kb < KP; kb += kcp) {
                 const int kl = KP - kb < kcp ? KP - kb : kcp, last = kb + kcp >= KP;
-                /* a panel's K block stays in L1 while every row tile of X passes over it; the last
-                 * K block writes Y from the registers */
+                /* a panel's K block stays in cache while every row tile of X passes over it; the
+                 * last K block writes Y from the registers */
                 for (int j = 0; j < np; j++) {
                     const uint32_t *B = (const uint32_t *)qk_panel(w, p0 + j) + (size_t)kb * nr;
                     const int n0 = (p0 + j) * nr;
                     for (int r0 = 0; r0 < M; r0 += MR) {
                         const qk_dot_out out = {(uint8_t *)a->y + ((size_t)r0 * p.n + n0) * (p.out_f32 ? 4 : 2),
                                                 (size_t)p.n, p.n - n0 < nr ? p.n - n0 : nr, p.out_f32};
-                        L->dot[M - r0 < MR ? M - r0 : MR](kl, xp + (size_t)kb * Mp + (size_t)r0 * kl, B,
+                        L->dot[M - r0 < MR ? M - r0 : MR](kl, xw + (size_t)r0 * KP + kb, (size_t)KP, B,
                                                           C + (size_t)r0 * nc + j * nr, nc, kb == 0, last ? &out : NULL);
                     }
                 }

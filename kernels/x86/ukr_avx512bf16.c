@@ -167,13 +167,13 @@ const qk_float_small qk_small_avx512bf16 = {
 /* ------------------------------------------------------------------ the bf16 scheme
  * bf16 × bf16 straight from the packing: a panel stores each channel's k-pairs as 32-bit words
  * (the even k in the low half), which is what vdpbf16ps multiplies, so the weights are never
- * decoded. X's k-pairs come packed per K block and row tile (kernels/cpu/loop_float.c). A 6 × 64
+ * decoded. X's k-pairs are read where X lies (kernels/cpu/loop_float.c). A 6 × 64
  * register tile: 24 accumulators, four weight vectors per k-pair, each X pair broadcast once
  * and used four times. The products of two bf16 are exact in fp32; only the order of the fp32
  * sums differs from the reference's (vdpbf16ps treats subnormal inputs as zero, which no LLM
  * tensor this side of 1e-38 notices). */
 
-INLINE void dot_tile(int R, int kp, const uint32_t *A, const uint32_t *B, float *C, int ldc, int first,
+INLINE void dot_tile(int R, int kp, const uint32_t *A, size_t lda, const uint32_t *B, float *C, int ldc, int first,
                      const qk_dot_out *out)
 {
     enum { NR = 64, MR = 6, PF = 8 /* k-pairs ahead */ };
@@ -183,12 +183,11 @@ INLINE void dot_tile(int R, int kp, const uint32_t *A, const uint32_t *B, float 
     _Pragma("GCC unroll 2") for (int i = 0; i < kp; i++) {
         const uint32_t *b = B + (size_t)i * NR;
         UNROLL for (int l = 0; l < 4; l++) _mm_prefetch((const char *)(b + PF * NR + 16 * l), _MM_HINT_T0);
-        _mm_prefetch((const char *)(A + (size_t)(i + 4 * PF) * MR), _MM_HINT_T0);
         const __m512bh b0 = (__m512bh)_mm512_loadu_si512(b), b1 = (__m512bh)_mm512_loadu_si512(b + 16),
                        b2 = (__m512bh)_mm512_loadu_si512(b + 32), b3 = (__m512bh)_mm512_loadu_si512(b + 48);
         UNROLL for (int r = 0; r < R; r++)
         {
-            const __m512bh a = (__m512bh)_mm512_set1_epi32((int)A[(size_t)i * MR + r]);
+            const __m512bh a = (__m512bh)_mm512_set1_epi32((int)A[(size_t)r * lda + i]);
             c[r][0] = _mm512_dpbf16_ps(c[r][0], a, b0);
             c[r][1] = _mm512_dpbf16_ps(c[r][1], a, b1);
             c[r][2] = _mm512_dpbf16_ps(c[r][2], a, b2);
@@ -219,10 +218,10 @@ INLINE void dot_tile(int R, int kp, const uint32_t *A, const uint32_t *B, float 
 }
 
 #define DOT(R)                                                                                                    \
-    TGT static void dot_##R(int kp, const uint32_t *A, const uint32_t *B, float *C, int ldc, int first,           \
-                            const qk_dot_out *out)                                                                \
+    TGT static void dot_##R(int kp, const uint32_t *A, size_t lda, const uint32_t *B, float *C, int ldc,         \
+                            int first, const qk_dot_out *out)                                                     \
     {                                                                                                             \
-        dot_tile(R, kp, A, B, C, ldc, first, out);                                                                \
+        dot_tile(R, kp, A, lda, B, C, ldc, first, out);                                                           \
     }
 DOT(1) DOT(2) DOT(3) DOT(4) DOT(5) DOT(6)
 
