@@ -121,12 +121,14 @@ static double now_s() {
 
 // Rounds until one's cv is within max_cv, or the next would overrun the budget (NVBench's
 // stdrel idea): a transient disturbance costs a round, not the point. The round with the
-// lowest cv stands.
+// lowest cv stands. The default budget is counted in rounds as long as the first one took, so
+// that a point of slow calls (one call a repetition, longer than min_time) gets its rounds too.
 extern "C" int cbench_run(const char *name, cbench_fn fn, void *ctx, const cbench_options *opt,
                           cbench_result *out, qc_msgs *err) {
     const double t0 = now_s();
     cbench_result best;
     int rounds = 0, total = 0;
+    double budget = 0;
     for (;;) {
         cbench_result r;
         int rc = run_round(name, fn, ctx, opt, &r, err);
@@ -146,8 +148,10 @@ extern "C" int cbench_run(const char *name, cbench_fn fn, void *ctx, const cbenc
             cbench_result_free(&r);
         }
         const double spent = now_s() - t0;
+        if (rounds == 1)
+            budget = opt->budget_s > 0 ? opt->budget_s : CBENCH_DEFAULT_ROUNDS * spent;
         if (!(opt->max_cv > 0) || best.cv <= opt->max_cv || rounds >= CBENCH_MAX_ROUNDS ||
-            spent + spent / rounds > opt->budget_s)
+            spent + spent / rounds > budget * (1 + 1e-9))
             break;
     }
     *out = best;

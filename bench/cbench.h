@@ -28,13 +28,14 @@ typedef struct cbench_options {
     int repetitions;  /* ≥ 1; with ≥ 2 Google Benchmark reports mean, median, stddev, cv */
     int manual_time;  /* 1: the callback returns the seconds to count (UseManualTime) */
     /* Noise: while a round's cv is above max_cv (> 0), another round of `repetitions` runs, as
-     * long as it fits in budget_s seconds of wall time in all (at most CBENCH_MAX_ROUNDS
-     * rounds); the round with the lowest cv is the result. max_cv 0: one round. */
+     * long as it fits in budget_s seconds of wall time in all (0: CBENCH_DEFAULT_ROUNDS times
+     * the first round's; at most CBENCH_MAX_ROUNDS rounds); the round with the lowest cv is the
+     * result. max_cv 0: one round. */
     double max_cv;
     double budget_s;
 } cbench_options;
 
-enum { CBENCH_MAX_ROUNDS = 32 };
+enum { CBENCH_MAX_ROUNDS = 32, CBENCH_DEFAULT_ROUNDS = 5 };
 
 typedef struct cbench_result {
     int64_t iterations;  /* per repetition */

@@ -405,9 +405,8 @@ int qb_measure(qb_bench *b, const qb_task *t, qb_point *pt, qc_msgs *err)
     memset(y, 0xff, ybytes); /* NaN: an element the kernel forgets to write fails the check */
     cbench_result r = {0};
     /* a GPU point is checked and timed in one go; the check below decides whether the time stands */
-    const double nominal = b->o.min_time * b->o.repetitions;
     const cbench_options timing = {.min_time = b->o.min_time, .repetitions = b->o.repetitions, .max_cv = b->o.max_cv,
-                                   .budget_s = b->o.budget_s > 0 ? b->o.budget_s : 5 * nominal};
+                                   .budget_s = b->o.budget_s};
     rc = cuda ? qb_gpu_measure(t->kernel, &t->cfg, &d->copies[0], xin, p->m, y, &timing, d->warm, pt->name, &r, pt,
                                &why)
               : qk_gemm(t->kernel, &t->cfg, &d->copies[0], xin, p->m, y, work, &why);

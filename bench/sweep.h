@@ -95,7 +95,7 @@ typedef struct qb_measure_opts {
     double min_time;           /* seconds per repetition */
     int repetitions;           /* Google Benchmark repetitions */
     double max_cv;             /* noise target: rounds of repetitions until a round's cv is within it */
-    double budget_s;           /* wall seconds of timing rounds per point (0: 5 rounds' worth) */
+    double budget_s;           /* wall seconds of timing rounds per point (0: 5 first rounds' worth) */
     const qp_profile *profile; /* placement under its ceilings (may have none); predictions */
     int predict;               /* fill points from the profile's model instead of running them */
     int full_check;            /* check every row and channel, not the sample of 8 rows × 256 channels */

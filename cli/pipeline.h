@@ -91,7 +91,7 @@ int cli_act_option(const char *text, const qm_model *model, int *bf16, qc_msgs *
     "                    the caches (what a kernel does when the memory is no limit)\n"                       \
     "  --max-cv PCT      noise target (default 3): rounds of repetitions run again while a round's\n"          \
     "                    coefficient of variation is above it; a point still above is marked noisy\n"        \
-    "  --budget S        wall seconds of timing rounds per point (default 5 rounds' worth)\n"
+    "  --budget S        wall seconds of timing rounds per point (default: 5 times its first round)\n"
 
 /* ---- the device ---- */
 /* What --device names (host, cuda:N, or a profile) and its profile; for the host, a measured

@@ -110,6 +110,14 @@ static void test_noise_rounds(void **state)
     assert_true(r.cv > 0.03);
     assert_true(spent < 0.3 + 0.3); /* a round may only start when it should fit */
     cbench_result_free(&r);
+    /* no budget given: as many rounds' time as CBENCH_DEFAULT_ROUNDS first rounds take, however long
+     * a call is (a fixed default in seconds gave a point of slow calls one round) */
+    o.budget_s = 0;
+    assert_int_equal(cbench_run("noisy-default", manual_heavy_tail, &seed, &o, &r, NULL), QC_OK);
+    print_message("noisy, default budget: %d rounds\n", r.rounds);
+    assert_true(r.rounds >= 3);
+    assert_true(r.noisy);
+    cbench_result_free(&r);
     /* max_cv 0: one round, whatever the noise */
     o.max_cv = 0;
     assert_int_equal(cbench_run("noisy-once", manual_heavy_tail, &seed, &o, &r, NULL), QC_OK);
