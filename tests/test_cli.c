@@ -595,6 +595,7 @@ static void test_fit_tune_emit_plot(void **state)
     assert_non_null(strstr(out, "shape left out"));
     assert_non_null(strstr(out, "reaches"));
     assert_non_null(strstr(out, "crossovers"));
+    assert_non_null(strstr(out, "pairs' turns predicted within one measured M"));
     free(out), free(err);
     assert_int_equal(tu_run(qbench, (const char *[]){"profile", "validate", prof, NULL}, &out, &err), 0);
     free(out), free(err);
