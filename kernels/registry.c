@@ -442,16 +442,6 @@ static void defaults_threads(const qk_kernel *k, const qk_problem *p, qk_config 
 
 /* ---- the CUDA kernels ---- */
 
-/* qbench's CUDA activation quantizers (and cuBLASLt's rows but bf16's) read fp16 activations;
- * the weight-only kernels read either */
-static int cuda_fp16_only(const qk_problem *p, char *why, size_t len)
-{
-    if (p->scheme == QK_BF16 || !qk_problem_bf16(p))
-        return QC_OK;
-    snprintf(why, len, "qbench's CUDA %s path reads fp16 activations, not bf16 (use --act fp16)", qk_scheme_name(p->scheme));
-    return QC_EINPUT;
-}
-
 static int check_cuda_wonly(const qk_kernel *k, const qk_problem *p, const qk_config *cfg, char *why, size_t len)
 {
     const int g = qk_problem_group(p), tile = qk_config_get(k, cfg, "tile", 0);
@@ -475,8 +465,6 @@ static int check_cuda_lt(const qk_kernel *k, const qk_problem *p, const qk_confi
 {
     const int algo = qk_config_get(k, cfg, "algo", 0), splitk = qk_config_get(k, cfg, "splitk", 0);
     const int swizzle = qk_config_get(k, cfg, "swizzle", 0);
-    if (cuda_fp16_only(p, why, len))
-        return QC_EINPUT;
     if ((p->scheme == QK_W8A8 || p->scheme == QK_FP8) && (p->k % 16 || p->n % 16))
         snprintf(why, len, "cuBLASLt's int8 and fp8 products need K and N multiples of 16 (K=%d, N=%d)", p->k, p->n);
     else if (algo < 0 || algo > 7)
@@ -492,9 +480,8 @@ static int check_cuda_lt(const qk_kernel *k, const qk_problem *p, const qk_confi
 
 static int check_cuda_w4a8(const qk_kernel *k, const qk_problem *p, const qk_config *cfg, char *why, size_t len)
 {
+    (void)p;
     int b = qk_config_get(k, cfg, "block", 128);
-    if (cuda_fp16_only(p, why, len))
-        return QC_EINPUT;
     if (b < 32 || b > 1024 || b % 32) {
         snprintf(why, len, "block=%d: a multiple of 32 up to 1024", b);
         return QC_EINPUT;

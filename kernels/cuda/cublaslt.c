@@ -75,7 +75,7 @@ static plan *plan_get(const qk_kernel *k, const qk_problem *p, const qk_config *
     case QK_FP8:
         ab = CUDA_R_8F_E4M3;
         pl->fp32_out = p->fp8_channel || p->out_f32;
-        out = pl->fp32_out ? CUDA_R_32F : CUDA_R_16F;
+        out = pl->fp32_out ? CUDA_R_32F : qk_problem_bf16(p) ? CUDA_R_16BF : CUDA_R_16F;
         compute = CUBLAS_COMPUTE_32F;
         scale = CUDA_R_32F;
         break;
@@ -149,12 +149,13 @@ void qk_cuda_lt(const qk_run_args *a)
     float *xs = (float *)(xq + qk_align64((size_t)p.m * p.k)); /* row scales (w8a8) or [scale, amax] (fp8) */
     void *raw = (char *)xs + qk_align64((size_t)p.m * 4 + 64);
     const void *bmat = a->x;
+    const int bf16 = qk_problem_bf16(&p);
     if (p.scheme == QK_W8A8) { /* per-token int8 inside the timed region */
         int32_t *gsum = (int32_t *)raw; /* scratch: overwritten by the product */
-        qk_cuda_quantize_rows(a->x, p.m, p.k, p.k, (int8_t *)xq, xs, gsum, a->stream);
+        qk_cuda_quantize_rows(a->x, bf16, p.m, p.k, p.k, (int8_t *)xq, xs, gsum, a->stream);
         bmat = xq;
     } else if (p.scheme == QK_FP8) {
-        qk_cuda_quantize_fp8(a->x, (size_t)p.m * p.k, (uint8_t *)xq, xs + 1, xs, a->stream);
+        qk_cuda_quantize_fp8(a->x, bf16, (size_t)p.m * p.k, (uint8_t *)xq, xs + 1, xs, a->stream);
         bmat = xq;
         if (!p.fp8_channel &&
             !lt_ok(cublasLtMatmulDescSetAttribute(pl->op, CUBLASLT_MATMUL_DESC_A_SCALE_POINTER, &w->tscale_dev,
@@ -175,7 +176,7 @@ void qk_cuda_lt(const qk_run_args *a)
                "matmul"))
         return;
     if (p.scheme == QK_W8A8)
-        qk_cuda_epilogue(raw, 1, xs, w->cscale, 1.0f, p.m, p.n, a->y, p.out_f32, a->stream);
+        qk_cuda_epilogue(raw, 1, xs, w->cscale, 1.0f, p.m, p.n, a->y, p.out_f32, bf16, a->stream);
     else if (scaled_after)
-        qk_cuda_epilogue(raw, 0, NULL, w->cscale, 1.0f, p.m, p.n, a->y, p.out_f32, a->stream);
+        qk_cuda_epilogue(raw, 0, NULL, w->cscale, 1.0f, p.m, p.n, a->y, p.out_f32, bf16, a->stream);
 }

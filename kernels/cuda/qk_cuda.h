@@ -34,14 +34,18 @@ void qk_cuda_w4a8(const qk_run_args *a);
 size_t qk_cuda_w4a8_work(const qk_kernel *k, const qk_problem *p, const qk_config *cfg);
 
 /* ---- pieces shared by the launchers (kernels/cuda/quant.cu) ---- */
-/* X (fp16, M×K) → int8 per token: q [M][K], scale [M], per-group sums [M][K/g] (g = group or K). */
-void qk_cuda_quantize_rows(const uint16_t *x, int m, int k, int group, int8_t *q, float *scale, int32_t *gsum,
-                           void *stream);
-/* X → e4m3 with one dynamic scale: amax (device float, scratch) and then the values; scale = amax/448. */
-void qk_cuda_quantize_fp8(const uint16_t *x, size_t count, uint8_t *q, float *amax, float *scale, void *stream);
-/* y = acc · row_scale[m] · col_scale[n] (int32 or fp32 accumulators) → fp16 or fp32. */
+/* X (fp16, or bf16 when bf16; M×K) → int8 per token: q [M][K], scale [M], per-group sums [M][K/g]
+ * (g = group or K). */
+void qk_cuda_quantize_rows(const uint16_t *x, int bf16, int m, int k, int group, int8_t *q, float *scale,
+                           int32_t *gsum, void *stream);
+/* X (fp16 or bf16) → e4m3 with one dynamic scale: amax (device float, scratch) and then the
+ * values; scale = amax/448. */
+void qk_cuda_quantize_fp8(const uint16_t *x, int bf16, size_t count, uint8_t *q, float *amax, float *scale,
+                          void *stream);
+/* y = acc · row_scale[m] · col_scale[n] (int32 or fp32 accumulators) → fp32, or the 16-bit type
+ * of the activations (bf16 when bf16, else fp16). */
 void qk_cuda_epilogue(const void *acc, int acc_int, const float *row_scale, const float *col_scale, float scalar,
-                      int m, int n, void *y, int out_f32, void *stream);
+                      int m, int n, void *y, int out_f32, int bf16, void *stream);
 
 #ifdef __cplusplus
 }

@@ -1,6 +1,7 @@
 // The CUDA backend's support: availability, error state, weight upload; activation
 // quantization (per-token int8, per-tensor e4m3) inside the timed region; the scaling
 // epilogue; and the w4a8 kernel (dp4a on CUDA cores: cuBLASLt has no int4 × int8 path).
+#include <cuda_bf16.h>
 #include <cuda_fp16.h>
 #include <cuda_runtime.h>
 #include <stdarg.h>
@@ -99,15 +100,26 @@ static bool launched(const char *what) {
 
 // ---------------------------------------------------------------- activations
 
+// An activation or output element as fp32 and back: fp16, or bf16 (--act bf16).
+__device__ __forceinline__ float in_f(const __half v) { return __half2float(v); }
+__device__ __forceinline__ float in_f(const __nv_bfloat16 v) { return __bfloat162float(v); }
+__device__ __forceinline__ void out_16(void *y, size_t i, float v, int bf16) {
+    if (bf16)
+        reinterpret_cast<__nv_bfloat16 *>(y)[i] = __float2bfloat16_rn(v);
+    else
+        reinterpret_cast<__half *>(y)[i] = __float2half_rn(v);
+}
+
 // One block per row: absmax, then q = rne(x · fl(127/absmax)) (the CPU's definition), and the
 // per-group sums of q for zero-point corrections.
-__global__ void quantize_rows(const __half *x, int k, int group, int8_t *q, float *scale, int32_t *gsum) {
+template <typename T>
+__global__ void quantize_rows(const T *x, int k, int group, int8_t *q, float *scale, int32_t *gsum) {
     const int row = blockIdx.x;
-    const __half *xr = x + (size_t)row * k;
+    const T *xr = x + (size_t)row * k;
     __shared__ float red[32];
     float amax = 0;
     for (int i = threadIdx.x; i < k; i += blockDim.x)
-        amax = fmaxf(amax, fabsf(__half2float(xr[i])));
+        amax = fmaxf(amax, fabsf(in_f(xr[i])));
     for (int o = 16; o; o >>= 1)
         amax = fmaxf(amax, __shfl_xor_sync(0xffffffffu, amax, o));
     if (threadIdx.x % 32 == 0)
@@ -126,7 +138,7 @@ __global__ void quantize_rows(const __half *x, int k, int group, int8_t *q, floa
     if (threadIdx.x == 0)
         scale[row] = amax / 127.0f;
     for (int i = threadIdx.x; i < k; i += blockDim.x)
-        q[(size_t)row * k + i] = (int8_t)__float2int_rn(__half2float(xr[i]) * inv);
+        q[(size_t)row * k + i] = (int8_t)__float2int_rn(in_f(xr[i]) * inv);
     __syncthreads();
     const int groups = k / group;
     for (int gi = threadIdx.x; gi < groups; gi += blockDim.x) {
@@ -137,51 +149,62 @@ __global__ void quantize_rows(const __half *x, int k, int group, int8_t *q, floa
     }
 }
 
-extern "C" void qk_cuda_quantize_rows(const uint16_t *x, int m, int k, int group, int8_t *q, float *scale,
+extern "C" void qk_cuda_quantize_rows(const uint16_t *x, int bf16, int m, int k, int group, int8_t *q, float *scale,
                                       int32_t *gsum, void *stream) {
-    quantize_rows<<<m, 256, 0, static_cast<cudaStream_t>(stream)>>>(reinterpret_cast<const __half *>(x), k, group, q,
-                                                                   scale, gsum);
+    cudaStream_t st = static_cast<cudaStream_t>(stream);
+    if (bf16)
+        quantize_rows<<<m, 256, 0, st>>>(reinterpret_cast<const __nv_bfloat16 *>(x), k, group, q, scale, gsum);
+    else
+        quantize_rows<<<m, 256, 0, st>>>(reinterpret_cast<const __half *>(x), k, group, q, scale, gsum);
     launched("per-token quantization");
 }
 
-__global__ void amax_kernel(const __half *x, size_t count, float *amax) {
+template <typename T> __global__ void amax_kernel(const T *x, size_t count, float *amax) {
     float a = 0;
     for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < count; i += (size_t)gridDim.x * blockDim.x)
-        a = fmaxf(a, fabsf(__half2float(x[i])));
+        a = fmaxf(a, fabsf(in_f(x[i])));
     for (int o = 16; o; o >>= 1)
         a = fmaxf(a, __shfl_xor_sync(0xffffffffu, a, o));
     if (threadIdx.x % 32 == 0) // non-negative floats order like their bits
         atomicMax(reinterpret_cast<int *>(amax), __float_as_int(a));
 }
 
-__global__ void fp8_kernel(const __half *x, size_t count, const float *amax, uint8_t *q, float *scale) {
+template <typename T> __global__ void fp8_kernel(const T *x, size_t count, const float *amax, uint8_t *q, float *scale) {
     const float a = *amax, inv = a > 0 ? 448.0f / a : 0.0f;
     if (blockIdx.x == 0 && threadIdx.x == 0)
         *scale = a / 448.0f;
     for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < count; i += (size_t)gridDim.x * blockDim.x)
-        q[i] = qk_e4m3_encode(__half2float(x[i]) * inv);
+        q[i] = qk_e4m3_encode(in_f(x[i]) * inv);
 }
 
-extern "C" void qk_cuda_quantize_fp8(const uint16_t *x, size_t count, uint8_t *q, float *amax, float *scale,
-                                     void *stream) {
-    cudaStream_t st = static_cast<cudaStream_t>(stream);
+template <typename T> static void quantize_fp8(const T *x, size_t count, uint8_t *q, float *amax, float *scale,
+                                               cudaStream_t st) {
     unsigned blocks = (unsigned)((count + 255) / 256 < 1024 ? (count + 255) / 256 : 1024);
     cudaError_t e = cudaMemsetAsync(amax, 0, sizeof(float), st);
     if (e != cudaSuccess) {
         qk_cuda_set_error("cudaMemsetAsync: %s", cudaGetErrorString(e));
         return;
     }
-    amax_kernel<<<blocks, 256, 0, st>>>(reinterpret_cast<const __half *>(x), count, amax);
+    amax_kernel<<<blocks, 256, 0, st>>>(x, count, amax);
     if (!launched("fp8 amax"))
         return;
-    fp8_kernel<<<blocks, 256, 0, st>>>(reinterpret_cast<const __half *>(x), count, amax, q, scale);
+    fp8_kernel<<<blocks, 256, 0, st>>>(x, count, amax, q, scale);
     launched("fp8 quantization");
+}
+
+extern "C" void qk_cuda_quantize_fp8(const uint16_t *x, int bf16, size_t count, uint8_t *q, float *amax, float *scale,
+                                     void *stream) {
+    cudaStream_t st = static_cast<cudaStream_t>(stream);
+    if (bf16)
+        quantize_fp8(reinterpret_cast<const __nv_bfloat16 *>(x), count, q, amax, scale, st);
+    else
+        quantize_fp8(reinterpret_cast<const __half *>(x), count, q, amax, scale, st);
 }
 
 // ---------------------------------------------------------------- epilogue
 
 __global__ void epilogue(const void *acc, int acc_int, const float *rs, const float *cs, float scalar, int m, int n,
-                         void *y, int out_f32) {
+                         void *y, int out_f32, int bf16) {
     const size_t count = (size_t)m * n;
     for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < count; i += (size_t)gridDim.x * blockDim.x) {
         const int r = (int)(i / n), c = (int)(i % n);
@@ -190,16 +213,16 @@ __global__ void epilogue(const void *acc, int acc_int, const float *rs, const fl
         if (out_f32)
             reinterpret_cast<float *>(y)[i] = v;
         else
-            reinterpret_cast<__half *>(y)[i] = __float2half_rn(v);
+            out_16(y, i, v, bf16);
     }
 }
 
 extern "C" void qk_cuda_epilogue(const void *acc, int acc_int, const float *row_scale, const float *col_scale,
-                                 float scalar, int m, int n, void *y, int out_f32, void *stream) {
+                                 float scalar, int m, int n, void *y, int out_f32, int bf16, void *stream) {
     size_t count = (size_t)m * n;
     unsigned blocks = (unsigned)((count + 255) / 256 < 4096 ? (count + 255) / 256 : 4096);
     epilogue<<<blocks, 256, 0, static_cast<cudaStream_t>(stream)>>>(acc, acc_int, row_scale, col_scale, scalar, m, n,
-                                                                    y, out_f32);
+                                                                    y, out_f32, bf16);
     launched("epilogue");
 }
 
@@ -207,9 +230,10 @@ extern "C" void qk_cuda_epilogue(const void *acc, int acc_int, const float *row_
 
 // One thread per output (row, channel): the channel's words [K/8][N] are read along N by the
 // warp (coalesced), the row's int8 activations are broadcast. Per group: Σ q·x through dp4a,
-// then y += s·(acc − z·Σx); y · s_row at the end.
+// then y += s·(acc − z·Σx); y · s_row at the end, stored in the activations' 16-bit type.
 __global__ void w4a8_kernel(const uint32_t *w, const __half *gscale, const uint8_t *gzero, const int8_t *xq,
-                            const float *xs, const int32_t *gsum, int m, int n, int k, int group, void *y, int out_f32) {
+                            const float *xs, const int32_t *gsum, int m, int n, int k, int group, void *y, int out_f32,
+                            int bf16) {
     const int col = blockIdx.x * blockDim.x + threadIdx.x, row = blockIdx.y;
     if (col >= n || row >= m)
         return;
@@ -235,7 +259,7 @@ __global__ void w4a8_kernel(const uint32_t *w, const __half *gscale, const uint8
     if (out_f32)
         reinterpret_cast<float *>(y)[(size_t)row * n + col] = v;
     else
-        reinterpret_cast<__half *>(y)[(size_t)row * n + col] = __float2half_rn(v);
+        out_16(y, (size_t)row * n + col, v, bf16);
 }
 
 extern "C" size_t qk_cuda_w4a8_work(const qk_kernel *k, const qk_problem *p, const qk_config *cfg) {
@@ -252,11 +276,11 @@ extern "C" void qk_cuda_w4a8(const qk_run_args *a) {
     float *xs = reinterpret_cast<float *>(static_cast<char *>(a->work) + qk_align64((size_t)a->m * p->k));
     int32_t *gsum = reinterpret_cast<int32_t *>(reinterpret_cast<char *>(xs) + qk_align64((size_t)a->m * 4));
     (void)groups;
-    qk_cuda_quantize_rows(a->x, a->m, p->k, group, xq, xs, gsum, a->stream);
+    qk_cuda_quantize_rows(a->x, qk_problem_bf16(p), a->m, p->k, group, xq, xs, gsum, a->stream);
     const int block = qk_config_get(a->kernel, a->cfg, "block", 128);
     dim3 grid((p->n + block - 1) / block, a->m);
     w4a8_kernel<<<grid, block, 0, static_cast<cudaStream_t>(a->stream)>>>(
         reinterpret_cast<const uint32_t *>(w->q), reinterpret_cast<const __half *>(w->gscale), w->gzero, xq, xs, gsum,
-        a->m, p->n, p->k, group, a->y, p->out_f32);
+        a->m, p->n, p->k, group, a->y, p->out_f32, qk_problem_bf16(p));
     launched("w4a8 kernel");
 }

@@ -59,6 +59,11 @@ for m in 1 7 33; do
   check fp8 fp8.cublaslt "$m" 1024 1024
   check fp8 fp8.cublaslt "$m" 1024 1024 --fp8-scale channel
   check w4a8 w4a8.cuda "$m" 1028 1024 --group 128
+  # bf16 activations through the quantizers and the epilogues, bf16 out
+  check w8a8 w8a8.cublaslt "$m" 1024 1024 --act bf16
+  check fp8 fp8.cublaslt "$m" 1024 1024 --act bf16
+  check fp8 fp8.cublaslt "$m" 1024 1024 --fp8-scale channel --act bf16
+  check w4a8 w4a8.cuda "$m" 1028 1024 --group 128 --act bf16
 done
 check w4a16 w4a16.cuda 5 1024 1024 --group 128 --out f32
 
