@@ -151,7 +151,7 @@ extern "C" int cbench_run(const char *name, cbench_fn fn, void *ctx, const cbenc
         if (rounds == 1)
             budget = opt->budget_s > 0 ? opt->budget_s : CBENCH_DEFAULT_ROUNDS * spent;
         if (!(opt->max_cv > 0) || best.cv <= opt->max_cv || rounds >= CBENCH_MAX_ROUNDS ||
-            spent + spent / rounds > budget * (1 + 1e-9))
+            spent + spent / rounds > budget)
             break;
     }
     *out = best;

@@ -15,7 +15,7 @@ static double round_to(double v, int digits)
     return round(v * k) / k;
 }
 
-enum { PHASE_WAIT_S = 1 }; /* a probe is a dozen measurements: 1 s each at most */
+enum { PHASE_WAIT_S = 1 }; /* per thread count, 4 peak rounds and the bandwidth levels: 1 s each at most */
 
 /* Peak rounds: each format's peak is measured this many times, half of them before the
  * bandwidth levels and half after, seconds apart; the round with the highest median stands. A
@@ -24,14 +24,15 @@ enum { PHASE_WAIT_S = 1 }; /* a probe is a dozen measurements: 1 s each at most 
  * GOP/s against 236. */
 enum { PEAK_ROUNDS = 4 };
 
-/* One round of every format's peak on `threads`, each kept where its median beats the best so far. */
+/* One round of every format's peak on `threads`, each kept where its median beats the best so far;
+ * the usual phase waited for once a round (the rounds themselves outlast a slow phase). */
 static void peak_round(qh_sentinel *ph, int threads, int quick, qh_rate *best, const char **isa, int *have)
 {
+    if (ph)
+        qh_sentinel_wait(ph, PHASE_WAIT_S);
     for (int f = 0; f < QH_FORMAT_COUNT; f++) {
         qh_rate r;
         qc_msgs skip = {0}; /* a format this CPU has no path for is simply not measured */
-        if (ph)
-            qh_sentinel_wait(ph, PHASE_WAIT_S);
         if (qh_peak((qh_format)f, threads, quick ? 0.05 : 0.25, &r, &isa[f], &skip) == QC_OK &&
             (!have[f] || r.median > best[f].median))
             best[f] = r, have[f] = 1;
