@@ -24,9 +24,10 @@ enum { PHASE_WAIT_S = 1 }; /* per thread count, 4 peak rounds and the bandwidth 
  * GOP/s against 236. */
 enum { PEAK_ROUNDS = 4 };
 
-/* One round of every format's peak on `threads`, each kept where its median beats the best so far;
- * the usual phase waited for once a round (the rounds themselves outlast a slow phase). */
-static void peak_round(qh_sentinel *ph, int threads, int quick, qh_rate *best, const char **isa, int *have)
+/* One round of every format's peak on `threads`, each kept where its median beats the best so far
+ * (best[f].reps 0: none yet); the usual phase waited for once a round (the rounds themselves
+ * outlast a slow phase). */
+static void peak_round(qh_sentinel *ph, int threads, int quick, qh_rate *best, const char **isa)
 {
     if (ph)
         qh_sentinel_wait(ph, PHASE_WAIT_S);
@@ -34,8 +35,8 @@ static void peak_round(qh_sentinel *ph, int threads, int quick, qh_rate *best, c
         qh_rate r;
         qc_msgs skip = {0}; /* a format this CPU has no path for is simply not measured */
         if (qh_peak((qh_format)f, threads, quick ? 0.05 : 0.25, &r, &isa[f], &skip) == QC_OK &&
-            (!have[f] || r.median > best[f].median))
-            best[f] = r, have[f] = 1;
+            (!best[f].reps || r.median > best[f].median))
+            best[f] = r;
         qc_msgs_free(&skip);
     }
 }
@@ -52,11 +53,10 @@ int qp_probe_host(qp_profile *p, const qh_host *h, int quick, FILE *log, qc_msgs
         if (log)
             fprintf(log, "qbench: probe: peak rate per number format on %d thread%s, in %d rounds\n", threads,
                     threads == 1 ? "" : "s", PEAK_ROUNDS);
-        qh_rate best[QH_FORMAT_COUNT];
+        qh_rate best[QH_FORMAT_COUNT] = {0};
         const char *isa[QH_FORMAT_COUNT];
-        int have[QH_FORMAT_COUNT] = {0};
         for (int i = 0; i < PEAK_ROUNDS / 2; i++)
-            peak_round(ph, threads, quick, best, isa, have);
+            peak_round(ph, threads, quick, best, isa);
         if (log)
             fprintf(log, "qbench: probe: bandwidth by working set on %d thread%s\n", threads, threads == 1 ? "" : "s");
         if (ph)
@@ -77,9 +77,9 @@ int qp_probe_host(qp_profile *p, const qh_host *h, int quick, FILE *log, qc_msgs
             qp_profile_add_bandwidth(p, &b);
         }
         for (int i = PEAK_ROUNDS / 2; i < PEAK_ROUNDS; i++)
-            peak_round(ph, threads, quick, best, isa, have);
+            peak_round(ph, threads, quick, best, isa);
         for (int f = 0; f < QH_FORMAT_COUNT; f++) {
-            if (!have[f])
+            if (!best[f].reps)
                 continue;
             qp_peak k = {.threads = threads, .gops = round_to(best[f].median, 1), .cv = round_to(best[f].cv, 3)};
             snprintf(k.format, sizeof k.format, "%s", qh_format_name((qh_format)f));

@@ -269,7 +269,6 @@ static int tied(const qt_winner *a, const qt_winner *b, double margin)
     return d <= noise || d <= margin * lo;
 }
 
-
 /* w and w2 the other way round (a race's ratio with them) */
 static void swap_sides(qt_cell *c)
 {

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "kernels/cuda/qk_cuda.h"
+#include "kernels/cuda/x16.cuh"
 #include "kernels/e4m3.h"
 #include "kernels/internal.h"
 
@@ -100,16 +101,6 @@ static bool launched(const char *what) {
 
 // ---------------------------------------------------------------- activations
 
-// An activation or output element as fp32 and back: fp16, or bf16 (--act bf16).
-__device__ __forceinline__ float in_f(const __half v) { return __half2float(v); }
-__device__ __forceinline__ float in_f(const __nv_bfloat16 v) { return __bfloat162float(v); }
-__device__ __forceinline__ void out_16(void *y, size_t i, float v, int bf16) {
-    if (bf16)
-        reinterpret_cast<__nv_bfloat16 *>(y)[i] = __float2bfloat16_rn(v);
-    else
-        reinterpret_cast<__half *>(y)[i] = __float2half_rn(v);
-}
-
 // One block per row: absmax, then q = rne(x · fl(127/absmax)) (the CPU's definition), and the
 // per-group sums of q for zero-point corrections.
 template <typename T>
@@ -119,7 +110,7 @@ __global__ void quantize_rows(const T *x, int k, int group, int8_t *q, float *sc
     __shared__ float red[32];
     float amax = 0;
     for (int i = threadIdx.x; i < k; i += blockDim.x)
-        amax = fmaxf(amax, fabsf(in_f(xr[i])));
+        amax = fmaxf(amax, fabsf(qk_x16_in(xr[i])));
     for (int o = 16; o; o >>= 1)
         amax = fmaxf(amax, __shfl_xor_sync(0xffffffffu, amax, o));
     if (threadIdx.x % 32 == 0)
@@ -138,7 +129,7 @@ __global__ void quantize_rows(const T *x, int k, int group, int8_t *q, float *sc
     if (threadIdx.x == 0)
         scale[row] = amax / 127.0f;
     for (int i = threadIdx.x; i < k; i += blockDim.x)
-        q[(size_t)row * k + i] = (int8_t)__float2int_rn(in_f(xr[i]) * inv);
+        q[(size_t)row * k + i] = (int8_t)__float2int_rn(qk_x16_in(xr[i]) * inv);
     __syncthreads();
     const int groups = k / group;
     for (int gi = threadIdx.x; gi < groups; gi += blockDim.x) {
@@ -162,7 +153,7 @@ extern "C" void qk_cuda_quantize_rows(const uint16_t *x, int bf16, int m, int k,
 template <typename T> __global__ void amax_kernel(const T *x, size_t count, float *amax) {
     float a = 0;
     for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < count; i += (size_t)gridDim.x * blockDim.x)
-        a = fmaxf(a, fabsf(in_f(x[i])));
+        a = fmaxf(a, fabsf(qk_x16_in(x[i])));
     for (int o = 16; o; o >>= 1)
         a = fmaxf(a, __shfl_xor_sync(0xffffffffu, a, o));
     if (threadIdx.x % 32 == 0) // non-negative floats order like their bits
@@ -174,7 +165,7 @@ template <typename T> __global__ void fp8_kernel(const T *x, size_t count, const
     if (blockIdx.x == 0 && threadIdx.x == 0)
         *scale = a / 448.0f;
     for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < count; i += (size_t)gridDim.x * blockDim.x)
-        q[i] = qk_e4m3_encode(in_f(x[i]) * inv);
+        q[i] = qk_e4m3_encode(qk_x16_in(x[i]) * inv);
 }
 
 template <typename T> static void quantize_fp8(const T *x, size_t count, uint8_t *q, float *amax, float *scale,
@@ -213,7 +204,7 @@ __global__ void epilogue(const void *acc, int acc_int, const float *rs, const fl
         if (out_f32)
             reinterpret_cast<float *>(y)[i] = v;
         else
-            out_16(y, i, v, bf16);
+            qk_x16_store(y, i, v, bf16);
     }
 }
 
@@ -259,7 +250,7 @@ __global__ void w4a8_kernel(const uint32_t *w, const __half *gscale, const uint8
     if (out_f32)
         reinterpret_cast<float *>(y)[(size_t)row * n + col] = v;
     else
-        out_16(y, (size_t)row * n + col, v, bf16);
+        qk_x16_store(y, (size_t)row * n + col, v, bf16);
 }
 
 extern "C" size_t qk_cuda_w4a8_work(const qk_kernel *k, const qk_problem *p, const qk_config *cfg) {

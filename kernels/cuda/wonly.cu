@@ -14,6 +14,7 @@
 #include <stdint.h>
 
 #include "kernels/cuda/qk_cuda.h"
+#include "kernels/cuda/x16.cuh"
 #include "kernels/internal.h"
 
 namespace {
@@ -50,13 +51,6 @@ template <bool BF16> __device__ __forceinline__ uint32_t pack2(float lo, float h
     }
     __half2 h = __floats2half2_rn(lo, hi);
     return *reinterpret_cast<uint32_t *>(&h);
-}
-
-template <bool BF16> __device__ __forceinline__ void store16(void *y, size_t at, float v) {
-    if (BF16)
-        reinterpret_cast<__nv_bfloat16 *>(y)[at] = __float2bfloat16_rn(v);
-    else
-        reinterpret_cast<__half *>(y)[at] = __float2half_rn(v);
 }
 
 struct Params {
@@ -198,7 +192,7 @@ __global__ void __launch_bounds__(WM *WN * 32) wonly_kernel(Params p) {
                     else if (p.out_f32)
                         reinterpret_cast<float *>(p.y)[at] = val;
                     else
-                        store16<BF16>(p.y, at, val);
+                        qk_x16_store(p.y, at, val, BF16);
                 }
             }
 }
@@ -210,10 +204,8 @@ __global__ void splitk_reduce(const float *part, int splits, size_t count, void 
             s += part[(size_t)z * count + i];
         if (out_f32)
             reinterpret_cast<float *>(y)[i] = s;
-        else if (bf16)
-            store16<true>(y, i, s);
         else
-            store16<false>(y, i, s);
+            qk_x16_store(y, i, s, bf16);
     }
 }
 
