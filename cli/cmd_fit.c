@@ -7,11 +7,13 @@
 
 static const char help[] =
     "usage: qbench fit RESULTS [--profile NAME|FILE] [-o PROFILE] [--report]\n\n"
-    "Fits the model t = t0 + max(bytes / (e_mem·BW), flops / (e_comp·P) + ceil(M/MR)·N·K·d) to the\n"
-    "results, the probed ceilings fixed (BW the DRAM read, P the peak of the number format each\n"
-    "kernel computes in): per kernel the two efficiencies, in (0, 1], and d, the seconds it takes\n"
-    "to decode a weight once per pass of its MR-row register tile; one fixed cost t0 per device;\n"
-    "by robust least squares (Huber) in log space. Prints them in physical terms and the model's\n"
+    "Fits the model t = t0 + max(tm, tc) + x·min(tm, tc), tm = bytes / (e_mem·BW) the memory side\n"
+    "and tc = flops / (e_comp·P) + ceil(M/MR)·N·K·d the compute side, to the results, the probed\n"
+    "ceilings fixed (BW the DRAM read, P the peak of the number format each kernel computes in):\n"
+    "per kernel the two efficiencies, in (0, 1], d, the seconds it takes to decode a weight once\n"
+    "per pass of its MR-row register tile, and x, the share of the shorter side the longer does\n"
+    "not hide, in [0, 1] (0: the roofline's max); one fixed cost t0 per device; by robust least\n"
+    "squares (Huber) in log space. Prints them in physical terms and the model's\n"
     "stated error per scheme: in sample, leaving each shape out of the fit in turn, and on the\n"
     "points a sweep held out (--holdout).\n"
     "Writes the fit into the profile (fit:, with the results file's hash); the results file is\n"

@@ -235,13 +235,16 @@ void cli_fit_report(const cli_results *r, FILE *f, int crossovers)
     double tmin = INFINITY;
     for (int i = 0; i < r->n_obs; i++)
         tmin = fmin(tmin, r->obs[i].time_s);
-    fprintf(f, "the model: t = t0 + max(bytes / (e_mem * DRAM read), flops / (e_comp * peak) + ceil(M/mr) * N*K /\n"
-               "decode), the probed ceilings fixed, mr the rows of the kernel's register tile (each pass of it\n"
-               "decodes the weights again); t0 = %.2f us per call on this device (the fastest call: %.2f us)\n\n",
+    fprintf(f, "the model: tm = bytes / (e_mem * DRAM read) and tc = flops / (e_comp * peak) + ceil(M/mr) * N*K /\n"
+               "decode, the probed ceilings fixed, mr the rows of the kernel's register tile (each pass of it\n"
+               "decodes the weights again); t = t0 + max(tm, tc) + x * min(tm, tc), x the share of the shorter\n"
+               "side the longer does not hide (0: the roofline's max; 1: the two add); t0 = %.2f us per call on\n"
+               "this device (the fastest call: %.2f us)\n\n",
             ft->t0_s * 1e6, tmin * 1e6);
-    fprintf(f, "%-20s %3s %-9s %6s %6s   %-22s %-22s %-10s  %-15s %-15s %-15s\n", "kernel", "thr", "format", "points",
-            "shapes", "memory side", "compute side", "decoding", "in sample", "shape left out", "held out");
-    fprintf(f, "%-20s %3s %-9s %6s %6s   %-22s %-22s %-10s %s %s %s\n", "", "", "", "", "", "", "", "",
+    fprintf(f, "%-20s %3s %-9s %6s %6s   %-22s %-22s %-10s %-7s  %-15s %-15s %-15s\n", "kernel", "thr", "format",
+            "points", "shapes", "memory side", "compute side", "decoding", "exposed", "in sample", "shape left out",
+            "held out");
+    fprintf(f, "%-20s %3s %-9s %6s %6s   %-22s %-22s %-10s %-7s %s %s %s\n", "", "", "", "", "", "", "", "", "",
             " median     max", " median     max", " median     max");
     for (int i = 0; i < ft->n; i++) {
         const qt_kfit *k = &ft->v[i];
@@ -252,8 +255,8 @@ void cli_fit_report(const cli_results *r, FILE *f, int crossovers)
             snprintf(dec, sizeof dec, "%.0f G/s", k->decode_gws);
         else
             snprintf(dec, sizeof dec, "free");
-        fprintf(f, "%-20s %3d %-9s %6d %6d   %-22s %-22s %-10s ", k->kernel, k->threads, k->format, k->fit.n,
-                k->shapes, mem, comp, dec);
+        fprintf(f, "%-20s %3d %-9s %6d %6d   %-22s %-22s %-10s %7.2f ", k->kernel, k->threads, k->format, k->fit.n,
+                k->shapes, mem, comp, dec, k->exposed);
         pct(f, &k->fit);
         pct(f, &k->cv);
         pct(f, &k->held);
@@ -265,6 +268,7 @@ void cli_fit_report(const cli_results *r, FILE *f, int crossovers)
                 ft->v[i].mem_eff, ft->v[i].comp_eff, ft->v[i].format);
         if (ft->v[i].decode_gws > 0)
             fprintf(f, ", decoding %.0f G weights/s per pass", ft->v[i].decode_gws);
+        fprintf(f, ", and hides %.0f%% of the shorter side", 100 * (1 - ft->v[i].exposed));
     }
     fprintf(f, "\n\nthe stated error per scheme, |predicted - measured| / measured:\n%-6s %6s %8s %8s   %-17s %-17s\n",
             "scheme", "points", "RMS", "median", "shape left out", "held out");
@@ -371,7 +375,7 @@ static qp_profile *fitted_profile(const cli_results *r, const qp_profile *prof)
     for (int i = 0; i < ft->n; i++) {
         const qt_kfit *k = &ft->v[i];
         m[i] = (qp_fit_model){.threads = k->threads, .mem_eff = k->mem_eff, .comp_eff = k->comp_eff,
-                              .decode_gws = k->decode_gws, .residual = k->fit.rms,
+                              .decode_gws = k->decode_gws, .exposed = k->exposed, .residual = k->fit.rms,
                               .cv_median = k->cv.n ? k->cv.median : -1,
                               .cv_max = k->cv.n ? k->cv.max : -1, .points = k->fit.n};
         snprintf(m[i].kernel, sizeof m[i].kernel, "%s", k->kernel);

@@ -363,8 +363,8 @@ static void parse_fit_model(ctx *c, yaml_node_t *item, int idx, qp_profile *p)
     fieldref f[] = {{"kernel", 1, NULL},   {"format", 1, NULL},    {"threads", 1, NULL},
                     {"mem_eff", 1, NULL},  {"comp_eff", 1, NULL},  {"points", 1, NULL},
                     {"residual", 1, NULL}, {"cv_median", 0, NULL}, {"cv_max", 0, NULL},
-                    {"decode_gws", 0, NULL}};
-    if (take_mapping(c, item, where, f, 10))
+                    {"decode_gws", 0, NULL}, {"exposed", 0, NULL}};
+    if (take_mapping(c, item, where, f, 11))
         return;
     qp_fit_model m = {.cv_median = -1, .cv_max = -1};
     char *kernel = get_string(c, f[0].val, "kernel"), *format = get_string(c, f[1].val, "format");
@@ -390,9 +390,11 @@ static void parse_fit_model(ctx *c, yaml_node_t *item, int idx, qp_profile *p)
         ok &= !get_nonneg(c, f[8].val, "cv_max", &m.cv_max, 0);
     if (f[9].val)
         ok &= !get_nonneg(c, f[9].val, "decode_gws", &m.decode_gws, 0);
-    if (ok && (m.mem_eff > 1 || m.comp_eff > 1)) {
-        errat(c, item, "%s: an efficiency is a share of a ceiling, at most 1 (mem_eff %g, comp_eff %g)", where,
-              m.mem_eff, m.comp_eff);
+    if (f[10].val)
+        ok &= !get_nonneg(c, f[10].val, "exposed", &m.exposed, 0);
+    if (ok && (m.mem_eff > 1 || m.comp_eff > 1 || m.exposed > 1)) {
+        errat(c, item, "%s: an efficiency or the exposed share is a share, at most 1 (mem_eff %g, comp_eff %g, exposed %g)",
+              where, m.mem_eff, m.comp_eff, m.exposed);
         ok = 0;
     }
     if (ok) {
@@ -777,6 +779,8 @@ int qp_profile_emit(const qp_profile *p, FILE *f, qc_msgs *err)
             put(&d, it, "comp_eff", add_num(&d, m->comp_eff));
             if (m->decode_gws > 0)
                 put(&d, it, "decode_gws", add_num(&d, m->decode_gws));
+            if (m->exposed > 0)
+                put(&d, it, "exposed", add_num(&d, m->exposed));
             put(&d, it, "points", add_num(&d, m->points));
             put(&d, it, "residual", add_num(&d, m->residual));
             if (m->cv_median >= 0) {

@@ -31,10 +31,13 @@
  *     t0_s: 2.1e-05                   #   the device's fixed cost per call
  *     models:                         #   per kernel, thread count and number format: the share of
  *       - {kernel: w4a16.avx512bf16, format: bf16_dot, threads: 2, mem_eff: 0.91, comp_eff: 0.78,
- *          decode_gws: 61.5, points: 10, residual: 0.04, cv_median: 0.05, cv_max: 0.12}
+ *          decode_gws: 61.5, exposed: 0.3, points: 10, residual: 0.04, cv_median: 0.05,
+ *          cv_max: 0.12}
  *                                     #   the DRAM read and of the format's peak it reaches (in
  *                                     #   (0, 1]), the weights it decodes per second per pass of its
- *                                     #   register tile (G/s; 0: free), its in-sample RMS error and
+ *                                     #   register tile (G/s; 0: free), the share of the shorter of
+ *                                     #   the two sides it does not hide ([0, 1]; 0: the roofline's
+ *                                     #   max), its in-sample RMS error and
  *                                     #   its leave-one-shape-out errors (names the tuner gives;
  *                                     #   profiles/ does not interpret them)
  *
@@ -98,13 +101,15 @@ typedef struct qp_peak {
     double gops, cv;
 } qp_peak;
 
-/* A kernel's fitted efficiencies: t = t0 + max(bytes / (mem_eff·BW), flops / (comp_eff·P) +
- * passes·N·K / decode) with BW and P the profile's ceilings (tuner/roofline.h). */
+/* A kernel's fitted efficiencies: with tm = bytes / (mem_eff·BW) and tc = flops / (comp_eff·P) +
+ * passes·N·K / decode, t = t0 + max(tm, tc) + exposed·min(tm, tc), BW and P the profile's
+ * ceilings (tuner/roofline.h). */
 typedef struct qp_fit_model {
     char kernel[32], format[16];
     int threads;
     double mem_eff, comp_eff, residual;
     double decode_gws;        /* weights decoded per second per pass, G/s (0: free) */
+    double exposed;           /* the share of the shorter side not hidden, [0, 1] (0 when not given) */
     double cv_median, cv_max; /* < 0 when not stated */
     int points;
 } qp_fit_model;

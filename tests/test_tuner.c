@@ -18,10 +18,11 @@
 #include "tuner/roofline.h"
 
 /* Observations of one kernel from a known model: the ceilings (35 GB/s, 230 GOP/s), its
- * efficiencies, its decoding (60 G weights/s per pass), t0 and a register tile of mr rows, over
- * five shapes and M = 1 .. 1024 (every M up to 48, to show the tile's steps), with ±noise and
- * its register tile as the fit sees it (fit_mr). */
-static int synth(const char *kernel, double em, double ec, double t0, int mr, int fit_mr, double noise, qt_obs *o)
+ * efficiencies, its decoding (60 G weights/s per pass), the share of the shorter side it leaves
+ * exposed, t0 and a register tile of mr rows, over five shapes and M = 1 .. 1024 (every M up to
+ * 48, to show the tile's steps), with ±noise and its register tile as the fit sees it (fit_mr). */
+static int synth_exposed(const char *kernel, double em, double ec, double exposed, double t0, int mr, int fit_mr,
+                         double noise, qt_obs *o)
 {
     static const int shapes[][2] = {{64, 64}, {256, 256}, {1024, 1024}, {4096, 4096}, {4096, 14336}};
     uint64_t r = 12345;
@@ -43,10 +44,16 @@ static int synth(const char *kernel, double em, double ec, double t0, int mr, in
             snprintf(x->config, sizeof x->config, "threads=2");
             r = r * 6364136223846793005ull + 1442695040888963407ull;
             double u = ((r >> 11) * 0x1p-53) * 2 - 1; /* −1..1 */
-            const qt_model m = {35 * em, 230 * ec, t0, mr, 60};
+            const qt_model m = {35 * em, 230 * ec, t0, mr, 60, exposed};
             x->time_s = qt_predict(&m, c.bytes, c.flops, mm) * (1 + noise * u);
         }
     return n;
+}
+
+/* The same with the roofline's max: the longer side hides the shorter wholly. */
+static int synth(const char *kernel, double em, double ec, double t0, int mr, int fit_mr, double noise, qt_obs *o)
+{
+    return synth_exposed(kernel, em, ec, 0, t0, mr, fit_mr, noise, o);
 }
 
 static void test_fit_recovers_known_model(void **state)
@@ -66,8 +73,20 @@ static void test_fit_recovers_known_model(void **state)
     assert_true(fabs(f.v[0].decode_gws / 60 - 1) < 0.02);
     assert_true(fabs(f.t0_s / 20e-6 - 1) < 0.02);
     assert_true(f.v[0].fit.max < 0.005 && f.v[0].cv.max < 0.005); /* cross-validation error about 0 */
+    assert_true(f.v[0].exposed < 0.01);
     assert_int_equal(f.v[0].shapes, 5);
     assert_int_equal(f.cv[QK_FP16].n, n);
+    qt_fitted_free(&f);
+    /* a kernel whose sides overlap poorly: 40% of the shorter one stays exposed */
+    n = synth_exposed("fp16.test", 0.8, 0.7, 0.4, 20e-6, 6, 6, 0, o);
+    assert_int_equal(qt_fit_kernels(o, n, &f, NULL), QC_OK);
+    print_message("exposed 0.4: e_mem %.4f, e_comp %.4f, decode %.2f G/s, exposed %.4f, t0 %.4g, shape left out %.2e\n",
+                  f.v[0].mem_eff, f.v[0].comp_eff, f.v[0].decode_gws, f.v[0].exposed, f.t0_s, f.v[0].cv.max);
+    assert_true(fabs(f.v[0].mem_eff / 0.8 - 1) < 0.02);
+    assert_true(fabs(f.v[0].comp_eff / 0.7 - 1) < 0.02);
+    assert_true(fabs(f.v[0].decode_gws / 60 - 1) < 0.02);
+    assert_true(fabs(f.v[0].exposed - 0.4) < 0.02);
+    assert_true(f.v[0].fit.max < 0.005 && f.v[0].cv.max < 0.005);
     qt_fitted_free(&f);
     /* ±4% noise and one wild outlier: the Huber loss keeps it close */
     n = synth("fp16.test", 0.8, 0.7, 20e-6, 6, 6, 0.04, o);
@@ -152,6 +171,9 @@ static void test_crossover_matches_brute_force(void **state)
     q.m = 7;
     c = qk_problem_cost(&q);
     assert_true(fabs(qt_predict(&dm, c.bytes, c.flops, 7) - (c.flops / 1e18 + 2.0 * 4096 * 4096 / 10e9)) < 1e-15);
+    /* the two sides: the longer hides the shorter but for the exposed share */
+    assert_true(qt_combine(3, 1, 0) == 3 && qt_combine(1, 3, 0) == 3);
+    assert_true(qt_combine(3, 1, 1) == 4 && qt_combine(1, 3, 0.5) == 3.5);
 }
 
 static qt_obs obs(int scheme, const char *config, int m, double t, double cv, double qerr, int is_default)

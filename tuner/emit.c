@@ -205,20 +205,22 @@ static int emit_header(const qt_emit_info *in, FILE *f)
         fprintf(f, "    {-1, 0u, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, -1, \"\"},\n");
     fprintf(f, "};\n\n");
     fprintf(f, "/* the model per scheme: its kernel's probed ceilings times the efficiencies fitted to it,\n"
-               " * t = t0 + max(bytes / bw, flops / peak + ceil(M / mr) * N * K / decode), mr the rows of its\n"
-               " * register tile, each pass of which decodes the weights again (decode 0: free); the kernel's\n"
-               " * default runs one loop up to M = split, another above */\n"
-               "static const struct %s_model {\n    double bw_gbs, t0_s;\n    double peak_gops, peak2_gops;\n"
-               "    double decode_gws, decode2_gws;\n    int32_t mr, mr2, split;\n    int present;\n"
+               " * tm = bytes / bw and tc = flops / peak + ceil(M / mr) * N * K / decode, mr the rows of its\n"
+               " * register tile, each pass of which decodes the weights again (decode 0: free);\n"
+               " * t = t0 + max(tm, tc) + exposed * min(tm, tc), exposed the share of the shorter side the\n"
+               " * longer does not hide; the kernel's default runs one loop up to M = split, another above\n"
+               " * (the fields ending in 2) */\n"
+               "static const struct %s_model {\n    double t0_s;\n    double bw_gbs, bw2_gbs;\n"
+               "    double peak_gops, peak2_gops;\n    double decode_gws, decode2_gws;\n"
+               "    double exposed, exposed2;\n    int32_t mr, mr2, split;\n    int present;\n"
                "    double err_median, err_max; /* the stated error */\n} %s_models[%d] = {\n",
             p, p, QK_SCHEME_COUNT);
     for (int s = 0; s < QK_SCHEME_COUNT; s++) {
         const qt_scheme_model *sm = &in->models[s];
-        fprintf(f, "    {%.9g, %.9g, %.9g, %.9g, %.9g, %.9g, %d, %d, %d, %d, %.4g, %.4g}, /* %s",
-                sm->present ? sm->small.bw_gbs : 0, sm->present ? sm->small.t0_s : 0,
-                sm->present ? sm->small.peak_gops : 0, sm->present ? sm->large.peak_gops : 0,
-                sm->present ? sm->small.decode_gws : 0, sm->present ? sm->large.decode_gws : 0,
-                sm->present ? sm->small.mr : 0, sm->present ? sm->large.mr : 0,
+        const qt_model z = {0}, *a = sm->present ? &sm->small : &z, *b = sm->present ? &sm->large : &z;
+        fprintf(f, "    {%.9g, %.9g, %.9g, %.9g, %.9g, %.9g, %.9g, %.9g, %.9g, %d, %d, %d, %d, %.4g, %.4g}, /* %s",
+                a->t0_s, a->bw_gbs, b->bw_gbs, a->peak_gops, b->peak_gops, a->decode_gws, b->decode_gws, a->exposed,
+                b->exposed, a->mr, b->mr,
                 sm->present ? (sm->split > INT32_MAX - 1 ? INT32_MAX : sm->split) : 0, sm->present,
                 sm->present ? sm->cv.median : 0, sm->present ? sm->cv.max : 0, qk_scheme_name((qk_scheme)s));
         if (sm->present) {
@@ -248,16 +250,17 @@ static int emit_header(const qt_emit_info *in, FILE *f)
             "    if (scheme < 0 || scheme >= %s_SCHEME_COUNT)\n        return 0;\n"
             "    return %s_cost_of(scheme, flags)->mnk * m * n * (double)k;\n}\n\n"
             "static inline double %s_predict(int scheme, unsigned flags, int32_t m, int32_t n, int32_t k, int32_t group)\n{\n"
-            "    const struct %s_model *md;\n    double peak, decode, tm, tc;\n    int32_t mr;\n"
+            "    const struct %s_model *md;\n    double bw, peak, decode, exposed, tm, tc;\n    int32_t mr;\n    int small;\n"
             "    if (scheme < 0 || scheme >= %s_SCHEME_COUNT || !%s_models[scheme].present || m < 1)\n        return 0;\n"
-            "    md = &%s_models[scheme];\n"
-            "    peak = m <= md->split ? md->peak_gops : md->peak2_gops;\n    mr = m <= md->split ? md->mr : md->mr2;\n"
-            "    decode = m <= md->split ? md->decode_gws : md->decode2_gws;\n"
-            "    tm = %s_bytes(scheme, flags, m, n, k, group) / (md->bw_gbs * 1e9);\n"
+            "    md = &%s_models[scheme];\n    small = m <= md->split;\n"
+            "    bw = small ? md->bw_gbs : md->bw2_gbs;\n    peak = small ? md->peak_gops : md->peak2_gops;\n"
+            "    decode = small ? md->decode_gws : md->decode2_gws;\n    exposed = small ? md->exposed : md->exposed2;\n"
+            "    mr = small ? md->mr : md->mr2;\n"
+            "    tm = %s_bytes(scheme, flags, m, n, k, group) / (bw * 1e9);\n"
             "    tc = %s_flops(scheme, flags, m, n, k) / (peak * 1e9);\n"
             "    if (decode > 0)\n"
             "        tc += (double)(mr > 1 ? (m + mr - 1) / mr : 1) * ((double)n * k) / (decode * 1e9);\n"
-            "    return md->t0_s + (tm > tc ? tm : tc);\n}\n\n",
+            "    return md->t0_s + (tm > tc ? tm + exposed * tc : tc + exposed * tm);\n}\n\n",
             p, p, p, p, p, p, P, p, p, P, p, p, p, P, p, p, p, p);
     fprintf(f,
             "static inline int %s_fill(const %s_entry *e, int source, int32_t m, int32_t n, int32_t k, int32_t group,\n"
@@ -407,13 +410,15 @@ static json_t *json_doc(const qt_emit_info *in, int vllm)
             const qt_scheme_model *sm = &in->models[s];
             if (!sm->present)
                 continue;
-            json_t *m = json_pack("{s:s, s:o, s:o, s:o, s:o, s:i}", "kernel", sm->kernel, "bw_gbs",
+            json_t *m = json_pack("{s:s, s:o, s:o, s:o, s:o, s:o, s:i}", "kernel", sm->kernel, "bw_gbs",
                                   real(sm->small.bw_gbs), "t0_s", real(sm->small.t0_s), "peak_gops",
-                                  real(sm->small.peak_gops), "decode_gws", real(sm->small.decode_gws), "mr", sm->small.mr);
+                                  real(sm->small.peak_gops), "decode_gws", real(sm->small.decode_gws), "exposed",
+                                  real(sm->small.exposed), "mr", sm->small.mr);
             if (sm->split < INT32_MAX)
-                json_object_update_new(m, json_pack("{s:i, s:o, s:o, s:i}", "split", sm->split, "peak2_gops",
-                                                    real(sm->large.peak_gops), "decode2_gws",
-                                                    real(sm->large.decode_gws), "mr2", sm->large.mr));
+                json_object_update_new(m, json_pack("{s:i, s:o, s:o, s:o, s:o, s:i}", "split", sm->split, "bw2_gbs",
+                                                    real(sm->large.bw_gbs), "peak2_gops", real(sm->large.peak_gops),
+                                                    "decode2_gws", real(sm->large.decode_gws), "exposed2",
+                                                    real(sm->large.exposed), "mr2", sm->large.mr));
             json_object_set_new(m, "stated_error",
                                 json_pack("{s:s, s:o, s:o, s:i}", "basis", sm->cv_is_fit ? "in sample" : "leave one shape out",
                                           "median", real(sm->cv.median), "max", real(sm->cv.max), "points", sm->cv.n));

@@ -1,6 +1,7 @@
 /* The fit: per kernel (at a thread count and a number format), the share of the probed DRAM read
- * and of the format's peak it reaches and the rate it decodes weights per pass of its register
- * tile, with one fixed cost per device; Huber loss in log space
+ * and of the format's peak it reaches, the rate it decodes weights per pass of its register
+ * tile and the share of the shorter side it leaves exposed, with one fixed cost per device;
+ * Huber loss in log space
  * (small and large calls weigh alike, an outlier does not pull). Then what the model is worth:
  * its errors in sample, leaving each shape out in turn, and on held-out points. */
 #include <math.h>
@@ -44,10 +45,11 @@ typedef struct pt {
     int shape;        /* an index among the kernel's distinct N × K */
 } pt;
 
-/* The parameters of one kernel: ln e_mem, ln e_comp, and the decoding's seconds per weight
- * pass as ln (1e-12 s · e^w); w at its floor means decoding costs nothing. */
+/* The parameters of one kernel: ln e_mem, ln e_comp, the decoding's seconds per weight
+ * pass as ln (1e-12 s · e^w) (w at its floor: decoding costs nothing), and x, the share of the
+ * shorter side that the longer does not hide. */
 typedef struct effs {
-    double u, v, w;
+    double u, v, w, x;
 } effs;
 
 static const double W_LO = -1, W_HI = 16; /* 1e-12·e^w s: from 0.37 ps (2.7 T weights/s) to 9 ns */
@@ -57,7 +59,7 @@ static double decode_s(double w) { return w <= W_LO ? 0 : 1e-12 * exp(w); }
 static double model_time(const pt *p, double t0, const effs *e)
 {
     double tm = p->b / (exp(e->u) * p->bw * 1e9), tc = p->f / (exp(e->v) * p->peak * 1e9) + p->pass_w * decode_s(e->w);
-    return t0 + (tm > tc ? tm : tc);
+    return t0 + qt_combine(tm, tc, e->x);
 }
 
 /* The loss over the points, leaving shape `skip` out (−1: none). */
@@ -74,37 +76,40 @@ static double loss(const pt *p, int n, double t0, const effs *e, int skip)
 }
 
 /* The best parameters: e_mem and e_comp in [EMIN, 1], the decode cost from none to 9 ns a
- * weight; a grid in log space (or, from `start`, a nearer look), then a pattern search. */
+ * weight, the exposed share in [0, 1]; a grid (in log space but the last; or, from `start`, a
+ * nearer look), then a pattern search. */
 static double fit_effs(const pt *p, int n, double t0, int skip, const effs *start, effs *out)
 {
-    enum { GRID = 13, WGRID = 8 };
+    enum { GRID = 13, WGRID = 8, XGRID = 4 };
     const double lo = log(EMIN);
-    double step0 = -lo / (GRID - 1), wstep0 = (W_HI - W_LO) / WGRID;
-    effs best_e = {0, 0, W_LO};
+    double step0 = -lo / (GRID - 1), wstep0 = (W_HI - W_LO) / WGRID, xstep0 = 1.0 / XGRID;
+    effs best_e = {0, 0, W_LO, 0};
     double best = INFINITY;
     if (start) {
         best_e = *start;
         best = loss(p, n, t0, start, skip);
-        step0 /= 4, wstep0 /= 4;
+        step0 /= 4, wstep0 /= 4, xstep0 /= 4;
     } else {
         for (int i = 0; i < GRID; i++)
             for (int j = 0; j < GRID; j++)
-                for (int k = 0; k <= WGRID; k++) {
-                    effs e = {lo + i * step0, lo + j * step0, W_LO + k * wstep0};
-                    double l = loss(p, n, t0, &e, skip);
-                    if (l < best)
-                        best = l, best_e = e;
-                }
+                for (int k = 0; k <= WGRID; k++)
+                    for (int h = 0; h <= XGRID; h++) {
+                        effs e = {lo + i * step0, lo + j * step0, W_LO + k * wstep0, h * xstep0};
+                        double l = loss(p, n, t0, &e, skip);
+                        if (l < best)
+                            best = l, best_e = e;
+                    }
     }
-    for (double st = step0 / 2, wst = wstep0 / 2; st > 1e-5; st /= 2, wst /= 2)
+    for (double st = step0 / 2, wst = wstep0 / 2, xst = xstep0 / 2; st > 1e-5; st /= 2, wst /= 2, xst /= 2)
         for (int moved = 1; moved;) {
             moved = 0;
-            for (int d = 0; d < 27; d++) {
-                if (d == 13)
+            for (int d = 0; d < 81; d++) {
+                if (d == 40)
                     continue; /* the centre */
                 effs e = {fmin(0, fmax(lo, best_e.u + (d % 3 - 1) * st)),
                           fmin(0, fmax(lo, best_e.v + (d / 3 % 3 - 1) * st)),
-                          fmin(W_HI, fmax(W_LO, best_e.w + (d / 9 - 1) * wst))};
+                          fmin(W_HI, fmax(W_LO, best_e.w + (d / 9 % 3 - 1) * wst)),
+                          fmin(1, fmax(0, best_e.x + (d / 27 - 1) * xst))};
                 double l = loss(p, n, t0, &e, skip);
                 if (l < best - 1e-15)
                     best = l, best_e = e, moved = 1;
@@ -258,6 +263,7 @@ int qt_fit_kernels(const qt_obs *obs, int n, qt_fitted *out, qc_msgs *err)
         k->mem_eff = exp(ef.u);
         k->comp_eff = exp(ef.v);
         k->decode_gws = decode_s(ef.w) > 0 ? 1e-9 / decode_s(ef.w) : 0;
+        k->exposed = ef.x;
         for (int i = 0; i < gr->n; i++) {
             ceil_b[i] = gr->p[i].bw;
             ceil_p[i] = gr->p[i].peak;
@@ -321,7 +327,7 @@ int qt_fitted_model(const qt_fitted *f, const qt_obs *o, qt_model *m)
         memset(m, 0, sizeof *m);
         return 0;
     }
-    *m = (qt_model){o->bw_gbs * k->mem_eff, o->peak_gops * k->comp_eff, f->t0_s, o->mr, k->decode_gws};
+    *m = (qt_model){o->bw_gbs * k->mem_eff, o->peak_gops * k->comp_eff, f->t0_s, o->mr, k->decode_gws, k->exposed};
     return 1;
 }
 
@@ -345,7 +351,7 @@ static int kernel_model_at(const qt_fitted *f, const qk_kernel *k, int threads, 
     if (!*kf)
         return 0;
     *m = (qt_model){(*kf)->bw_gbs * (*kf)->mem_eff, (*kf)->peak_gops * (*kf)->comp_eff, f->t0_s,
-                    qk_kernel_tile_rows(k, &cfg), (*kf)->decode_gws};
+                    qk_kernel_tile_rows(k, &cfg), (*kf)->decode_gws, (*kf)->exposed};
     return 1;
 }
 
@@ -358,7 +364,8 @@ static void split_of(const void *ctx, model_at_fn at, qt_scheme_model *sm)
     for (int m = 2; m <= 1 << 16; m++) {
         qt_model mm;
         if (at(ctx, m, &mm) && (mm.peak_gops != sm->small.peak_gops || mm.bw_gbs != sm->small.bw_gbs ||
-                                mm.mr != sm->small.mr || mm.decode_gws != sm->small.decode_gws)) {
+                                mm.mr != sm->small.mr || mm.decode_gws != sm->small.decode_gws ||
+                                mm.exposed != sm->small.exposed)) {
             sm->large = mm;
             sm->split = m - 1;
             return;

@@ -19,12 +19,16 @@ static double compute_s(const qt_model *m, double flops, int M)
     return t;
 }
 
+double qt_combine(double tm, double tc, double exposed)
+{
+    return tm > tc ? tm + exposed * tc : tc + exposed * tm;
+}
+
 double qt_predict(const qt_model *m, double bytes, double flops, int M)
 {
     if (!(m->bw_gbs > 0) || !(m->peak_gops > 0))
         return 0;
-    double tm = bytes / (m->bw_gbs * 1e9), tc = compute_s(m, flops, M);
-    return m->t0_s + (tm > tc ? tm : tc);
+    return m->t0_s + qt_combine(bytes / (m->bw_gbs * 1e9), compute_s(m, flops, M), m->exposed);
 }
 
 const char *qt_bound(const qt_model *m, double bytes, double flops, int M)
@@ -68,6 +72,7 @@ int qt_model_of(const qp_profile *prof, const qp_profile *eff, const qk_kernel *
         m->bw_gbs *= f->mem_eff;
         m->peak_gops *= f->comp_eff;
         m->decode_gws = f->decode_gws;
+        m->exposed = f->exposed;
         m->t0_s = src->fit.t0_s;
         m->mr = qk_kernel_tile_rows(k, cfg);
         if (src == prof)

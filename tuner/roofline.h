@@ -2,16 +2,21 @@
  * autotuning (the winner per bucket and per cell), and the dispatch-table emitters.
  *
  * The model of a device and a kernel: a call that moves B bytes and does F operations on M rows
- * of an N × K weight matrix takes
- *   t = t0 + max(B / (e_mem·BW), F / (e_comp·P) + ⌈M/mr⌉·N·K / D).
+ * of an N × K weight matrix has a memory side and a compute side,
+ *   tm = B / (e_mem·BW),   tc = F / (e_comp·P) + ⌈M/mr⌉·N·K / D,
+ * and takes
+ *   t = t0 + max(tm, tc) + x·min(tm, tc):
+ * the roofline's max when the longer side hides the shorter wholly (x = 0), their sum when it
+ * hides none of it (x = 1).
  * Bytes and operations come from the one cost function (kernels/qk.h, qk_problem_cost); BW and P
  * are the profile's probed ceilings (profiles/profile.h), fixed inputs: the bandwidth the weights
  * stream from and the peak of the number format the kernel's inner loop computes in (the
  * registry row says which). What is learned (qt_fit_kernels) is physical: per kernel, the share
  * of each ceiling it reaches (e_mem, e_comp in (0, 1]), the rate D at which it decodes weights,
  * once per pass of its register tile of mr rows over them (⌈M/mr⌉ passes: what M against the
- * tile costs; none for a kernel whose weights need no decoding), and one fixed cost t0 per device
- * (no larger than the fastest call measured). The tuner reads observations (measured or
+ * tile costs; none for a kernel whose weights need no decoding), the share x of the shorter side
+ * that it leaves exposed (x in [0, 1]), and one fixed cost t0 per device (no larger than the
+ * fastest call measured). The tuner reads observations (measured or
  * predicted points); it never runs kernels. Prefix qt_. */
 #ifndef QBENCH_TUNER_ROOFLINE_H
 #define QBENCH_TUNER_ROOFLINE_H
@@ -28,10 +33,14 @@ typedef struct qt_model {
     double t0_s;       /* fixed cost per call, seconds */
     int mr;            /* register-tile rows (≤ 1: one pass) */
     double decode_gws; /* weights decoded per second per pass, G/s (0: decoding costs nothing) */
+    double exposed;    /* the share of the shorter side the longer does not hide, [0, 1] */
 } qt_model;
 
 /* The passes of a register tile of mr rows over the weights for M rows: ⌈M/mr⌉ (1 when mr ≤ 1). */
 int qt_passes(int m, int mr);
+/* The seconds of a memory side tm and a compute side tc that overlap but for a share `exposed`
+ * of the shorter: max(tm, tc) + exposed·min(tm, tc). */
+double qt_combine(double tm, double tc, double exposed);
 /* Predicted seconds for M rows (N·K = flops / 2M); 0 when the model has no bandwidth or no peak. */
 double qt_predict(const qt_model *m, double bytes, double flops, int M);
 /* "memory" or "compute": which term of the max bounds it. */
@@ -97,6 +106,7 @@ typedef struct qt_kfit {
     int scheme, threads;
     double mem_eff, comp_eff;   /* of the DRAM read ceiling and of the format's peak, in (0, 1] */
     double decode_gws;          /* weights decoded per second per pass, G/s (0: free) */
+    double exposed;             /* the share of the shorter side not hidden, [0, 1] */
     double bw_gbs, peak_gops;   /* the ceilings its points met (their median) */
     int shapes;                 /* distinct N × K among its points */
     qt_errors fit;              /* in sample */
