@@ -175,6 +175,43 @@ static void test_errors_are_collected(void **state)
     qc_msgs_free(&err);
 }
 
+/* The fit section: each kernel's model as fit wrote it, read back and written again alike; a
+ * share above 1 is refused at its line. */
+static void test_fit_section(void **state)
+{
+    (void)state;
+    const char *head = "qbench_profile: 1\nname: x\nvendor: v\nmatch: {backend: cpu, name: \"*\"}\n"
+                       "spec:\n  cores: {value: 2, source: s}\n"
+                       "fit:\n  date: 2026-11-22T00:00:00Z\n  qbench_version: \"0.1.0\"\n  results: \"0123456789abcdef\"\n"
+                       "  t0_s: 1.5e-05\n  models:\n";
+    char text[1024];
+    snprintf(text, sizeof text, "%s%s", head,
+             "  - {kernel: w4a8.avx512vnni, format: int8_dot, threads: 2, mem_eff: 0.9, comp_eff: 0.8, "
+             "decode_gws: 300, exposed: 0.25, points: 10, residual: 0.03}\n"
+             "  - {kernel: fp16.avx512, format: fp32_fma, threads: 2, mem_eff: 0.85, comp_eff: 0.9, points: 10, "
+             "residual: 0.02}\n");
+    qp_profile *p = parse_ok(text);
+    assert_int_equal(p->fit.n_model, 2);
+    assert_true(p->fit.model[0].exposed == 0.25 && p->fit.model[0].decode_gws == 300);
+    assert_true(p->fit.model[1].exposed == 0 && p->fit.model[1].decode_gws == 0); /* not given: the max, free */
+    char *y = emit_to_string(p);
+    qp_profile *q = parse_ok(y);
+    assert_int_equal(q->fit.n_model, 2);
+    for (int i = 0; i < 2; i++)
+        assert_memory_equal(&p->fit.model[i], &q->fit.model[i], sizeof p->fit.model[i]);
+    free(y);
+    qp_profile_free(p);
+    qp_profile_free(q);
+    snprintf(text, sizeof text, "%s%s", head,
+             "  - {kernel: w4a8.avx512vnni, format: int8_dot, threads: 2, mem_eff: 0.9, comp_eff: 0.8, "
+             "exposed: 1.5, points: 10, residual: 0.03}\n");
+    qc_msgs err = {0};
+    assert_int_equal(qp_profile_parse(text, strlen(text), "f.yaml", &p, &err), QC_EINPUT);
+    assert_null(p);
+    assert_non_null(strstr(err.v[0], "f.yaml:13: fit.models[0]: an efficiency or the exposed share is a share, at most 1"));
+    qc_msgs_free(&err);
+}
+
 static void write_file(const char *path, const char *text)
 {
     FILE *f = fopen(path, "w");
@@ -297,6 +334,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_shipped_round_trip),   cmocka_unit_test(test_host_profile_round_trip),
         cmocka_unit_test(test_matching),             cmocka_unit_test(test_errors_are_collected),
+        cmocka_unit_test(test_fit_section),
         cmocka_unit_test(test_catalog_search_path), cmocka_unit_test(test_target_resolve),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
