@@ -382,7 +382,11 @@ static int plot_winners(const qv_input *in, const char *dir, qc_msgs *err)
         free(rows), free(ms);
         return rc;
     }
-    fprintf(p.dat.f, "# column (M bucket), row (shape), winning scheme\n");
+    /* the whole grid, row by row, as gnuplot's image wants it: a cell no sweep measured (a
+     * held-out shape stops at --holdout-max-m) is NaN: left blank */
+    int *at = qc_xcalloc((size_t)nr * nm + 1, sizeof *at);
+    for (int i = 0; i < nr * nm; i++)
+        at[i] = -1;
     for (int i = 0; i < in->n_winners; i++) {
         const qv_cell *c = &in->winners[i];
         int s = 0, m = 0;
@@ -390,14 +394,25 @@ static int plot_winners(const qv_input *in, const char *dir, qc_msgs *err)
             s++;
         while (ms[m] != c->m_hi)
             m++;
-        fprintf(p.dat.f, "%d %d %d \"%s%s%s\"\n", m, s, c->scheme, qk_scheme_name((qk_scheme)c->scheme),
-                c->tie_with >= 0 ? "=" : "", c->tie_with >= 0 ? qk_scheme_name((qk_scheme)c->tie_with) : "");
+        at[s * nm + m] = i;
     }
+    fprintf(p.dat.f, "# column (M bucket), row (shape), winning scheme (NaN: not measured)\n");
+    for (int s = 0; s < nr; s++)
+        for (int m = 0; m < nm; m++) {
+            const qv_cell *c = at[s * nm + m] >= 0 ? &in->winners[at[s * nm + m]] : NULL;
+            if (!c) {
+                fprintf(p.dat.f, "%d %d NaN \"\"\n", m, s);
+                continue;
+            }
+            fprintf(p.dat.f, "%d %d %d \"%s%s%s\"\n", m, s, c->scheme, qk_scheme_name((qk_scheme)c->scheme),
+                    c->tie_with >= 0 ? "=" : "", c->tie_with >= 0 ? qk_scheme_name((qk_scheme)c->tie_with) : "");
+        }
+    free(at);
     char dev[256], dat[4400], q[128];
     gp_quote(dev, sizeof dev, in->device);
     pic_dat(&p, dat, sizeof dat);
     text b = {0};
-    add(&b, "set title 'Fastest scheme per M bucket and shape on '.%s.' (a=b: a tie, the more accurate first)'\n"
+    add(&b, "set title 'Fastest scheme per M bucket and shape on '.%s.' (a=b: a tie, the more accurate first; blank: not measured)'\n"
             "set xlabel 'M (bucket upper bound)'\n"
             "set ylabel 'layer shape (N x K)'\nset xrange [-0.5:%d.5]\nset yrange [-0.5:%d.5]\n"
             "set cbrange [-0.5:%d.5]\nunset colorbox\nset key off\nset palette defined (",
