@@ -113,6 +113,7 @@ typedef void (*qk_dot_fn)(int kp, const uint32_t *A, size_t lda, const uint32_t 
 typedef struct qk_float_small {
     int nr, mr_max;
     int up_to[QK_SCHEME_COUNT];                        /* the default path up to this M (by scheme) */
+    int up_to_bf16[QK_SCHEME_COUNT];                   /* the same with bf16 activations (0: as up_to) */
     const char *format;                                /* the compute roof of this path */
     qk_small_fn run[QK_SCHEME_COUNT][QK_MR_SMALL + 1]; /* by scheme and rows; NULL: not offered */
     /* optional: bytes per row of X it prepares, and the preparation: fills extra (instead of
