@@ -634,33 +634,52 @@ static int failed_at(const cli_results *r, const qk_problem *key, int scheme, in
     return 0;
 }
 
-/* The fastest time at (cell, scheme, M) among qbench's own kernels (provider 0) or the
- * libraries' (provider 1); 0 when none was timed. */
-static double fastest_of(const cli_results *r, const qk_problem *key, int scheme, int m, int provider)
+/* The fastest point at (cell, scheme, M) among qbench's own kernels (provider 0) or the
+ * libraries' (provider 1); NULL when none was timed. */
+static const qt_obs *fastest_of(const cli_results *r, const qk_problem *key, int scheme, int m, int provider)
 {
-    double best = 0;
+    const qt_obs *best = NULL;
     for (int i = 0; i < r->n_obs; i++) {
         const qt_obs *o = &r->obs[i];
-        if ((int)o->p.scheme == scheme && o->p.m == m && qt_cell_matches(key, &o->p) &&
-            qk_kernel_is_provider(o->k) == provider && (!best || o->time_s < best))
-            best = o->time_s;
+        if (o->time_s > 0 && (int)o->p.scheme == scheme && o->p.m == m && qt_cell_matches(key, &o->p) &&
+            qk_kernel_is_provider(o->k) == provider && (!best || o->time_s < best->time_s))
+            best = o;
     }
     return best;
 }
 
+/* The race between qbench's kernel and a library's at (cell, scheme, M): the median of the
+ * library's time ÷ ours; 0 when they were not raced. */
+static double library_race(const cli_results *r, const qk_problem *key, int scheme, int m)
+{
+    for (int i = 0; i < r->n_races; i++) {
+        const qt_race *x = &r->races[i];
+        const qk_kernel *ka = qk_kernel_find(x->a.kernel), *kb = qk_kernel_find(x->b.kernel);
+        if (!ka || !kb || (int)x->a.p.scheme != scheme || x->b.p.scheme != x->a.p.scheme || x->a.p.m != m ||
+            x->b.p.m != m || !qt_cell_matches(key, &x->a.p) || !qt_cell_matches(key, &x->b.p) ||
+            qk_kernel_is_provider(ka) == qk_kernel_is_provider(kb))
+            continue;
+        return qk_kernel_is_provider(ka) ? x->ratio : 1 / x->ratio; /* a's time ÷ b's */
+    }
+    return 0;
+}
+
 /* Per scheme and M of a cell: qbench's fastest kernel against the fastest library kernel
- * measured in the same run, as a speed ratio. Nothing when no library kernel was measured. */
-static void ours_vs_library(const cli_results *r, const qt_cell *cells, int nc, int c, FILE *f)
+ * measured in the same run, as a speed ratio: from their race where they were raced (marked *),
+ * else from the sweep's medians. Nothing when no library kernel was measured. Returns whether
+ * a race gave one. */
+static int ours_vs_library(const cli_results *r, const qt_cell *cells, int nc, int c, FILE *f)
 {
     const qk_problem *key = &cells[c].key;
     int with[QK_SCHEME_COUNT] = {0}, any = 0;
     for (int d = c; d < nc; d++)
         if (!memcmp(&cells[d].key, key, sizeof *key))
             for (int s = 0; s < QK_SCHEME_COUNT; s++)
-                if (fastest_of(r, key, s, cells[d].m_hi, 1) > 0)
+                if (fastest_of(r, key, s, cells[d].m_hi, 1))
                     any = with[s] = 1;
     if (!any)
-        return;
+        return 0;
+    int any_race = 0;
     fprintf(f, "ours / best library (speed, same run; above 1: qbench's kernel is faster)\n%7s", "M");
     for (int s = 0; s < QK_SCHEME_COUNT; s++)
         if (with[s])
@@ -673,14 +692,19 @@ static void ours_vs_library(const cli_results *r, const qt_cell *cells, int nc, 
         for (int s = 0; s < QK_SCHEME_COUNT; s++) {
             if (!with[s])
                 continue;
-            double ours = fastest_of(r, key, s, cells[d].m_hi, 0), lib = fastest_of(r, key, s, cells[d].m_hi, 1);
-            if (ours > 0 && lib > 0)
-                fprintf(f, " %9.2fx", lib / ours);
+            const qt_obs *ours = fastest_of(r, key, s, cells[d].m_hi, 0), *lib = fastest_of(r, key, s, cells[d].m_hi, 1);
+            double raced = library_race(r, key, s, cells[d].m_hi);
+            any_race |= raced > 0;
+            if (raced > 0)
+                fprintf(f, " %9.2fx*", raced);
+            else if (ours && lib)
+                fprintf(f, " %9.2fx ", lib->time_s / ours->time_s);
             else
-                fprintf(f, " %10s", "-");
+                fprintf(f, " %10s ", "-");
         }
         fprintf(f, "\n");
     }
+    return any_race;
 }
 
 /* A model's totals: per scheme, the weights; per M, a pass through every linear layer and the
@@ -779,7 +803,7 @@ void cli_summary(const cli_results *r, double tie_margin, FILE *f)
             any_race |= cells[d].race != NULL;
             fprintf(f, "  %-14s %14s %14s\n", fastest, r1, r2);
         }
-        ours_vs_library(r, cells, nc, c, f);
+        any_race |= ours_vs_library(r, cells, nc, c, f);
     }
     model_totals(r, &t, f);
     if (any_noisy)
@@ -790,7 +814,7 @@ void cli_summary(const cli_results *r, double tie_margin, FILE *f)
                    "named first\n", 100 * (tie_margin > 0 ? tie_margin : QT_TIE_MARGIN_PCT / 100.0));
     if (any_race)
         fprintf(f, "*: decided by the two fastest timed again side by side (A, B, A, B: a close race), not by the "
-                   "medians above\n");
+                   "medians above; beside a library's ratio: from ours and the library's timed again so\n");
     free(cells);
     qt_tuned_free(&t);
 }
@@ -1278,7 +1302,9 @@ static int remeasurable(const qt_winner *w, const qk_kernel *k, const qk_config 
  * when their time ratio is within the tie margin or within its own noise. First, each of those
  * two schemes whose runner-up kernel is within RACE_WINDOW of it (w8a8.avx512vnni against
  * w8a8.onednn) races it, and the faster in that race represents the scheme (qt_tune): the
- * sweep's medians would choose by the phase each was timed in. Into the results file. */
+ * sweep's medians would choose by the phase each was timed in; so does every scheme with a
+ * library kernel, ours against the library's, which gives the summary's "ours / best library"
+ * ratio. Into the results file. */
 enum { RACE_PAIRS = 12 }; /* 4 on each of 3 placements of the weights */
 #define RACE_WINDOW 2.0 /* a slow phase of the machine moves a median that much */
 
@@ -1310,7 +1336,8 @@ static int race(const cli_sweep_args *a, qb_bench *b, qb_results *res, const qt_
         return QC_OK;
     if (!(*said)++)
         fprintf(log, "qbench: close races: each cell's two fastest schemes (within %gx of each other) again, and "
-                     "each one's two fastest kernels, %d interleaved pairs\n", RACE_WINDOW, RACE_PAIRS);
+                     "each one's two fastest kernels, and ours against a library's, %d interleaved pairs\n", RACE_WINDOW,
+                RACE_PAIRS);
     qb_pair pr;
     int rc = qb_measure_pair(b, &tk[0], &tk[1], RACE_PAIRS, &pr, err);
     if (rc)
@@ -1365,6 +1392,21 @@ static int race_cells(const cli_sweep_args *a, qb_bench *b, qb_results *res, FIL
             nc = 0;
         for (int i = 0; !rc && i < nc; i++) {
             const qt_cell *c = &cells[i];
+            /* ours against the library, for every scheme that has one here: the summary's ratio */
+            for (int s = 0; pass == 0 && !rc && s < QK_SCHEME_COUNT; s++) {
+                const qt_obs *ours = fastest_of(&r, &c->key, s, c->w->p.m, 0),
+                             *lib = fastest_of(&r, &c->key, s, c->w->p.m, 1);
+                if (!ours || !lib || ours->holdout || lib->holdout)
+                    continue;
+                const qt_obs *o = ours->time_s < lib->time_s ? ours : lib;
+                qt_winner w = {.p = o->p, .time_s = o->time_s}, rv;
+                snprintf(w.kernel, sizeof w.kernel, "%s", o->kernel);
+                snprintf(w.config, sizeof w.config, "%s", o->config);
+                int one = 0;
+                if (rival_kernel(&r, &w, &rv))
+                    rc = race(a, b, res, &w, &rv, log, &said, &one, err);
+                ran += one;
+            }
             if (!c->w2 || c->w2->time_s > RACE_WINDOW * c->w->time_s || c->w->p.m != c->w2->p.m)
                 continue;
             const qt_winner *side[2] = {c->w, c->w2};

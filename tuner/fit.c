@@ -320,6 +320,12 @@ const qt_kfit *qt_fitted_find(const qt_fitted *f, const char *kernel, const char
     return NULL;
 }
 
+/* A fitted kernel's model on ceilings bw and peak, with t0 and a tile of mr rows. */
+static qt_model kfit_model(const qt_kfit *k, double bw_gbs, double peak_gops, double t0_s, int mr)
+{
+    return (qt_model){bw_gbs * k->mem_eff, peak_gops * k->comp_eff, t0_s, mr, k->decode_gws, k->exposed};
+}
+
 int qt_fitted_model(const qt_fitted *f, const qt_obs *o, qt_model *m)
 {
     const qt_kfit *k = qt_fitted_find(f, o->kernel, o->format, o->threads);
@@ -327,7 +333,7 @@ int qt_fitted_model(const qt_fitted *f, const qt_obs *o, qt_model *m)
         memset(m, 0, sizeof *m);
         return 0;
     }
-    *m = (qt_model){o->bw_gbs * k->mem_eff, o->peak_gops * k->comp_eff, f->t0_s, o->mr, k->decode_gws, k->exposed};
+    *m = kfit_model(k, o->bw_gbs, o->peak_gops, f->t0_s, o->mr);
     return 1;
 }
 
@@ -350,8 +356,7 @@ static int kernel_model_at(const qt_fitted *f, const qk_kernel *k, int threads, 
     *kf = qt_fitted_find(f, k->name, qk_kernel_format(k, &cfg), threads);
     if (!*kf)
         return 0;
-    *m = (qt_model){(*kf)->bw_gbs * (*kf)->mem_eff, (*kf)->peak_gops * (*kf)->comp_eff, f->t0_s,
-                    qk_kernel_tile_rows(k, &cfg), (*kf)->decode_gws, (*kf)->exposed};
+    *m = kfit_model(*kf, (*kf)->bw_gbs, (*kf)->peak_gops, f->t0_s, qk_kernel_tile_rows(k, &cfg));
     return 1;
 }
 
