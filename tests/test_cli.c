@@ -939,20 +939,34 @@ static void test_library_kernels(void **state)
     if (qk_kernel_supported(lib)) {
         assert_int_equal(tu_run(qbench, sweep, &out, &err), 0);
         assert_non_null(strstr(out, "ours / best library"));
-        /* the ratio from ours and the library's timed again side by side, not from two medians */
-        char *raced = strstr(out, "ours / best library");
-        assert_non_null(strstr(raced, "x*\n"));
-        assert_true(strstr(err, "w8a8.avx512vnni ÷ w8a8.onednn") || strstr(err, "w8a8.onednn ÷ w8a8.avx512vnni"));
-        free(out), free(err);
         json_t *doc = json_load_file(path, 0, NULL), *it;
         size_t i;
         int ok = 0;
+        double t[2][2] = {{0}}; /* [M = 1, 16][ours, oneDNN]: the fastest median */
         json_array_foreach(json_object_get(doc, "benchmarks"), i, it)
-            ok += !strcmp(json_string_value(json_object_get(it, "kernel")), "w8a8.onednn") &&
-                  !strcmp(json_string_value(json_object_get(it, "status")), "ok") &&
-                  json_real_value(json_object_get(it, "kernel_error")) <= 1e-3;
+        {
+            const int mine = strcmp(json_string_value(json_object_get(it, "kernel")), "w8a8.onednn") != 0,
+                      good = !strcmp(json_string_value(json_object_get(it, "status")), "ok");
+            double *slot = &t[json_integer_value(json_object_get(it, "m")) == 16][!mine],
+                   v = json_real_value(json_object_get(it, "time_median_s"));
+            if (good && v > 0 && (!*slot || v < *slot))
+                *slot = v;
+            ok += !mine && good && json_real_value(json_object_get(it, "kernel_error")) <= 1e-3;
+        }
         assert_true(ok >= 2); /* both M, checked against the fp64 reference and timed */
         json_decref(doc);
+        /* ours ÷ the library from the two timed again side by side (marked *), wherever they were
+         * within 2x of each other (not under the sanitizers, which slow our kernels alone) */
+        int close = 0, marked = 0;
+        for (int m = 0; m < 2; m++)
+            close += t[m][0] > 0 && t[m][1] > 0 && fmax(t[m][0], t[m][1]) <= 2 * fmin(t[m][0], t[m][1]);
+        for (const char *at = strstr(out, "ours / best library"); (at = strstr(at, "x*\n")); at++)
+            marked++;
+        print_message("ours against oneDNN within 2x at %d of 2 M, raced there: %d\n", close, marked);
+        assert_int_equal(marked, close);
+        if (close)
+            assert_true(strstr(err, "w8a8.avx512vnni ÷ w8a8.onednn") || strstr(err, "w8a8.onednn ÷ w8a8.avx512vnni"));
+        free(out), free(err);
         char cmd[300];
         snprintf(cmd, sizeof cmd, "rm -rf %s/*", dir);
         assert_int_equal(system(cmd), 0);
