@@ -514,6 +514,27 @@ static qt_race race_of(const qt_obs o[2], double lo, double ratio, double hi)
     return r;
 }
 
+/* A race's verdict and whether more pairs could change it: its notch (± 1.58·IQR/√pairs) against
+ * the 3% band and against 1. */
+static void test_race_verdict(void **state)
+{
+    (void)state;
+    int clear;
+    assert_int_equal(qt_race_verdict(1.00, 0.99, 1.01, 12, 0, &clear), 0); /* notch ±0.009: inside */
+    assert_true(clear);
+    assert_int_equal(qt_race_verdict(0.80, 0.78, 0.82, 12, 0, &clear), -1);
+    assert_true(clear);
+    assert_int_equal(qt_race_verdict(1.20, 1.18, 1.22, 12, 0, &clear), +1);
+    assert_true(clear);
+    assert_int_equal(qt_race_verdict(0.97, 0.95, 0.99, 12, 0, &clear), -1); /* [0.952, 0.988]: across 1/1.03 */
+    assert_false(clear);
+    assert_int_equal(qt_race_verdict(0.94, 0.92, 1.30, 12, 0, &clear), 0); /* [0.77, 1.11] holds 1: a tie */
+    assert_false(clear);
+    assert_int_equal(qt_race_verdict(0.94, 0.92, 1.30, 12, 0.5, &clear), 0); /* within a 50% margin */
+    assert_true(clear);
+    assert_int_equal(qt_race_verdict(0.94, 0.93, 0.95, 36, 0, NULL), -1);
+}
+
 static void test_races_decide_cells(void **state)
 {
     (void)state;
@@ -660,7 +681,8 @@ int main(void)
         cmocka_unit_test(test_pruning_report),
         cmocka_unit_test(test_roof_is_the_kernels_format),
         cmocka_unit_test(test_keys_and_cells),
-        cmocka_unit_test(test_scheme_ties), cmocka_unit_test(test_races_decide_cells),
+        cmocka_unit_test(test_scheme_ties), cmocka_unit_test(test_race_verdict),
+        cmocka_unit_test(test_races_decide_cells),
         cmocka_unit_test(test_kernel_race_picks_the_representative),
         cmocka_unit_test(test_header_escapes),
     };

@@ -258,6 +258,12 @@ typedef struct qt_cell {
     double ratio, ratio_lo, ratio_hi; /* with a race: w's time ÷ w2's, its median and quartiles */
 } qt_cell;
 
+/* A race's verdict at a tie margin (≤ 0: QT_TIE_MARGIN_PCT): 0 a tie (the median ratio a ÷ b
+ * within the margin, or 1 inside its notch, the ~95% interval of a median: ± 1.58·IQR/√pairs,
+ * McGill, Tukey and Larsen 1978), −1 when a is the faster, +1 when b is. *clear (may be NULL):
+ * whether the notch lies wholly inside the margin or wholly outside it, so that more pairs would
+ * hardly change the verdict. */
+int qt_race_verdict(double ratio, double lo, double hi, int pairs, double margin, int *clear);
 /* Does winner w compete in cell key c? */
 int qt_cell_matches(const qk_problem *c, const qk_problem *w);
 /* The cells of a tuned table; margin: the relative difference within which two schemes tie

@@ -269,6 +269,19 @@ static int tied(const qt_winner *a, const qt_winner *b, double margin)
     return d <= noise || d <= margin * lo;
 }
 
+int qt_race_verdict(double ratio, double lo, double hi, int pairs, double margin, int *clear)
+{
+    if (margin <= 0)
+        margin = QT_TIE_MARGIN_PCT / 100.0;
+    const double notch = 1.58 * (hi - lo) / sqrt(pairs > 0 ? pairs : 1), band_lo = 1 / (1 + margin),
+                 band_hi = 1 + margin;
+    const int tie = (ratio <= band_hi && ratio >= band_lo) || (ratio - notch <= 1 && ratio + notch >= 1);
+    if (clear)
+        *clear = (ratio - notch >= band_lo && ratio + notch <= band_hi) || ratio + notch < band_lo ||
+                 ratio - notch > band_hi;
+    return tie ? 0 : ratio < 1 ? -1 : +1;
+}
+
 /* w and w2 the other way round (a race's ratio with them) */
 static void swap_sides(qt_cell *c)
 {
@@ -353,13 +366,10 @@ int qt_cells(const qt_tuned *t, double margin, qt_cell **out, int *n)
         qt_cell *c = &cells[i];
         c->tie = c->w2 && tied(c->w, c->w2, margin);
         if (c->w2 && (c->race = race_of(t, c, &c->ratio, &c->ratio_lo, &c->ratio_hi))) {
-            /* interleaved, a slow phase of the machine slows both alike: the race decides. A tie when
-             * the median ratio is within the margin, or when 1 is inside its notch, the ~95%
-             * interval of a median (± 1.58 · IQR / √pairs, McGill, Tukey and Larsen 1978) */
-            const double notch = 1.58 * (c->ratio_hi - c->ratio_lo) / sqrt(c->race->pairs);
-            c->tie = (c->ratio <= 1 + margin && c->ratio >= 1 / (1 + margin)) ||
-                     (c->ratio - notch <= 1 && c->ratio + notch >= 1);
-            if (!c->tie && c->ratio > 1) /* the runner-up was the faster */
+            /* interleaved, a slow phase of the machine slows both alike: the race decides */
+            const int v = qt_race_verdict(c->ratio, c->ratio_lo, c->ratio_hi, c->race->pairs, margin, NULL);
+            c->tie = v == 0;
+            if (v > 0) /* the runner-up was the faster */
                 swap_sides(c);
         }
         if (c->tie && c->w2->quant_error >= 0 && (c->w->quant_error < 0 || c->w2->quant_error < c->w->quant_error))
