@@ -1299,9 +1299,9 @@ static int remeasurable(const qt_winner *w, const qk_kernel *k, const qk_config 
 /* Ties between schemes: in each cell (shape, options, measured M) whose runner-up is within
  * RACE_WINDOW of the fastest, the two are timed again interleaved in this process (A, B, A, B …),
  * which a slow phase of the machine cannot tilt, and the race decides the cell (qt_cells): a tie
- * when their time ratio is within the tie margin or within its own noise. A race whose notch
- * straddles the margin (qt_race_verdict: more pairs could change its verdict) runs again with
- * three times the pairs, and that one stands. First, each of those
+ * when their time ratio is within the tie margin or within its own noise. A race between two
+ * schemes whose notch straddles the margin (qt_race_verdict: more pairs could change the cell's
+ * verdict) runs again with three times the pairs, and that one stands. First, each of those
  * two schemes whose runner-up kernel is within RACE_WINDOW of it (w8a8.avx512vnni against
  * w8a8.onednn) races it, and the faster in that race represents the scheme (qt_tune): the
  * sweep's medians would choose by the phase each was timed in; so does every scheme with a
@@ -1344,7 +1344,8 @@ static int race(const cli_sweep_args *a, qb_bench *b, qb_results *res, const qt_
     qb_pair pr;
     int rc = qb_measure_pair(b, &tk[0], &tk[1], RACE_PAIRS, &pr, err), clear;
     qt_race_verdict(pr.ratio, pr.ratio_lo, pr.ratio_hi, pr.pairs, 0, &clear);
-    if (!rc && !clear) { /* its notch straddles the tie margin: three times the pairs decide */
+    if (!rc && !clear && x->p.scheme != y->p.scheme) { /* a cell's verdict, its notch across the
+                                                        * tie margin: three times the pairs decide */
         fprintf(log, "qbench:   %dx%d M=%d: %.3f (quartiles %.3f–%.3f) is not clear of the tie margin: %d pairs\n",
                 x->p.n, x->p.k, x->p.m, pr.ratio, pr.ratio_lo, pr.ratio_hi, RACE_PAIRS_AGAIN);
         rc = qb_measure_pair(b, &tk[0], &tk[1], RACE_PAIRS_AGAIN, &pr, err);
