@@ -1342,10 +1342,10 @@ static int race(const cli_sweep_args *a, qb_bench *b, qb_results *res, const qt_
                      "each one's two fastest kernels, and ours against a library's, %d interleaved pairs\n", RACE_WINDOW,
                 RACE_PAIRS);
     qb_pair pr;
-    int rc = qb_measure_pair(b, &tk[0], &tk[1], RACE_PAIRS, &pr, err), clear;
-    qt_race_verdict(pr.ratio, pr.ratio_lo, pr.ratio_hi, pr.pairs, 0, &clear);
-    if (!rc && !clear && x->p.scheme != y->p.scheme) { /* a cell's verdict, its notch across the
-                                                        * tie margin: three times the pairs decide */
+    int rc = qb_measure_pair(b, &tk[0], &tk[1], RACE_PAIRS, &pr, err), clear = 1;
+    if (!rc && x->p.scheme != y->p.scheme) /* a cell's verdict */
+        qt_race_verdict(pr.ratio, pr.ratio_lo, pr.ratio_hi, pr.pairs, 0, &clear);
+    if (!rc && !clear) { /* its notch across the tie margin: three times the pairs decide */
         fprintf(log, "qbench:   %dx%d M=%d: %.3f (quartiles %.3f–%.3f) is not clear of the tie margin: %d pairs\n",
                 x->p.n, x->p.k, x->p.m, pr.ratio, pr.ratio_lo, pr.ratio_hi, RACE_PAIRS_AGAIN);
         rc = qb_measure_pair(b, &tk[0], &tk[1], RACE_PAIRS_AGAIN, &pr, err);
