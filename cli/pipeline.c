@@ -1364,6 +1364,15 @@ static int race(const cli_sweep_args *a, qb_bench *b, qb_results *res, const qt_
     return QC_OK;
 }
 
+/* A measured point as a side of a race. */
+static qt_winner winner_of(const qt_obs *o)
+{
+    qt_winner w = {.p = o->p, .time_s = o->time_s};
+    snprintf(w.kernel, sizeof w.kernel, "%s", o->kernel);
+    snprintf(w.config, sizeof w.config, "%s", o->config);
+    return w;
+}
+
 /* The fastest point of w's scheme, shape, options and M on another kernel, within RACE_WINDOW
  * of w; 0 when there is none. */
 static int rival_kernel(const cli_results *r, const qt_winner *w, qt_winner *out)
@@ -1378,10 +1387,7 @@ static int rival_kernel(const cli_results *r, const qt_winner *w, qt_winner *out
     }
     if (!best)
         return 0;
-    *out = *w;
-    snprintf(out->kernel, sizeof out->kernel, "%s", best->kernel);
-    snprintf(out->config, sizeof out->config, "%s", best->config);
-    out->time_s = best->time_s;
+    *out = winner_of(best);
     return 1;
 }
 
@@ -1408,10 +1414,7 @@ static int race_cells(const cli_sweep_args *a, qb_bench *b, qb_results *res, FIL
                              *lib = fastest_of(&r, &c->key, s, c->w->p.m, 1);
                 if (!ours || !lib || ours->holdout || lib->holdout)
                     continue;
-                const qt_obs *o = ours->time_s < lib->time_s ? ours : lib;
-                qt_winner w = {.p = o->p, .time_s = o->time_s}, rv;
-                snprintf(w.kernel, sizeof w.kernel, "%s", o->kernel);
-                snprintf(w.config, sizeof w.config, "%s", o->config);
+                qt_winner w = winner_of(ours->time_s < lib->time_s ? ours : lib), rv;
                 int one = 0;
                 if (rival_kernel(&r, &w, &rv))
                     rc = race(a, b, res, &w, &rv, log, &said, &one, err);

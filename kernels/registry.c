@@ -415,7 +415,9 @@ static void defaults_cpu(const qk_kernel *k, const qk_problem *p, qk_config *cfg
     qk_config_set(k, cfg, "kc", integer ? qk_int_default_kc(k->ukr, p) : L->kc);
     qk_config_set(k, cfg, "nc", integer ? ((const qk_ukr_int *)k->ukr)->nc : L->nc);
     const qk_float_small *S = integer ? NULL : ((const qk_ukr_float *)k->ukr)->small;
-    const int up_to = !S ? 0 : qk_problem_bf16(p) && S->up_to_bf16[p->scheme] ? S->up_to_bf16[p->scheme] : S->up_to[p->scheme];
+    int up_to = 0;
+    if (S)
+        up_to = qk_problem_bf16(p) && S->up_to_bf16[p->scheme] ? S->up_to_bf16[p->scheme] : S->up_to[p->scheme];
     qk_config_set(k, cfg, "predequant", !S || p->m > up_to);
 }
 
