@@ -1299,31 +1299,34 @@ static int remeasurable(const qt_winner *w, const qk_kernel *k, const qk_config 
 /* Ties between schemes: in each cell (shape, options, measured M) whose runner-up is within
  * RACE_WINDOW of the fastest, the two are timed again interleaved in this process (A, B, A, B …),
  * which a slow phase of the machine cannot tilt, and the race decides the cell (qt_cells): a tie
- * when their time ratio is within the tie margin or within its own noise. A race between two
- * schemes whose notch straddles the margin (qt_race_verdict: more pairs could change the cell's
- * verdict) runs again with three times the pairs, and that one stands. First, each of those
- * two schemes whose runner-up kernel is within RACE_WINDOW of it (w8a8.avx512vnni against
+ * when their time ratio is within the tie margin or within its own noise. The race runs in
+ * RACE_ROUNDS rounds, each over every cell before the next begins, so that a cell's rounds lie
+ * minutes apart: the cell names a winner only when every round does. On this machine the phase
+ * of the memory (its read bandwidth moves between ~30 and ~55 GB/s for minutes) changes which
+ * of two close schemes is faster; one round, however many pairs, sees one phase. First, each of
+ * those two schemes whose runner-up kernel is within RACE_WINDOW of it (w8a8.avx512vnni against
  * w8a8.onednn) races it, and the faster in that race represents the scheme (qt_tune): the
  * sweep's medians would choose by the phase each was timed in; so does every scheme with a
  * library kernel, ours against the library's, which gives the summary's "ours / best library"
- * ratio. Into the results file. */
-enum { RACE_PAIRS = 12 };       /* 4 on each of 3 placements of the weights */
-enum { RACE_PAIRS_AGAIN = 36 }; /* a race whose verdict more pairs could change runs again so */
+ * ratio. Into the results file, after each round. */
+enum { RACE_PAIRS = 12 }; /* 4 on each of 3 placements of the weights */
+enum { RACE_ROUNDS = 3 };
 #define RACE_WINDOW 2.0 /* a slow phase of the machine moves a median that much */
 
-/* Have these two points been raced (either way round)? */
-static int raced(const qb_results *res, const char *x, const char *y)
+/* The rounds raced between these two points (either way round). */
+static int rounds_raced(const qb_results *res, const char *x, const char *y)
 {
+    int n = 0;
     for (int i = 0; i < res->n_ver; i++)
-        if (res->ver[i].race && ((!strcmp(res->ver[i].winner, x) && !strcmp(res->ver[i].baseline, y)) ||
-                                 (!strcmp(res->ver[i].winner, y) && !strcmp(res->ver[i].baseline, x))))
-            return 1;
-    return 0;
+        n += res->ver[i].race && ((!strcmp(res->ver[i].winner, x) && !strcmp(res->ver[i].baseline, y)) ||
+                                  (!strcmp(res->ver[i].winner, y) && !strcmp(res->ver[i].baseline, x)));
+    return n;
 }
 
-/* Races two points of the results (once); *ran says whether it did. */
+/* Races two points of the results in round `round` (0, 1, …) unless that round has run (a
+ * resumed sweep); *ran says whether it did. */
 static int race(const cli_sweep_args *a, qb_bench *b, qb_results *res, const qt_winner *x, const qt_winner *y,
-                FILE *log, int *said, int *ran, qc_msgs *err)
+                int round, FILE *log, int *said, int *ran, qc_msgs *err)
 {
     const qt_winner *side[2] = {x, y};
     qb_task tk[2];
@@ -1335,21 +1338,14 @@ static int race(const cli_sweep_args *a, qb_bench *b, qb_results *res, const qt_
             !remeasurable(side[s], k, &cfg, a->axes.warm, res, &tk[s]))
             return QC_OK;
     }
-    if (raced(res, tk[0].point.name, tk[1].point.name))
+    if (rounds_raced(res, tk[0].point.name, tk[1].point.name) > round)
         return QC_OK;
     if (!(*said)++)
-        fprintf(log, "qbench: close races: each cell's two fastest schemes (within %gx of each other) again, and "
-                     "each one's two fastest kernels, and ours against a library's, %d interleaved pairs\n", RACE_WINDOW,
-                RACE_PAIRS);
+        fprintf(log, "qbench: close races: each cell's two fastest schemes (within %gx of each other) again in %d "
+                     "rounds, and each one's two fastest kernels, and ours against a library's, %d interleaved "
+                     "pairs each\n", RACE_WINDOW, RACE_ROUNDS, RACE_PAIRS);
     qb_pair pr;
-    int rc = qb_measure_pair(b, &tk[0], &tk[1], RACE_PAIRS, &pr, err), clear = 1;
-    if (!rc && x->p.scheme != y->p.scheme) /* a cell's verdict */
-        qt_race_verdict(pr.ratio, pr.ratio_lo, pr.ratio_hi, pr.pairs, 0, &clear);
-    if (!rc && !clear) { /* its notch across the tie margin: three times the pairs decide */
-        fprintf(log, "qbench:   %dx%d M=%d: %.3f (quartiles %.3f–%.3f) is not clear of the tie margin: %d pairs\n",
-                x->p.n, x->p.k, x->p.m, pr.ratio, pr.ratio_lo, pr.ratio_hi, RACE_PAIRS_AGAIN);
-        rc = qb_measure_pair(b, &tk[0], &tk[1], RACE_PAIRS_AGAIN, &pr, err);
-    }
+    int rc = qb_measure_pair(b, &tk[0], &tk[1], RACE_PAIRS, &pr, err);
     if (rc)
         return rc;
     qb_verification v = {.race = 1, .pairs = pr.pairs, .ratio = pr.ratio, .ratio_lo = pr.ratio_lo,
@@ -1357,9 +1353,13 @@ static int race(const cli_sweep_args *a, qb_bench *b, qb_results *res, const qt_
     snprintf(v.winner, sizeof v.winner, "%s", tk[0].point.name);
     snprintf(v.baseline, sizeof v.baseline, "%s", tk[1].point.name);
     qb_results_add_verification(res, &v);
-    fprintf(log, "qbench:   %dx%d M=%d: %s ÷ %s time %.3f (quartiles %.3f–%.3f)\n", x->p.n, x->p.k, x->p.m,
-            x->p.scheme == y->p.scheme ? x->kernel : qk_scheme_name(x->p.scheme),
-            x->p.scheme == y->p.scheme ? y->kernel : qk_scheme_name(y->p.scheme), pr.ratio, pr.ratio_lo, pr.ratio_hi);
+    const int schemes = x->p.scheme != y->p.scheme;
+    fprintf(log, "qbench:   %dx%d M=%d: %s ÷ %s time %.3f (quartiles %.3f–%.3f)", x->p.n, x->p.k, x->p.m,
+            schemes ? qk_scheme_name(x->p.scheme) : x->kernel, schemes ? qk_scheme_name(y->p.scheme) : y->kernel,
+            pr.ratio, pr.ratio_lo, pr.ratio_hi);
+    if (schemes)
+        fprintf(log, ", round %d of %d", round + 1, RACE_ROUNDS);
+    fputc('\n', log);
     *ran = 1;
     return QC_OK;
 }
@@ -1394,7 +1394,7 @@ static int rival_kernel(const cli_results *r, const qt_winner *w, qt_winner *out
 static int race_cells(const cli_sweep_args *a, qb_bench *b, qb_results *res, FILE *log, qc_msgs *err)
 {
     int said = 0, rc = QC_OK;
-    for (int pass = 0; !rc && pass < 2; pass++) { /* the schemes' kernels, then the schemes */
+    for (int pass = 0; !rc && pass <= RACE_ROUNDS; pass++) { /* the schemes' kernels, then the schemes' rounds */
         cli_results r;
         qt_tuned t = {0};
         qt_cell *cells = NULL;
@@ -1417,7 +1417,7 @@ static int race_cells(const cli_sweep_args *a, qb_bench *b, qb_results *res, FIL
                 qt_winner w = winner_of(ours->time_s < lib->time_s ? ours : lib), rv;
                 int one = 0;
                 if (rival_kernel(&r, &w, &rv))
-                    rc = race(a, b, res, &w, &rv, log, &said, &one, err);
+                    rc = race(a, b, res, &w, &rv, 0, log, &said, &one, err);
                 ran += one;
             }
             if (!c->w2 || c->w2->time_s > RACE_WINDOW * c->w->time_s || c->w->p.m != c->w2->p.m)
@@ -1427,12 +1427,12 @@ static int race_cells(const cli_sweep_args *a, qb_bench *b, qb_results *res, FIL
             for (int s = 0; pass == 0 && !rc && s < 2; s++) {
                 int one = 0;
                 if (rival_kernel(&r, side[s], &rv))
-                    rc = race(a, b, res, side[s], &rv, log, &said, &one, err);
+                    rc = race(a, b, res, side[s], &rv, 0, log, &said, &one, err);
                 ran += one;
             }
-            if (pass == 1) {
+            if (pass > 0) {
                 int one = 0;
-                rc = race(a, b, res, c->w, c->w2, log, &said, &one, err);
+                rc = race(a, b, res, c->w, c->w2, pass - 1, log, &said, &one, err);
                 ran += one;
             }
         }

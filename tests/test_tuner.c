@@ -514,25 +514,18 @@ static qt_race race_of(const qt_obs o[2], double lo, double ratio, double hi)
     return r;
 }
 
-/* A race's verdict and whether more pairs could change it: its notch (± 1.58·IQR/√pairs) against
- * the 3% band and against 1. */
+/* A race's verdict: its notch (± 1.58·IQR/√pairs) against 1, its median against the 3% band. */
 static void test_race_verdict(void **state)
 {
     (void)state;
-    int clear;
-    assert_int_equal(qt_race_verdict(1.00, 0.99, 1.01, 12, 0, &clear), 0); /* notch ±0.009: inside */
-    assert_true(clear);
-    assert_int_equal(qt_race_verdict(0.80, 0.78, 0.82, 12, 0, &clear), -1);
-    assert_true(clear);
-    assert_int_equal(qt_race_verdict(1.20, 1.18, 1.22, 12, 0, &clear), +1);
-    assert_true(clear);
-    assert_int_equal(qt_race_verdict(0.97, 0.95, 0.99, 12, 0, &clear), -1); /* [0.952, 0.988]: across 1/1.03 */
-    assert_false(clear);
-    assert_int_equal(qt_race_verdict(0.94, 0.92, 1.30, 12, 0, &clear), 0); /* [0.77, 1.11] holds 1: a tie */
-    assert_false(clear);
-    assert_int_equal(qt_race_verdict(0.94, 0.92, 1.30, 12, 0.5, &clear), 0); /* within a 50% margin */
-    assert_true(clear);
-    assert_int_equal(qt_race_verdict(0.94, 0.93, 0.95, 36, 0, NULL), -1);
+    assert_int_equal(qt_race_verdict(1.00, 0.99, 1.01, 12, 0), 0); /* notch ±0.009: inside */
+    assert_int_equal(qt_race_verdict(0.80, 0.78, 0.82, 12, 0), -1);
+    assert_int_equal(qt_race_verdict(1.20, 1.18, 1.22, 12, 0), +1);
+    assert_int_equal(qt_race_verdict(0.96, 0.95, 0.97, 12, 0), -1); /* beyond 1/1.03 = 0.971 */
+    assert_int_equal(qt_race_verdict(0.98, 0.97, 0.99, 12, 0), 0);  /* within the band */
+    assert_int_equal(qt_race_verdict(0.94, 0.92, 1.30, 12, 0), 0);  /* [0.77, 1.11] holds 1: a tie */
+    assert_int_equal(qt_race_verdict(0.94, 0.93, 0.95, 36, 0.07), 0); /* within a 7% margin */
+    assert_int_equal(qt_race_verdict(0.94, 0.93, 0.95, 36, 0), -1);
 }
 
 static void test_races_decide_cells(void **state)
@@ -595,6 +588,36 @@ static void test_races_decide_cells(void **state)
     assert_int_equal(qt_cells(&t, 0, &cells, &n), QC_OK);
     assert_false(cells[0].tie);
     assert_int_equal(cells[0].scheme, QK_W8A8);
+    assert_int_equal(cells[0].rounds, 1);
+    free(cells);
+    qt_tuned_free(&t);
+    /* three rounds (one recorded the other way round): the winner only when all three name it */
+    qt_race rr[3] = {r, r, race_of(o, 1 / 1.09, 1 / 1.07, 1 / 1.06)};
+    rr[1].ratio_lo = 1.08, rr[1].ratio = 1.10, rr[1].ratio_hi = 1.11;
+    opt.races = rr;
+    opt.n_races = 3;
+    assert_int_equal(qt_tune(o, 2, &opt, &t, NULL), QC_OK);
+    assert_int_equal(qt_cells(&t, 0, &cells, &n), QC_OK);
+    assert_false(cells[0].tie);
+    assert_int_equal(cells[0].scheme, QK_W8A8);
+    assert_int_equal(cells[0].rounds, 3);
+    assert_int_equal(cells[0].pairs, 30);
+    assert_true(fabs(cells[0].ratio - 1 / 1.07) < 1e-12); /* the middle round, as w8a8 ÷ w4a16 */
+    assert_true(fabs(cells[0].ratio_lo - 1 / 1.11) < 1e-12 && fabs(cells[0].ratio_hi - 1 / 1.05) < 1e-12);
+    free(cells);
+    qt_tuned_free(&t);
+    /* one round in another phase finds them within 3%: the cell is a tie */
+    rr[1].ratio_lo = 1.00, rr[1].ratio = 1.02, rr[1].ratio_hi = 1.03;
+    assert_int_equal(qt_tune(o, 2, &opt, &t, NULL), QC_OK);
+    assert_int_equal(qt_cells(&t, 0, &cells, &n), QC_OK);
+    assert_true(cells[0].tie);
+    free(cells);
+    qt_tuned_free(&t);
+    /* or names the other scheme: a tie too */
+    rr[1].ratio_lo = 0.90, rr[1].ratio = 0.91, rr[1].ratio_hi = 0.92;
+    assert_int_equal(qt_tune(o, 2, &opt, &t, NULL), QC_OK);
+    assert_int_equal(qt_cells(&t, 0, &cells, &n), QC_OK);
+    assert_true(cells[0].tie);
     free(cells);
     qt_tuned_free(&t);
 }

@@ -467,9 +467,10 @@ static json_t *json_doc(const qt_emit_info *in, int vllm)
             json_object_set_new(e, "scheme2", c->scheme2 >= 0 ? json_string(qk_scheme_name((qk_scheme)c->scheme2))
                                                                : json_null());
             if (c->race)
-                json_object_set_new(e, "race", json_pack("{s:i, s:o, s:o, s:o}", "pairs", c->race->pairs, "ratio",
-                                                         real(c->ratio), "ratio_lo", real(c->ratio_lo), "ratio_hi",
-                                                         real(c->ratio_hi)));
+                json_object_set_new(e, "race",
+                                    json_pack("{s:i, s:i, s:o, s:o, s:o}", "rounds", c->rounds, "pairs", c->pairs,
+                                              "ratio", real(c->ratio), "ratio_lo", real(c->ratio_lo), "ratio_hi",
+                                              real(c->ratio_hi)));
             json_array_append_new(ca, e);
         }
         free(cells);

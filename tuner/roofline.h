@@ -191,9 +191,9 @@ typedef struct qt_verdict {
 
 /* A close race: a cell's two fastest schemes, or a scheme's two fastest kernels, re-measured
  * interleaved in one process (A, B, A, B …): each side as measured (its problem with M, kernel,
- * configuration), and the median and quartiles over the pairs of a's time ÷ b's. qt_tune takes
- * the faster of two kernels as its scheme's winner; qt_cells decides a cell from a race of its
- * two schemes. */
+ * configuration), and the median and quartiles over the pairs of a's time ÷ b's. The same two
+ * sides may race in several rounds (one entry each). qt_tune takes the faster of two kernels as
+ * its scheme's winner; qt_cells decides a cell from the rounds of a race of its two schemes. */
 typedef struct qt_side {
     qk_problem p;
     char kernel[32], config[128];
@@ -239,10 +239,10 @@ void qt_tuned_free(qt_tuned *t);
  * runner-up (another scheme) is within the noise of the two (2σ of their medians) or within the
  * margin: then the cell is a tie of the two, and the more accurate scheme (the lower
  * quantization error) is named first. Where the two were raced (re-measured interleaved,
- * qt_race), the race decides instead: a tie when the median of their time ratio is within
- * 1 ± margin or its notch (± 1.58 · IQR / √pairs, the ~95% interval of a median) holds 1, else
- * the faster in the race wins. One cell per (shape, bucket, output type) and per
- * combination of options present in the table. */
+ * qt_race), the race decides instead, round by round (qt_race_verdict): the faster wins when
+ * every round names it; a round that finds a tie, or rounds that disagree (a phase of the
+ * machine changed which one is faster), make the cell a tie. One cell per (shape, bucket,
+ * output type) and per combination of options present in the table. */
 enum { QT_TIE_MARGIN_PCT = 3 }; /* the default margin of a tie between schemes, percent */
 typedef struct qt_cell {
     qk_problem key;        /* n, k, out_f32; group and asym of the int4 schemes (0 when none);
@@ -254,16 +254,17 @@ typedef struct qt_cell {
     int tie;               /* scheme2 is within the noise or the margin */
     int scheme2;           /* the other of a tie (else the runner-up, −1 when none) */
     const qt_winner *w2;
-    const qt_race *race;   /* the race that decided it (NULL: the sweep's medians did) */
-    double ratio, ratio_lo, ratio_hi; /* with a race: w's time ÷ w2's, its median and quartiles */
+    const qt_race *race;   /* the race's first round, when a race decided it (NULL: the sweep's
+                            * medians did) */
+    int rounds, pairs;     /* with a race: its rounds and all their pairs */
+    double ratio, ratio_lo, ratio_hi; /* with a race: w's time ÷ w2's, the median of the rounds'
+                                       * medians, the lowest and the highest quartile of any round */
 } qt_cell;
 
 /* A race's verdict at a tie margin (≤ 0: QT_TIE_MARGIN_PCT): 0 a tie (the median ratio a ÷ b
  * within the margin, or 1 inside its notch, the ~95% interval of a median: ± 1.58·IQR/√pairs,
- * McGill, Tukey and Larsen 1978), −1 when a is the faster, +1 when b is. *clear (may be NULL):
- * whether the notch lies wholly inside the margin or wholly outside it, so that more pairs would
- * hardly change the verdict. */
-int qt_race_verdict(double ratio, double lo, double hi, int pairs, double margin, int *clear);
+ * McGill, Tukey and Larsen 1978), −1 when a is the faster, +1 when b is. */
+int qt_race_verdict(double ratio, double lo, double hi, int pairs, double margin);
 /* Does winner w compete in cell key c? */
 int qt_cell_matches(const qk_problem *c, const qk_problem *w);
 /* The cells of a tuned table; margin: the relative difference within which two schemes tie

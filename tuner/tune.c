@@ -65,25 +65,50 @@ static int is_side(const qt_side *s, const qk_problem *p, const char *kernel, co
     return qt_same_key(&s->p, p) && s->p.m == p->m && !strcmp(s->kernel, kernel) && !strcmp(s->config, config);
 }
 
-/* The race between points x and y, either way round (*flip: it ran them as y, x); NULL: none. */
-static const qt_race *race_between(const qt_race *races, int n, const qk_problem *xp, const char *xk, const char *xc,
-                                   const qk_problem *yp, const char *yk, const char *yc, int *flip)
+/* The rounds of the race between points x and y (either way round), as x's time ÷ y's: the
+ * median of the rounds' medians, the lowest lower and the highest upper quartile of any round,
+ * and the verdict at margin: the one every round gives (qt_race_verdict), else a tie. n = 0:
+ * never raced. */
+typedef struct rounds {
+    int n, pairs, verdict;
+    double ratio, lo, hi;
+    const qt_race *first;
+} rounds;
+static int cmp_dbl(const void *x, const void *y)
 {
+    const double a = *(const double *)x, b = *(const double *)y;
+    return (a > b) - (a < b);
+}
+static rounds rounds_between(const qt_race *races, int n, const qk_problem *xp, const char *xk, const char *xc,
+                             const qk_problem *yp, const char *yk, const char *yc, double margin)
+{
+    rounds o = {0};
+    double *med = qc_xcalloc((size_t)n + 1, sizeof *med);
     for (int i = 0; i < n; i++) {
         const qt_race *r = &races[i];
-        *flip = is_side(&r->a, yp, yk, yc) && is_side(&r->b, xp, xk, xc);
-        if (*flip || (is_side(&r->a, xp, xk, xc) && is_side(&r->b, yp, yk, yc)))
-            return r;
+        const int flip = is_side(&r->a, yp, yk, yc) && is_side(&r->b, xp, xk, xc);
+        if (!flip && !(is_side(&r->a, xp, xk, xc) && is_side(&r->b, yp, yk, yc)))
+            continue;
+        const double ratio = flip ? 1 / r->ratio : r->ratio, lo = flip ? 1 / r->ratio_hi : r->ratio_lo,
+                     hi = flip ? 1 / r->ratio_lo : r->ratio_hi;
+        const int v = qt_race_verdict(ratio, lo, hi, r->pairs, margin);
+        if (!o.n++)
+            o.first = r, o.lo = lo, o.hi = hi, o.verdict = v;
+        o.lo = fmin(o.lo, lo), o.hi = fmax(o.hi, hi), o.pairs += r->pairs;
+        if (v != o.verdict)
+            o.verdict = 0;
+        med[o.n - 1] = ratio;
     }
-    return NULL;
+    qsort(med, (size_t)o.n, sizeof *med, cmp_dbl);
+    o.ratio = o.n ? med[o.n / 2] : 0;
+    free(med);
+    return o;
 }
 
 /* x's time ÷ y's in a race between them; 0 when they were not raced. */
 static double raced_ratio(const qt_tune_opts *o, const qt_obs *x, const qt_obs *y)
 {
-    int flip;
-    const qt_race *r = race_between(o->races, o->n_races, &x->p, x->kernel, x->config, &y->p, y->kernel, y->config, &flip);
-    return !r ? 0 : flip ? 1 / r->ratio : r->ratio;
+    return rounds_between(o->races, o->n_races, &x->p, x->kernel, x->config, &y->p, y->kernel, y->config, 0).ratio;
 }
 
 int qt_tune(const qt_obs *obs, int n, const qt_tune_opts *o, qt_tuned *out, qc_msgs *err)
@@ -269,16 +294,12 @@ static int tied(const qt_winner *a, const qt_winner *b, double margin)
     return d <= noise || d <= margin * lo;
 }
 
-int qt_race_verdict(double ratio, double lo, double hi, int pairs, double margin, int *clear)
+int qt_race_verdict(double ratio, double lo, double hi, int pairs, double margin)
 {
     if (margin <= 0)
         margin = QT_TIE_MARGIN_PCT / 100.0;
-    const double notch = 1.58 * (hi - lo) / sqrt(pairs > 0 ? pairs : 1), band_lo = 1 / (1 + margin),
-                 band_hi = 1 + margin;
-    const int tie = (ratio <= band_hi && ratio >= band_lo) || (ratio - notch <= 1 && ratio + notch >= 1);
-    if (clear)
-        *clear = (ratio - notch >= band_lo && ratio + notch <= band_hi) || ratio + notch < band_lo ||
-                 ratio - notch > band_hi;
+    const double notch = 1.58 * (hi - lo) / sqrt(pairs > 0 ? pairs : 1);
+    const int tie = (ratio <= 1 + margin && ratio >= 1 / (1 + margin)) || (ratio - notch <= 1 && ratio + notch >= 1);
     return tie ? 0 : ratio < 1 ? -1 : +1;
 }
 
@@ -291,20 +312,6 @@ static void swap_sides(qt_cell *c)
         const double lo = c->ratio_lo;
         c->ratio = 1 / c->ratio, c->ratio_lo = 1 / c->ratio_hi, c->ratio_hi = 1 / lo;
     }
-}
-
-/* The race between a cell's two fastest, as w's time ÷ w2's (its quartiles swapped and inverted
- * when the race ran them the other way round); NULL when they were not raced. */
-static const qt_race *race_of(const qt_tuned *t, const qt_cell *c, double *r, double *lo, double *hi)
-{
-    int flip;
-    const qt_race *x = race_between(t->races, t->n_races, &c->w->p, c->w->kernel, c->w->config, &c->w2->p,
-                                    c->w2->kernel, c->w2->config, &flip);
-    if (x && !flip)
-        *r = x->ratio, *lo = x->ratio_lo, *hi = x->ratio_hi;
-    else if (x)
-        *r = 1 / x->ratio, *lo = 1 / x->ratio_hi, *hi = 1 / x->ratio_lo;
-    return x;
 }
 
 int qt_cells(const qt_tuned *t, double margin, qt_cell **out, int *n)
@@ -365,11 +372,14 @@ int qt_cells(const qt_tuned *t, double margin, qt_cell **out, int *n)
     for (int i = 0; i < nc; i++) { /* a tie: both named, the more accurate first */
         qt_cell *c = &cells[i];
         c->tie = c->w2 && tied(c->w, c->w2, margin);
-        if (c->w2 && (c->race = race_of(t, c, &c->ratio, &c->ratio_lo, &c->ratio_hi))) {
-            /* interleaved, a slow phase of the machine slows both alike: the race decides */
-            const int v = qt_race_verdict(c->ratio, c->ratio_lo, c->ratio_hi, c->race->pairs, margin, NULL);
-            c->tie = v == 0;
-            if (v > 0) /* the runner-up was the faster */
+        const rounds x = !c->w2 ? (rounds){0}
+                                : rounds_between(t->races, t->n_races, &c->w->p, c->w->kernel, c->w->config,
+                                                 &c->w2->p, c->w2->kernel, c->w2->config, margin);
+        if (x.n) { /* interleaved, a slow phase of the machine slows both alike: the race decides */
+            c->race = x.first, c->rounds = x.n, c->pairs = x.pairs;
+            c->ratio = x.ratio, c->ratio_lo = x.lo, c->ratio_hi = x.hi;
+            c->tie = x.verdict == 0;
+            if (x.verdict > 0) /* the runner-up was the faster */
                 swap_sides(c);
         }
         if (c->tie && c->w2->quant_error >= 0 && (c->w->quant_error < 0 || c->w2->quant_error < c->w->quant_error))
