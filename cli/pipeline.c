@@ -333,13 +333,7 @@ void cli_fit_report(const cli_results *r, FILE *f, int crossovers)
                 const int ntm = n >= 2 ? turns(om, n, tm) : 0, ntp = n >= 2 ? turns(op, n, tp) : 0;
                 if (!ntm && !ntp)
                     continue;
-                /* the same turns, each to the same side within one measured M; a turn missing on one
-                 * side counts as one past the last M measured */
-                int agree = 1;
-                for (int t = 0; t < (ntm > ntp ? ntm : ntp); t++) {
-                    const int im = t < ntm ? tm[t] : n, ip = t < ntp ? tp[t] : n;
-                    agree &= abs(im - ip) <= 1 && (t >= ntm || t >= ntp || om[im] == op[ip]);
-                }
+                const int agree = qt_orders_agree(om, op, n);
                 /* a miss within the stated error: wherever the model's order is not the measured one,
                  * the measured gap is no larger than the two schemes' in-sample median errors added */
                 const double stated = ft->fit[a].median + ft->fit[b].median;
@@ -359,7 +353,8 @@ void cli_fit_report(const cli_results *r, FILE *f, int crossovers)
             }
     }
     fprintf(f, "  %d of %d pairs' turns predicted within one measured M of where they were measured (orders within "
-               "%d%% are ties and pass no turn)", agreed, compared, QT_TIE_MARGIN_PCT);
+               "%d%% are ties and pass no turn; wherever the model's order is not the measured one, the measured "
+               "order next to it is the model's or a tie)", agreed, compared, QT_TIE_MARGIN_PCT);
     if (compared > agreed)
         fprintf(f, "; %d of the %d misses are within the stated error: wherever the orders differ, the measured gap "
                    "is no larger than the two schemes' in-sample median errors added", unplaceable, compared - agreed);

@@ -126,6 +126,26 @@ static void test_fit_recovers_known_model(void **state)
     free(o);
 }
 
+/* The model's crossovers against the measured ones, within one measured M: ties are where two
+ * schemes cross, and pass no turn. */
+static void test_orders_agree(void **state)
+{
+    (void)state;
+    const int m[] = {+1, +1, +1, -1, -1};
+    assert_true(qt_orders_agree(m, m, 5));
+    assert_true(qt_orders_agree(m, (int[]){+1, +1, -1, -1, -1}, 5));  /* one M early */
+    assert_true(qt_orders_agree(m, (int[]){+1, +1, +1, +1, -1}, 5));  /* one M late */
+    assert_false(qt_orders_agree(m, (int[]){+1, -1, -1, -1, -1}, 5)); /* two M early */
+    assert_false(qt_orders_agree(m, (int[]){+1, +1, +1, +1, +1}, 5)); /* no turn, and two M measured past it */
+    assert_true(qt_orders_agree(m, (int[]){0, 0, 0, 0, 0}, 5));       /* all ties: nothing named against it */
+    /* a measured tie beside the model's early turn: the crossing lies there */
+    const int t[] = {+1, +1, 0, -1, -1};
+    assert_true(qt_orders_agree(t, (int[]){+1, -1, -1, -1, -1}, 5));
+    assert_false(qt_orders_agree(t, (int[]){-1, -1, -1, -1, -1}, 5));
+    /* a measured turn past the last M: the model's "no turn up to M" is one M from it */
+    assert_true(qt_orders_agree((int[]){+1, +1, +1, +1, -1}, (int[]){+1, +1, +1, +1, +1}, 5));
+}
+
 static void test_crossover_matches_brute_force(void **state)
 {
     (void)state;
@@ -699,6 +719,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_fit_recovers_known_model),
+        cmocka_unit_test(test_orders_agree),
         cmocka_unit_test(test_crossover_matches_brute_force),
         cmocka_unit_test(test_tune_winners_ties_and_limits),
         cmocka_unit_test(test_pruning_report),

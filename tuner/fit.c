@@ -489,3 +489,12 @@ int qt_crossover(const qt_scheme_model *ma, const qk_problem *a, const qt_scheme
     }
     return hi;
 }
+
+int qt_orders_agree(const int *measured, const int *predicted, int n)
+{
+    for (int i = 0; i < n; i++)
+        if (measured[i] * predicted[i] < 0 && !(i > 0 && measured[i - 1] != measured[i]) &&
+            !(i + 1 < n && measured[i + 1] != measured[i]))
+            return 0;
+    return 1;
+}

@@ -159,6 +159,13 @@ int qt_scheme_model_of(const qp_profile *prof, const qp_profile *eff, qk_scheme 
 int qt_crossover(const qt_scheme_model *ma, const qk_problem *a, const qt_scheme_model *mb, const qk_problem *b,
                  int max_m, int *direction);
 
+/* Does a model place two schemes' crossovers within one measured M of the measured ones? The
+ * order of the two at each M measured (ascending): +1 the first faster beyond the tie margin, −1
+ * the second, 0 a tie (where two schemes cross). Yes when, wherever the model names one faster
+ * and the measurement the other, the measurement names the model's one, or a tie, at the M
+ * before or after. */
+int qt_orders_agree(const int *measured, const int *predicted, int n);
+
 /* ---- tuning ---- */
 /* Do two problems share a tuning key: scheme, N, K, group (grouped schemes) and flags? */
 int qt_same_key(const qk_problem *a, const qk_problem *b);
