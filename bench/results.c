@@ -110,7 +110,7 @@ const qb_point *qb_results_find(const qb_results *r, const char *name)
 
 void qb_results_add_verification(qb_results *r, const qb_verification *v)
 {
-    for (int i = 0; i < r->n_ver; i++)
+    for (int i = 0; i < r->n_ver && !v->race; i++)
         if (!strcmp(r->ver[i].winner, v->winner) && !strcmp(r->ver[i].baseline, v->baseline)) {
             r->ver[i] = *v;
             return;

@@ -112,7 +112,8 @@ void qb_results_init(qb_results *r, json_t *context /* taken */);
  * points have no entries: theirs is made from the fields. */
 void qb_results_add(qb_results *r, qb_point *p);
 const qb_point *qb_results_find(const qb_results *r, const char *name);
-/* Records a re-measurement, replacing an earlier one of the same two points. */
+/* Records a re-measurement: a configuration's replaces an earlier one of the same two points; a
+ * race is appended (each entry of the same two points is one round). */
 void qb_results_add_verification(qb_results *r, const qb_verification *v);
 int qb_results_write(const qb_results *r, const char *path, qc_msgs *err);
 /* QC_EINPUT with "<path>: <what is wrong>" for a missing, truncated, corrupt or foreign file,
