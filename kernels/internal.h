@@ -97,18 +97,24 @@ typedef void (*qk_decode_fn)(const qk_weights *w, int panel, int kb, int kl, flo
  * [kl][MR] (element (r, k) at A[k·MR + r]; rows from mr on are not read), B and C with row
  * strides ldb and ldc. */
 typedef void (*qk_gemm_fn)(int kl, const float *A, const float *B, int ldb, float *C, int ldc);
-/* The bf16 scheme without decoding: C[mr][NR] (+)= A[mr][2·kp] · B[2·kp][NR] on bf16 k-pairs
- * (vdpbf16ps), A X's k-pairs as 32-bit words, row r's from A + r·lda (X itself when K is even),
- * B a panel's words as packed, [kp][NR]; C row stride ldc, its old values added unless `first`
- * (the first K block). With `out` (the last K block), the sums go to Y instead of C: its first
- * `cols` columns, rows `ld` elements apart, as fp32 or bf16. */
+/* C[mr][NR] (+)= A[mr][2·kp] · B[2·kp][NR] on bf16 k-pairs (vdpbf16ps), A X's k-pairs as 32-bit
+ * words, row r's from A + r·lda (X itself when K is even), B [kp][NR] words: a bf16 panel as
+ * packed, or the weights decoded to pairs (qk_pairs_fn); C row stride ldc, its old values added
+ * unless `first` (the first K block). With `out` (the last K block), the sums go to Y instead of
+ * C, times post[c] when post is set: its first `cols` columns, rows `ld` elements apart, as fp32,
+ * bf16 or fp16. */
 typedef struct qk_dot_out {
     void *y;
     size_t ld;
-    int cols, f32;
+    int cols, f32, bf16;
+    const float *post; /* per column of the panel (NULL: 1) */
 } qk_dot_out;
 typedef void (*qk_dot_fn)(int kp, const uint32_t *A, size_t lda, const uint32_t *B, float *C, int ldc, int first,
                           const qk_dot_out *out);
+/* B[kpl][NR] = the k-pairs kp0..kp0+kpl-1 of a panel's weights before their channel or tensor
+ * scale (int8 as the integer, fp8 as its e4m3 value), as bf16 words: exact (the even k in the
+ * low half; past an odd K, zero). */
+typedef void (*qk_pairs_fn)(const qk_weights *w, int panel, int kp0, int kpl, uint32_t *B);
 
 typedef struct qk_float_small {
     int nr, mr_max;
@@ -129,18 +135,24 @@ typedef struct qk_float_large {
     const char *format;
     qk_decode_fn decode[QK_SCHEME_COUNT];
     qk_gemm_fn gemm[QK_MR_LARGE + 1];                  /* by rows 1..mr */
-    qk_dot_fn dot[QK_MR_LARGE + 1];                    /* optional: the bf16 scheme as packed, by rows */
+    qk_dot_fn dot[QK_MR_LARGE + 1];                    /* optional: on bf16 k-pairs, by rows */
+    qk_pairs_fn pairs[QK_SCHEME_COUNT];                /* optional: weights to k-pairs for dot */
     /* optional: qk_float_activations, vectorized, bit for bit the same */
     float (*activations)(const qk_problem *p, const uint16_t *x, int m, float *xf);
     qk_store_fn store;                                 /* used by both paths */
 } qk_float_large;
 
-/* A float kernel's micro-kernels: the small-M family (NULL: only the large path) and the
- * large-M family. */
+/* A float kernel's micro-kernels: the small-M family (NULL: only the large path), the large-M
+ * family, and optionally a second large-M family that multiplies bf16 k-pairs (predequant = 2:
+ * the weights decoded to pairs once per K block by dot->pairs), for activations exact in bf16:
+ * bf16 X, or fp8's e4m3 X. */
 typedef struct qk_ukr_float {
     const qk_float_small *small;
     const qk_float_large *large;
+    const qk_float_large *dot;
 } qk_ukr_float;
+/* Does predequant = 2 (the bf16 k-pairs path) multiply p exactly on this family? */
+int qk_float_dot_exact(const qk_ukr_float *u, const qk_problem *p);
 
 void qk_run_float(const qk_run_args *a);
 size_t qk_work_float(const qk_kernel *k, const qk_problem *p, const qk_config *cfg);
@@ -193,7 +205,7 @@ extern const qk_float_small qk_small_avx2;
 extern const qk_float_large qk_large_avx2;
 extern const qk_ukr_int qk_int_avx2;
 extern const qk_float_small qk_small_avx512bf16;
-extern const qk_float_small qk_small_avx512, qk_small_avx512_beside_dot;
+extern const qk_float_small qk_small_avx512, qk_small_avx512_beside_dot, qk_small_avx512_beside_pairs;
 extern const qk_float_large qk_large_avx512;
 extern const qk_float_large qk_large_avx512bf16;
 extern const qk_ukr_int qk_int_vnni, qk_int_vnni4;

@@ -42,6 +42,8 @@ typedef enum qk_kernel_id {
     QK_K_BF16_AVX512,
     QK_K_BF16_AVX512BF16,
     QK_K_BF16_CUBLASLT,
+    QK_K_W8A16_AVX512BF16,
+    QK_K_FP8_AVX512BF16,
 #ifdef QBENCH_HAVE_ONEDNN
     QK_K_W8A8_ONEDNN,
     QK_K_BF16_ONEDNN,
@@ -57,6 +59,7 @@ typedef enum qk_kernel_id {
 #define P_NC64 {"nc", "N block: output channels a thread works on at once (a multiple of the panel width)", 4, {64, 128, 256, 512}}
 #define P_MR6 {"mr", "rows of X per register tile", 6, {1, 2, 3, 4, 5, 6}}
 #define P_PREDEQ {"predequant", "1: the large-M path: weight panels dequantized to fp32 once per K block (bf16 on vdpbf16ps: multiplied as packed)", 2, {0, 1}}
+#define P_PREDEQ_DOT {"predequant", "1: the large-M path on fp32 (weight panels dequantized once per K block); 2: on vdpbf16ps (decoded to bf16 k-pairs once per K block; bf16 or fp8 activations)", 3, {0, 1, 2}}
 #define P_TILE {"tile", "block tile: 0 16x128, 1 32x128, 2 64x128, 3 128x128", 4, {0, 1, 2, 3}}
 #define P_STAGES {"stages", "cp.async shared-memory pipeline stages", 3, {2, 3, 4}}
 #define P_SPLITK {"splitk", "K split across thread blocks (fp32 partials, then a sum)", 4, {1, 2, 4, 8}}
@@ -80,11 +83,12 @@ static void defaults_threads(const qk_kernel *k, const qk_problem *p, qk_config 
 #endif
 
 /* The micro-kernels of each CPU float kernel: its small-M and large-M families. */
-static const qk_ukr_float float_generic = {NULL, &qk_large_generic};
-static const qk_ukr_float float_avx2 = {&qk_small_avx2, &qk_large_avx2};
-static const qk_ukr_float float_avx512 = {&qk_small_avx512, &qk_large_avx512};
-static const qk_ukr_float float_avx512bf16 = {&qk_small_avx512bf16, &qk_large_avx512};
-static const qk_ukr_float float_bf16dot = {&qk_small_avx512_beside_dot, &qk_large_avx512bf16};
+static const qk_ukr_float float_generic = {NULL, &qk_large_generic, NULL};
+static const qk_ukr_float float_avx2 = {&qk_small_avx2, &qk_large_avx2, NULL};
+static const qk_ukr_float float_avx512 = {&qk_small_avx512, &qk_large_avx512, NULL};
+static const qk_ukr_float float_avx512bf16 = {&qk_small_avx512bf16, &qk_large_avx512, NULL};
+static const qk_ukr_float float_bf16dot = {&qk_small_avx512_beside_dot, &qk_large_avx512bf16, NULL};
+static const qk_ukr_float float_avx512_dot = {&qk_small_avx512_beside_pairs, &qk_large_avx512, &qk_large_avx512bf16};
 
 #define AVX2 ((1u << QH_AVX2) | (1u << QH_FMA) | (1u << QH_F16C))
 #define AVX512 (AVX2 | (1u << QH_AVX512F) | (1u << QH_AVX512BW) | (1u << QH_AVX512VL))
@@ -100,6 +104,7 @@ static const qk_ukr_float float_bf16dot = {&qk_small_avx512_beside_dot, &qk_larg
      .n_params = N_PARAMS(__VA_ARGS__), .params = {__VA_ARGS__}}
 #define FLOAT_PARAMS P_THREADS, P_MR, P_KC_F, P_NC, P_PREDEQ
 #define FLOAT512_PARAMS P_THREADS, P_MR, P_KC_F, P_NC64, P_PREDEQ
+#define FLOAT512_DOT_PARAMS P_THREADS, P_MR, P_KC_F, P_NC64, P_PREDEQ_DOT
 #define INT_PARAMS P_THREADS, P_MR, P_KC_I, P_NC
 #define VNNI_PARAMS P_THREADS, P_MR6, P_KC_I, P_NC64
 #define CUDA_ROW(s, nm, fmt)                                                                                         \
@@ -150,6 +155,12 @@ static const qk_kernel table[QK_KERNEL_COUNT] = {
                                        &float_bf16dot, 64, FLOAT512_PARAMS),
     /* NVIDIA's bf16 tensor cores run at their fp16 rate: the same roof */
     [QK_K_BF16_CUBLASLT] = CUDA_LT(QK_BF16, "bf16.cublaslt", "fp16_tensor"),
+    /* the AVX-512 kernels, and a third path at large M: the weights decoded to bf16 k-pairs
+     * for vdpbf16ps, with bf16 activations (w8a16) or e4m3 ones (fp8) */
+    [QK_K_W8A16_AVX512BF16] = FLOAT_ROW(QK_W8A16, "w8a16.avx512bf16", "avx512bf16", AVX512 | (1u << QH_AVX512_BF16),
+                                        &float_avx512_dot, 64, FLOAT512_DOT_PARAMS),
+    [QK_K_FP8_AVX512BF16] = FLOAT_ROW(QK_FP8, "fp8.avx512bf16", "avx512bf16", AVX512 | (1u << QH_AVX512_BF16),
+                                      &float_avx512_dot, 64, FLOAT512_DOT_PARAMS),
 #ifdef QBENCH_HAVE_ONEDNN
     /* a provider: oneDNN's u8 × s8 matmul (brgemm); weights reordered offline, activations
      * quantized per token by qbench's own routine inside the call */
@@ -399,8 +410,11 @@ static int check_cpu(const qk_kernel *k, const qk_problem *p, const qk_config *c
         snprintf(why, len, "kc=%d is not a multiple of the group size %d (a K block must hold whole groups)", kc, g);
     else if (nc < nr || nc > 1024 || nc % nr)
         snprintf(why, len, "nc=%d: use a multiple of %d from %d to 1024", nc, nr, nr);
-    else if (pd != 0 && pd != 1)
-        snprintf(why, len, "predequant=%d: use 0 or 1", pd);
+    else if (pd < 0 || pd > (!integer && ((const qk_ukr_float *)k->ukr)->dot ? 2 : 1))
+        snprintf(why, len, "predequant=%d: use 0 or 1%s", pd, !integer && ((const qk_ukr_float *)k->ukr)->dot ? " or 2" : "");
+    else if (pd == 2 && !qk_float_dot_exact(k->ukr, p))
+        snprintf(why, len, "predequant=2 multiplies bf16 k-pairs: fp16 activations are not exact in bf16 (use 1, or "
+                           "--act bf16)");
     else
         return QC_OK;
     return QC_EINPUT;
@@ -411,14 +425,16 @@ static void defaults_cpu(const qk_kernel *k, const qk_problem *p, qk_config *cfg
     const int integer = k->run == qk_run_int;
     qk_config_set(k, cfg, "threads", hw_threads());
     qk_config_set(k, cfg, "mr", p->m < mr_max(k) ? (p->m > 0 ? p->m : 1) : mr_max(k));
-    const qk_float_large *L = integer ? NULL : ((const qk_ukr_float *)k->ukr)->large;
-    qk_config_set(k, cfg, "kc", integer ? qk_int_default_kc(k->ukr, p) : L->kc);
-    qk_config_set(k, cfg, "nc", integer ? ((const qk_ukr_int *)k->ukr)->nc : L->nc);
-    const qk_float_small *S = integer ? NULL : ((const qk_ukr_float *)k->ukr)->small;
+    const qk_ukr_float *u = integer ? NULL : k->ukr;
+    const qk_float_small *S = u ? u->small : NULL;
     int up_to = 0;
     if (S)
         up_to = qk_problem_bf16(p) && S->up_to_bf16[p->scheme] ? S->up_to_bf16[p->scheme] : S->up_to[p->scheme];
-    qk_config_set(k, cfg, "predequant", !S || p->m > up_to);
+    const int large = !S || p->m > up_to, dot = u && large && qk_float_dot_exact(u, p);
+    const qk_float_large *L = u ? (dot ? u->dot : u->large) : NULL;
+    qk_config_set(k, cfg, "kc", integer ? qk_int_default_kc(k->ukr, p) : L->kc);
+    qk_config_set(k, cfg, "nc", integer ? ((const qk_ukr_int *)k->ukr)->nc : L->nc);
+    qk_config_set(k, cfg, "predequant", dot ? 2 : large);
 }
 
 /* ---- the providers' CPU kernels ---- */

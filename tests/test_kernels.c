@@ -313,7 +313,8 @@ enum { MAX_CONFIGS = 64 };
 static int configs_of(const qk_kernel *k, const qk_problem *p, qk_config *out)
 {
     static const char *const extra[] = {"kc=16,nc=32,threads=1", "mr=1,kc=24", "predequant=1,kc=16,nc=32,threads=1",
-                                        "predequant=1,kc=40,nc=48"};
+                                        "predequant=1,kc=40,nc=48", "predequant=2,kc=16,threads=1",
+                                        "predequant=2,kc=48,nc=128"};
     char why[256];
     int n = 0;
     qk_kernel_defaults(k, p, &out[n++]);
@@ -575,6 +576,26 @@ static void test_registry(void **state)
     assert_int_equal(qk_config_parse(bf, &p, "predequant=1", &cfg, NULL), QC_OK);
     assert_string_equal(qk_kernel_format(bf, &cfg), "fp32_fma");
     assert_string_equal(qk_kernel_format(qk_kernel_find("w8a8.avx512vnni"), &cfg), "int8_dot");
+    /* w8a16 on bf16 k-pairs: with bf16 activations, the default at large M; fp16 ones are not
+     * exact in bf16, and the configuration is refused */
+    const qk_kernel *w8 = qk_kernel_find("w8a16.avx512bf16");
+    p = (qk_problem){.scheme = QK_W8A16, .m = 256, .n = 64, .k = 256, .act_bf16 = 1};
+    qk_kernel_defaults(w8, &p, &cfg);
+    assert_int_equal(qk_config_get(w8, &cfg, "predequant", -1), 2);
+    assert_string_equal(qk_kernel_format(w8, &cfg), "bf16_dot");
+    p.act_bf16 = 0;
+    qk_kernel_defaults(w8, &p, &cfg);
+    assert_int_equal(qk_config_get(w8, &cfg, "predequant", -1), 1);
+    assert_string_equal(qk_kernel_format(w8, &cfg), "fp32_fma");
+    qc_msgs why = {0};
+    assert_int_equal(qk_config_parse(w8, &p, "predequant=2", &cfg, &why), QC_EINPUT);
+    assert_non_null(strstr(why.v[0], "not exact in bf16"));
+    qc_msgs_free(&why);
+    /* fp8's activations are e4m3: exact in bf16 whatever they came as */
+    const qk_kernel *f8 = qk_kernel_find("fp8.avx512bf16");
+    p.scheme = QK_FP8;
+    qk_kernel_defaults(f8, &p, &cfg);
+    assert_int_equal(qk_config_get(f8, &cfg, "predequant", -1), 2);
     /* weights packed for another panel width are refused, not misread */
     const qk_kernel *k = qk_kernel_find("fp16.generic");
     float w[64 * 32];

@@ -7,7 +7,9 @@
  *    block of kc, the weights are dequantized exactly to fp32 once (decode), then the fp32
  *    micro-kernel runs over every row of X, mr rows at a time;
  *  - large M, bf16 on a family with a bf16 dot product (run_dot): the packed k-pairs are
- *    multiplied as they are, nothing decoded. */
+ *    multiplied as they are, nothing decoded;
+ *  - large M on a family with a dot path beside (predequant = 2, run_dot): w8a16 and fp8
+ *    weights are decoded exactly to bf16 k-pairs once per K block, for X exact in bf16. */
 #include <omp.h>
 #include <string.h>
 
@@ -93,7 +95,13 @@ size_t qk_work_float(const qk_kernel *k, const qk_problem *p, const qk_config *c
 const char *qk_format_float(const qk_kernel *k, const qk_config *cfg)
 {
     const qk_ukr_float *u = k->ukr;
-    return blocking(k, cfg).predequant || !u->small ? u->large->format : u->small->format;
+    const int pd = blocking(k, cfg).predequant;
+    return pd == 2 && u->dot ? u->dot->format : pd || !u->small ? u->large->format : u->small->format;
+}
+
+int qk_float_dot_exact(const qk_ukr_float *u, const qk_problem *p)
+{
+    return u->dot && u->dot->pairs[p->scheme] && (p->scheme == QK_FP8 || qk_problem_bf16(p));
 }
 
 static void run_small(const qk_run_args *a, const qk_ukr_float *u, const qk_blocking *b)
@@ -221,29 +229,43 @@ static void run_large(const qk_run_args *a, const qk_ukr_float *u, const qk_bloc
     }
 }
 
-/* The bf16 scheme on a family that multiplies bf16 pairs (dot): no decode, the panels are read
- * as packed, and X's k-pairs where X lies when K is even (a pair is the 32-bit word X holds
- * there), else copied once into rows of (K + 1) / 2 words with a zero upper half at the end;
- * threads split N into blocks of nc. */
-static void run_dot(const qk_run_args *a, const qk_ukr_float *u, const qk_blocking *b)
+/* A family that multiplies bf16 k-pairs (L): the bf16 scheme's panels as packed, or (L->pairs)
+ * the weights decoded to pairs once per K block of a panel, into a buffer beside the thread's
+ * accumulators; the scales at the store. X's k-pairs where X lies when it is bf16 with an even
+ * K (a pair is the 32-bit word X holds there), else made once into rows of (K + 1) / 2 words
+ * with a zero upper half at the end (fp8: from its e4m3 values); threads split N into blocks
+ * of nc. */
+static void run_dot(const qk_run_args *a, const qk_ukr_float *u, const qk_float_large *L, const qk_blocking *b)
 {
     const qk_weights *w = a->w;
     qk_problem p = w->p;
     p.m = a->m;
-    const qk_float_large *L = u->large;
-    const int M = a->m, K = p.k, KP = (K + 1) / 2, nr = w->nr, MR = L->mr;
+    const int M = a->m, K = p.k, KP = (K + 1) / 2, nr = w->nr, MR = L->mr, fp8 = p.scheme == QK_FP8;
     const int kcp = b->kc / 2, nc = b->nc, ncp = nc / nr;
     const size_t Mp = mpad(u, M);
-    /* the same workspace as the decode path: X's pairs where its fp32 copy would be */
+    /* the decode path's workspace: X as fp32 (fp8), X's pairs where the packed X would be */
+    float *xf = a->work, *tiles = xf + (size_t)M * K + Mp * K;
+    uint32_t *xp = (uint32_t *)(xf + (size_t)M * K);
     const uint32_t *xw = (const uint32_t *)(const void *)a->x;
-    float *tiles = (float *)a->work + (size_t)M * K + Mp * K;
-    if (K % 2 || (uintptr_t)a->x % 4) {
-        uint32_t *xp = a->work;
+    float outs = 1.0f;
+    if (fp8)
+        outs = (u->large->activations ? u->large->activations : qk_float_activations)(&p, a->x, M, xf);
+    if (fp8 || K % 2 || (uintptr_t)a->x % 4) {
 #pragma omp parallel for num_threads(b->threads) schedule(static)
         for (int r = 0; r < M; r++)
             for (int j = 0; j < KP; j++) {
-                const uint16_t *row = a->x + (size_t)r * K;
-                xp[(size_t)r * KP + j] = row[2 * j] | (2 * j + 1 < K ? (uint32_t)row[2 * j + 1] << 16 : 0);
+                uint32_t lo, hi = 0; /* e4m3 values have 4 significant bits: the upper half of the fp32 */
+                if (fp8) {
+                    const float *row = xf + (size_t)r * K;
+                    memcpy(&lo, &row[2 * j], 4);
+                    if (2 * j + 1 < K)
+                        memcpy(&hi, &row[2 * j + 1], 4);
+                    lo >>= 16, hi &= 0xffff0000u;
+                } else {
+                    const uint16_t *row = a->x + (size_t)r * K;
+                    lo = row[2 * j], hi = 2 * j + 1 < K ? (uint32_t)row[2 * j + 1] << 16 : 0;
+                }
+                xp[(size_t)r * KP + j] = lo | hi;
             }
         xw = xp;
     }
@@ -251,6 +273,8 @@ static void run_dot(const qk_run_args *a, const qk_ukr_float *u, const qk_blocki
 #pragma omp parallel num_threads(b->threads)
     {
         float *C = tiles + (size_t)omp_get_thread_num() * ((size_t)b->kc * nc + (size_t)M * nc + 64);
+        uint32_t *D = (uint32_t *)(C + (size_t)M * nc); /* a panel's K block as pairs: kcp × nr words */
+        float post[NR_MAX];
 #pragma omp for schedule(dynamic, 1) /* the cores of a VM run at unequal speeds */
         for (int blk = 0; blk < nblocks; blk++) {
             const int p0 = blk * ncp, np = w->panels - p0 < ncp ? w->panels - p0 : ncp;
@@ -259,11 +283,18 @@ static void run_dot(const qk_run_args *a, const qk_ukr_float *u, const qk_blocki
                 /* a panel's K block stays in cache while every row tile of X passes over it; the
                  * last K block writes Y from the registers */
                 for (int j = 0; j < np; j++) {
-                    const uint32_t *B = (const uint32_t *)qk_panel(w, p0 + j) + (size_t)kb * nr;
                     const int n0 = (p0 + j) * nr;
+                    const uint32_t *B = (const uint32_t *)qk_panel(w, p0 + j) + (size_t)kb * nr;
+                    if (L->pairs[p.scheme]) {
+                        L->pairs[p.scheme](w, p0 + j, kb, kl, D);
+                        B = D;
+                        for (int c = 0; last && c < nr; c++)
+                            post[c] = (n0 + c < p.n ? qk_channel_scale(w, n0 + c) : 0.0f) * outs;
+                    }
                     for (int r0 = 0; r0 < M; r0 += MR) {
                         const qk_dot_out out = {(uint8_t *)a->y + ((size_t)r0 * p.n + n0) * (p.out_f32 ? 4 : 2),
-                                                (size_t)p.n, p.n - n0 < nr ? p.n - n0 : nr, p.out_f32};
+                                                (size_t)p.n, p.n - n0 < nr ? p.n - n0 : nr, p.out_f32,
+                                                qk_problem_bf16(&p), L->pairs[p.scheme] ? post : NULL};
                         L->dot[M - r0 < MR ? M - r0 : MR](kl, xw + (size_t)r0 * KP + kb, (size_t)KP, B,
                                                           C + (size_t)r0 * nc + j * nr, nc, kb == 0, last ? &out : NULL);
                     }
@@ -279,8 +310,10 @@ void qk_run_float(const qk_run_args *a)
     qk_blocking b = blocking(a->kernel, a->cfg);
     if (!b.predequant && u->small)
         run_small(a, u, &b);
+    else if (b.predequant == 2 && u->dot)
+        run_dot(a, u, u->dot, &b);
     else if (a->w->p.scheme == QK_BF16 && u->large->dot[1])
-        run_dot(a, u, &b);
+        run_dot(a, u, u->large, &b);
     else
         run_large(a, u, &b);
 }

@@ -215,18 +215,23 @@ INLINE void dot_tile(int R, int kp, const uint32_t *A, size_t lda, const uint32_
     }
     /* the results, straight from the registers: no trip through C (vcvtneps2bf16 rounds to
      * nearest even as qk_float_to_bf16 does, but flushes subnormal results to zero: below 1e-38,
-     * where no layer's output is) */
+     * where no layer's output is; vcvtps2ph as qk_float_to_half) */
     UNROLL for (int j = 0; j < 4; j++)
     {
         const int n = out->cols - 16 * j;
         const __mmask16 m = n >= 16 ? (__mmask16)0xffff : n <= 0 ? 0 : (__mmask16)((1u << n) - 1);
+        if (out->post) {
+            const __m512 s = _mm512_loadu_ps(out->post + 16 * j);
+            UNROLL for (int r = 0; r < R; r++) c[r][j] = _mm512_mul_ps(c[r][j], s);
+        }
         UNROLL for (int r = 0; r < R; r++)
         {
             if (out->f32)
                 _mm512_mask_storeu_ps((float *)out->y + (size_t)r * out->ld + 16 * j, m, c[r][j]);
             else
                 _mm256_mask_storeu_epi16((uint16_t *)out->y + (size_t)r * out->ld + 16 * j, m,
-                                         (__m256i)_mm512_cvtneps_pbh(c[r][j]));
+                                         out->bf16 ? (__m256i)_mm512_cvtneps_pbh(c[r][j])
+                                                   : _mm512_cvtps_ph(c[r][j], _MM_FROUND_TO_NEAREST_INT));
         }
     }
 }
@@ -239,6 +244,49 @@ INLINE void dot_tile(int R, int kp, const uint32_t *A, size_t lda, const uint32_
     }
 DOT(1) DOT(2) DOT(3) DOT(4) DOT(5) DOT(6)
 
+/* ------------------------------------------------------------------ w8a16 and fp8 on the dot
+ * A K block of int8 or e4m3 weights becomes bf16 k-pairs once, and the tile above multiplies
+ * them: both are exact in bf16 (|q| ≤ 127 has 7 significant bits, e4m3 4, and its exponents,
+ * subnormals included, are normal in bf16), and so are bf16 X and fp8's e4m3 X, so the products
+ * are exact in fp32 as on the fp32 path, at twice its peak. The scale is applied at the store. */
+
+/* Channels 16j .. 16j+15 of panel row k as fp32 bits of their exact value (zero past K). */
+INLINE __m512i value16(qk_scheme S, const uint8_t *pb, int K, int k, int j)
+{
+    if (k >= K)
+        return _mm512_setzero_si512();
+    const __m512i q = _mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *)(pb + (size_t)k * 64 + 16 * j)));
+    if (S == QK_W8A16)
+        return _mm512_castps_si512(_mm512_cvtepi32_ps(q));
+    /* e4m3 bits moved into an fp32 are e4m3·2^-120 exactly (ukr_avx512.c's raw16); 2^120 back is
+     * exact, subnormals included */
+    const __m512 v = _mm512_castsi512_ps(_mm512_and_si512(_mm512_slli_epi32(q, 20), _mm512_set1_epi32((int)0x87f00000u)));
+    return _mm512_castps_si512(_mm512_mul_ps(v, _mm512_set1_ps(0x1p120f)));
+}
+
+INLINE void pairs_block(qk_scheme S, const qk_weights *w, int panel, int kp0, int kpl, uint32_t *B)
+{
+    const uint8_t *pb = qk_panel(w, panel);
+    const int K = w->p.k;
+    for (int i = 0; i < kpl; i++) {
+        const int k = 2 * (kp0 + i);
+        UNROLL for (int j = 0; j < 4; j++)
+        {
+            /* the upper halves of the fp32 bits are the bf16 values (their lower halves are zero) */
+            const __m512i even = _mm512_srli_epi32(value16(S, pb, K, k, j), 16), odd = value16(S, pb, K, k + 1, j);
+            _mm512_storeu_si512(B + (size_t)i * 64 + 16 * j, _mm512_mask_blend_epi16(0xaaaaaaaau, even, odd));
+        }
+    }
+}
+
+#define PAIRS(S)                                                                                                  \
+    TGT static void pairs_##S(const qk_weights *w, int panel, int kp0, int kpl, uint32_t *B)                      \
+    {                                                                                                             \
+        pairs_block(S, w, panel, kp0, kpl, B);                                                                    \
+    }
+PAIRS(QK_W8A16)
+PAIRS(QK_FP8)
+
 const qk_float_large qk_large_avx512bf16 = {
     .nr = 64,
     .mr = 6,
@@ -246,5 +294,6 @@ const qk_float_large qk_large_avx512bf16 = {
     .nc = 64,
     .format = "bf16_dot",
     .dot = {NULL, dot_1, dot_2, dot_3, dot_4, dot_5, dot_6},
+    .pairs = {[QK_W8A16] = pairs_QK_W8A16, [QK_FP8] = pairs_QK_FP8},
     .store = qk_store_avx512,
 };
