@@ -181,15 +181,24 @@ static void test_results_round_trip(void **state)
     snprintf(vr.baseline, sizeof vr.baseline, "%s", r.v[3].name);
     qb_results_add_verification(&r, &vc);
     qb_results_add_verification(&r, &vr);
+    /* the configuration re-measured replaces its first measurement; a race's second round is
+     * one more entry */
+    qb_verification vr2 = vr;
+    vc.ratio = 0.96, vr2.ratio = 1.02;
+    qb_results_add_verification(&r, &vc);
+    qb_results_add_verification(&r, &vr2);
+    assert_int_equal(r.n_ver, 3);
+    assert_true(r.ver[0].ratio == 0.96 && r.ver[1].ratio == 1.01 && r.ver[2].ratio == 1.02);
     char *path = tu_write_temp("", 0, ".json");
     qc_msgs err = {0};
     assert_int_equal(qb_results_write(&r, path, &err), QC_OK);
     qb_results back;
     assert_int_equal(qb_results_read(path, &back, &err), QC_OK);
     assert_int_equal(back.n, 4);
-    assert_int_equal(back.n_ver, 2); /* one winner, two baselines: two entries */
+    assert_int_equal(back.n_ver, 3); /* one winner, two baselines, and a race's two rounds */
     assert_memory_equal(&back.ver[0], &vc, sizeof vc);
     assert_memory_equal(&back.ver[1], &vr, sizeof vr);
+    assert_memory_equal(&back.ver[2], &vr2, sizeof vr2);
     for (int i = 0; i < 4; i++) {
         const qb_point *a = &r.v[i], *b = &back.v[i];
         assert_string_equal(a->name, b->name);
