@@ -546,6 +546,12 @@ static void test_race_verdict(void **state)
     assert_int_equal(qt_race_verdict(0.94, 0.92, 1.30, 12, 0), 0);  /* [0.77, 1.11] holds 1: a tie */
     assert_int_equal(qt_race_verdict(0.94, 0.93, 0.95, 36, 0.07), 0); /* within a 7% margin */
     assert_int_equal(qt_race_verdict(0.94, 0.93, 0.95, 36, 0), -1);
+    /* rounds: every median beyond the margin on one side, else a tie */
+    assert_int_equal(qt_rounds_verdict((double[]){0.90, 0.95, 0.93}, 3, 0), -1);
+    assert_int_equal(qt_rounds_verdict((double[]){1.10, 1.04, 1.20}, 3, 0), +1);
+    assert_int_equal(qt_rounds_verdict((double[]){0.90, 0.98, 0.93}, 3, 0), 0); /* one within 3% */
+    assert_int_equal(qt_rounds_verdict((double[]){0.90, 1.05, 0.93}, 3, 0), 0); /* both sides */
+    assert_int_equal(qt_rounds_verdict((double[]){0.90, 0.95, 0.93}, 3, 0.06), 0); /* 0.95 within 6% */
 }
 
 static void test_races_decide_cells(void **state)
@@ -638,6 +644,15 @@ static void test_races_decide_cells(void **state)
     assert_int_equal(qt_tune(o, 2, &opt, &t, NULL), QC_OK);
     assert_int_equal(qt_cells(&t, 0, &cells, &n), QC_OK);
     assert_true(cells[0].tie);
+    free(cells);
+    qt_tuned_free(&t);
+    /* a noisy round (its notch alone would hold 1) on the same side as the others: the winner */
+    rr[1].ratio_lo = 0.95, rr[1].ratio = 1.06, rr[1].ratio_hi = 1.25;
+    assert_int_equal(qt_race_verdict(1.06, 0.95, 1.25, 10, 0), 0);
+    assert_int_equal(qt_tune(o, 2, &opt, &t, NULL), QC_OK);
+    assert_int_equal(qt_cells(&t, 0, &cells, &n), QC_OK);
+    assert_false(cells[0].tie);
+    assert_int_equal(cells[0].scheme, QK_W8A8);
     free(cells);
     qt_tuned_free(&t);
 }

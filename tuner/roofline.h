@@ -246,10 +246,9 @@ void qt_tuned_free(qt_tuned *t);
  * runner-up (another scheme) is within the noise of the two (2σ of their medians) or within the
  * margin: then the cell is a tie of the two, and the more accurate scheme (the lower
  * quantization error) is named first. Where the two were raced (re-measured interleaved,
- * qt_race), the race decides instead, round by round (qt_race_verdict): the faster wins when
- * every round names it; a round that finds a tie, or rounds that disagree (a phase of the
- * machine changed which one is faster), make the cell a tie. One cell per (shape, bucket,
- * output type) and per combination of options present in the table. */
+ * qt_race), the race decides instead: one round by qt_race_verdict, several by
+ * qt_rounds_verdict. One cell per (shape, bucket, output type) and per combination of options
+ * present in the table. */
 enum { QT_TIE_MARGIN_PCT = 3 }; /* the default margin of a tie between schemes, percent */
 typedef struct qt_cell {
     qk_problem key;        /* n, k, out_f32; group and asym of the int4 schemes (0 when none);
@@ -272,6 +271,12 @@ typedef struct qt_cell {
  * within the margin, or 1 inside its notch, the ~95% interval of a median: ± 1.58·IQR/√pairs,
  * McGill, Tukey and Larsen 1978), −1 when a is the faster, +1 when b is. */
 int qt_race_verdict(double ratio, double lo, double hi, int pairs, double margin);
+/* The verdict of a race in n > 1 rounds (each round's median a ÷ b, the rounds minutes apart):
+ * −1 or +1 when every round's median lies beyond the margin on that side, else 0, a tie (a round
+ * within the margin, or rounds on both sides: a phase of the machine changed which is faster).
+ * The rounds' agreement is the noise guard here: three medians beyond the margin on one side
+ * by chance alone are unlikely, where one round's notch at 12 pairs is wide at small M. */
+int qt_rounds_verdict(const double *ratio, int n, double margin);
 /* Does winner w compete in cell key c? */
 int qt_cell_matches(const qk_problem *c, const qk_problem *w);
 /* The cells of a tuned table; margin: the relative difference within which two schemes tie

@@ -67,8 +67,8 @@ static int is_side(const qt_side *s, const qk_problem *p, const char *kernel, co
 
 /* The rounds of the race between points x and y (either way round), as x's time ÷ y's: the
  * median of the rounds' medians, the lowest lower and the highest upper quartile of any round,
- * and the verdict at margin: the one every round gives (qt_race_verdict), else a tie. n = 0:
- * never raced. */
+ * and the verdict at margin (one round: qt_race_verdict; more: qt_rounds_verdict). n = 0: never
+ * raced. */
 typedef struct rounds {
     int n, pairs, verdict;
     double ratio, lo, hi;
@@ -91,14 +91,13 @@ static rounds rounds_between(const qt_race *races, int n, const qk_problem *xp, 
             continue;
         const double ratio = flip ? 1 / r->ratio : r->ratio, lo = flip ? 1 / r->ratio_hi : r->ratio_lo,
                      hi = flip ? 1 / r->ratio_lo : r->ratio_hi;
-        const int v = qt_race_verdict(ratio, lo, hi, r->pairs, margin);
         if (!o.n++)
-            o.first = r, o.lo = lo, o.hi = hi, o.verdict = v;
+            o.first = r, o.lo = lo, o.hi = hi, o.verdict = qt_race_verdict(ratio, lo, hi, r->pairs, margin);
         o.lo = fmin(o.lo, lo), o.hi = fmax(o.hi, hi), o.pairs += r->pairs;
-        if (v != o.verdict)
-            o.verdict = 0;
         med[o.n - 1] = ratio;
     }
+    if (o.n > 1)
+        o.verdict = qt_rounds_verdict(med, o.n, margin);
     qsort(med, (size_t)o.n, sizeof *med, cmp_dbl);
     o.ratio = o.n ? med[o.n / 2] : 0;
     free(med);
@@ -301,6 +300,20 @@ int qt_race_verdict(double ratio, double lo, double hi, int pairs, double margin
     const double notch = 1.58 * (hi - lo) / sqrt(pairs > 0 ? pairs : 1);
     const int tie = (ratio <= 1 + margin && ratio >= 1 / (1 + margin)) || (ratio - notch <= 1 && ratio + notch >= 1);
     return tie ? 0 : ratio < 1 ? -1 : +1;
+}
+
+int qt_rounds_verdict(const double *ratio, int n, double margin)
+{
+    if (margin <= 0)
+        margin = QT_TIE_MARGIN_PCT / 100.0;
+    int v = 0;
+    for (int i = 0; i < n; i++) {
+        const int r = ratio[i] < 1 / (1 + margin) ? -1 : ratio[i] > 1 + margin ? +1 : 0;
+        if (!r || (i && r != v))
+            return 0;
+        v = r;
+    }
+    return v;
 }
 
 /* w and w2 the other way round (a race's ratio with them) */
