@@ -395,7 +395,7 @@ static int check_cpu(const qk_kernel *k, const qk_problem *p, const qk_config *c
                        : ((const qk_ukr_float *)k->ukr)->large->nr;
     const int t = qk_config_get(k, cfg, "threads", 1), mr = qk_config_get(k, cfg, "mr", 1);
     const int kc = qk_config_get(k, cfg, "kc", integer ? 8 * g : 16), nc = qk_config_get(k, cfg, "nc", nr);
-    const int pd = qk_config_get(k, cfg, "predequant", 0);
+    const int pd = qk_config_get(k, cfg, "predequant", 0), pd_max = !integer && ((const qk_ukr_float *)k->ukr)->dot ? 2 : 1;
     if (t < 1 || t > 4 * hw)
         snprintf(why, len, "threads=%d: use 1 .. %d (this machine has %d hardware threads)", t, 4 * hw, hw);
     else if (integer && p->k > 65536)
@@ -410,8 +410,8 @@ static int check_cpu(const qk_kernel *k, const qk_problem *p, const qk_config *c
         snprintf(why, len, "kc=%d is not a multiple of the group size %d (a K block must hold whole groups)", kc, g);
     else if (nc < nr || nc > 1024 || nc % nr)
         snprintf(why, len, "nc=%d: use a multiple of %d from %d to 1024", nc, nr, nr);
-    else if (pd < 0 || pd > (!integer && ((const qk_ukr_float *)k->ukr)->dot ? 2 : 1))
-        snprintf(why, len, "predequant=%d: use 0 or 1%s", pd, !integer && ((const qk_ukr_float *)k->ukr)->dot ? " or 2" : "");
+    else if (pd < 0 || pd > pd_max)
+        snprintf(why, len, "predequant=%d: use 0 or 1%s", pd, pd_max == 2 ? " or 2" : "");
     else if (pd == 2 && !qk_float_dot_exact(k->ukr, p))
         snprintf(why, len, "predequant=2 multiplies bf16 k-pairs: fp16 activations are not exact in bf16 (use 1, or "
                            "--act bf16)");

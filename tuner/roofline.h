@@ -271,7 +271,7 @@ typedef struct qt_cell {
  * within the margin, or 1 inside its notch, the ~95% interval of a median: ± 1.58·IQR/√pairs,
  * McGill, Tukey and Larsen 1978), −1 when a is the faster, +1 when b is. */
 int qt_race_verdict(double ratio, double lo, double hi, int pairs, double margin);
-/* The verdict of a race in n > 1 rounds (each round's median a ÷ b, the rounds minutes apart):
+/* The verdict of a race in n rounds (each round's median a ÷ b, the rounds minutes apart):
  * −1 or +1 when every round's median lies beyond the margin on that side, else 0, a tie (a round
  * within the margin, or rounds on both sides: a phase of the machine changed which is faster).
  * The rounds' agreement is the noise guard here: three medians beyond the margin on one side

@@ -74,11 +74,6 @@ typedef struct rounds {
     double ratio, lo, hi;
     const qt_race *first;
 } rounds;
-static int cmp_dbl(const void *x, const void *y)
-{
-    const double a = *(const double *)x, b = *(const double *)y;
-    return (a > b) - (a < b);
-}
 static rounds rounds_between(const qt_race *races, int n, const qk_problem *xp, const char *xk, const char *xc,
                              const qk_problem *yp, const char *yk, const char *yc, double margin)
 {
@@ -98,8 +93,7 @@ static rounds rounds_between(const qt_race *races, int n, const qk_problem *xp, 
     }
     if (o.n > 1)
         o.verdict = qt_rounds_verdict(med, o.n, margin);
-    qsort(med, (size_t)o.n, sizeof *med, cmp_dbl);
-    o.ratio = o.n ? med[o.n / 2] : 0;
+    o.ratio = qc_summarize(med, o.n).median;
     free(med);
     return o;
 }
@@ -295,11 +289,8 @@ static int tied(const qt_winner *a, const qt_winner *b, double margin)
 
 int qt_race_verdict(double ratio, double lo, double hi, int pairs, double margin)
 {
-    if (margin <= 0)
-        margin = QT_TIE_MARGIN_PCT / 100.0;
     const double notch = 1.58 * (hi - lo) / sqrt(pairs > 0 ? pairs : 1);
-    const int tie = (ratio <= 1 + margin && ratio >= 1 / (1 + margin)) || (ratio - notch <= 1 && ratio + notch >= 1);
-    return tie ? 0 : ratio < 1 ? -1 : +1;
+    return ratio - notch <= 1 && ratio + notch >= 1 ? 0 : qt_rounds_verdict(&ratio, 1, margin);
 }
 
 int qt_rounds_verdict(const double *ratio, int n, double margin)

@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "kernels/internal.h"
+#include "kernels/x86/raw16.h"
 
 
 #define TGT __attribute__((target("avx512f,avx512bw,avx512vl,avx512bf16,avx2,fma,f16c")))
@@ -250,18 +251,14 @@ DOT(1) DOT(2) DOT(3) DOT(4) DOT(5) DOT(6)
  * subnormals included, are normal in bf16), and so are bf16 X and fp8's e4m3 X, so the products
  * are exact in fp32 as on the fp32 path, at twice its peak. The scale is applied at the store. */
 
-/* Channels 16j .. 16j+15 of panel row k as fp32 bits of their exact value (zero past K). */
+/* Channels 16j .. 16j+15 of panel row k as fp32 bits of their exact value (zero past K): the raw
+ * value, and for e4m3 (raw e4m3·2^-120) 2^120 back, exact, subnormals included. */
 INLINE __m512i value16(qk_scheme S, const uint8_t *pb, int K, int k, int j)
 {
     if (k >= K)
         return _mm512_setzero_si512();
-    const __m512i q = _mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *)(pb + (size_t)k * 64 + 16 * j)));
-    if (S == QK_W8A16)
-        return _mm512_castps_si512(_mm512_cvtepi32_ps(q));
-    /* e4m3 bits moved into an fp32 are e4m3·2^-120 exactly (ukr_avx512.c's raw16); 2^120 back is
-     * exact, subnormals included */
-    const __m512 v = _mm512_castsi512_ps(_mm512_and_si512(_mm512_slli_epi32(q, 20), _mm512_set1_epi32((int)0x87f00000u)));
-    return _mm512_castps_si512(_mm512_mul_ps(v, _mm512_set1_ps(0x1p120f)));
+    const __m512 v = qk_raw16(S, pb, k, j);
+    return _mm512_castps_si512(S == QK_FP8 ? _mm512_mul_ps(v, _mm512_set1_ps(0x1p120f)) : v);
 }
 
 INLINE void pairs_block(qk_scheme S, const qk_weights *w, int panel, int kp0, int kpl, uint32_t *B)
