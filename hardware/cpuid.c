@@ -14,6 +14,7 @@ static const char *const feature_names[QH_FEATURE_COUNT] = {
     [QH_F16C] = "f16c",               [QH_AVX512F] = "avx512f",
     [QH_AVX512CD] = "avx512cd",       [QH_AVX512BW] = "avx512bw",
     [QH_AVX512DQ] = "avx512dq",       [QH_AVX512VL] = "avx512vl",
+    [QH_AVX512VBMI] = "avx512vbmi",
     [QH_AVX512_VNNI] = "avx512_vnni", [QH_AVX512_BF16] = "avx512_bf16",
     [QH_AVX512_FP16] = "avx512_fp16", [QH_AVX_VNNI] = "avx_vnni",
     [QH_AMX_TILE] = "amx_tile",       [QH_AMX_INT8] = "amx_int8",
@@ -84,6 +85,7 @@ int qh_cpu_identify(qh_cpu *c)
         SET(QH_AVX512CD, zmm && ((b7 >> 28) & 1));
         SET(QH_AVX512BW, zmm && ((b7 >> 30) & 1));
         SET(QH_AVX512VL, zmm && ((b7 >> 31) & 1));
+        SET(QH_AVX512VBMI, zmm && ((c7 >> 1) & 1));
         SET(QH_AVX512_VNNI, zmm && ((c7 >> 11) & 1));
         SET(QH_AVX512_FP16, zmm && ((d7 >> 23) & 1));
         SET(QH_AMX_BF16, amx && ((d7 >> 22) & 1));

@@ -20,6 +20,7 @@ typedef enum qh_feature {
     QH_AVX512BW,
     QH_AVX512DQ,
     QH_AVX512VL,
+    QH_AVX512VBMI,
     QH_AVX512_VNNI,
     QH_AVX512_BF16,
     QH_AVX512_FP16,

@@ -102,7 +102,8 @@ typedef void (*qk_gemm_fn)(int kl, const float *A, const float *B, int ldb, floa
  * packed, or the weights decoded to pairs (qk_pairs_fn); C row stride ldc, its old values added
  * unless `first` (the first K block). With `out` (the last K block), the sums go to Y instead of
  * C, times post[c] when post is set: its first `cols` columns, rows `ld` elements apart, as fp32,
- * bf16 or fp16. */
+ * bf16 or fp16. `fetch` (optional): memory to bring into the cache along the way, a 64-byte
+ * line per k-pair, while the tile computes (the raw weights the loop decodes next). */
 typedef struct qk_dot_out {
     void *y;
     size_t ld;
@@ -110,7 +111,7 @@ typedef struct qk_dot_out {
     const float *post; /* per column of the panel (NULL: 1) */
 } qk_dot_out;
 typedef void (*qk_dot_fn)(int kp, const uint32_t *A, size_t lda, const uint32_t *B, float *C, int ldc, int first,
-                          const qk_dot_out *out);
+                          const qk_dot_out *out, const char *fetch);
 /* B[kpl][NR] = the k-pairs kp0..kp0+kpl-1 of a panel's weights before their channel or tensor
  * scale (int8 as the integer, fp8 as its e4m3 value), as bf16 words: exact (the even k in the
  * low half; past an odd K, zero). */

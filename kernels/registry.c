@@ -92,6 +92,7 @@ static const qk_ukr_float float_avx512_dot = {&qk_small_avx512_beside_pairs, &qk
 
 #define AVX2 ((1u << QH_AVX2) | (1u << QH_FMA) | (1u << QH_F16C))
 #define AVX512 (AVX2 | (1u << QH_AVX512F) | (1u << QH_AVX512BW) | (1u << QH_AVX512VL))
+#define AVX512_PAIRS (AVX512 | (1u << QH_AVX512_BF16) | (1u << QH_AVX512VBMI)) /* the pairs' decode */
 #define N_PARAMS(...) (int)(sizeof((qk_param[]){__VA_ARGS__}) / sizeof(qk_param))
 #define CPU_ROW(s, nm, is, nd, u, nr)                                                                                \
     .name = nm, .scheme = s, .isa = is, .needs = nd, .packing = {QK_LAYOUT_CPU, nr}, .check = check_cpu,           \
@@ -156,10 +157,10 @@ static const qk_kernel table[QK_KERNEL_COUNT] = {
     /* NVIDIA's bf16 tensor cores run at their fp16 rate: the same roof */
     [QK_K_BF16_CUBLASLT] = CUDA_LT(QK_BF16, "bf16.cublaslt", "fp16_tensor"),
     /* the AVX-512 kernels, and a third path at large M: the weights decoded to bf16 k-pairs
-     * for vdpbf16ps, with bf16 activations (w8a16) or e4m3 ones (fp8) */
-    [QK_K_W8A16_AVX512BF16] = FLOAT_ROW(QK_W8A16, "w8a16.avx512bf16", "avx512bf16", AVX512 | (1u << QH_AVX512_BF16),
+     * for vdpbf16ps (by a VBMI table look-up), with bf16 activations (w8a16) or e4m3 ones (fp8) */
+    [QK_K_W8A16_AVX512BF16] = FLOAT_ROW(QK_W8A16, "w8a16.avx512bf16", "avx512bf16", AVX512_PAIRS,
                                         &float_avx512_dot, 64, FLOAT512_DOT_PARAMS),
-    [QK_K_FP8_AVX512BF16] = FLOAT_ROW(QK_FP8, "fp8.avx512bf16", "avx512bf16", AVX512 | (1u << QH_AVX512_BF16),
+    [QK_K_FP8_AVX512BF16] = FLOAT_ROW(QK_FP8, "fp8.avx512bf16", "avx512bf16", AVX512_PAIRS,
                                       &float_avx512_dot, 64, FLOAT512_DOT_PARAMS),
 #ifdef QBENCH_HAVE_ONEDNN
     /* a provider: oneDNN's u8 × s8 matmul (brgemm); weights reordered offline, activations

@@ -291,12 +291,21 @@ static void run_dot(const qk_run_args *a, const qk_ukr_float *u, const qk_float_
                         for (int c = 0; last && c < nr; c++)
                             post[c] = (n0 + c < p.n ? qk_channel_scale(w, n0 + c) : 0.0f) * outs;
                     }
+                    /* the K block read next (the next panel's, else the next K block's), a 64-byte
+                     * line per k-pair of each row tile fetched while the tile computes: the
+                     * decode, or the first row tile, finds it in the cache */
+                    const int nj = j + 1 < np ? j + 1 : 0, nkb = j + 1 < np ? kb : kb + kcp;
+                    const size_t row = (size_t)nr * (L->pairs[p.scheme] ? 2 : 4); /* bytes per k-pair */
+                    const size_t next_bytes = nkb < KP ? (size_t)(KP - nkb < kcp ? KP - nkb : kcp) * row : 0;
+                    const char *next = next_bytes ? (const char *)qk_panel(w, p0 + nj) + nkb * row : NULL;
                     for (int r0 = 0; r0 < M; r0 += MR) {
+                        const size_t at = (size_t)(r0 / MR) * kl * 64;
                         const qk_dot_out out = {(uint8_t *)a->y + ((size_t)r0 * p.n + n0) * (p.out_f32 ? 4 : 2),
                                                 (size_t)p.n, p.n - n0 < nr ? p.n - n0 : nr, p.out_f32,
                                                 qk_problem_bf16(&p), L->pairs[p.scheme] ? post : NULL};
                         L->dot[M - r0 < MR ? M - r0 : MR](kl, xw + (size_t)r0 * KP + kb, (size_t)KP, B,
-                                                          C + (size_t)r0 * nc + j * nr, nc, kb == 0, last ? &out : NULL);
+                                                          C + (size_t)r0 * nc + j * nr, nc, kb == 0, last ? &out : NULL,
+                                                          at < next_bytes ? next + at : NULL);
                     }
                 }
             }

@@ -151,14 +151,15 @@ const qk_float_small qk_small_avx512_beside_dot = {
 };
 
 /* The same, beside the bf16 k-pairs path (predequant = 2, ukr_avx512bf16.c) of w8a16 with bf16
- * activations and of fp8: measured on Zen 4, N = 4096, K = 14336, even at M = 8 and behind from
- * M = 16 (fp8 at M = 16: 10.4 against 7.6 ms; w8a16 with bf16 X: 9.1 against 7.0 ms). With fp16
- * activations w8a16's large path is the fp32 one, as above. */
+ * activations and of fp8: measured on Zen 4, N = K = 4096, interleaved in one process, ahead at
+ * M = 4 (fp8 0.83 against 1.04 ms; w8a16 with bf16 X 0.75 against 1.06) and behind from M = 5
+ * (1.20 against 1.15; 1.11 against 1.05; at M = 8 1.55 against 1.25 and 1.38 against 1.23).
+ * With fp16 activations w8a16's large path is the fp32 one, as above. */
 const qk_float_small qk_small_avx512_beside_pairs = {
     .nr = NR,
     .mr_max = MR_SMALL,
-    .up_to = {[QK_W8A16] = 64, [QK_FP8] = 8},
-    .up_to_bf16 = {[QK_W8A16] = 8},
+    .up_to = {[QK_W8A16] = 64, [QK_FP8] = 4},
+    .up_to_bf16 = {[QK_W8A16] = 4},
     .format = "fp32_fma",
     .run = {[QK_W8A16] = ROW(QK_W8A16), [QK_FP8] = ROW(QK_FP8)},
 };

@@ -189,7 +189,7 @@ const qk_float_small qk_small_avx512bf16 = {
  * tensor this side of 1e-38 notices). */
 
 INLINE void dot_tile(int R, int kp, const uint32_t *A, size_t lda, const uint32_t *B, float *C, int ldc, int first,
-                     const qk_dot_out *out)
+                     const qk_dot_out *out, const char *fetch)
 {
     enum { NR = 64, MR = 6, PF = 8 /* k-pairs ahead */ };
     __m512 c[MR][4];
@@ -198,6 +198,8 @@ INLINE void dot_tile(int R, int kp, const uint32_t *A, size_t lda, const uint32_
     _Pragma("GCC unroll 2") for (int i = 0; i < kp; i++) {
         const uint32_t *b = B + (size_t)i * NR;
         UNROLL for (int l = 0; l < 4; l++) _mm_prefetch((const char *)(b + PF * NR + 16 * l), _MM_HINT_T0);
+        if (fetch)
+            _mm_prefetch(fetch + (size_t)i * 64, _MM_HINT_T1);
         const __m512bh b0 = (__m512bh)_mm512_loadu_si512(b), b1 = (__m512bh)_mm512_loadu_si512(b + 16),
                        b2 = (__m512bh)_mm512_loadu_si512(b + 32), b3 = (__m512bh)_mm512_loadu_si512(b + 48);
         UNROLL for (int r = 0; r < R; r++)
@@ -239,9 +241,9 @@ INLINE void dot_tile(int R, int kp, const uint32_t *A, size_t lda, const uint32_
 
 #define DOT(R)                                                                                                    \
     TGT static void dot_##R(int kp, const uint32_t *A, size_t lda, const uint32_t *B, float *C, int ldc,         \
-                            int first, const qk_dot_out *out)                                                     \
+                            int first, const qk_dot_out *out, const char *fetch)                                  \
     {                                                                                                             \
-        dot_tile(R, kp, A, lda, B, C, ldc, first, out);                                                           \
+        dot_tile(R, kp, A, lda, B, C, ldc, first, out, fetch);                                                    \
     }
 DOT(1) DOT(2) DOT(3) DOT(4) DOT(5) DOT(6)
 
@@ -249,35 +251,77 @@ DOT(1) DOT(2) DOT(3) DOT(4) DOT(5) DOT(6)
  * A K block of int8 or e4m3 weights becomes bf16 k-pairs once, and the tile above multiplies
  * them: both are exact in bf16 (|q| ≤ 127 has 7 significant bits, e4m3 4, and its exponents,
  * subnormals included, are normal in bf16), and so are bf16 X and fp8's e4m3 X, so the products
- * are exact in fp32 as on the fp32 path, at twice its peak. The scale is applied at the store. */
+ * are exact in fp32 as on the fp32 path, at twice its peak. The scale is applied at the store.
+ *
+ * The decode is a table look-up (AVX-512 VBMI): a weight's magnitude, 7 bits, indexes two
+ * 128-byte tables, the low and the high byte of its bf16 value, in one vpermi2b each for 64
+ * channels; the sign is the weight's top bit (e4m3 keeps sign and magnitude; |q| of int8 comes
+ * from vpabsb, the quantizer's range being ±127). Two byte shuffles make each row's 16-bit
+ * values and two word shuffles pair rows k and k+1: 14 instructions per 128 weights. */
+#define LOG2_7(n) ((n) >= 64 ? 6 : (n) >= 32 ? 5 : (n) >= 16 ? 4 : (n) >= 8 ? 3 : (n) >= 4 ? 2 : (n) >= 2 ? 1 : 0)
+/* the bf16 bits of the integer n < 128 times 2^(bias - 127) */
+#define BF16_INT(n, bias) ((n) ? (((bias) + LOG2_7(n)) << 7) | (((n) << (7 - LOG2_7(n))) & 0x7f) : 0)
+/* e4m3 magnitude em = eeeemmm: normal, 2^(e-7)·(1 + m/8) moves its fields under bf16's
+ * (exponent e + 120); subnormal, m·2^-9 */
+#define BF16_E4M3(em) ((em) < 8 ? BF16_INT(em, 118) : ((em) << 4) + 0x3c00)
+#define BF16_Q(n) BF16_INT(n, 127)
+#define LO_E4M3(i) (uint8_t)(BF16_E4M3(i) & 0xff)
+#define HI_E4M3(i) (uint8_t)(BF16_E4M3(i) >> 8)
+#define LO_Q(i) (uint8_t)(BF16_Q(i) & 0xff)
+#define HI_Q(i) (uint8_t)(BF16_Q(i) >> 8)
+#define R4(F, i) F(i), F((i) + 1), F((i) + 2), F((i) + 3)
+#define R16(F, i) R4(F, i), R4(F, (i) + 4), R4(F, (i) + 8), R4(F, (i) + 12)
+#define R128(F) R16(F, 0), R16(F, 16), R16(F, 32), R16(F, 48), R16(F, 64), R16(F, 80), R16(F, 96), R16(F, 112)
+static const uint8_t lut[2][2][128] __attribute__((aligned(64))) = {
+    {{R128(LO_Q)}, {R128(HI_Q)}}, {{R128(LO_E4M3)}, {R128(HI_E4M3)}}};
 
-/* Channels 16j .. 16j+15 of panel row k as fp32 bits of their exact value (zero past K): the raw
- * value, and for e4m3 (raw e4m3·2^-120) 2^120 back, exact, subnormals included. */
-INLINE __m512i value16(qk_scheme S, const uint8_t *pb, int K, int k, int j)
+#define VBMI_TGT __attribute__((target("avx512f,avx512bw,avx512vl,avx512vbmi,avx512bf16,avx2,fma,f16c")))
+#define VBMI_INLINE static inline __attribute__((always_inline)) VBMI_TGT
+
+/* 64 weights of a panel row as bf16 in two vectors of 32 words: channels 0..31, 32..63 */
+VBMI_INLINE void row_bf16(qk_scheme S, __m512i raw, __m512i lo_lut0, __m512i lo_lut1, __m512i hi_lut0,
+                          __m512i hi_lut1, __m512i words[2])
 {
-    if (k >= K)
-        return _mm512_setzero_si512();
-    const __m512 v = qk_raw16(S, pb, k, j);
-    return _mm512_castps_si512(S == QK_FP8 ? _mm512_mul_ps(v, _mm512_set1_ps(0x1p120f)) : v);
+    const __m512i mag = S == QK_FP8 ? raw : _mm512_abs_epi8(raw); /* vpermi2b reads 7 bits of the index */
+    const __m512i lo = _mm512_permutex2var_epi8(lo_lut0, mag, lo_lut1),
+                  hi = _mm512_ternarylogic_epi32(_mm512_permutex2var_epi8(hi_lut0, mag, hi_lut1), raw,
+                                                 _mm512_set1_epi8((char)0x80), 0xf8); /* hi | (raw & 0x80) */
+    /* byte c of lo and of hi side by side: index i < 64 picks lo[i], 64 + i picks hi[i] */
+    const __m512i ia = _mm512_set_epi8(95, 31, 94, 30, 93, 29, 92, 28, 91, 27, 90, 26, 89, 25, 88, 24, 87, 23, 86,
+                                       22, 85, 21, 84, 20, 83, 19, 82, 18, 81, 17, 80, 16, 79, 15, 78, 14, 77, 13,
+                                       76, 12, 75, 11, 74, 10, 73, 9, 72, 8, 71, 7, 70, 6, 69, 5, 68, 4, 67, 3, 66,
+                                       2, 65, 1, 64, 0),
+                  ib = _mm512_add_epi8(ia, _mm512_set1_epi8(32));
+    words[0] = _mm512_permutex2var_epi8(lo, ia, hi);
+    words[1] = _mm512_permutex2var_epi8(lo, ib, hi);
 }
 
-INLINE void pairs_block(qk_scheme S, const qk_weights *w, int panel, int kp0, int kpl, uint32_t *B)
+VBMI_INLINE void pairs_block(qk_scheme S, const qk_weights *w, int panel, int kp0, int kpl, uint32_t *B)
 {
     const uint8_t *pb = qk_panel(w, panel);
-    const int K = w->p.k;
+    const int K = w->p.k, f = S == QK_FP8;
+    const __m512i l0 = _mm512_load_si512(lut[f][0]), l1 = _mm512_load_si512(lut[f][0] + 64),
+                  h0 = _mm512_load_si512(lut[f][1]), h1 = _mm512_load_si512(lut[f][1] + 64);
+    /* word c of row k and of row k+1 side by side: index i < 32 picks the first, 32 + i the second */
+    const __m512i ia = _mm512_set_epi16(47, 15, 46, 14, 45, 13, 44, 12, 43, 11, 42, 10, 41, 9, 40, 8, 39, 7, 38, 6,
+                                        37, 5, 36, 4, 35, 3, 34, 2, 33, 1, 32, 0),
+                  ib = _mm512_add_epi16(ia, _mm512_set1_epi16(16));
     for (int i = 0; i < kpl; i++) {
         const int k = 2 * (kp0 + i);
-        UNROLL for (int j = 0; j < 4; j++)
-        {
-            /* the upper halves of the fp32 bits are the bf16 values (their lower halves are zero) */
-            const __m512i even = _mm512_srli_epi32(value16(S, pb, K, k, j), 16), odd = value16(S, pb, K, k + 1, j);
-            _mm512_storeu_si512(B + (size_t)i * 64 + 16 * j, _mm512_mask_blend_epi16(0xaaaaaaaau, even, odd));
+        __m512i even[2], odd[2];
+        row_bf16(S, _mm512_loadu_si512(pb + (size_t)k * 64), l0, l1, h0, h1, even);
+        row_bf16(S, k + 1 < K ? _mm512_loadu_si512(pb + (size_t)(k + 1) * 64) : _mm512_setzero_si512(), l0, l1,
+                 h0, h1, odd);
+        uint32_t *o = B + (size_t)i * 64;
+        for (int h = 0; h < 2; h++) {
+            _mm512_storeu_si512(o + 32 * h, _mm512_permutex2var_epi16(even[h], ia, odd[h]));
+            _mm512_storeu_si512(o + 32 * h + 16, _mm512_permutex2var_epi16(even[h], ib, odd[h]));
         }
     }
 }
 
 #define PAIRS(S)                                                                                                  \
-    TGT static void pairs_##S(const qk_weights *w, int panel, int kp0, int kpl, uint32_t *B)                      \
+    VBMI_TGT static void pairs_##S(const qk_weights *w, int panel, int kp0, int kpl, uint32_t *B)                 \
     {                                                                                                             \
         pairs_block(S, w, panel, kp0, kpl, B);                                                                    \
     }
