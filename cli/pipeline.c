@@ -135,6 +135,7 @@ int cli_results_load(cli_results *r, const char *path, qc_msgs *err)
         snprintf(o->format, sizeof o->format, "%s", qk_kernel_format(k, &o->cfg));
         o->mr = qk_kernel_tile_rows(k, &o->cfg);
         o->holdout = p->holdout;
+        o->unusual = p->phase_unusual;
     }
     if (r->n_obs == 0) {
         qc_msgs_addf(err, "%s: all %d points failed; there is nothing to fit or tune (see each point's 'error')", path,
@@ -282,6 +283,15 @@ void cli_fit_report(const cli_results *r, FILE *f, int crossovers)
         pct(f, &ft->held[s]);
         fprintf(f, "\n");
     }
+    int said = 0;
+    for (int s = 0; s < QK_SCHEME_COUNT; s++)
+        if (ft->unusual[s].n)
+            fprintf(f, "%s%s %d, median %.1f%% max %.1f%%", said++ ? "; " : "left out of the fit and of these errors, "
+                    "the points timed outside the machine's usual phase (\"usual\": false in the results), at "
+                    "|predicted - measured| / measured: ", qk_scheme_name((qk_scheme)s), ft->unusual[s].n,
+                    100 * ft->unusual[s].median, 100 * ft->unusual[s].max);
+    if (said)
+        fprintf(f, "\n");
     if (!crossovers)
         return;
     qt_scheme_model sm[QK_SCHEME_COUNT];

@@ -118,6 +118,22 @@ static void test_fit_recovers_known_model(void **state)
     assert_true(f.held[QK_FP16].n > 0 && f.held[QK_FP16].max < 0.005);
     assert_int_equal(f.v[0].shapes, 4);
     qt_fitted_free(&f);
+    /* timed outside the machine's usual phase: three points 60% slow, in sample and held out,
+     * change nothing the fit finds and are stated apart */
+    n = synth("fp16.test", 0.8, 0.7, 20e-6, 6, 6, 0, o);
+    for (int i = 0; i < n; i++)
+        o[i].holdout = o[i].p.n == 1024;
+    for (int i = 3; i < n; i += n / 3) {
+        o[i].time_s *= 1.6;
+        o[i].unusual = 1;
+    }
+    assert_int_equal(qt_fit_kernels(o, n, &f, NULL), QC_OK);
+    assert_true(fabs(f.v[0].mem_eff / 0.8 - 1) < 0.02 && fabs(f.v[0].comp_eff / 0.7 - 1) < 0.02);
+    assert_true(f.v[0].fit.max < 0.005 && f.held[QK_FP16].max < 0.005);
+    assert_int_equal(f.unusual[QK_FP16].n, 3);
+    assert_int_equal(f.fit[QK_FP16].n + f.held[QK_FP16].n + 3, n);
+    assert_true(fabs(f.unusual[QK_FP16].max - 0.6 / 1.6) < 0.005);
+    qt_fitted_free(&f);
     /* nothing to fit: a clear error */
     qc_msgs err = {0};
     assert_int_equal(qt_fit_kernels(o, 1, &f, &err), QC_EINPUT);

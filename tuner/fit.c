@@ -128,6 +128,8 @@ typedef struct group {
     int n, cap;
     pt *h;       /* held-out points */
     int nh, caph;
+    pt *u;       /* points timed outside the usual phase */
+    int nu, capu;
     qk_problem *shape; /* distinct N × K */
 } group;
 
@@ -158,7 +160,8 @@ static int same_problem(const qk_problem *a, const qk_problem *b)
 static int fastest(const qt_obs *obs, int n, int i)
 {
     for (int j = 0; j < n; j++)
-        if (j != i && obs[j].time_s > 0 && obs[j].holdout == obs[i].holdout && obs[j].threads == obs[i].threads &&
+        if (j != i && obs[j].time_s > 0 && obs[j].holdout == obs[i].holdout && obs[j].unusual == obs[i].unusual &&
+            obs[j].threads == obs[i].threads &&
             !strcmp(obs[j].kernel, obs[i].kernel) && !strcmp(obs[j].format, obs[i].format) &&
             same_problem(&obs[j].p, &obs[i].p) && (obs[j].time_s < obs[i].time_s || (obs[j].time_s == obs[i].time_s && j < i)))
             return 0;
@@ -191,11 +194,13 @@ int qt_fit_kernels(const qt_obs *obs, int n, qt_fitted *out, qc_msgs *err)
         int sh = 0;
         while (sh < gr->k.shapes && !(gr->shape[sh].n == o->p.n && gr->shape[sh].k == o->p.k))
             sh++;
-        if (sh == gr->k.shapes && !o->holdout)
+        if (sh == gr->k.shapes && !o->holdout && !o->unusual)
             gr->shape[gr->k.shapes++] = o->p;
         pt x = {o->bytes, o->flops, o->time_s, o->bw_gbs, o->peak_gops,
-                (double)qt_passes(o->p.m, o->mr) * o->p.n * o->p.k, o->holdout ? -2 : sh};
-        if (o->holdout) {
+                (double)qt_passes(o->p.m, o->mr) * o->p.n * o->p.k, o->holdout || o->unusual ? -2 : sh};
+        if (o->unusual) {
+            push(&gr->u, &gr->nu, &gr->capu, x);
+        } else if (o->holdout) {
             push(&gr->h, &gr->nh, &gr->caph, x);
         } else {
             push(&gr->p, &gr->n, &gr->cap, x);
@@ -209,7 +214,7 @@ int qt_fit_kernels(const qt_obs *obs, int n, qt_fitted *out, qc_msgs *err)
         qc_msgs_addf(err, "no kernel has 2 timed points with ceilings to fit (sweep more M values, on a device whose "
                           "profile has measured ceilings)");
         for (int j = 0; j < ng; j++)
-            free(g[j].p), free(g[j].h), free(g[j].shape);
+            free(g[j].p), free(g[j].h), free(g[j].u), free(g[j].shape);
         free(g);
         return QC_EINPUT;
     }
@@ -244,10 +249,11 @@ int qt_fit_kernels(const qt_obs *obs, int n, qt_fitted *out, qc_msgs *err)
     if (fmin(f1, f2) < best)
         best_t0 = f1 < f2 ? x1 : x2;
     out->t0_s = best_t0;
-    /* each kernel: its efficiencies, its errors in sample, leaving a shape out, held out */
-    double **per = qc_xcalloc(3 * QK_SCHEME_COUNT, sizeof *per);
-    int cnt[3 * QK_SCHEME_COUNT] = {0};
-    for (int s = 0; s < 3 * QK_SCHEME_COUNT; s++)
+    /* each kernel: its efficiencies, its errors in sample, leaving a shape out, held out, and
+     * outside the usual phase */
+    double **per = qc_xcalloc(4 * QK_SCHEME_COUNT, sizeof *per);
+    int cnt[4 * QK_SCHEME_COUNT] = {0};
+    for (int s = 0; s < 4 * QK_SCHEME_COUNT; s++)
         per[s] = qc_xcalloc((size_t)n + 1, sizeof **per);
     out->v = qc_xcalloc((size_t)ng + 1, sizeof *out->v);
     double *e = qc_xcalloc((size_t)n + 1, sizeof *e), *ceil_b = qc_xcalloc((size_t)n + 1, sizeof *ceil_b),
@@ -290,18 +296,24 @@ int qt_fit_kernels(const qt_obs *obs, int n, qt_fitted *out, qc_msgs *err)
             per[2 * QK_SCHEME_COUNT + s][cnt[2 * QK_SCHEME_COUNT + s]++] = e[i];
         }
         k->held = errors_of(e, gr->nh);
+        for (int i = 0; i < gr->nu; i++) {
+            e[i] = fabs(model_time(&gr->u[i], best_t0, &ef) - gr->u[i].t) / gr->u[i].t;
+            per[3 * QK_SCHEME_COUNT + s][cnt[3 * QK_SCHEME_COUNT + s]++] = e[i];
+        }
+        k->unusual = errors_of(e, gr->nu);
         out->v[out->n++] = *k;
     }
     for (int s = 0; s < QK_SCHEME_COUNT; s++) {
         out->fit[s] = errors_of(per[s], cnt[s]);
         out->cv[s] = errors_of(per[QK_SCHEME_COUNT + s], cnt[QK_SCHEME_COUNT + s]);
         out->held[s] = errors_of(per[2 * QK_SCHEME_COUNT + s], cnt[2 * QK_SCHEME_COUNT + s]);
+        out->unusual[s] = errors_of(per[3 * QK_SCHEME_COUNT + s], cnt[3 * QK_SCHEME_COUNT + s]);
     }
-    for (int s = 0; s < 3 * QK_SCHEME_COUNT; s++)
+    for (int s = 0; s < 4 * QK_SCHEME_COUNT; s++)
         free(per[s]);
     free(per), free(e), free(ceil_b), free(ceil_p);
     for (int j = 0; j < ng; j++)
-        free(g[j].p), free(g[j].h), free(g[j].shape);
+        free(g[j].p), free(g[j].h), free(g[j].u), free(g[j].shape);
     free(g);
     return QC_OK;
 }

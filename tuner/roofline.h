@@ -90,6 +90,8 @@ typedef struct qt_obs {
     char format[16];
     int mr;
     int holdout;
+    int unusual;         /* timed outside the machine's usual phase (its point says so): the fit
+                          * leaves it out and states its error apart */
 } qt_obs;
 
 /* ---- the fit: efficiencies per kernel ---- */
@@ -112,6 +114,7 @@ typedef struct qt_kfit {
     qt_errors fit;              /* in sample */
     qt_errors cv;               /* leave one shape out (n = 0 with fewer than two shapes) */
     qt_errors held;             /* on the held-out points */
+    qt_errors unusual;          /* on the points timed outside the usual phase (in no other count) */
 } qt_kfit;
 
 typedef struct qt_fitted {
@@ -119,12 +122,15 @@ typedef struct qt_fitted {
     qt_kfit *v;
     int n;
     qt_errors fit[QK_SCHEME_COUNT], cv[QK_SCHEME_COUNT], held[QK_SCHEME_COUNT]; /* per scheme */
+    qt_errors unusual[QK_SCHEME_COUNT];
 } qt_fitted;
 
 /* Fits every kernel's efficiencies and the device's t0 to the observations that have ceilings
- * and are not held out: for each (kernel, threads, format, N, K, options, M) its fastest
- * configuration, Huber loss on ln t − ln model; then the leave-one-shape-out errors and the
- * errors on the held-out points. QC_EINPUT when no kernel has 2 points to fit. */
+ * and are neither held out nor timed outside the machine's usual phase: for each (kernel,
+ * threads, format, N, K, options, M) its fastest configuration, Huber loss on ln t − ln model;
+ * then the leave-one-shape-out errors, the errors on the held-out points, and apart, those on
+ * the points timed outside the usual phase (a machine's slow or fast spell is not the model's
+ * to predict; the report says how far they lie). QC_EINPUT when no kernel has 2 points to fit. */
 int qt_fit_kernels(const qt_obs *obs, int n, qt_fitted *out, qc_msgs *err);
 void qt_fitted_free(qt_fitted *f);
 const qt_kfit *qt_fitted_find(const qt_fitted *f, const char *kernel, const char *format, int threads);
