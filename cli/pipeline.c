@@ -1305,8 +1305,8 @@ static int remeasurable(const qt_winner *w, const qk_kernel *k, const qk_config 
  * RACE_WINDOW of the fastest, the two are timed again interleaved in this process (A, B, A, B …),
  * which a slow phase of the machine cannot tilt, and the race decides the cell (qt_cells). The
  * race runs in RACE_ROUNDS rounds, each over every cell before the next begins, so that a cell's
- * rounds lie minutes apart: the cell names a winner only when every round's time ratio lies
- * beyond the tie margin on its side (qt_rounds_verdict). On this machine the phase
+ * rounds lie minutes apart: the cell names a winner when the median round's time ratio lies
+ * beyond the tie margin and no round lies beyond it the other way (qt_rounds_verdict). On this machine the phase
  * of the memory (its read bandwidth moves between ~30 and ~55 GB/s for minutes) changes which
  * of two close schemes is faster; one round, however many pairs, sees one phase. First, each of
  * those two schemes whose runner-up kernel is within RACE_WINDOW of it (w8a8.avx512vnni against

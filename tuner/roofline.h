@@ -278,10 +278,11 @@ typedef struct qt_cell {
  * McGill, Tukey and Larsen 1978), −1 when a is the faster, +1 when b is. */
 int qt_race_verdict(double ratio, double lo, double hi, int pairs, double margin);
 /* The verdict of a race in n rounds (each round's median a ÷ b, the rounds minutes apart):
- * −1 or +1 when every round's median lies beyond the margin on that side, else 0, a tie (a round
- * within the margin, or rounds on both sides: a phase of the machine changed which is faster).
- * The rounds' agreement is the noise guard here: three medians beyond the margin on one side
- * by chance alone are unlikely, where one round's notch at 12 pairs is wide at small M. */
+ * −1 or +1 when the median of the rounds' medians lies beyond the margin on that side and no
+ * round lies beyond it on the other, else 0, a tie (the median within the margin, or a round
+ * the other way round: a phase of the machine changed which is faster). The rounds are the
+ * noise guard here, where one round's notch at 12 pairs is wide at small M; a single round
+ * within the margin (0.97 where the others read 0.92) does not make a tie. */
 int qt_rounds_verdict(const double *ratio, int n, double margin);
 /* Does winner w compete in cell key c? */
 int qt_cell_matches(const qk_problem *c, const qk_problem *w);

@@ -297,14 +297,15 @@ int qt_rounds_verdict(const double *ratio, int n, double margin)
 {
     if (margin <= 0)
         margin = QT_TIE_MARGIN_PCT / 100.0;
-    int v = 0;
-    for (int i = 0; i < n; i++) {
-        const int r = ratio[i] < 1 / (1 + margin) ? -1 : ratio[i] > 1 + margin ? +1 : 0;
-        if (!r || (i && r != v))
-            return 0;
-        v = r;
-    }
-    return v;
+    double *v = qc_xcalloc((size_t)n + 1, sizeof *v);
+    memcpy(v, ratio, sizeof *v * (size_t)n);
+    const double med = qc_summarize(v, n).median;
+    free(v);
+    const int side = med < 1 / (1 + margin) ? -1 : med > 1 + margin ? +1 : 0;
+    for (int i = 0; i < n; i++)
+        if ((side < 0 && ratio[i] > 1 + margin) || (side > 0 && ratio[i] < 1 / (1 + margin)))
+            return 0; /* a round the other way round, beyond the margin */
+    return side;
 }
 
 /* w and w2 the other way round (a race's ratio with them) */
