@@ -1,6 +1,7 @@
 /* qbench fit: the roofline per scheme, fitted to a results file, written into the profile. */
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "cli/cli.h"
 #include "cli/pipeline.h"
@@ -18,9 +19,10 @@ static const char help[] =
     "points a sweep held out (--holdout).\n"
     "Writes the fit into the profile (fit:, with the results file's hash); the results file is\n"
     "left as it is. --report adds the crossovers: the M where each pair of schemes swaps order, per\n"
-    "shape, predicted beside measured. The profile defaults to the one the results were made with;\n"
-    "it is written to -o, to its own file when it came from one, else beside the results\n"
-    "(profile-NAME.yaml).\n";
+    "shape, predicted beside measured. The profile defaults to the one a sweep wrote beside the\n"
+    "results (profile-NAME.yaml, with the ceilings it probed), else the device's the results were\n"
+    "made on; it is written to -o, to its own file when --profile named one, else beside the\n"
+    "results.\n";
 
 int cmd_fit(int argc, char **argv)
 {
@@ -46,21 +48,27 @@ int cmd_fit(int argc, char **argv)
     int rc = cli_results_load(&r, argv[optind], &err);
     if (!rc)
         rc = cli_profile_for(want, r.device, &prof, &err);
+    /* without --profile, the profile a sweep wrote beside its results where there is one: it
+     * carries the ceilings the sweep probed, which a generated host profile does not */
+    char beside[4200];
+    struct stat st;
+    if (!rc) {
+        const char *slash = strrchr(r.path, '/');
+        snprintf(beside, sizeof beside, "%.*sprofile-%s.yaml", slash ? (int)(slash - r.path + 1) : 0, r.path,
+                 prof->name);
+        if (!want && stat(beside, &st) == 0 && S_ISREG(st.st_mode)) {
+            qp_profile_free(prof);
+            rc = cli_profile_for(beside, r.device, &prof, &err);
+        }
+    }
     if (!rc)
         rc = cli_fit(&r, &err);
     if (!rc) {
         cli_fit_report(&r, stdout, report);
-        char def[4200];
-        if (!out) {
-            if (want && strcmp(prof->origin ? prof->origin : "", "built-in") && strchr(prof->origin, '/')) {
-                out = prof->origin;
-            } else {
-                const char *slash = strrchr(r.path, '/');
-                snprintf(def, sizeof def, "%.*sprofile-%s.yaml", slash ? (int)(slash - r.path + 1) : 0, r.path,
-                         prof->name);
-                out = def;
-            }
-        }
+        if (!out)
+            out = want && strcmp(prof->origin ? prof->origin : "", "built-in") && strchr(prof->origin, '/')
+                      ? prof->origin
+                      : beside;
         rc = cli_fit_write(&r, prof, out, &err);
         if (!rc)
             printf("\nwrote the fit into %s (fitted to %s, hash %s)\n", out, r.path, r.hash);

@@ -4,15 +4,17 @@
 #include <string.h>
 
 #include "cli/cli.h"
+#include "cli/pipeline.h"
 #include "hardware/hardware.h"
 #include "kernels/qk.h"
 #include "profiles/profile.h"
 #include "tuner/roofline.h"
 
 static const char help[] =
-    "usage: qbench predict --device NAME [--scheme S] -m M -n N -k K [--group G] [--fit PROFILE]\n"
+    "usage: qbench predict --device NAME|FILE [--scheme S] -m M -n N -k K [--group G] [--fit PROFILE]\n"
     "                      [--crossovers]\n\n"
-    "Predicts the time of Y[M×N] = X[M×K]·W[N×K]ᵀ on a device from its profile: its ceilings (measured,\n"
+    "Predicts the time of Y[M×N] = X[M×K]·W[N×K]ᵀ on a device from its profile (a name, or a profile's\n"
+    "file, such as the one qbench fit wrote beside a sweep's results): its ceilings (measured,\n"
     "else its datasheet figures) times the efficiencies its fit learned (qbench fit), when it has a\n"
     "fit, with the fit's stated error; --fit PROFILE takes the efficiencies from another profile's\n"
     "fit (the same kernels, learned on another machine) and says so. Without --scheme, every scheme.\n"
@@ -52,26 +54,13 @@ int cmd_predict(int argc, char **argv)
     qk_scheme only = QK_SCHEME_COUNT;
     if (scheme && qk_scheme_parse(scheme, &only))
         return cli_usage_error(argv[0], "unknown scheme '%s'", scheme);
-    qp_catalog cat;
-    qp_catalog_load_with_host(&cat, NULL);
-    const qp_profile *p = qp_catalog_find(&cat, device);
-    if (!p) {
-        qp_catalog_free(&cat);
-        return cli_usage_error(argv[0], "no profile named '%s' ('qbench profile list' shows them)", device);
-    }
-    qp_profile *eff = NULL;
-    if (fit) {
-        const qp_profile *f = qp_catalog_find(&cat, fit);
-        int lrc = f ? QC_OK : qp_profile_load(fit, &eff, &err);
-        if (f)
-            eff = qp_profile_copy(f);
-        if (lrc || !eff->fit.present) {
-            if (!lrc)
-                qc_msgs_addf(&err, "--fit %s: profile %s has no fit (run qbench fit on its results)", fit, eff->name);
-            qp_profile_free(eff);
-            qp_catalog_free(&cat);
-            return cli_fail(&err, QC_EINPUT);
-        }
+    qp_profile *p = NULL, *eff = NULL;
+    if (!cli_profile_named(device, &p, &err) && fit && !cli_profile_named(fit, &eff, &err) && !eff->fit.present)
+        qc_msgs_addf(&err, "--fit %s: profile %s has no fit (run qbench fit on its results)", fit, eff->name);
+    if (!p || (fit && (!eff || !eff->fit.present))) {
+        qp_profile_free(p);
+        qp_profile_free(eff);
+        return cli_fail(&err, QC_EINPUT);
     }
     printf("%s, M=%d N=%d K=%d (int4 group %d)\n", p->name, m, n, k, group);
     printf("%-6s %12s %8s %-20s %-28s %s\n", "scheme", "time (us)", "bound", "kernel", "from",
@@ -133,8 +122,8 @@ int cmd_predict(int argc, char **argv)
                            qk_scheme_name((qk_scheme)(dir > 0 ? b : a)), x);
             }
     }
+    qp_profile_free(p);
     qp_profile_free(eff);
-    qp_catalog_free(&cat);
     if (!rc && !shown)
         return cli_usage_error(argv[0], "nothing to predict: give -m, -n and -k that suit the scheme");
     return rc ? cli_fail(&err, rc) : 0;

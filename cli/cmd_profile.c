@@ -1,9 +1,9 @@
 /* qbench profile list|show|validate */
 #include <stdio.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include "cli/cli.h"
+#include "cli/pipeline.h"
 #include "hardware/hardware.h"
 #include "profiles/profile.h"
 
@@ -57,26 +57,11 @@ static int do_list(void)
 static int do_show(const char *what)
 {
     qc_msgs err = {0};
-    struct stat st;
-    int rc;
-    if (stat(what, &st) == 0 || strchr(what, '/') || strstr(what, ".yaml") || strstr(what, ".yml")) {
-        qp_profile *p;
-        if ((rc = qp_profile_load(what, &p, &err)) != QC_OK)
-            return cli_fail(&err, rc);
+    qp_profile *p;
+    int rc = cli_profile_named(what, &p, &err);
+    if (!rc)
         rc = qp_profile_emit(p, stdout, &err);
-        qp_profile_free(p);
-        return rc ? cli_fail(&err, rc) : 0;
-    }
-    qp_catalog cat;
-    if (qp_catalog_load_with_host(&cat, &err))
-        return cli_fail(&err, QC_ERUNTIME);
-    const qp_profile *p = qp_catalog_find(&cat, what);
-    if (!p) {
-        qp_catalog_free(&cat);
-        return cli_usage_error("profile", "no profile named '%s' ('qbench profile list' shows the known ones)", what);
-    }
-    rc = qp_profile_emit(p, stdout, &err);
-    qp_catalog_free(&cat);
+    qp_profile_free(p);
     return rc ? cli_fail(&err, rc) : 0;
 }
 

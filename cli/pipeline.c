@@ -201,8 +201,8 @@ static void pct(FILE *f, const qt_errors *e)
 /* Which of two times is faster beyond the tie margin: +1 the first, −1 the second, 0 a tie. */
 static int order(double ta, double tb)
 {
-    const double m = 1 + QT_TIE_MARGIN_PCT / 100.0;
-    return ta * m < tb ? 1 : tb * m < ta ? -1 : 0;
+    const double ratio = ta / tb;
+    return -qt_rounds_verdict(&ratio, 1, 0);
 }
 
 /* The indices where the order turns from one side to the other, ties passed over: their
@@ -400,27 +400,30 @@ int cli_fit_write(const cli_results *r, const qp_profile *prof, const char *path
     return rc;
 }
 
-int cli_profile_for(const char *want, const char *device, qp_profile **out, qc_msgs *err)
+int cli_profile_named(const char *what, qp_profile **out, qc_msgs *err)
 {
     *out = NULL;
-    const char *name = want ? want : device;
     struct stat st;
-    if (want && (strchr(want, '/') || (stat(want, &st) == 0 && S_ISREG(st.st_mode)))) {
-        int rc = qp_profile_load(want, out, err);
-        if (rc)
-            return rc;
-    } else {
-        qp_catalog cat;
-        qp_catalog_load_with_host(&cat, NULL);
-        const qp_profile *p = qp_catalog_find(&cat, name);
-        if (p)
-            *out = qp_profile_copy(p);
-        qp_catalog_free(&cat);
-        if (!*out) {
-            qc_msgs_addf(err, "no profile named '%s' ('qbench profile list' shows the known ones)", name);
-            return QC_EINPUT;
-        }
-    }
+    if (strchr(what, '/') || (stat(what, &st) == 0 && S_ISREG(st.st_mode)))
+        return qp_profile_load(what, out, err);
+    qp_catalog cat;
+    qp_catalog_load_with_host(&cat, NULL);
+    const qp_profile *p = qp_catalog_find(&cat, what);
+    if (p)
+        *out = qp_profile_copy(p);
+    qp_catalog_free(&cat);
+    if (*out)
+        return QC_OK;
+    qc_msgs_addf(err, "no profile named '%s' ('qbench profile list' shows the known ones; a profile's file is "
+                      "read where a path is given)", what);
+    return QC_EINPUT;
+}
+
+int cli_profile_for(const char *want, const char *device, qp_profile **out, qc_msgs *err)
+{
+    int rc = cli_profile_named(want ? want : device, out, err);
+    if (rc)
+        return rc;
     if (strcmp((*out)->name, device) && !qp_profile_named(*out, device)) {
         qc_msgs_addf(err, "the results were made on %s, the profile is %s (fit results against the profile of the "
                           "device they were measured on)", device, (*out)->name);

@@ -45,8 +45,11 @@ int cli_fit(const cli_results *r, qc_msgs *err);
 void cli_fit_report(const cli_results *r, FILE *f, int crossovers);
 /* Writes the fit into a copy of prof, at path (the results' hash as its provenance). */
 int cli_fit_write(const cli_results *r, const qp_profile *prof, const char *path, qc_msgs *err);
-/* The profile to fit against: `want` (a file, or a name on the search path), or the one the
- * results were made with; it must be that device's. */
+/* A profile by its file (a path, or a file that exists here) or by its name (or alias) on the
+ * search path, as a copy; QC_EINPUT with why when there is none. */
+int cli_profile_named(const char *what, qp_profile **out, qc_msgs *err);
+/* The profile to fit against: `want` (cli_profile_named), or the one the results were made with;
+ * it must be that device's. */
 int cli_profile_for(const char *want, const char *device, qp_profile **out, qc_msgs *err);
 
 /* ---- tune, emit, plot ---- */

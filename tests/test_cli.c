@@ -675,6 +675,54 @@ static void test_fit_tune_emit_plot(void **state)
     free(res);
 }
 
+/* A fit without --profile goes into the profile the sweep wrote beside the results and keeps the
+ * ceilings it probed, so that predict answers from that file. */
+static void test_fit_keeps_probed_ceilings(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/qbench-fitdir-XXXXXX", cmd[600], *out, *err;
+    assert_non_null(mkdtemp(dir));
+    snprintf(cmd, sizeof cmd, "cp tests/golden/results.json %s/results.json", dir);
+    assert_int_equal(system(cmd), 0);
+    assert_int_equal(tu_run(qbench, (const char *[]){"profile", "show", "host", NULL}, &out, &err), 0);
+    char *prof = tu_path("%s/profile-host.yaml", dir), *res = tu_path("%s/results.json", dir);
+    char *m = strstr(out, "\nmeasured:\n");
+    if (m) { /* the host profile on the search path was probed (an earlier test): its section out */
+        char *e = strchr(m + 1, '\n');
+        while (e && (e[1] == ' ' || e[1] == '-'))
+            e = strchr(e + 1, '\n');
+        if (e)
+            memmove(m + 1, e + 1, strlen(e + 1) + 1);
+        else
+            m[1] = '\0';
+    }
+    FILE *f = fopen(prof, "w");
+    assert_non_null(f);
+    fprintf(f, "%smeasured:\n  date: 2026-01-01T00:00:00Z\n  host: \"test\"\n  qbench_version: \"0\"\n"
+               "  device: \"test\"\n  threads: 2\n  bandwidth:\n"
+               "  - {level: DRAM, threads: 2, working_set: 268435456, read_gbs: 34.6, read_cv: 0.03, rw_gbs: 54.1, "
+               "rw_cv: 0.07}\n  peak:\n  - {format: fp32_fma, isa: avx2, threads: 2, gops: 235.9, cv: 0.02}\n",
+            out);
+    fclose(f);
+    free(out), free(err);
+    assert_int_equal(tu_run(qbench, (const char *[]){"fit", res, NULL}, &out, &err), 0);
+    assert_non_null(strstr(out, prof)); /* "wrote the fit into DIR/profile-host.yaml" */
+    free(out), free(err);
+    char *y = tu_slurp(prof);
+    assert_non_null(strstr(y, "read_gbs: 34.6"));
+    assert_non_null(strstr(y, "\nfit:\n"));
+    free(y);
+    assert_int_equal(tu_run(qbench, (const char *[]){"predict", "--device", prof, "--scheme", "fp16", "-m", "1", "-n",
+                                                     "4096", "-k", "4096", NULL},
+                            &out, &err),
+                     0);
+    assert_null(strstr(out, "no ceiling"));
+    assert_non_null(strstr(out, "memory fp16."));
+    free(out), free(err);
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    assert_int_equal(system(cmd), 0);
+}
+
 static void test_tuner_bad_inputs(void **state)
 {
     (void)state;
@@ -717,6 +765,13 @@ static void test_predict(void **state)
     assert_non_null(strstr(out, "fp16         140.58   memory fp16.cublaslt        spec"));
     assert_non_null(strstr(out, "w4a16 → w8a8 at M≈"));
     free(out), free(err);
+    /* the same profile by its file */
+    args[2] = "profiles/h100-sxm5-80gb.yaml";
+    assert_int_equal(tu_run(qbench, args, &out, &err), 0);
+    assert_non_null(strstr(out, "w4a16         36.50   memory w4a16.cuda           spec"));
+    free(out), free(err);
+    expect_rc((const char *[]){"predict", "--device", "no-such-device", "-m", "1", "-n", "64", "-k", "64", NULL}, 2,
+              "no profile named 'no-such-device'");
     expect_rc((const char *[]){"predict", "--device", "a100", "--scheme", "fp8", "-m", "1", "-n", "64", "-k", "64", NULL}, 2,
               "profile a100-sxm4-80gb has no fp8 ceiling");
     expect_rc((const char *[]){"predict", "-m", "1", NULL}, 2, "--device is required");
@@ -1119,6 +1174,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_sweep_predict_and_refusal),
         cmocka_unit_test(test_sweep_interrupt_and_resume),
         cmocka_unit_test(test_fit_tune_emit_plot),
+        cmocka_unit_test(test_fit_keeps_probed_ceilings),
         cmocka_unit_test(test_tuner_bad_inputs),
         cmocka_unit_test(test_predict),
     };
