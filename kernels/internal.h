@@ -103,7 +103,7 @@ typedef void (*qk_gemm_fn)(int kl, const float *A, const float *B, int ldb, floa
  * unless `first` (the first K block). With `out` (the last K block), the sums go to Y instead of
  * C, times post[c] when post is set: its first `cols` columns, rows `ld` elements apart, as fp32,
  * bf16 or fp16. `fetch` (optional): memory to bring into the cache along the way, a 64-byte
- * line per k-pair, while the tile computes (the raw weights the loop decodes next). */
+ * line per k-pair, while the tile computes (the K block the loop reads next). */
 typedef struct qk_dot_out {
     void *y;
     size_t ld;

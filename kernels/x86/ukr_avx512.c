@@ -16,7 +16,6 @@
 #include <string.h>
 
 #include "kernels/internal.h"
-#include "kernels/x86/raw16.h"
 
 enum { NR = 64, MR_SMALL = 4, MR_LARGE = 6 };
 
@@ -25,6 +24,29 @@ enum { NR = 64, MR_SMALL = 4, MR_LARGE = 6 };
 #define UNROLL _Pragma("GCC unroll 16")
 
 /* ------------------------------------------------------------------ decoding */
+
+/* Raw values of channels 16j .. 16j+15 of row k of a 64-channel panel (fp8 as e4m3·2^-120;
+ * w8a16 before its channel scale). */
+INLINE __m512 raw16(qk_scheme S, const uint8_t *pb, int k, int j)
+{
+    if (S == QK_BF16) { /* a k-pair per 32-bit word: the even k in the low half */
+        const __m512i v = _mm512_loadu_si512(pb + (size_t)(k / 2) * 4 * 64 + 64 * j);
+        return _mm512_castsi512_ps(k % 2 ? _mm512_and_si512(v, _mm512_set1_epi32((int)0xffff0000u))
+                                         : _mm512_slli_epi32(v, 16));
+    }
+    if (S == QK_FP16)
+        return _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(pb + (size_t)k * 2 * 64 + 32 * j)));
+    const __m128i b = _mm_loadu_si128((const __m128i *)(pb + (size_t)k * 64 + 16 * j));
+    if (S == QK_W8A16)
+        return _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(b));
+    /* fp8: sign-extended to 32 bits and shifted by 20, the e4m3 bits sit where fp32 keeps the low
+     * bits of its exponent and the top of its mantissa: the float is e4m3·2^-120 exactly (e4m3's
+     * subnormals become fp32 subnormals, exact without DAZ, which qbench never sets); the sign
+     * lands in bits 27–31, and 27–30 come off. No conversion instruction (vcvtph2ps costs two
+     * cycles per vector on Zen 4). */
+    const __m512i v = _mm512_slli_epi32(_mm512_cvtepi8_epi32(b), 20);
+    return _mm512_castsi512_ps(_mm512_and_si512(v, _mm512_set1_epi32((int)0x87f00000u)));
+}
 
 /* Nibble i (0..7) of every lane as the float 2^23 + q (the nibble in the low mantissa bits of
  * 2^23: no conversion needed); subtracting 2^23 + z gives q − z exactly. */
@@ -86,14 +108,14 @@ INLINE void direct_panel(qk_scheme S, int R, const qk_weights *w, int panel, con
             for (; k + U <= k1; k += U)
                 UNROLL for (int u = 0; u < U; u++) UNROLL for (int j = 0; j < 4; j++)
                 {
-                    const __m512 v = qk_raw16(S, pb, k + u, j);
+                    const __m512 v = raw16(S, pb, k + u, j);
                     UNROLL for (int r = 0; r < R; r++) acc[u][r][j] =
                         _mm512_fmadd_ps(_mm512_set1_ps(x[(size_t)r * K + k + u]), v, acc[u][r][j]);
                 }
             for (; k < k1; k++)
                 UNROLL for (int j = 0; j < 4; j++)
                 {
-                    const __m512 v = qk_raw16(S, pb, k, j);
+                    const __m512 v = raw16(S, pb, k, j);
                     UNROLL for (int r = 0; r < R; r++) acc[0][r][j] =
                         _mm512_fmadd_ps(_mm512_set1_ps(x[(size_t)r * K + k]), v, acc[0][r][j]);
                 }
@@ -186,7 +208,7 @@ INLINE void decode_block(qk_scheme S, const qk_weights *w, int panel, int kb, in
         for (int k = kb; k < kb + kl; k++)
             UNROLL for (int j = 0; j < 4; j++)
             {
-                __m512 v = qk_raw16(S, pb, k, j);
+                __m512 v = raw16(S, pb, k, j);
                 if (S == QK_FP8)
                     v = _mm512_mul_ps(v, _mm512_set1_ps(0x1p60f)); /* exact */
                 _mm512_storeu_ps(B + (size_t)(k - kb) * ldb + 16 * j,

@@ -1,6 +1,7 @@
 /* AVX-512 BF16 micro-kernels (Zen 4, Sapphire Rapids and later), on 64-channel panels: w4a16's
- * small-M family (its large-M path is the AVX-512 family's; registry.c pairs them), and the bf16
- * scheme's one family, at the end of this file.
+ * small-M family (its large-M path is the AVX-512 family's; registry.c pairs them), the bf16
+ * scheme's one family, and at the end of this file the decode of w8a16's and fp8's weights to
+ * the k-pairs that family's tile multiplies (AVX-512 VBMI).
  *
  * The int4 layout (qk.h) keeps 8 consecutive k of a channel in one 32-bit word; nibbles 16
  * bits apart form the pairs (k0,k2), (k4,k6), (k1,k3), (k5,k7). A shift and a mask put a
@@ -16,7 +17,6 @@
 #include <string.h>
 
 #include "kernels/internal.h"
-#include "kernels/x86/raw16.h"
 
 
 #define TGT __attribute__((target("avx512f,avx512bw,avx512vl,avx512bf16,avx2,fma,f16c")))
