@@ -1309,14 +1309,14 @@ static int remeasurable(const qt_winner *w, const qk_kernel *k, const qk_config 
  * which a slow phase of the machine cannot tilt, and the race decides the cell (qt_cells). The
  * race runs in RACE_ROUNDS rounds, each over every cell before the next begins, so that a cell's
  * rounds lie minutes apart: the cell names a winner when the median round's time ratio lies
- * beyond the tie margin and no round lies beyond it the other way (qt_rounds_verdict). On this machine the phase
- * of the memory (its read bandwidth moves between ~30 and ~55 GB/s for minutes) changes which
- * of two close schemes is faster; one round, however many pairs, sees one phase. First, each of
- * those two schemes whose runner-up kernel is within RACE_WINDOW of it (w8a8.avx512vnni against
- * w8a8.onednn) races it, and the faster in that race represents the scheme (qt_tune): the
- * sweep's medians would choose by the phase each was timed in; so does every scheme with a
- * library kernel, ours against the library's, which gives the summary's "ours / best library"
- * ratio. Into the results file, after each round. */
+ * beyond the tie margin and no round lies beyond it the other way (qt_rounds_verdict). On this
+ * machine the phase of the memory (its read bandwidth moves between ~30 and ~55 GB/s for
+ * minutes) changes which of two close schemes is faster; one round, however many pairs, sees
+ * one phase. First, each of those two schemes whose runner-up kernel is within RACE_WINDOW of
+ * it (w8a8.avx512vnni against w8a8.onednn) races it, and the faster in that race represents the
+ * scheme (qt_tune): the sweep's medians would choose by the phase each was timed in; so does
+ * every scheme with a library kernel, ours against the library's, which gives the summary's
+ * "ours / best library" ratio. Into the results file, after each round. */
 enum { RACE_PAIRS = 12 }; /* 4 on each of 3 placements of the weights */
 enum { RACE_ROUNDS = 3 };
 #define RACE_WINDOW 2.0 /* a slow phase of the machine moves a median that much */

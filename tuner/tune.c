@@ -297,6 +297,8 @@ int qt_rounds_verdict(const double *ratio, int n, double margin)
 {
     if (margin <= 0)
         margin = QT_TIE_MARGIN_PCT / 100.0;
+    if (n < 1)
+        return 0;
     double *v = qc_xcalloc((size_t)n + 1, sizeof *v);
     memcpy(v, ratio, sizeof *v * (size_t)n);
     const double med = qc_summarize(v, n).median;
