@@ -62,6 +62,20 @@ static double model_time(const pt *p, double t0, const effs *e)
     return t0 + qt_combine(tm, tc, e->x);
 }
 
+/* |predicted − measured| / measured */
+static double rel_error(const pt *p, double t0, const effs *e)
+{
+    return fabs(model_time(p, t0, e) - p->t) / p->t;
+}
+
+/* The errors on v[0 .. n) (each into e[i], and appended to per[*cnt ..]) */
+static qt_errors errors_on(const pt *v, int n, double t0, const effs *ef, double *e, double *per, int *cnt)
+{
+    for (int i = 0; i < n; i++)
+        per[(*cnt)++] = e[i] = rel_error(&v[i], t0, ef);
+    return errors_of(e, n);
+}
+
 /* The loss over the points, leaving shape `skip` out (−1: none). */
 static double loss(const pt *p, int n, double t0, const effs *e, int skip)
 {
@@ -270,13 +284,9 @@ int qt_fit_kernels(const qt_obs *obs, int n, qt_fitted *out, qc_msgs *err)
         k->comp_eff = exp(ef.v);
         k->decode_gws = decode_s(ef.w) > 0 ? 1e-9 / decode_s(ef.w) : 0;
         k->exposed = ef.x;
-        for (int i = 0; i < gr->n; i++) {
-            ceil_b[i] = gr->p[i].bw;
-            ceil_p[i] = gr->p[i].peak;
-            e[i] = fabs(model_time(&gr->p[i], best_t0, &ef) - gr->p[i].t) / gr->p[i].t;
-            per[s][cnt[s]++] = e[i];
-        }
-        k->fit = errors_of(e, gr->n);
+        for (int i = 0; i < gr->n; i++)
+            ceil_b[i] = gr->p[i].bw, ceil_p[i] = gr->p[i].peak;
+        k->fit = errors_on(gr->p, gr->n, best_t0, &ef, e, per[s], &cnt[s]);
         k->bw_gbs = errors_of(ceil_b, gr->n).median;
         k->peak_gops = errors_of(ceil_p, gr->n).median;
         int ncv = 0;
@@ -286,21 +296,14 @@ int qt_fit_kernels(const qt_obs *obs, int n, qt_fitted *out, qc_msgs *err)
                 fit_effs(gr->p, gr->n, best_t0, sh, &ef, &ecv);
                 for (int i = 0; i < gr->n; i++)
                     if (gr->p[i].shape == sh) {
-                        e[ncv] = fabs(model_time(&gr->p[i], best_t0, &ecv) - gr->p[i].t) / gr->p[i].t;
+                        e[ncv] = rel_error(&gr->p[i], best_t0, &ecv);
                         per[QK_SCHEME_COUNT + s][cnt[QK_SCHEME_COUNT + s]++] = e[ncv++];
                     }
             }
         k->cv = errors_of(e, ncv);
-        for (int i = 0; i < gr->nh; i++) {
-            e[i] = fabs(model_time(&gr->h[i], best_t0, &ef) - gr->h[i].t) / gr->h[i].t;
-            per[2 * QK_SCHEME_COUNT + s][cnt[2 * QK_SCHEME_COUNT + s]++] = e[i];
-        }
-        k->held = errors_of(e, gr->nh);
-        for (int i = 0; i < gr->nu; i++) {
-            e[i] = fabs(model_time(&gr->u[i], best_t0, &ef) - gr->u[i].t) / gr->u[i].t;
-            per[3 * QK_SCHEME_COUNT + s][cnt[3 * QK_SCHEME_COUNT + s]++] = e[i];
-        }
-        k->unusual = errors_of(e, gr->nu);
+        const int held = 2 * QK_SCHEME_COUNT + s, unusual = 3 * QK_SCHEME_COUNT + s;
+        k->held = errors_on(gr->h, gr->nh, best_t0, &ef, e, per[held], &cnt[held]);
+        k->unusual = errors_on(gr->u, gr->nu, best_t0, &ef, e, per[unusual], &cnt[unusual]);
         out->v[out->n++] = *k;
     }
     for (int s = 0; s < QK_SCHEME_COUNT; s++) {

@@ -30,13 +30,13 @@ enum { NR = 64, MR_SMALL = 4, MR_LARGE = 6 };
 INLINE __m512 raw16(qk_scheme S, const uint8_t *pb, int k, int j)
 {
     if (S == QK_BF16) { /* a k-pair per 32-bit word: the even k in the low half */
-        const __m512i v = _mm512_loadu_si512(pb + (size_t)(k / 2) * 4 * 64 + 64 * j);
+        const __m512i v = _mm512_loadu_si512(pb + (size_t)(k / 2) * 4 * NR + 64 * j);
         return _mm512_castsi512_ps(k % 2 ? _mm512_and_si512(v, _mm512_set1_epi32((int)0xffff0000u))
                                          : _mm512_slli_epi32(v, 16));
     }
     if (S == QK_FP16)
-        return _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(pb + (size_t)k * 2 * 64 + 32 * j)));
-    const __m128i b = _mm_loadu_si128((const __m128i *)(pb + (size_t)k * 64 + 16 * j));
+        return _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(pb + (size_t)k * 2 * NR + 32 * j)));
+    const __m128i b = _mm_loadu_si128((const __m128i *)(pb + (size_t)k * NR + 16 * j));
     if (S == QK_W8A16)
         return _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(b));
     /* fp8: sign-extended to 32 bits and shifted by 20, the e4m3 bits sit where fp32 keeps the low
