@@ -672,10 +672,33 @@ static double library_race(const cli_results *r, const qk_problem *key, int sche
     return 0;
 }
 
+/* A cell's key as scheme s sees it (qt_cell_matches): without the options s does not have. */
+static qk_problem key_of_scheme(qk_problem key, int s)
+{
+    if (!qk_scheme_grouped((qk_scheme)s))
+        key.group = key.asym = 0;
+    if (s != QK_FP8)
+        key.fp8_channel = 0;
+    return key;
+}
+
+/* Did a cell before c hold the same points of scheme s (its row was printed there)? */
+static int shown_before(const qt_cell *cells, int c, int s)
+{
+    const qk_problem key = key_of_scheme(cells[c].key, s);
+    for (int e = 0; e < c; e++) {
+        const qk_problem k = key_of_scheme(cells[e].key, s);
+        if (!memcmp(&k, &key, sizeof key))
+            return 1;
+    }
+    return 0;
+}
+
 /* Per scheme and M of a cell: qbench's fastest kernel against the fastest library kernel
  * measured in the same run, as a speed ratio: from their race where they were raced (marked *),
- * else from the sweep's medians. Nothing when no library kernel was measured. Returns whether
- * a race gave one. */
+ * else from the sweep's medians. Nothing when no library kernel was measured, and nothing for a
+ * scheme whose points an earlier cell held (a second int4 group of the shape, for a scheme that
+ * has none: the same row again). Returns whether a race gave one. */
 static int ours_vs_library(const cli_results *r, const qt_cell *cells, int nc, int c, FILE *f)
 {
     const qk_problem *key = &cells[c].key;
@@ -683,7 +706,7 @@ static int ours_vs_library(const cli_results *r, const qt_cell *cells, int nc, i
     for (int d = c; d < nc; d++)
         if (!memcmp(&cells[d].key, key, sizeof *key))
             for (int s = 0; s < QK_SCHEME_COUNT; s++)
-                if (fastest_of(r, key, s, cells[d].m_hi, 1))
+                if (!shown_before(cells, c, s) && fastest_of(r, key, s, cells[d].m_hi, 1))
                     any = with[s] = 1;
     if (!any)
         return 0;

@@ -987,19 +987,26 @@ static void test_library_kernels(void **state)
     }
     char dir[] = "/tmp/qbench-lib-XXXXXX";
     assert_non_null(mkdtemp(dir));
-    const char *sweep[] = {"sweep", "--schemes", "w8a8", "--shapes", "256x512", "--batch", "1,16", "--min-time", "0.01",
-                           "--repetitions", "2", "-o", dir, NULL};
+    /* w4a16 in two groups: two tables of the shape, and w8a8's library row under the first only */
+    const char *sweep[] = {"sweep", "--schemes", "w8a8,w4a16", "--group", "64,128", "--shapes", "256x512", "--batch",
+                           "1,16", "--min-time", "0.01", "--repetitions", "2", "-o", dir, NULL};
     char path[300];
     snprintf(path, sizeof path, "%s/results.json", dir);
     if (qk_kernel_supported(lib)) {
         assert_int_equal(tu_run(qbench, sweep, &out, &err), 0);
-        assert_non_null(strstr(out, "ours / best library"));
+        const char *table = strstr(out, "ours / best library");
+        assert_non_null(table);
+        assert_non_null(strstr(out, "256x512 g64:"));
+        assert_non_null(strstr(out, "256x512 g128:"));
+        assert_null(strstr(table + 1, "ours / best library"));
         json_t *doc = json_load_file(path, 0, NULL), *it;
         size_t i;
         int ok = 0;
         double t[2][2] = {{0}}; /* [M = 1, 16][ours, oneDNN]: the fastest median */
         json_array_foreach(json_object_get(doc, "benchmarks"), i, it)
         {
+            if (strcmp(json_string_value(json_object_get(it, "scheme")), "w8a8"))
+                continue;
             const int mine = strcmp(json_string_value(json_object_get(it, "kernel")), "w8a8.onednn") != 0,
                       good = !strcmp(json_string_value(json_object_get(it, "status")), "ok");
             double *slot = &t[json_integer_value(json_object_get(it, "m")) == 16][!mine],
