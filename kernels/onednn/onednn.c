@@ -321,9 +321,13 @@ static void execute(plan *pl, int T, const void *src, const void *wei, void *dst
 
 /* ---- the kernel ---- */
 
+/* w8a8: X quantized (as the integer loop's qk_int_activations lays it out) and the int32
+ * accumulators [M][N]; bf16: none (oneDNN reads X and writes Y as they are) */
 size_t qk_onednn_work(const qk_kernel *k, const qk_problem *p, const qk_config *cfg)
 {
     (void)k, (void)cfg;
+    if (p->scheme == QK_BF16)
+        return 0;
     return qk_align64((size_t)p->m * qk_k4(p) * 4) + qk_align64((size_t)p->m * 4) +
            qk_align64((size_t)p->m * qk_groups(p) * 4) + qk_align64((size_t)p->m * p->n * 4) + 64;
 }
