@@ -283,6 +283,17 @@ void cli_fit_report(const cli_results *r, FILE *f, int crossovers)
         pct(f, &ft->held[s]);
         fprintf(f, "\n");
     }
+    fprintf(f, "\nwhere each scheme's largest error lies (held out, else with its shape left out):\n");
+    for (int s = 0; s < QK_SCHEME_COUNT; s++) {
+        const qt_errors *e = ft->held[s].worst ? &ft->held[s] : &ft->cv[s];
+        if (!e->worst || e->worst > r->n_obs)
+            continue;
+        const qt_obs *o = &r->obs[e->worst - 1];
+        fprintf(f, "  %-6s %5.1f%% %-7s %s %dx%d M=%d: measured %.4g ms (%.1f GB/s, %.1f GFLOP/s), predicted %.4g ms\n",
+                qk_scheme_name((qk_scheme)s), 100 * e->max, e == &ft->held[s] ? "held" : "left", o->kernel, o->p.n,
+                o->p.k, o->p.m, o->time_s * 1e3, o->bytes / o->time_s * 1e-9, o->flops / o->time_s * 1e-9,
+                e->worst_predicted_s * 1e3);
+    }
     int said = 0;
     for (int s = 0; s < QK_SCHEME_COUNT; s++)
         if (ft->unusual[s].n)

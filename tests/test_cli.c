@@ -593,6 +593,12 @@ static void test_fit_tune_emit_plot(void **state)
     assert_int_equal(tu_run(qbench, (const char *[]){"fit", res, "--report", "-o", prof, NULL}, &out, &err), 0);
     assert_non_null(strstr(out, "memory side"));
     assert_non_null(strstr(out, "shape left out"));
+    /* each scheme's largest error named: its kernel, shape and M, measured against predicted */
+    const char *worst = strstr(out, "largest error lies");
+    assert_non_null(worst);
+    assert_non_null(strstr(worst, "  fp16 "));
+    assert_non_null(strstr(worst, " fp16.avx"));
+    assert_non_null(strstr(worst, "GFLOP/s), predicted "));
     assert_non_null(strstr(out, "reaches"));
     assert_non_null(strstr(out, "crossovers"));
     assert_non_null(strstr(out, "pairs' turns predicted within one measured M"));

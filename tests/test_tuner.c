@@ -98,6 +98,12 @@ static void test_fit_recovers_known_model(void **state)
     assert_true(fabs(f.v[0].comp_eff / 0.7 - 1) < 0.05);
     assert_true(fabs(f.v[0].decode_gws / 60 - 1) < 0.10);
     assert_true(f.t0_s <= o[0].time_s); /* never more than the fastest call */
+    /* and the report can name it: the largest error is the outlier's, predicted near its time
+     * before it was made 5x slower (±4% noise) */
+    assert_int_equal(f.fit[QK_FP16].worst, 7 + 1);
+    assert_int_equal(f.v[0].fit.worst, 7 + 1);
+    assert_true(fabs(f.fit[QK_FP16].worst_predicted_s / (o[7].time_s / 5) - 1) < 0.06);
+    assert_true(fabs(f.fit[QK_FP16].max - (1 - f.fit[QK_FP16].worst_predicted_s / o[7].time_s)) < 1e-9);
     qt_fitted_free(&f);
     /* a register tile of 6 rows: captured when the fit knows it, a visible error when not */
     n = synth("fp16.test", 0.8, 0.7, 20e-6, 6, 6, 0, o);
@@ -117,6 +123,16 @@ static void test_fit_recovers_known_model(void **state)
     assert_int_equal(qt_fit_kernels(o, n, &f, NULL), QC_OK);
     assert_true(f.held[QK_FP16].n > 0 && f.held[QK_FP16].max < 0.005);
     assert_int_equal(f.v[0].shapes, 4);
+    qt_fitted_free(&f);
+    /* one held-out point 30% slow: the held-out error names it */
+    int slow = -1;
+    for (int i = 0; i < n && slow < 0; i++)
+        if (o[i].holdout && o[i].p.m == 16)
+            slow = i;
+    o[slow].time_s *= 1.3;
+    assert_int_equal(qt_fit_kernels(o, n, &f, NULL), QC_OK);
+    assert_int_equal(f.held[QK_FP16].worst, slow + 1);
+    assert_true(fabs(f.held[QK_FP16].max - 0.3 / 1.3) < 0.005);
     qt_fitted_free(&f);
     /* timed outside the machine's usual phase: three points 60% slow, in sample and held out,
      * change nothing the fit finds and are stated apart */

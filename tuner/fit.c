@@ -16,23 +16,31 @@ static const double EMIN = 0.005;  /* the smallest efficiency considered */
 
 /* ------------------------------------------------------------------ errors */
 
-static int cmp_double(const void *a, const void *b)
+/* A point's error, the observation it is and what the model predicted there */
+typedef struct err_at {
+    double e, predicted_s;
+    int obs;
+} err_at;
+
+static int cmp_err(const void *a, const void *b)
 {
-    double x = *(const double *)a, y = *(const double *)b;
+    double x = ((const err_at *)a)->e, y = ((const err_at *)b)->e;
     return x < y ? -1 : x > y;
 }
 
-static qt_errors errors_of(double *e, int n)
+static qt_errors errors_of(err_at *e, int n)
 {
     qt_errors r = {.n = n};
     if (!n)
         return r;
-    qsort(e, (size_t)n, sizeof *e, cmp_double);
-    r.median = n % 2 ? e[n / 2] : 0.5 * (e[n / 2 - 1] + e[n / 2]);
-    r.max = e[n - 1];
+    qsort(e, (size_t)n, sizeof *e, cmp_err);
+    r.median = n % 2 ? e[n / 2].e : 0.5 * (e[n / 2 - 1].e + e[n / 2].e);
+    r.max = e[n - 1].e;
+    r.worst = e[n - 1].obs + 1;
+    r.worst_predicted_s = e[n - 1].predicted_s;
     double ss = 0;
     for (int i = 0; i < n; i++)
-        ss += e[i] * e[i];
+        ss += e[i].e * e[i].e;
     r.rms = sqrt(ss / n);
     return r;
 }
@@ -43,6 +51,7 @@ typedef struct pt {
     double b, f, t, bw, peak;
     double pass_w;    /* weights decoded in all: ⌈M/mr⌉ · N · K */
     int shape;        /* an index among the kernel's distinct N × K */
+    int obs;          /* the observation it is */
 } pt;
 
 /* The parameters of one kernel: ln e_mem, ln e_comp, the decoding's seconds per weight
@@ -63,13 +72,14 @@ static double model_time(const pt *p, double t0, const effs *e)
 }
 
 /* |predicted − measured| / measured */
-static double rel_error(const pt *p, double t0, const effs *e)
+static err_at rel_error(const pt *p, double t0, const effs *e)
 {
-    return fabs(model_time(p, t0, e) - p->t) / p->t;
+    const double m = model_time(p, t0, e);
+    return (err_at){fabs(m - p->t) / p->t, m, p->obs};
 }
 
 /* The errors on v[0 .. n) (each into e[i], and appended to per[*cnt ..]) */
-static qt_errors errors_on(const pt *v, int n, double t0, const effs *ef, double *e, double *per, int *cnt)
+static qt_errors errors_on(const pt *v, int n, double t0, const effs *ef, err_at *e, err_at *per, int *cnt)
 {
     for (int i = 0; i < n; i++)
         per[(*cnt)++] = e[i] = rel_error(&v[i], t0, ef);
@@ -211,7 +221,7 @@ int qt_fit_kernels(const qt_obs *obs, int n, qt_fitted *out, qc_msgs *err)
         if (sh == gr->k.shapes && !o->holdout && !o->unusual)
             gr->shape[gr->k.shapes++] = o->p;
         pt x = {o->bytes, o->flops, o->time_s, o->bw_gbs, o->peak_gops,
-                (double)qt_passes(o->p.m, o->mr) * o->p.n * o->p.k, o->holdout || o->unusual ? -2 : sh};
+                (double)qt_passes(o->p.m, o->mr) * o->p.n * o->p.k, o->holdout || o->unusual ? -2 : sh, i};
         if (o->unusual) {
             push(&gr->u, &gr->nu, &gr->capu, x);
         } else if (o->holdout) {
@@ -265,12 +275,13 @@ int qt_fit_kernels(const qt_obs *obs, int n, qt_fitted *out, qc_msgs *err)
     out->t0_s = best_t0;
     /* each kernel: its efficiencies, its errors in sample, leaving a shape out, held out, and
      * outside the usual phase */
-    double **per = qc_xcalloc(4 * QK_SCHEME_COUNT, sizeof *per);
+    err_at **per = qc_xcalloc(4 * QK_SCHEME_COUNT, sizeof *per);
     int cnt[4 * QK_SCHEME_COUNT] = {0};
     for (int s = 0; s < 4 * QK_SCHEME_COUNT; s++)
         per[s] = qc_xcalloc((size_t)n + 1, sizeof **per);
     out->v = qc_xcalloc((size_t)ng + 1, sizeof *out->v);
-    double *e = qc_xcalloc((size_t)n + 1, sizeof *e), *ceil_b = qc_xcalloc((size_t)n + 1, sizeof *ceil_b),
+    err_at *e = qc_xcalloc((size_t)n + 1, sizeof *e);
+    double *ceil_b = qc_xcalloc((size_t)n + 1, sizeof *ceil_b),
            *ceil_p = qc_xcalloc((size_t)n + 1, sizeof *ceil_p);
     for (int j = 0; j < ng; j++) {
         group *gr = &g[j];
@@ -287,8 +298,8 @@ int qt_fit_kernels(const qt_obs *obs, int n, qt_fitted *out, qc_msgs *err)
         for (int i = 0; i < gr->n; i++)
             ceil_b[i] = gr->p[i].bw, ceil_p[i] = gr->p[i].peak;
         k->fit = errors_on(gr->p, gr->n, best_t0, &ef, e, per[s], &cnt[s]);
-        k->bw_gbs = errors_of(ceil_b, gr->n).median;
-        k->peak_gops = errors_of(ceil_p, gr->n).median;
+        k->bw_gbs = qc_summarize(ceil_b, gr->n).median;
+        k->peak_gops = qc_summarize(ceil_p, gr->n).median;
         int ncv = 0;
         if (k->shapes >= 2)
             for (int sh = 0; sh < k->shapes; sh++) {

@@ -99,6 +99,8 @@ typedef struct qt_obs {
 typedef struct qt_errors {
     int n;
     double median, max, rms;
+    int worst;                /* 1 + the index among the observations fitted of the largest error; 0: none known */
+    double worst_predicted_s; /* what the model predicted there */
 } qt_errors;
 
 /* One kernel at one thread count and one number format (a configuration that moves it to
