@@ -71,7 +71,7 @@ static double model_time(const pt *p, double t0, const effs *e)
     return t0 + qt_combine(tm, tc, e->x);
 }
 
-/* |predicted − measured| / measured */
+/* |predicted − measured| / measured at the point, with the prediction */
 static err_at rel_error(const pt *p, double t0, const effs *e)
 {
     const double m = model_time(p, t0, e);
@@ -281,8 +281,7 @@ int qt_fit_kernels(const qt_obs *obs, int n, qt_fitted *out, qc_msgs *err)
         per[s] = qc_xcalloc((size_t)n + 1, sizeof **per);
     out->v = qc_xcalloc((size_t)ng + 1, sizeof *out->v);
     err_at *e = qc_xcalloc((size_t)n + 1, sizeof *e);
-    double *ceil_b = qc_xcalloc((size_t)n + 1, sizeof *ceil_b),
-           *ceil_p = qc_xcalloc((size_t)n + 1, sizeof *ceil_p);
+    double *ceil_b = qc_xcalloc((size_t)n + 1, sizeof *ceil_b), *ceil_p = qc_xcalloc((size_t)n + 1, sizeof *ceil_p);
     for (int j = 0; j < ng; j++) {
         group *gr = &g[j];
         if (gr->n < 2)
