@@ -683,25 +683,15 @@ static double library_race(const cli_results *r, const qk_problem *key, int sche
     return 0;
 }
 
-/* A cell's key as scheme s sees it (qt_cell_matches): without the options s does not have. */
-static qk_problem key_of_scheme(qk_problem key, int s)
-{
-    if (!qk_scheme_grouped((qk_scheme)s))
-        key.group = key.asym = 0;
-    if (s != QK_FP8)
-        key.fp8_channel = 0;
-    return key;
-}
-
-/* Did a cell before c hold the same points of scheme s (its row was printed there)? */
+/* Did a cell before c hold the same points of scheme s (its row was printed there)? A cell
+ * holds the points qt_cell_matches gives it: the options scheme s has decide. */
 static int shown_before(const qt_cell *cells, int c, int s)
 {
-    const qk_problem key = key_of_scheme(cells[c].key, s);
-    for (int e = 0; e < c; e++) {
-        const qk_problem k = key_of_scheme(cells[e].key, s);
-        if (!memcmp(&k, &key, sizeof key))
+    qk_problem w = cells[c].key;
+    w.scheme = (qk_scheme)s;
+    for (int e = 0; e < c; e++)
+        if (qt_cell_matches(&cells[e].key, &w))
             return 1;
-    }
     return 0;
 }
 
@@ -713,11 +703,13 @@ static int shown_before(const qt_cell *cells, int c, int s)
 static int ours_vs_library(const cli_results *r, const qt_cell *cells, int nc, int c, FILE *f)
 {
     const qk_problem *key = &cells[c].key;
-    int with[QK_SCHEME_COUNT] = {0}, any = 0;
+    int with[QK_SCHEME_COUNT] = {0}, again[QK_SCHEME_COUNT], any = 0;
+    for (int s = 0; s < QK_SCHEME_COUNT; s++)
+        again[s] = shown_before(cells, c, s);
     for (int d = c; d < nc; d++)
         if (!memcmp(&cells[d].key, key, sizeof *key))
             for (int s = 0; s < QK_SCHEME_COUNT; s++)
-                if (!shown_before(cells, c, s) && fastest_of(r, key, s, cells[d].m_hi, 1))
+                if (!again[s] && fastest_of(r, key, s, cells[d].m_hi, 1))
                     any = with[s] = 1;
     if (!any)
         return 0;
