@@ -493,14 +493,13 @@ int qh_peak(qh_format f, int threads, double min_time, qh_rate *out, const char 
 
 /* ------------------------------------------------------------------ the phase now */
 
-enum { PHASE_HISTORY = 63 };
-
 struct qh_sentinel {
     stream st;
     peak pk;
     int threads;
-    double gops[PHASE_HISTORY], gbs[PHASE_HISTORY]; /* the latest reads */
+    double gops[QH_PHASE_HISTORY], gbs[QH_PHASE_HISTORY]; /* the latest reads */
     int n, next;
+    qh_phase_read last;
 };
 
 int qh_phase_usual(double gops, double usual_gops, double gbs, double usual_gbs)
@@ -521,7 +520,7 @@ static double best_rate(double (*once)(void *ctx, int threads), void *ctx, int t
 /* The value below which a fraction q of the latest reads lie. */
 static double quantile(const double *v, int n, double q)
 {
-    double sorted[PHASE_HISTORY];
+    double sorted[QH_PHASE_HISTORY];
     memcpy(sorted, v, sizeof *sorted * (size_t)n);
     qc_summarize(sorted, n);
     return sorted[(int)(q * (n - 1) + 0.5)];
@@ -529,15 +528,22 @@ static double quantile(const double *v, int n, double q)
 
 int qh_sentinel_usual(qh_sentinel *s)
 {
-    const double gops = best_rate(peak_once, &s->pk, s->threads, 3), gbs = best_rate(stream_once, &s->st, s->threads, 2);
+    return qh_sentinel_add(s, best_rate(peak_once, &s->pk, s->threads, 3), best_rate(stream_once, &s->st, s->threads, 2));
+}
+
+int qh_sentinel_add(qh_sentinel *s, double gops, double gbs)
+{
     s->gops[s->next] = gops;
     s->gbs[s->next] = gbs;
-    s->next = (s->next + 1) % PHASE_HISTORY;
-    s->n += s->n < PHASE_HISTORY;
-    /* the cores' usual rate: the upper quartile of the latest bursts (a slow phase of seconds
-     * stays below it; a machine busy for good becomes the usual one) */
-    return qh_phase_usual(gops, quantile(s->gops, s->n, 0.75), gbs, quantile(s->gbs, s->n, 0.5));
+    s->next = (s->next + 1) % QH_PHASE_HISTORY;
+    s->n += s->n < QH_PHASE_HISTORY;
+    /* the cores' usual rate: the upper quartile of the latest bursts (a slow phase stays below
+     * it; a machine busy for good becomes the usual one) */
+    s->last = (qh_phase_read){gops, quantile(s->gops, s->n, 0.75), gbs, quantile(s->gbs, s->n, 0.5)};
+    return qh_phase_usual(gops, s->last.usual_gops, gbs, s->last.usual_gbs);
 }
+
+qh_phase_read qh_sentinel_last(const qh_sentinel *s) { return s->last; }
 
 qh_sentinel *qh_sentinel_create(double llc_bytes, int threads)
 {

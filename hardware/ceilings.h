@@ -69,16 +69,25 @@ const char *qh_format_name(qh_format f); /* "fp32_fma", ... */
 int qh_peak(qh_format f, int threads, double min_time, qh_rate *out, const char **isa, qc_msgs *err);
 
 /* ---- the machine's phase now ----
- * A guest's cores and memory are shared: for seconds at a time its cores may run at half rate
- * (two virtual CPUs on one physical core) or its DRAM bandwidth may double or halve. A
+ * A guest's cores and memory are shared: for seconds or minutes at a time its cores may run at
+ * half rate (two virtual CPUs on one physical core) or its DRAM bandwidth may double or halve. A
  * sentinel reads the phase in about 4 ms: the fp32 FMA rate on `threads` threads (the best of
  * 3 bursts) and the read rate of one pass over `bytes` (beyond the last-level cache; the best
  * of 2). The usual phase: the cores at ≥ QH_PHASE_CORES of the upper quartile of the latest
- * 63 bursts, and the DRAM read within QH_PHASE_DRAM× of the median of the latest reads, either
- * way: phases of seconds are told apart, and a machine loaded for good becomes the usual. */
+ * QH_PHASE_HISTORY bursts, and the DRAM read within QH_PHASE_DRAM× of the median of the latest
+ * reads, either way. The history spans a sweep's session (two reads a point, about 500 points):
+ * a spell of minutes is told apart from the session's usual phase, as the probed ceilings the
+ * model is fitted against are; a machine loaded for good becomes the usual after half of it. */
 #define QH_PHASE_CORES 0.85
 #define QH_PHASE_DRAM 1.25
+#define QH_PHASE_HISTORY 1023
 int qh_phase_usual(double gops, double usual_gops, double gbs, double usual_gbs);
+
+/* One read of the phase: the cores' FMA rate (GOP/s) and the DRAM read (GB/s), beside the usual
+ * rates it was compared with (0 before the first read). */
+typedef struct qh_phase_read {
+    double gops, usual_gops, gbs, usual_gbs;
+} qh_phase_read;
 
 typedef struct qh_sentinel qh_sentinel;
 /* Its read pass covers twice the last-level cache (llc_bytes), 64 MiB at least, as cold
@@ -87,6 +96,11 @@ typedef struct qh_sentinel qh_sentinel;
 qh_sentinel *qh_sentinel_create(double llc_bytes, int threads);
 /* One read: is the machine in its usual phase? */
 int qh_sentinel_usual(qh_sentinel *s);
+/* Adds a read of the cores' rate (GOP/s) and the DRAM read (GB/s) to the history and judges it,
+ * as qh_sentinel_usual does with the read it makes. */
+int qh_sentinel_add(qh_sentinel *s, double gops, double gbs);
+/* The latest read. */
+qh_phase_read qh_sentinel_last(const qh_sentinel *s);
 /* Reads every 100 ms, up to max_s, until the machine is in its usual phase: the seconds
  * waited (0 when it was at once), or -1 when it did not return to it in time. */
 double qh_sentinel_wait(qh_sentinel *s, double max_s);

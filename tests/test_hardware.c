@@ -168,11 +168,38 @@ static void test_sentinel_answers(void **state)
     qh_sentinel_free(s);
 }
 
+/* The usual phase is the session's: a spell of minutes (200 reads, about 100 points) stays
+ * unusual to its end, either way; a machine loaded for good becomes the usual within the history. */
+static void test_sentinel_history(void **state)
+{
+    (void)state;
+    qh_sentinel *s = qh_sentinel_create(32.0 * 1024 * 1024, 1);
+    if (!s)
+        skip(); /* no AVX2 */
+    for (int i = 0; i < 300; i++) /* the session so far, beside the sentinel's own first reads */
+        qh_sentinel_add(s, 230 + i % 7, 30 + 0.1 * (i % 5));
+    assert_true(qh_sentinel_add(s, 232, 30.2));
+    for (int i = 0; i < 200; i++)
+        assert_false(qh_sentinel_add(s, 120, 30));  /* two virtual CPUs on one core, for minutes */
+    for (int i = 0; i < 200; i++)
+        assert_false(qh_sentinel_add(s, 230, 55));  /* then the DRAM's fast phase */
+    const qh_phase_read r = qh_sentinel_last(s);
+    assert_true(r.gops == 230 && r.gbs == 55);
+    assert_true(r.usual_gops >= 230 && r.usual_gops <= 237 && r.usual_gbs >= 30 && r.usual_gbs <= 30.4);
+    int usual = 0;
+    for (int i = 0; i < QH_PHASE_HISTORY && !usual; i++)
+        usual = qh_sentinel_add(s, 120, 55); /* loaded for good */
+    assert_true(usual);
+    assert_true(qh_sentinel_last(s).usual_gops == 120);
+    qh_sentinel_free(s);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_cpu_features_match_kernel),
         cmocka_unit_test(test_phase_bands),
+        cmocka_unit_test(test_sentinel_history),
         cmocka_unit_test(test_sentinel_answers),
         cmocka_unit_test(test_topology_matches_kernel),
         cmocka_unit_test(test_cuda_no_device_is_an_answer),
