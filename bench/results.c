@@ -219,8 +219,14 @@ json_t *qb_point_phase(const qb_point *p)
     const qk_kernel *k = qk_kernel_find(p->kernel);
     if (!k || qk_kernel_is_cuda(k))
         return NULL;
-    return json_pack("{s:o, s:i, s:b}", "waited_s", num(p->phase_waited_s), "redone", p->phase_redone, "usual",
-                     !p->phase_unusual);
+    json_t *ph = json_pack("{s:o, s:i, s:b}", "waited_s", num(p->phase_waited_s), "redone", p->phase_redone, "usual",
+                           !p->phase_unusual);
+    if (p->phase_gops > 0)
+        json_object_set_new(ph, "read",
+                            json_pack("{s:o, s:o, s:o, s:o}", "cores_gops", num(p->phase_gops), "usual_cores_gops",
+                                      num(p->phase_usual_gops), "dram_gbs", num(p->phase_gbs), "usual_dram_gbs",
+                                      num(p->phase_usual_gbs)));
+    return ph;
 }
 
 /* The one Google Benchmark entry of a failed or predicted point. */
@@ -419,6 +425,21 @@ static void read_point(rd *c, json_t *e, qb_point *p)
             else
                 p->phase_waited_s = json_number_value(w), p->phase_redone = (int)json_integer_value(r),
                 p->phase_unusual = !json_is_true(u);
+            json_t *rd = json_object_get(ph, "read"); /* written since the sentinel's reads are kept */
+            if (rd) {
+                double v[4];
+                const char *key[4] = {"cores_gops", "usual_cores_gops", "dram_gbs", "usual_dram_gbs"};
+                int ok = json_is_object(rd);
+                for (int i = 0; ok && i < 4; i++) {
+                    json_t *x = json_object_get(rd, key[i]);
+                    ok = json_is_number(x) && (v[i] = json_number_value(x)) > 0;
+                }
+                if (!ok)
+                    bad(c, "'phase.read' must be {\"cores_gops\", \"usual_cores_gops\", \"dram_gbs\", "
+                           "\"usual_dram_gbs\"}, each a positive rate");
+                else
+                    p->phase_gops = v[0], p->phase_usual_gops = v[1], p->phase_gbs = v[2], p->phase_usual_gbs = v[3];
+            }
         }
         json_t *it = json_object_get(e, "iterations_per_repetition");
         p->iterations = json_is_integer(it) ? json_integer_value(it) : 0;

@@ -8,7 +8,8 @@
  *   fp8_scale ("tensor"|"channel", fp8 only), smooth_alpha (when SmoothQuant was applied),
  *   status ("ok"|"failed"|"predicted"), predicted (bool), error (when failed), bytes, flops,
  *   intensity, time_median_s, time_min_s, time_cv, repetitions_run, timing_rounds, noisy,
- *   iterations, gbs, gflops,
+ *   iterations, gbs, gflops, phase (CPU: {waited_s, redone, usual, read: {cores_gops,
+ *   usual_cores_gops, dram_gbs, usual_dram_gbs}}),
  *   ceiling {bound ("memory"|"compute"), gbs, gops, format, attainable_gflops},
  *   pct_of_ceiling, kernel_error, quant_error, weight_error, and the same as SQNR in dB (sqnr_db of the
  *   output, weight_sqnr_db: −20·log10 of the relative error; written, never read back), layer (a
@@ -58,6 +59,9 @@ typedef struct qb_point {
     double phase_waited_s;    /* CPU: seconds waited for the machine's usual phase before timing */
     int phase_redone;         /* CPU: timings done again because the phase changed during them */
     int phase_unusual;        /* CPU: the machine was not in its usual phase around the timing that stands */
+    double phase_gops, phase_usual_gops, phase_gbs, phase_usual_gbs; /* CPU: the sentinel's read after
+                               * that timing (cores' GOP/s, DRAM read GB/s) and the usual rates it was
+                               * compared with; 0: not read */
     long long iterations;     /* calls per repetition */
     double gbs, gflops;
     char bound[8], format[16];
@@ -104,7 +108,9 @@ typedef struct qb_results {
     int n_ver;
 } qb_results;
 
-/* A CPU point's phase object ({"waited_s", "redone", "usual"}), or NULL for a GPU point. */
+/* A CPU point's phase object ({"waited_s", "redone", "usual", and "read": {"cores_gops",
+ * "usual_cores_gops", "dram_gbs", "usual_dram_gbs"} where the sentinel read), or NULL for a GPU
+ * point. */
 json_t *qb_point_phase(const qb_point *p);
 
 void qb_results_init(qb_results *r, json_t *context /* taken */);

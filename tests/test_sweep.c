@@ -146,6 +146,8 @@ static qb_point sample_point(int m, int status)
         p.phase_waited_s = 0.25 * (m - 1); /* the machine's phase around the timing */
         p.phase_redone = m - 1;
         p.phase_unusual = m == 4;
+        if (m != 2) /* the sentinel's read after the timing (none: a point timed before reads were kept) */
+            p.phase_gops = 230.5, p.phase_usual_gops = 232 + m, p.phase_gbs = 31.25, p.phase_usual_gbs = 30 - m;
         snprintf(p.format, sizeof p.format, "bf16_dot");
         p.checked_rows = m < 8 ? m : 8;
         p.checked_cols = 256;
@@ -219,6 +221,8 @@ static void test_results_round_trip(void **state)
         assert_true(a->phase_waited_s == b->phase_waited_s);
         assert_int_equal(a->phase_redone, b->phase_redone);
         assert_int_equal(a->phase_unusual, b->phase_unusual);
+        assert_true(a->phase_gops == b->phase_gops && a->phase_usual_gops == b->phase_usual_gops);
+        assert_true(a->phase_gbs == b->phase_gbs && a->phase_usual_gbs == b->phase_usual_gbs);
         assert_true(b->smooth < 0);
         assert_int_equal(a->n_counters, b->n_counters);
         for (int c = 0; c < a->n_counters; c++) {
@@ -266,6 +270,16 @@ static void test_results_round_trip(void **state)
     assert_int_equal(qb_results_read(path2, &back, &err), QC_EINPUT);
     assert_non_null(strstr(err.v[err.n - 1], "benchmarks[0]"));
     assert_non_null(strstr(err.v[err.n - 1], "'phase' must be"));
+    /* a sentinel's read without its DRAM rate */
+    doc = json_loads(t1, 0, NULL);
+    json_t *read = json_object_get(json_object_get(json_array_get(json_object_get(doc, "benchmarks"), 0), "phase"), "read");
+    assert_non_null(read);
+    json_object_del(read, "dram_gbs");
+    json_dump_file(doc, path2, 0);
+    json_decref(doc);
+    assert_int_equal(qb_results_read(path2, &back, &err), QC_EINPUT);
+    assert_non_null(strstr(err.v[err.n - 1], "benchmarks[0]"));
+    assert_non_null(strstr(err.v[err.n - 1], "'phase.read' must be"));
     /* a verification of an unknown kind */
     doc = json_loads(t1, 0, NULL);
     json_object_set_new(json_array_get(json_object_get(doc, "verification"), 1), "kind", json_string("duel"));
