@@ -449,11 +449,8 @@ int qb_measure(qb_bench *b, const qb_task *t, qb_point *pt, qc_msgs *err)
             }
             const int after = ph && qh_sentinel_usual(ph);
             pt->phase_unusual = ph && (!before || !after);
-            if (ph) {
-                const qh_phase_read rd = qh_sentinel_last(ph);
-                pt->phase_gops = rd.gops, pt->phase_usual_gops = rd.usual_gops;
-                pt->phase_gbs = rd.gbs, pt->phase_usual_gbs = rd.usual_gbs;
-            }
+            if (ph)
+                pt->phase_read = qh_sentinel_last(ph);
             if (!pt->phase_unusual || attempt == 2 || guard_left(b) <= 0)
                 break;
             pt->phase_redone++;

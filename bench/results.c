@@ -221,11 +221,12 @@ json_t *qb_point_phase(const qb_point *p)
         return NULL;
     json_t *ph = json_pack("{s:o, s:i, s:b}", "waited_s", num(p->phase_waited_s), "redone", p->phase_redone, "usual",
                            !p->phase_unusual);
-    if (p->phase_gops > 0)
+    const qh_phase_read *r = &p->phase_read;
+    if (r->gops > 0)
         json_object_set_new(ph, "read",
-                            json_pack("{s:o, s:o, s:o, s:o}", "cores_gops", num(p->phase_gops), "usual_cores_gops",
-                                      num(p->phase_usual_gops), "dram_gbs", num(p->phase_gbs), "usual_dram_gbs",
-                                      num(p->phase_usual_gbs)));
+                            json_pack("{s:o, s:o, s:o, s:o}", "cores_gops", num(r->gops), "usual_cores_gops",
+                                      num(r->usual_gops), "dram_gbs", num(r->gbs), "usual_dram_gbs",
+                                      num(r->usual_gbs)));
     return ph;
 }
 
@@ -427,18 +428,19 @@ static void read_point(rd *c, json_t *e, qb_point *p)
                 p->phase_unusual = !json_is_true(u);
             json_t *rd = json_object_get(ph, "read"); /* written since the sentinel's reads are kept */
             if (rd) {
-                double v[4];
+                qh_phase_read v;
+                double *to[4] = {&v.gops, &v.usual_gops, &v.gbs, &v.usual_gbs};
                 const char *key[4] = {"cores_gops", "usual_cores_gops", "dram_gbs", "usual_dram_gbs"};
                 int ok = json_is_object(rd);
                 for (int i = 0; ok && i < 4; i++) {
                     json_t *x = json_object_get(rd, key[i]);
-                    ok = json_is_number(x) && (v[i] = json_number_value(x)) > 0;
+                    ok = json_is_number(x) && (*to[i] = json_number_value(x)) > 0;
                 }
                 if (!ok)
                     bad(c, "'phase.read' must be {\"cores_gops\", \"usual_cores_gops\", \"dram_gbs\", "
                            "\"usual_dram_gbs\"}, each a positive rate");
                 else
-                    p->phase_gops = v[0], p->phase_usual_gops = v[1], p->phase_gbs = v[2], p->phase_usual_gbs = v[3];
+                    p->phase_read = v;
             }
         }
         json_t *it = json_object_get(e, "iterations_per_repetition");

@@ -30,6 +30,7 @@
 #include <jansson.h>
 
 #include "common/qc.h"
+#include "hardware/ceilings.h"
 #include "kernels/qk.h"
 
 enum { QB_OK, QB_FAILED, QB_PREDICTED };
@@ -59,9 +60,8 @@ typedef struct qb_point {
     double phase_waited_s;    /* CPU: seconds waited for the machine's usual phase before timing */
     int phase_redone;         /* CPU: timings done again because the phase changed during them */
     int phase_unusual;        /* CPU: the machine was not in its usual phase around the timing that stands */
-    double phase_gops, phase_usual_gops, phase_gbs, phase_usual_gbs; /* CPU: the sentinel's read after
-                               * that timing (cores' GOP/s, DRAM read GB/s) and the usual rates it was
-                               * compared with; 0: not read */
+    qh_phase_read phase_read; /* CPU: the sentinel's read after that timing, beside the usual rates it
+                               * was compared with; 0: not read */
     long long iterations;     /* calls per repetition */
     double gbs, gflops;
     char bound[8], format[16];

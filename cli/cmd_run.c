@@ -172,9 +172,10 @@ static void print_text(const qb_point *pt, const qk_problem *p, double llc, cons
         printf("phase:   waited %.1f s for the machine's usual phase, timed again %d time%s%s\n", pt->phase_waited_s,
                pt->phase_redone, pt->phase_redone == 1 ? "" : "s",
                pt->phase_unusual ? "; UNUSUAL: the machine was not in its usual phase around the timing" : "");
-    if (pt->phase_gops > 0)
+    const qh_phase_read *rd = &pt->phase_read;
+    if (rd->gops > 0)
         printf("phase:   after the timing, the cores' fp32 FMA ran at %.1f GOP/s (usual %.1f) and the DRAM read at "
-               "%.1f GB/s (usual %.1f)\n", pt->phase_gops, pt->phase_usual_gops, pt->phase_gbs, pt->phase_usual_gbs);
+               "%.1f GB/s (usual %.1f)\n", rd->gops, rd->usual_gops, rd->gbs, rd->usual_gbs);
     printf("rate:    %.2f GB/s, %.2f GFLOP/s, intensity %.2f FLOP/byte\n", pt->gbs, pt->gflops, pt->intensity);
     if (pt->attainable_gflops > 0)
         printf("roof:    %s-bound under DRAM read %.1f GB/s and %s %.1f GOP/s (the profile's): %.1f%% of the "

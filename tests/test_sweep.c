@@ -147,7 +147,7 @@ static qb_point sample_point(int m, int status)
         p.phase_redone = m - 1;
         p.phase_unusual = m == 4;
         if (m != 2) /* the sentinel's read after the timing (none: a point timed before reads were kept) */
-            p.phase_gops = 230.5, p.phase_usual_gops = 232 + m, p.phase_gbs = 31.25, p.phase_usual_gbs = 30 - m;
+            p.phase_read = (qh_phase_read){230.5, 232 + m, 31.25, 30 - m};
         snprintf(p.format, sizeof p.format, "bf16_dot");
         p.checked_rows = m < 8 ? m : 8;
         p.checked_cols = 256;
@@ -221,8 +221,8 @@ static void test_results_round_trip(void **state)
         assert_true(a->phase_waited_s == b->phase_waited_s);
         assert_int_equal(a->phase_redone, b->phase_redone);
         assert_int_equal(a->phase_unusual, b->phase_unusual);
-        assert_true(a->phase_gops == b->phase_gops && a->phase_usual_gops == b->phase_usual_gops);
-        assert_true(a->phase_gbs == b->phase_gbs && a->phase_usual_gbs == b->phase_usual_gbs);
+        assert_true(a->phase_read.gops == b->phase_read.gops && a->phase_read.usual_gops == b->phase_read.usual_gops);
+        assert_true(a->phase_read.gbs == b->phase_read.gbs && a->phase_read.usual_gbs == b->phase_read.usual_gbs);
         assert_true(b->smooth < 0);
         assert_int_equal(a->n_counters, b->n_counters);
         for (int c = 0; c < a->n_counters; c++) {
